@@ -1,0 +1,221 @@
+"""The ``hotconf`` command.
+
+Exit codes (every command):
+
+====  ===============================================================================
+0     success: the config is valid; ``watch`` was stopped with Ctrl-C or SIGTERM
+1     the config is invalid (``validate``), or ``watch`` found no valid config to serve
+2     the command cannot run: usage error, missing file, unusable schema or state dir
+====  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import click
+
+from .errors import HotconfError, Problem
+from .events import ReloadResult
+from .live import check, coerce_source, locate_problems, parse_all, watch
+from .paths import to_dotted
+from .schema import Schema
+from .snapshot import checksum
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _schema(path: str | None, pointer: str | None) -> Schema | None:
+    if path is None:
+        if pointer is not None:
+            raise click.UsageError("--pointer needs --schema")
+        return None
+    return Schema.from_file(path, pointer=pointer)
+
+
+def _problem_line(problem: Problem) -> str:
+    return str(problem)
+
+
+schema_option = click.option(
+    "--schema", "-s", "schema_path", metavar="SCHEMA", help="JSON Schema or OpenAPI document."
+)
+pointer_option = click.option(
+    "--pointer",
+    metavar="POINTER",
+    help="JSON Pointer to the schema inside an OpenAPI document, e.g. "
+    "'#/components/schemas/AppConfig'.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hotconf")
+def cli() -> None:
+    """Validate, watch and serve live configuration."""
+
+
+@cli.command()
+@click.argument("config", nargs=-1, required=True)
+@schema_option
+@pointer_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def validate(config: tuple[str, ...], schema_path: str | None, pointer: str | None, fmt: str) -> int:
+    """Check CONFIG (files, merged in order, or a directory) against a schema.
+
+    Exits 0 when valid, 1 when invalid, 2 when it cannot run.
+    """
+    schema = _schema(schema_path, pointer)
+    source = coerce_source(list(config) if len(config) > 1 else config[0])
+    docs = source.read()
+    problems: tuple[Problem, ...]
+    csum = None
+    try:
+        data = parse_all(docs)
+    except HotconfError as exc:
+        if exc.exit_code != EXIT_INVALID:
+            raise
+        problems = exc.problems or (Problem(exc.message),)
+    else:
+        csum = checksum(data)
+        problems = locate_problems(check(data, schema), docs)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "valid": not problems,
+                    "source": source.name,
+                    "checksum": csum,
+                    "problems": [p.to_dict() for p in problems],
+                },
+                indent=2,
+            )
+        )
+    elif problems:
+        click.secho(f"{source.name}: invalid ({len(problems)} problems)", fg="red", err=True)
+        for p in problems:
+            click.echo(_problem_line(p), err=True)
+    else:
+        assert csum is not None
+        click.secho(f"{source.name}: valid (sha256 {csum[:12]})", fg="green")
+    return EXIT_INVALID if problems else EXIT_OK
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _result_line(result: ReloadResult) -> str:
+    version = result.version
+    if result.status == "applied":
+        paths = ", ".join(to_dotted(c.path) or "(root)" for c in result.changes[:5])
+        more = f", +{len(result.changes) - 5} more" if len(result.changes) > 5 else ""
+        n = len(result.changes)
+        detail = f" ({n} change{'s' * (n != 1)}: {paths}{more})" if n else ""
+        return f"{_stamp()} applied v{version}{detail}"
+    if result.status == "noop":
+        return f"{_stamp()} noop v{version} (same content)"
+    kept = f"v{version} kept" if version is not None else "nothing served"
+    problems = "; ".join(str(p) for p in result.problems)
+    return f"{_stamp()} rejected ({kept}): {problems}"
+
+
+@cli.command("watch")
+@click.argument("config", nargs=-1, required=True)
+@schema_option
+@pointer_option
+@click.option(
+    "--state-dir",
+    metavar="DIR",
+    help="Where history and the last-known-good are kept [default: .hotconf next to CONFIG].",
+)
+@click.option("--no-state", is_flag=True, help="Keep history in memory only.")
+@click.option(
+    "--poll", "poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds."
+)
+def watch_cmd(
+    config: tuple[str, ...],
+    schema_path: str | None,
+    pointer: str | None,
+    state_dir: str | None,
+    no_state: bool,
+    poll: float,
+) -> int:
+    """Watch CONFIG and print one line per applied, noop or rejected candidate.
+
+    Runs until Ctrl-C or SIGTERM (exit 0). Exits 1 when there is no valid config to serve
+    at start (the source is rejected and there is no last-known-good), 2 when it cannot run.
+    """
+    if no_state and state_dir:
+        raise click.UsageError("--state-dir and --no-state exclude each other")
+    schema = _schema(schema_path, pointer)
+    kwargs: dict[str, Any] = {}
+    if no_state:
+        kwargs["state_dir"] = None
+    elif state_dir:
+        kwargs["state_dir"] = state_dir
+
+    def show(result: ReloadResult) -> None:
+        click.echo(_result_line(result), nl=True)
+        sys.stdout.flush()
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        source = list(config) if len(config) > 1 else config[0]
+        with watch(source, schema, on_result=show, poll_interval=poll or None, **kwargs) as live:
+            snap = live.current
+            state = "degraded: serving last-known-good" if live.degraded else "ok"
+            click.echo(
+                f"{_stamp()} watching {live.name}: serving v{snap.version} "
+                f"(sha256 {snap.checksum[:12]}, {state})"
+            )
+            if live.degraded and live.last_rejection is not None:
+                for p in live.last_rejection.problems:
+                    click.echo(f"  {p}", err=True)
+            sys.stdout.flush()
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    click.echo(f"{_stamp()} stopped")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code instead of exiting."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="hotconf",
+                      standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except HotconfError as exc:
+        click.secho(f"hotconf: {exc.message}", fg="red", err=True)
+        for p in exc.problems:
+            click.echo(f"  {p}", err=True)
+        return exc.exit_code
+    return rv if isinstance(rv, int) else EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

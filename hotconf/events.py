@@ -1,0 +1,97 @@
+"""The values the pipeline hands out: `ChangeEvent`, `Rejection` and `ReloadResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from .diff import Change
+from .errors import Problem
+from .paths import to_dotted
+from .snapshot import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A new version went live.
+
+    Attributes:
+        type: ``"config.changed"``, or ``"config.rolled_back"`` for a rollback.
+        previous: the snapshot served before (``None`` for the first version).
+        current: the snapshot served now.
+        changes: what changed, path by path; secret values are redacted here (read the real
+            ones from ``current``).
+    """
+
+    type: Literal["config.changed", "config.rolled_back"]
+    previous: Snapshot | None
+    current: Snapshot
+    changes: tuple[Change, ...]
+
+    @property
+    def version(self) -> int:
+        return self.current.version
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The changed paths as dotted keys (``"db.pool_size"``), in report order."""
+        return tuple(to_dotted(c.path) for c in self.changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A candidate was refused; the last-known-good stays served (DESIGN inv. 6).
+
+    Attributes:
+        at: when (UTC).
+        source: where the candidate came from.
+        problems: why; messages are redacted.
+        checksum: the candidate's canonical checksum, when it got far enough to have one.
+    """
+
+    at: datetime
+    source: str
+    problems: tuple[Problem, ...]
+    checksum: str | None = None
+    type: Literal["config.rejected"] = "config.rejected"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "at": self.at.isoformat(),
+            "source": self.source,
+            "checksum": self.checksum,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+Event = ChangeEvent | Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadResult:
+    """What one run of the pipeline did.
+
+    Attributes:
+        status: ``applied`` (a new version is live), ``noop`` (nothing new: same bytes or same
+            canonical content) or ``rejected`` (the candidate was refused).
+        snapshot: the snapshot served after the run: the new one when applied, else the one
+            still served (``None`` only when nothing valid was ever loaded).
+        changes: the changes applied (empty unless applied).
+        rejection: the `Rejection` when rejected.
+    """
+
+    status: Literal["applied", "noop", "rejected"]
+    snapshot: Snapshot | None
+    changes: tuple[Change, ...] = ()
+    rejection: Rejection | None = None
+    previous: Snapshot | None = field(default=None, repr=False)
+
+    @property
+    def version(self) -> int | None:
+        return self.snapshot.version if self.snapshot is not None else None
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return self.rejection.problems if self.rejection is not None else ()

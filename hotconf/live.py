@@ -1,0 +1,746 @@
+"""`LiveConfig`: the current snapshot, the pipeline that replaces it, rollback, subscribers.
+
+Readers take ``live.current``: one attribute read of an immutable `Snapshot`, no lock
+(DESIGN inv. 1). Writers (the reload worker, `reload`, `rollback`) serialize on one lock and
+run the pipeline: read → load → validate → diff → commit (store) → swap → notify, so nothing
+becomes visible before it is validated, nor announced before it is durable (inv. 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal
+
+from . import diff as _diff
+from .errors import (
+    ClosedError,
+    HotconfError,
+    LoadError,
+    NoValidConfigError,
+    Problem,
+    SourceError,
+    ValidationError,
+)
+from .events import ChangeEvent, Event, Rejection, ReloadResult
+from .load import locate, parse
+from .notify import Subscription
+from .paths import Path as KeyPath
+from .paths import from_pointer, to_pointer
+from .schema import Schema, sensitive_name
+from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, checksum, freeze
+from .sources import RawDocument, Source
+from .sources.files import FileSource
+from .store import Store
+
+log = logging.getLogger("hotconf")
+
+Validator = Callable[[Mapping[str, Any]], Iterable[Problem | str] | None]
+"""A custom check: takes the candidate (read-only), returns problems (or strings); none means
+it passes. An exception raised by a validator rejects the candidate."""
+
+AUTO: Any = "auto"
+_PIN = "pinned_checksum"
+_RETRY = 1.0  # seconds before the worker retries after an unexpected error
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge two documents: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            out[key] = merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+class _Deferred(Exception):
+    """A watch-triggered candidate failed: look again shortly before calling it a rejection."""
+
+
+class LiveConfig:
+    """A config that stays current: validated, versioned, swapped atomically.
+
+    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`) or
+    ``live.get("db.pool_size", default)``; both are lock-free. Close it when done, or use it as
+    a context manager.
+
+    Attributes:
+        current: the snapshot served now.
+        last_rejection: the last `Rejection`, or ``None``.
+        name: the config's name (events, history, logs).
+        degraded: serving the last-known-good because the source is rejected.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_clock",
+        "_closed",
+        "_cond",
+        "_confirm",
+        "_deadline",
+        "_last_digest",
+        "_lock",
+        "_on_result",
+        "_pinned",
+        "_poll_interval",
+        "_schema",
+        "_settle",
+        "_source",
+        "_source_checksum",
+        "_store",
+        "_subs",
+        "_validators",
+        "_worker",
+        "_write_settle",
+        "_writing",
+        "current",
+        "degraded",
+        "last_rejection",
+        "name",
+    )
+
+    current: Snapshot
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        schema: Schema | None = None,
+        validators: Iterable[Validator] = (),
+        store: Store,
+        name: str | None = None,
+        poll_interval: float | None = 30.0,
+        settle: float = 0.005,
+        write_settle: float = 1.0,
+        confirm: float = 0.05,
+        clock: Callable[[], datetime] = _utcnow,
+        on_result: Callable[[ReloadResult], None] | None = None,
+    ) -> None:
+        self._source = source
+        self._schema = schema
+        self._validators = tuple(validators)
+        self._store = store
+        self.name = name or source.name
+        self._poll_interval = poll_interval
+        self._settle = settle
+        self._write_settle = write_settle
+        self._confirm = confirm
+        self._clock = clock
+        self._on_result = on_result
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(threading.Lock())
+        self._deadline: float | None = None
+        self._writing = False
+        self._closed = False
+        self._subs: list[Subscription] = []
+        self._last_digest: str | None = None
+        self._source_checksum: str | None = None
+        self._pinned = store.get_meta(_PIN)
+        self.last_rejection: Rejection | None = None
+        self.degraded = False
+        self._worker: threading.Thread | None = None
+        try:
+            self._start_up()
+        except BaseException:
+            store.close()
+            raise
+        if not source.synchronous:
+            self._worker = threading.Thread(target=self._work, name="hotconf-reload", daemon=True)
+            self._worker.start()
+        source.start(self._poke)
+
+    # -- start-up (DESIGN inv. 7) -------------------------------------------------------
+
+    def _start_up(self) -> None:
+        stored = self._store.latest()
+        lkg_problems: tuple[Problem, ...] = ()
+        if stored is not None:
+            lkg_problems = self._check(stored.data, freeze(stored.data))
+            if lkg_problems:
+                log.error(
+                    "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
+                    stored.info.version,
+                    self.name,
+                )
+            else:
+                object.__setattr__(self, "current", Snapshot(stored.data, stored.info))
+        result = self._run("start")
+        if result.status != "rejected":
+            return
+        if result.snapshot is None:
+            problems = result.problems + tuple(
+                Problem(f"last-known-good v{stored.info.version}: {p.message}", p.path, p.code)
+                for p in lkg_problems
+                if stored is not None
+            )
+            where = self._store.path.parent if self._store.path else "memory"
+            raise NoValidConfigError(
+                f"{self.name}: no valid config to serve: the source is rejected and there is "
+                f"no usable last-known-good (state: {where})",
+                problems,
+            )
+        self.degraded = True
+        log.warning(
+            "hotconf: %s is rejected; serving last-known-good v%d (degraded)",
+            self.name,
+            result.snapshot.version,
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The version served now (read ``live.current`` once if you need data and version
+        from the same snapshot)."""
+        return self.current.version
+
+    def get(self, key: str | tuple[str | int, ...], default: Any = None) -> Any:
+        """The value at a dotted key (``"db.pool_size"``, ``"hosts.0"``) or tuple path.
+
+        Returns:
+            The value in the current snapshot, or ``default`` when it is absent.
+        """
+        snap = self.current
+        try:
+            value = snap._memo[key]
+        except KeyError:
+            value = snap._resolve(key)
+        return default if value is _ABSENT else value
+
+    def history(self, limit: int | None = None) -> list[VersionInfo]:
+        """Versions, newest first (metadata only: nothing secret)."""
+        return self._store.history(limit)
+
+    def rejections(self, limit: int = 50) -> list[Rejection]:
+        """Recorded rejections, newest first (problems redacted)."""
+        return self._store.rejections(limit)
+
+    # -- the pipeline -------------------------------------------------------------------
+
+    def reload(self) -> ReloadResult:
+        """Run the pipeline now on what the source holds, whatever the watcher thinks.
+
+        Returns:
+            A `ReloadResult`: ``applied``, ``noop`` or ``rejected``. Never raises for a bad
+            candidate: the last-known-good stays served and the result says why.
+
+        Raises:
+            ClosedError: the LiveConfig is closed.
+        """
+        self._ensure_open()
+        return self._run("manual")
+
+    def _run(
+        self, trigger: Literal["start", "manual", "watch"], *, defer: bool = False
+    ) -> ReloadResult:
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                result = self._pipeline(trigger, defer)
+            except _Deferred:
+                raise
+            except HotconfError as exc:
+                problems = exc.problems or (Problem(exc.message, code="source"),)
+                result = self._reject(problems, None)
+            if result is not None and self._on_result is not None and trigger != "start":
+                try:
+                    self._on_result(result)
+                except Exception:
+                    log.exception("hotconf: on_result callback raised")
+            log.debug("hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3)
+            return result if result is not None else self._noop()
+
+    def _noop(self) -> ReloadResult:
+        return ReloadResult("noop", getattr(self, "current", None))
+
+    def _pipeline(self, trigger: str, defer: bool) -> ReloadResult | None:
+        prev: Snapshot | None = getattr(self, "current", None)
+        try:
+            docs = self._source.read()
+        except SourceError:
+            if defer:
+                raise _Deferred from None
+            raise
+        digest = _digest(docs)
+        if trigger == "watch" and digest == self._last_digest:
+            return None  # identical bytes: not even a candidate
+        try:
+            data = parse_all(docs)
+        except LoadError:
+            if defer:
+                raise _Deferred from None
+            self._last_digest = digest
+            raise
+        csum = checksum(data)
+        self._last_digest = digest
+        if prev is not None and csum == prev.checksum:
+            self._source_checksum = csum
+            self._clear_degraded()
+            return ReloadResult("noop", prev)
+        if csum == self._pinned and prev is not None:
+            log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
+            return ReloadResult("noop", prev)
+        frozen = freeze(data)
+        problems = self._check(data, frozen)
+        if problems:
+            if defer:
+                self._last_digest = None
+                raise _Deferred
+            return self._reject(locate_problems(problems, docs), csum)
+        self._source_checksum = csum
+        return self._commit(data, frozen, csum, prev, source=self._source.name)
+
+    def _check(self, data: Mapping[str, Any], frozen: Mapping[str, Any]) -> tuple[Problem, ...]:
+        return check(data, self._schema, self._validators, frozen=frozen)
+
+    def _commit(
+        self,
+        data: Mapping[str, Any],
+        frozen: Mapping[str, Any],
+        csum: str,
+        prev: Snapshot | None,
+        *,
+        source: str,
+        rolled_back_from: int | None = None,
+        restores: int | None = None,
+    ) -> ReloadResult:
+        changes = tuple(
+            c.redacted()
+            for c in _diff.changes(prev if prev is not None else {}, frozen, sensitive=self._is_sensitive)
+        )
+        info = self._store.append(
+            data=canonical_json(data),
+            checksum=csum,
+            source=source,
+            created_at=self._clock(),
+            status="rollback" if restores is not None else "applied",
+            rolled_back_from=rolled_back_from,
+            restores=restores,
+        )
+        snap = Snapshot._from_frozen(frozen, info)
+        object.__setattr__(self, "current", snap)  # the swap: one reference assignment
+        self._clear_degraded()
+        log.info("hotconf: %s v%d applied (%d changes)", self.name, info.version, len(changes))
+        if prev is not None:
+            kind: Literal["config.changed", "config.rolled_back"] = (
+                "config.rolled_back" if restores is not None else "config.changed"
+            )
+            self._notify(ChangeEvent(kind, prev, snap, changes))
+        return ReloadResult("applied", snap, changes, previous=prev)
+
+    def _reject(self, problems: tuple[Problem, ...], csum: str | None) -> ReloadResult:
+        rejection = Rejection(self._clock(), self._source.name, problems, csum)
+        try:
+            self._store.record_rejection(rejection)
+        except HotconfError:
+            log.exception("hotconf: could not record a rejection")
+        object.__setattr__(self, "last_rejection", rejection)
+        prev: Snapshot | None = getattr(self, "current", None)
+        if prev is not None:
+            self.degraded = True
+        log.warning(
+            "hotconf: %s candidate rejected; still serving %s:\n%s",
+            self.name,
+            f"v{prev.version}" if prev else "nothing",
+            "\n".join(f"  {p}" for p in problems),
+        )
+        self._notify(rejection)
+        return ReloadResult("rejected", prev, rejection=rejection)
+
+    def _clear_degraded(self) -> None:
+        self.degraded = False
+
+    def _is_sensitive(self, path: KeyPath) -> bool:
+        if self._schema is not None:
+            return self._schema.is_sensitive(path)
+        return any(isinstance(s, str) and sensitive_name(s) for s in path)
+
+    # -- rollback (DESIGN inv. 4) -------------------------------------------------------
+
+    def rollback(self, to: int | None = None) -> ReloadResult:
+        """Serve an earlier version again, as a new version (history is append-only).
+
+        Args:
+            to: the version to restore; default: the one before the current version.
+
+        Returns:
+            ``applied`` with the new snapshot, or ``noop`` when the target's content is
+            what is served now. The source's present content stays pinned out until it
+            changes, across restarts too.
+
+        Raises:
+            VersionNotFoundError: no such version.
+            ValidationError: the target no longer passes the schema or the checks.
+        """
+        self._ensure_open()
+        with self._lock:
+            prev = self.current
+            target = self._store.get(to if to is not None else prev.version - 1)
+            frozen = freeze(target.data)
+            problems = self._check(target.data, frozen)
+            if problems:
+                raise ValidationError(
+                    f"cannot roll back to v{target.info.version}: it fails the current checks",
+                    problems,
+                )
+            if target.info.checksum == prev.checksum:
+                return ReloadResult("noop", prev)
+            pin = self._source_checksum or prev.checksum
+            self._store.set_meta(_PIN, pin)
+            self._pinned = pin
+            return self._commit(
+                target.data,
+                frozen,
+                target.info.checksum,
+                prev,
+                source=f"rollback to v{target.info.version}",
+                rolled_back_from=prev.version,
+                restores=target.info.version,
+            )
+
+    # -- subscribers --------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        callback: Callable[[ChangeEvent], object],
+        keys: Iterable[str] | None = None,
+        *,
+        rejections: bool = False,
+    ) -> Subscription:
+        """Call ``callback(event)`` after each new version that changes a matching key.
+
+        Args:
+            callback: called with a `ChangeEvent`, in version order, in a thread of its own:
+                one that raises or blocks delays neither reloads nor other subscribers.
+            keys: dotted key patterns with shell globs (``["db.*", "features"]``); ``None``
+                for every change.
+            rejections: also call it with each `Rejection`.
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        return self._add(callback, keys, rejections, threaded=not self._source.synchronous)
+
+    def on_rejection(self, callback: Callable[[Rejection], object]) -> Subscription:
+        """Call ``callback(rejection)`` for each rejected candidate (in its own thread).
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        return self._add(callback, (), True, threaded=not self._source.synchronous)
+
+    def _add(
+        self,
+        callback: Callable[[Any], object],
+        keys: Iterable[str] | None,
+        rejections: bool,
+        *,
+        threaded: bool,
+    ) -> Subscription:
+        self._ensure_open()
+        sub = Subscription(
+            callback, keys=keys, rejections=rejections, threaded=threaded, on_close=self._remove
+        )
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def _notify(self, event: Event) -> None:
+        for sub in list(self._subs):
+            if sub.wants(event):
+                sub.deliver(event)
+
+    async def events(
+        self, keys: Iterable[str] | None = None, *, rejections: bool = True
+    ) -> AsyncIterator[Event]:
+        """Iterate over events in an asyncio program: ``async for event in live.events()``.
+
+        Yields `ChangeEvent`s (and `Rejection`s unless ``rejections=False``) as they happen;
+        the iteration ends when the LiveConfig is closed.
+        """
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        def forward(event: Event | None) -> None:
+            try:
+                loop.call_soon_threadsafe(inbox.put_nowait, event)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                sub.close()
+
+        sub = self._add(forward, keys, rejections, threaded=False)
+        sub.on_stop = lambda: loop.is_closed() or forward(None)
+        try:
+            while (event := await inbox.get()) is not None:
+                yield event
+        finally:
+            sub.close()
+
+    # -- the worker ---------------------------------------------------------------------
+
+    def _poke(self, writing: bool = False) -> None:
+        if self._source.synchronous:
+            if not self._closed:
+                self._run("manual")
+            return
+        quiet = self._write_settle if writing else self._settle
+        with self._cond:
+            self._deadline = time.monotonic() + quiet
+            self._writing = writing
+            self._cond.notify()
+
+    def _work(self) -> None:
+        next_poll = self._next_poll()
+        while True:
+            with self._cond:
+                while not self._closed and self._deadline is None:
+                    wait = None if next_poll is None else max(0.0, next_poll - time.monotonic())
+                    if not self._cond.wait(wait) and next_poll is not None:
+                        if time.monotonic() >= next_poll:
+                            self._deadline = time.monotonic()
+                # settle: wait until no new poke moved the deadline
+                while not self._closed and self._deadline is not None:
+                    delay = self._deadline - time.monotonic()
+                    if delay <= 0:
+                        break
+                    self._cond.wait(delay)
+                if self._closed:
+                    return
+                self._deadline = None
+            if next_poll is not None and time.monotonic() >= next_poll:
+                next_poll = self._next_poll()
+                self._guard(self._source.check)
+            try:
+                self._watch_once()
+            except Exception:
+                log.exception("hotconf: error in the reload worker; retrying in %.1fs", _RETRY)
+                with self._cond:
+                    if self._deadline is None:
+                        self._deadline = time.monotonic() + _RETRY
+
+    def _watch_once(self) -> None:
+        try:
+            self._run("watch", defer=self._confirm > 0)
+            return
+        except _Deferred:
+            pass
+        # The candidate failed: maybe a writer is mid-way. Look again after `confirm`,
+        # unless a newer event comes first (then the main loop takes the newer candidate).
+        with self._cond:
+            end = time.monotonic() + self._confirm
+            while not self._closed and self._deadline is None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            if self._closed or self._deadline is not None:
+                return
+        self._run("watch")
+
+    def _next_poll(self) -> float | None:
+        return None if not self._poll_interval else time.monotonic() + self._poll_interval
+
+    def _guard(self, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("hotconf: error in the reload worker; watching goes on")
+
+    # -- closing ------------------------------------------------------------------------
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self.name}: this LiveConfig is closed")
+
+    def close(self) -> None:
+        """Stop watching, end subscriptions and close the store. Safe to call twice."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        self._source.stop()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=30)
+        with self._lock:
+            subs, self._subs = list(self._subs), []
+        for sub in subs:
+            sub.close()
+        self._store.close()
+
+    def __enter__(self) -> LiveConfig:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        current = getattr(self, "current", None)
+        version = current.version if current is not None else None
+        return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
+
+
+def check(
+    data: Mapping[str, Any],
+    schema: Schema | None,
+    validators: Iterable[Validator] = (),
+    *,
+    frozen: Mapping[str, Any] | None = None,
+) -> tuple[Problem, ...]:
+    """Validate a candidate: the schema first (on the plain data jsonschema wants), then the
+    custom validators (on frozen data, so a validator cannot change what gets committed).
+
+    Returns:
+        The problems; empty when the candidate passes.
+    """
+    problems: list[Problem] = []
+    if schema is not None:
+        problems.extend(schema.validate(data))
+    if problems:
+        return tuple(problems)  # custom checks may assume a schema-valid candidate
+    validators = tuple(validators)
+    if validators and frozen is None:
+        frozen = freeze(data)
+    for validator in validators:
+        try:
+            found = validator(frozen or {}) or ()
+            problems.extend(
+                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in found
+            )
+        except Exception as exc:
+            name = getattr(validator, "__qualname__", repr(validator))
+            log.warning("hotconf: validator %s raised", name, exc_info=True)
+            problems.append(Problem(f"validator {name} raised {type(exc).__name__}", code="check"))
+    return tuple(problems)
+
+
+def _digest(docs: Iterable[RawDocument]) -> str:
+    h = hashlib.sha256()
+    for doc in docs:
+        for part in (doc.name.encode(), doc.format.encode(), doc.data):
+            h.update(len(part).to_bytes(8, "big"))
+            h.update(part)
+    return h.hexdigest()
+
+
+def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for i, doc in enumerate(docs):
+        part = parse(doc.data, doc.format, name=doc.name)
+        data = part if i == 0 else merge(data, part)
+    return data
+
+
+def locate_problems(problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]) -> tuple[Problem, ...]:
+    """Give problems a file and line: the last document that defines the path wins."""
+    wanted = {p.path for p in problems if p.line is None}
+    if not wanted:
+        return problems
+    found: dict[str, tuple[str, int]] = {}
+    for doc in docs:
+        for pointer, line in locate(doc.data, doc.format, wanted).items():
+            found[pointer] = (doc.name, line)
+    out = []
+    for p in problems:
+        hit = found.get(p.path) if p.line is None else None
+        if hit is None and p.line is None:
+            # point at the nearest ancestor the documents define (a missing key's parent)
+            parts = from_pointer(p.path) if p.path else ()
+            for n in range(len(parts) - 1, -1, -1):
+                anc = to_pointer(parts[:n])
+                if anc in found:
+                    hit = found[anc]
+                    break
+        if hit is not None:
+            p = Problem(p.message, p.path, p.code, hit[0], hit[1])
+        elif len(docs) == 1 and p.source is None:
+            p = Problem(p.message, p.path, p.code, docs[0].name, None)
+        out.append(p)
+    return tuple(out)
+
+
+def coerce_source(source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> Source:
+    if isinstance(source, str | os.PathLike):
+        return FileSource(source, directory=os.path.isdir(source))
+    if isinstance(source, Sequence):
+        return FileSource(list(source))
+    return source
+
+
+def watch(
+    source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    schema: Schema | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    validators: Iterable[Validator] = (),
+    state_dir: str | os.PathLike[str] | None = AUTO,
+    name: str | None = None,
+    poll_interval: float | None = 30.0,
+    on_result: Callable[[ReloadResult], None] | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> LiveConfig:
+    """Load a config, validate it, and keep it current as its source changes.
+
+    Args:
+        source: a file, a list of files (deep-merged in order), a directory (its
+            ``*.yaml``/``*.yml``/``*.json`` merged in name order; Kubernetes ConfigMap
+            volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
+        schema: a JSON Schema (file or dict), or a `Schema` (e.g. an OpenAPI component:
+            ``Schema.from_file("openapi.yaml", pointer="#/components/schemas/AppConfig")``).
+        validators: custom checks run after the schema, before the swap.
+        state_dir: where history and the last-known-good are kept; default ``.hotconf/``
+            next to the config; ``None`` keeps them in memory only.
+        name: the config's name in events and logs (default: the source's name).
+        poll_interval: seconds between checksum polls that catch missed events (``None``
+            turns polling off).
+        on_result: called with every `ReloadResult` (applied, noop and rejected runs).
+        clock: gives the time stamps (tests pass a fake).
+
+    Returns:
+        A started `LiveConfig`.
+
+    Raises:
+        NoValidConfigError: the source is rejected and there is no last-known-good.
+        SchemaError: the schema cannot be used.
+        StoreError: the state directory cannot be used.
+
+    Example:
+        >>> live = hotconf.watch("config.yaml", schema="config.schema.json")  # doctest: +SKIP
+        >>> live.get("db.pool_size", default=10)  # doctest: +SKIP
+    """
+    src = coerce_source(source)
+    sch = Schema.coerce(schema) if schema is not None else None
+    directory = src.state_dir if state_dir is AUTO else state_dir
+    store = Store.open(directory)
+    return LiveConfig(
+        src,
+        schema=sch,
+        validators=validators,
+        store=store,
+        name=name,
+        poll_interval=poll_interval,
+        on_result=on_result,
+        clock=clock,
+    )

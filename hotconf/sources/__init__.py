@@ -1,0 +1,60 @@
+"""Sources: where candidates come from.
+
+A source hands out its raw documents (`read`) and, once started, pokes the reload worker when
+they may have changed. It never parses: bytes go to `hotconf.load` in the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+Poke = Callable[[bool], None]
+"""``poke(writing)``: the source may have changed; ``writing`` means a writer is still busy
+(a file was modified but not yet closed), so the worker waits longer before it reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """One document of a candidate, as bytes: a file, or a value from a remote store."""
+
+    name: str
+    data: bytes
+    format: str
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What `hotconf.watch` needs from a source.
+
+    Attributes:
+        name: how the source is shown in logs, history and events.
+        synchronous: pokes run the pipeline inline, in the caller's thread, and subscribers
+            are called inline too (the in-memory test source); otherwise a worker thread does.
+        state_dir: where the store goes by default (``None``: memory only).
+    """
+
+    name: str
+    synchronous: bool
+    state_dir: Path | None
+
+    def read(self) -> tuple[RawDocument, ...]:
+        """The current documents, merged in this order. Raises `hotconf.errors.SourceError`."""
+        ...
+
+    def start(self, poke: Poke) -> None:
+        """Begin watching; call ``poke`` (from any thread) on possible changes."""
+        ...
+
+    def check(self) -> None:
+        """Called on every periodic poll: re-arm whatever watching may have been lost."""
+        ...
+
+    def stop(self) -> None:
+        """Stop watching and release threads."""
+        ...
+
+
+__all__ = ["Poke", "RawDocument", "Source"]

@@ -1,0 +1,246 @@
+"""Files and directories as sources; the only importer of watchdog.
+
+Each directory holding a source file (or the source directory itself) is watched without
+recursion, and so is its parent, to see the directory deleted and recreated. Events are
+filtered by name and turned into pokes; the reload worker coalesces them. Watching a directory
+instead of a file is what catches editors' atomic saves (write a temporary file, rename it over
+the old one) and Kubernetes ConfigMap volumes, where the visible files are symlinks through
+``..data`` and an update is one rename of that symlink naming no config file at all.
+
+A file modified or created but not yet closed is "being written": the poke says so and the
+worker waits for the close (or a longer quiet period) before it reads, so a half-written file
+is never read as a candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from watchdog.events import (
+    DirModifiedEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+
+from ..errors import SourceError
+from ..load import DEFAULT_LIMITS, format_for
+from . import Poke, RawDocument
+
+log = logging.getLogger("hotconf")
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+K8S_DATA = "..data"
+_IGNORED = (FileOpenedEvent, FileClosedNoWriteEvent, DirModifiedEvent)
+
+
+def _is_config_name(name: str) -> bool:
+    return not name.startswith(".") and name.endswith(CONFIG_SUFFIXES)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, owner: FileSource) -> None:
+        self._owner = owner
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        # An exception here would end watchdog's observer thread: never let one out.
+        try:
+            self._owner._on_event(event)
+        except Exception:
+            log.exception("hotconf: error while handling a file event; watching goes on")
+
+
+class FileSource:
+    """One file, several files deep-merged in order, or a directory.
+
+    Args:
+        paths: the file(s); or, with ``directory=True``, one directory whose ``*.yaml``,
+            ``*.yml`` and ``*.json`` files (not hidden ones) are merged in name order.
+        directory: treat the single path as a directory.
+        max_bytes: files larger than this are refused (before being read whole).
+    """
+
+    synchronous = False
+
+    def __init__(
+        self,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        directory: bool = False,
+        max_bytes: int = DEFAULT_LIMITS.max_bytes,
+    ) -> None:
+        items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        if not items:
+            raise SourceError("no source files given")
+        self.paths = tuple(os.path.abspath(os.fspath(p)) for p in items)
+        self.directory = directory
+        if directory and len(self.paths) != 1:
+            raise SourceError("a directory source takes exactly one directory")
+        self.max_bytes = max_bytes
+        self.name = ", ".join(os.path.relpath(p) if not p.startswith("..") else p for p in self.paths)
+        dirs = self.paths if directory else tuple(os.path.dirname(p) for p in self.paths)
+        self._dirs: dict[str, set[str]] = {}
+        for d, p in zip(dirs, self.paths, strict=True):
+            self._dirs.setdefault(d, set()).add(os.path.basename(p))
+        self._parents: dict[str, set[str]] = {}
+        for d in self._dirs:
+            parent, base = os.path.split(d)
+            if parent and parent != d:
+                self._parents.setdefault(parent, set()).add(base)
+        self.state_dir: Path | None = Path(dirs[0]).parent / ".hotconf" if directory else Path(
+            dirs[0]
+        ) / ".hotconf"
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._watches: dict[str, tuple[ObservedWatch, int]] = {}
+        self._observer: BaseObserver | None = None
+        self._poke: Poke | None = None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read(self) -> tuple[RawDocument, ...]:
+        if not self.directory:
+            return tuple(self._read_file(p) for p in self.paths)
+        directory = self.paths[0]
+        link = os.path.join(directory, K8S_DATA)
+        # A ConfigMap update swaps ..data between our reads of two files: read again until
+        # the link stayed put, so the candidate is never half old, half new.
+        for _ in range(10):
+            before = _readlink(link)
+            docs = tuple(self._read_file(p) for p in self._listing(directory))
+            if _readlink(link) == before:
+                return docs
+        raise SourceError(f"{directory}: {K8S_DATA} kept changing while being read")
+
+    def _listing(self, directory: str) -> list[str]:
+        try:
+            names = sorted(n for n in os.listdir(directory) if _is_config_name(n))
+        except FileNotFoundError:
+            raise SourceError(f"config directory {directory} does not exist") from None
+        except OSError as exc:
+            raise SourceError(f"cannot list config directory {directory}: {exc.strerror}") from exc
+        files = [os.path.join(directory, n) for n in names]
+        files = [f for f in files if os.path.isfile(f)]
+        if not files:
+            raise SourceError(f"config directory {directory} has no *.yaml, *.yml or *.json file")
+        return files
+
+    def _read_file(self, path: str) -> RawDocument:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(self.max_bytes + 1)
+        except FileNotFoundError:
+            raise SourceError(f"config file {path} does not exist") from None
+        except IsADirectoryError:
+            raise SourceError(f"{path} is a directory; pass directory sources as such") from None
+        except OSError as exc:
+            raise SourceError(f"cannot read config file {path}: {exc.strerror}") from exc
+        return RawDocument(path, data, format_for(path))
+
+    # -- watching ------------------------------------------------------------------------
+
+    def start(self, poke: Poke) -> None:
+        self._poke = poke
+        observer = Observer()
+        observer.name = "hotconf-observer"
+        observer.daemon = True
+        self._observer = observer
+        observer.start()
+        self.check()
+
+    def check(self) -> None:
+        """Watch every source directory and parent that exists and is not watched yet (or
+        was replaced by a new directory of the same name)."""
+        for d in [*self._parents, *self._dirs]:
+            self._arm(d)
+
+    def _arm(self, d: str, *, force: bool = False) -> None:
+        observer = self._observer
+        if observer is None:
+            return
+        handler = _Handler(self)
+        with self._lock:
+            try:
+                inode = os.stat(d).st_ino
+            except OSError:
+                inode = -1
+            old = self._watches.get(d)
+            if old is not None and old[1] == inode and not force:
+                return
+            if old is not None:
+                del self._watches[d]
+                try:
+                    observer.unschedule(old[0])
+                except Exception:  # noqa: S110  # already gone with its directory
+                    pass
+            if inode == -1:
+                return
+            try:
+                watch = observer.schedule(handler, d, recursive=False)
+            except OSError as exc:
+                log.warning("hotconf: cannot watch %s (%s); the periodic poll covers it", d, exc)
+                return
+            self._watches[d] = (watch, inode)
+
+    def _on_event(self, event: FileSystemEvent) -> None:
+        if isinstance(event, _IGNORED) or self._poke is None:
+            return
+        paths = [os.fsdecode(event.src_path)]
+        if event.dest_path:
+            paths.append(os.fsdecode(event.dest_path))
+        relevant = False
+        for p in paths:
+            d, base = os.path.split(p)
+            if base in self._parents.get(d, ()):
+                # The source directory itself was created, moved or deleted: re-arm it.
+                self._arm(os.path.join(d, base), force=True)
+                relevant = True
+            elif d in self._dirs and self._concerns(d, base):
+                relevant = True
+        if not relevant:
+            return
+        with self._lock:
+            if isinstance(event, FileModifiedEvent | FileCreatedEvent):
+                self._pending.add(paths[0])
+            elif isinstance(event, FileClosedEvent | FileDeletedEvent | FileMovedEvent):
+                self._pending.difference_update(paths)
+            writing = bool(self._pending)
+        self._poke(writing)
+
+    def _concerns(self, d: str, base: str) -> bool:
+        if base.startswith(".."):  # Kubernetes: ..data, ..data_tmp, ..2026_11_27_...
+            return True
+        if self.directory:
+            return _is_config_name(base)
+        return base in self._dirs[d]
+
+    def stop(self) -> None:
+        observer, self._observer = self._observer, None
+        self._poke = None
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=10)
+        with self._lock:
+            self._watches.clear()
+            self._pending.clear()
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
