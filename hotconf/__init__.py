@@ -18,15 +18,35 @@ Usage::
 from .diff import Change as Change
 from .errors import (
     ClosedError as ClosedError,
+)
+from .errors import (
     ConfigError as ConfigError,
+)
+from .errors import (
     HotconfError as HotconfError,
+)
+from .errors import (
     LoadError as LoadError,
+)
+from .errors import (
     NoValidConfigError as NoValidConfigError,
+)
+from .errors import (
     Problem as Problem,
+)
+from .errors import (
     SchemaError as SchemaError,
+)
+from .errors import (
     SourceError as SourceError,
+)
+from .errors import (
     StoreError as StoreError,
+)
+from .errors import (
     ValidationError as ValidationError,
+)
+from .errors import (
     VersionNotFoundError as VersionNotFoundError,
 )
 from .events import ChangeEvent as ChangeEvent

@@ -68,7 +68,9 @@ def cli() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def validate(config: tuple[str, ...], schema_path: str | None, pointer: str | None, fmt: str) -> int:
+def validate(
+    config: tuple[str, ...], schema_path: str | None, pointer: str | None, fmt: str
+) -> int:
     """Check CONFIG (files, merged in order, or a directory) against a schema.
 
     Exits 0 when valid, 1 when invalid, 2 when it cannot run.
@@ -198,8 +200,11 @@ def watch_cmd(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting."""
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="hotconf",
-                      standalone_mode=False)
+        rv = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="hotconf",
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:

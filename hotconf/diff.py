@@ -63,9 +63,12 @@ def _is_seq(value: Any) -> bool:
 
 
 def _same(a: Any, b: Any) -> bool:
-    if type(a) is not type(b) and not (_is_seq(a) and _is_seq(b)):
-        if not (isinstance(a, Mapping) and isinstance(b, Mapping)):
-            return False
+    if (
+        type(a) is not type(b)
+        and not (_is_seq(a) and _is_seq(b))
+        and not (isinstance(a, Mapping) and isinstance(b, Mapping))
+    ):
+        return False
     if isinstance(a, Mapping):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if _is_seq(a):

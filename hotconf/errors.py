@@ -5,9 +5,9 @@
     HotconfError                      anything hotconf raises on purpose (exit code 2)
     ├── ConfigError                   a candidate config is bad (exit code 1)
     │   ├── LoadError (ValueError)    it does not parse, or trips a guard (size, depth, aliases)
-    │   └── ValidationError (ValueError)  it parses but fails the schema or a custom check
-    ├── NoValidConfigError            start-up found neither a valid source nor a last-known-good (1)
-    ├── SchemaError                   the schema itself is unusable: unreadable, invalid, remote $ref
+    │   └── ValidationError (ValueError)  it fails the schema or a custom check
+    ├── NoValidConfigError            start-up: no valid source and no last-known-good (1)
+    ├── SchemaError                   the schema is unusable: unreadable, invalid, remote $ref
     ├── SourceError                   the source cannot be read (missing file, permissions)
     ├── StoreError                    the state directory cannot be opened or written
     ├── VersionNotFoundError (LookupError)  no such version in the history

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -80,6 +81,9 @@ class ReloadResult:
             still served (``None`` only when nothing valid was ever loaded).
         changes: the changes applied (empty unless applied).
         rejection: the `Rejection` when rejected.
+        previous: the snapshot served before, when applied.
+        timings: seconds spent per stage (``read``, ``parse``, ``hash``, ``freeze``,
+            ``validate``, ``diff``, ``commit``), as far as the run went.
     """
 
     status: Literal["applied", "noop", "rejected"]
@@ -87,6 +91,7 @@ class ReloadResult:
     changes: tuple[Change, ...] = ()
     rejection: Rejection | None = None
     previous: Snapshot | None = field(default=None, repr=False)
+    timings: Mapping[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> int | None:

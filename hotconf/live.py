@@ -261,7 +261,9 @@ class LiveConfig:
                     self._on_result(result)
                 except Exception:
                     log.exception("hotconf: on_result callback raised")
-            log.debug("hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3)
+            log.debug(
+                "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
+            )
             return result if result is not None else self._noop()
 
     def _noop(self) -> ReloadResult:
@@ -269,6 +271,15 @@ class LiveConfig:
 
     def _pipeline(self, trigger: str, defer: bool) -> ReloadResult | None:
         prev: Snapshot | None = getattr(self, "current", None)
+        timings: dict[str, float] = {}
+        mark = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            timings[stage] = now - mark
+            mark = now
+
         try:
             docs = self._source.read()
         except SourceError:
@@ -276,6 +287,7 @@ class LiveConfig:
                 raise _Deferred from None
             raise
         digest = _digest(docs)
+        lap("read")
         if trigger == "watch" and digest == self._last_digest:
             return None  # identical bytes: not even a candidate
         try:
@@ -285,24 +297,27 @@ class LiveConfig:
                 raise _Deferred from None
             self._last_digest = digest
             raise
+        lap("parse")
         csum = checksum(data)
+        lap("hash")
         self._last_digest = digest
-        if prev is not None and csum == prev.checksum:
+        if prev is not None and (csum == prev.checksum or csum == self._pinned):
+            if csum != prev.checksum:
+                log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
             self._source_checksum = csum
-            self._clear_degraded()
-            return ReloadResult("noop", prev)
-        if csum == self._pinned and prev is not None:
-            log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
-            return ReloadResult("noop", prev)
+            self.degraded = False
+            return ReloadResult("noop", prev, timings=timings)
         frozen = freeze(data)
+        lap("freeze")
         problems = self._check(data, frozen)
+        lap("validate")
         if problems:
             if defer:
                 self._last_digest = None
                 raise _Deferred
             return self._reject(locate_problems(problems, docs), csum)
         self._source_checksum = csum
-        return self._commit(data, frozen, csum, prev, source=self._source.name)
+        return self._commit(data, frozen, csum, prev, source=self._source.name, timings=timings)
 
     def _check(self, data: Mapping[str, Any], frozen: Mapping[str, Any]) -> tuple[Problem, ...]:
         return check(data, self._schema, self._validators, frozen=frozen)
@@ -317,11 +332,17 @@ class LiveConfig:
         source: str,
         rolled_back_from: int | None = None,
         restores: int | None = None,
+        timings: dict[str, float] | None = None,
     ) -> ReloadResult:
+        timings = {} if timings is None else timings
+        mark = time.perf_counter()
         changes = tuple(
             c.redacted()
-            for c in _diff.changes(prev if prev is not None else {}, frozen, sensitive=self._is_sensitive)
+            for c in _diff.changes(
+                prev if prev is not None else {}, frozen, sensitive=self._is_sensitive
+            )
         )
+        timings["diff"] = time.perf_counter() - mark
         info = self._store.append(
             data=canonical_json(data),
             checksum=csum,
@@ -331,16 +352,17 @@ class LiveConfig:
             rolled_back_from=rolled_back_from,
             restores=restores,
         )
+        timings["commit"] = time.perf_counter() - mark - timings["diff"]
         snap = Snapshot._from_frozen(frozen, info)
         object.__setattr__(self, "current", snap)  # the swap: one reference assignment
-        self._clear_degraded()
+        self.degraded = False
         log.info("hotconf: %s v%d applied (%d changes)", self.name, info.version, len(changes))
         if prev is not None:
             kind: Literal["config.changed", "config.rolled_back"] = (
                 "config.rolled_back" if restores is not None else "config.changed"
             )
             self._notify(ChangeEvent(kind, prev, snap, changes))
-        return ReloadResult("applied", snap, changes, previous=prev)
+        return ReloadResult("applied", snap, changes, previous=prev, timings=timings)
 
     def _reject(self, problems: tuple[Problem, ...], csum: str | None) -> ReloadResult:
         rejection = Rejection(self._clock(), self._source.name, problems, csum)
@@ -360,9 +382,6 @@ class LiveConfig:
         )
         self._notify(rejection)
         return ReloadResult("rejected", prev, rejection=rejection)
-
-    def _clear_degraded(self) -> None:
-        self.degraded = False
 
     def _is_sensitive(self, path: KeyPath) -> bool:
         if self._schema is not None:
@@ -487,7 +506,11 @@ class LiveConfig:
                 sub.close()
 
         sub = self._add(forward, keys, rejections, threaded=False)
-        sub.on_stop = lambda: loop.is_closed() or forward(None)
+        def stop() -> None:
+            if not loop.is_closed():
+                forward(None)
+
+        sub.on_stop = stop
         try:
             while (event := await inbox.get()) is not None:
                 yield event
@@ -513,9 +536,9 @@ class LiveConfig:
             with self._cond:
                 while not self._closed and self._deadline is None:
                     wait = None if next_poll is None else max(0.0, next_poll - time.monotonic())
-                    if not self._cond.wait(wait) and next_poll is not None:
-                        if time.monotonic() >= next_poll:
-                            self._deadline = time.monotonic()
+                    timed_out = not self._cond.wait(wait)
+                    if timed_out and next_poll is not None and time.monotonic() >= next_poll:
+                        self._deadline = time.monotonic()
                 # settle: wait until no new poke moved the deadline
                 while not self._closed and self._deadline is not None:
                     delay = self._deadline - time.monotonic()
@@ -654,7 +677,9 @@ def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
     return data
 
 
-def locate_problems(problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]) -> tuple[Problem, ...]:
+def locate_problems(
+    problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]
+) -> tuple[Problem, ...]:
     """Give problems a file and line: the last document that defines the path wins."""
     wanted = {p.path for p in problems if p.line is None}
     if not wanted:
@@ -682,7 +707,9 @@ def locate_problems(problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]
     return tuple(out)
 
 
-def coerce_source(source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> Source:
+def coerce_source(
+    source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> Source:
     if isinstance(source, str | os.PathLike):
         return FileSource(source, directory=os.path.isdir(source))
     if isinstance(source, Sequence):

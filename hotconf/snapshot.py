@@ -196,8 +196,7 @@ class Snapshot(dict[str, Any]):
 
     def __repr__(self) -> str:
         return (
-            f"<Snapshot version={self.version} checksum={self.checksum[:12]} "
-            f"keys={sorted(self)!r}>"
+            f"<Snapshot version={self.version} checksum={self.checksum[:12]} keys={sorted(self)!r}>"
         )
 
     def _immutable(self, *args: object, **kwargs: object) -> NoReturn:

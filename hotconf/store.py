@@ -205,7 +205,9 @@ class Store:
         try:
             data = json.loads(row["data"])
         except ValueError as exc:
-            raise StoreError(f"state database {self.path}: version {row['version']} is corrupt") from exc
+            raise StoreError(
+                f"state database {self.path}: version {row['version']} is corrupt"
+            ) from exc
         return StoredVersion(_info(row), data)
 
     def history(self, limit: int | None = None) -> list[VersionInfo]:

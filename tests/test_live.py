@@ -180,7 +180,9 @@ def test_secrets_are_redacted_in_changes_rejections_and_logs(
         source.set({"db": {"host": "h", "pool_size": 1, "password": new_secret}})
         [change] = events.changes[0].changes
         assert change.path == ("db", "password")
-        assert change.sensitive and change.old == hotconf.REDACTED and change.new == hotconf.REDACTED
+        assert (
+            change.sensitive and change.old == hotconf.REDACTED and change.new == hotconf.REDACTED
+        )
         assert live.current["db"]["password"] == new_secret  # the config itself holds it
         source.set({"db": {"host": "h", "pool_size": 1, "password": "short"}})  # minLength 8
         rejection = live.last_rejection
@@ -310,7 +312,9 @@ def test_list_source_deep_merges_in_order(tmp_path: Path, schema_file: Path) -> 
     base, override = tmp_path / "base.yaml", tmp_path / "prod.yaml"
     base.write_text(config_text(pool=5, extra="features: {a: true, b: true}\n"))
     override.write_text("db:\n  pool_size: 20\nfeatures:\n  b: false\n")
-    with hotconf.watch([base, override], schema=schema_file, state_dir=None, poll_interval=None) as live:
+    with hotconf.watch(
+        [base, override], schema=schema_file, state_dir=None, poll_interval=None
+    ) as live:
         assert live.current.to_dict() == {
             "db": {"host": "db.local", "pool_size": 20},
             "features": {"a": True, "b": False},

@@ -129,7 +129,11 @@ def test_burst_ends_on_the_last_write_and_never_a_partial(watched: Watched) -> N
     for pool in range(2, 40):
         path.write_text(config_text(pool=pool))
     watched.wait_pool(39)
-    wait_for(lambda: watched.events.changes and watched.events.changes[-1].version == watched.live.version)
+    wait_for(
+        lambda: (
+            watched.events.changes and watched.events.changes[-1].version == watched.live.version
+        )
+    )
     assert watched.events.rejections == []
     for event in watched.events.changes:
         assert config_text(pool=event.current["db"]["pool_size"]) in written

@@ -14,6 +14,7 @@ is never read as a candidate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -89,7 +90,9 @@ class FileSource:
         if directory and len(self.paths) != 1:
             raise SourceError("a directory source takes exactly one directory")
         self.max_bytes = max_bytes
-        self.name = ", ".join(os.path.relpath(p) if not p.startswith("..") else p for p in self.paths)
+        self.name = ", ".join(
+            os.path.relpath(p) if not p.startswith("..") else p for p in self.paths
+        )
         dirs = self.paths if directory else tuple(os.path.dirname(p) for p in self.paths)
         self._dirs: dict[str, set[str]] = {}
         for d, p in zip(dirs, self.paths, strict=True):
@@ -99,9 +102,9 @@ class FileSource:
             parent, base = os.path.split(d)
             if parent and parent != d:
                 self._parents.setdefault(parent, set()).add(base)
-        self.state_dir: Path | None = Path(dirs[0]).parent / ".hotconf" if directory else Path(
-            dirs[0]
-        ) / ".hotconf"
+        self.state_dir: Path | None = (
+            Path(dirs[0]).parent / ".hotconf" if directory else Path(dirs[0]) / ".hotconf"
+        )
         self._lock = threading.Lock()
         self._pending: set[str] = set()
         self._watches: dict[str, tuple[ObservedWatch, int]] = {}
@@ -181,10 +184,8 @@ class FileSource:
                 return
             if old is not None:
                 del self._watches[d]
-                try:
+                with contextlib.suppress(Exception):  # already gone with its directory
                     observer.unschedule(old[0])
-                except Exception:  # noqa: S110  # already gone with its directory
-                    pass
             if inode == -1:
                 return
             try:
@@ -242,5 +243,3 @@ def _readlink(path: str) -> str | None:
         return os.readlink(path)
     except OSError:
         return None
-
-

@@ -1,0 +1,5 @@
+"""``python -m hotconf``: the same as the ``hotconf`` command."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,139 @@
+"""The ``hotconf`` command: exit codes, output, and ``watch`` as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from hotconf.cli import main
+
+from .conftest import config_text, wait_for
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_validate_valid(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text())
+    assert main(["validate", str(config), "--schema", str(schema_file)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_validate_invalid_points_at_file_and_line(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    assert main(["validate", str(config), "--schema", str(schema_file)]) == 1
+    err = capsys.readouterr().err
+    assert f"{config}:3: /db/pool_size:" in err
+
+
+def test_validate_unparsable_is_invalid(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", "db:\n  host: a\n  host: b\n")
+    assert main(["validate", str(config), "--schema", str(schema_file)]) == 1
+    assert ":3:" in capsys.readouterr().err
+
+
+def test_validate_json_output(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    assert main(["validate", str(config), "--schema", str(schema_file), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert report["problems"][0]["path"] == "/db/pool_size"
+    assert report["problems"][0]["line"] == 3
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "{tmp}/missing.yaml", "--schema", "{schema}"],
+        ["validate", "{tmp}/config.yaml", "--schema", "{tmp}/missing.json"],
+        ["validate", "{tmp}/config.yaml", "--schema", "{tmp}/bad-schema.json"],
+        ["validate", "{tmp}/config.yaml", "--pointer", "#/x"],
+        ["validate"],
+        ["no-such-command"],
+    ],
+)
+def test_cannot_run_exits_2(tmp_path: Path, schema_file: Path, args: list[str]) -> None:
+    write(tmp_path / "config.yaml", config_text())
+    write(tmp_path / "bad-schema.json", json.dumps({"type": "no-such-type"}))
+    argv = [a.format(tmp=tmp_path, schema=schema_file) for a in args]
+    assert main(argv) == 2
+
+
+def _spawn_watch(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "hotconf", "watch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+class Lines:
+    """Collects a subprocess's stdout lines in a thread, so tests can wait for them."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        stream = proc.stdout
+        self._thread = threading.Thread(
+            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
+        )
+        self._thread.start()
+
+    def wait(self, needle: str) -> str:
+        wait_for(lambda: any(needle in line for line in self.lines), what=repr(needle))
+        return next(line for line in self.lines if needle in line)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_watch_prints_one_line_per_candidate(
+    tmp_path: Path, schema_file: Path, sig: signal.Signals
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=1))
+    proc = _spawn_watch(
+        str(config), "--schema", str(schema_file), "--state-dir", str(tmp_path / "s")
+    )
+    try:
+        out = Lines(proc)
+        out.wait("serving v1")
+        config.write_text(config_text(pool=2))
+        assert "db.pool_size" in out.wait("applied v2")
+        config.write_text(config_text(pool=0))
+        assert "/db/pool_size" in out.wait("rejected (v2 kept)")
+        config.write_text("# same content, other form\ndb: {pool_size: 2, host: db.local}\n")
+        out.wait("noop v2")
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert sum("applied" in line for line in out.lines) == 1
+
+
+def test_watch_without_valid_config_exits_1(tmp_path: Path, schema_file: Path) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    proc = _spawn_watch(str(config), "--schema", str(schema_file), "--no-state")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "no valid config" in err
+    assert "/db/pool_size" in err

@@ -1,0 +1,100 @@
+"""The README's code and commands, the example service, and the public surface."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hotconf
+
+from .test_cli import Lines
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks(README))))
+def test_readme_python_blocks_run(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python_blocks(README)[index], f"README.md block {index}", "exec"), {})
+
+
+def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+    assert commands[0].startswith("python3 -m pip install -e . && hotconf watch examples/")
+    assert commands[1] == "python3 -m pip install -e '.[test]' && python3 -m pytest -q"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'" in ci
+    assert "\npython3 -m pytest -q\n" in ci
+
+
+def test_readme_example_command_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hotconf.cli import main
+
+    cmd = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[0].split("&&")[1].split()
+    assert cmd[:2] == ["hotconf", "watch"]
+    monkeypatch.chdir(ROOT)
+    assert main(["validate", *cmd[2:]]) == 0
+
+
+def test_example_service_runs_and_follows_edits(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "service"
+    for name in ("config.yaml", "config.schema.json"):
+        shutil.copy(example / name, tmp_path / name)
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("interval_seconds: 1.0", "interval_seconds: 0.05"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(example / "app.py"),
+            "--config",
+            str(config),
+            "--schema",
+            str(tmp_path / "config.schema.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        out = Lines(proc)
+        out.wait("pool_size=10")
+        config.write_text(config.read_text().replace("pool_size: 10", "pool_size: 20"))
+        out.wait("db settings changed in v2: db.pool_size")
+        out.wait("pool_size=20")
+        config.write_text(config.read_text().replace("pool_size: 20", "pool_size: 0"))
+        out.wait("rejected:")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not any("pool_size=0" in line for line in out.lines)
+    assert "change-me-please" not in "".join(out.lines)
+
+
+def test_all_is_sorted_and_matches_the_api_docs() -> None:
+    # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions
+    def style(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert hotconf.__all__ == sorted(hotconf.__all__, key=style)
+    documented = set(re.findall(r"^\| `(\w+)` \|", (ROOT / "docs" / "api.md").read_text(), re.M))
+    assert documented == set(hotconf.__all__)
+    for name in hotconf.__all__:
+        assert getattr(hotconf, name) is not None
