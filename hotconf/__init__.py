@@ -53,11 +53,11 @@ from .events import ChangeEvent as ChangeEvent
 from .events import Rejection as Rejection
 from .events import ReloadResult as ReloadResult
 from .live import LiveConfig as LiveConfig
-from .live import Validator as Validator
 from .live import watch as watch
 from .load import Limits as Limits
 from .load import load as load
 from .notify import Subscription as Subscription
+from .pipeline import Validator as Validator
 from .schema import Schema as Schema
 from .snapshot import REDACTED as REDACTED
 from .snapshot import Snapshot as Snapshot

@@ -24,8 +24,9 @@ import click
 
 from .errors import HotconfError, Problem
 from .events import ReloadResult
-from .live import check, coerce_source, locate_problems, parse_all, watch
+from .live import coerce_source, watch
 from .paths import to_dotted
+from .pipeline import check, locate_problems, parse_all
 from .schema import Schema
 from .snapshot import checksum
 

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from . import diff as _diff
+from . import pipeline
 from .errors import (
     ClosedError,
     HotconfError,
@@ -27,48 +28,28 @@ from .errors import (
     NoValidConfigError,
     Problem,
     SourceError,
+    StoreError,
     ValidationError,
 )
 from .events import ChangeEvent, Event, Rejection, ReloadResult
-from .load import locate, parse
 from .notify import Subscription
 from .paths import Path as KeyPath
-from .paths import from_pointer, to_pointer
+from .pipeline import Validator, check, locate_problems, parse_all
 from .schema import Schema, sensitive_name
-from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, checksum, freeze
-from .sources import RawDocument, Source
+from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, freeze
+from .sources import Source
 from .sources.files import FileSource
 from .store import Store
+from .worker import Deferred, ReloadWorker
 
 log = logging.getLogger("hotconf")
 
-Validator = Callable[[Mapping[str, Any]], Iterable[Problem | str] | None]
-"""A custom check: takes the candidate (read-only), returns problems (or strings); none means
-it passes. An exception raised by a validator rejects the candidate."""
-
 AUTO: Any = "auto"
 _PIN = "pinned_checksum"
-_RETRY = 1.0  # seconds before the worker retries after an unexpected error
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge two documents: mappings merge key by key, anything else is replaced."""
-    out = dict(base)
-    for key, value in override.items():
-        old = out.get(key)
-        if isinstance(old, Mapping) and isinstance(value, Mapping):
-            out[key] = merge(old, value)
-        else:
-            out[key] = value
-    return out
-
-
-class _Deferred(Exception):
-    """A watch-triggered candidate failed: look again shortly before calling it a rejection."""
 
 
 class LiveConfig:
@@ -89,24 +70,17 @@ class LiveConfig:
         "__weakref__",
         "_clock",
         "_closed",
-        "_cond",
-        "_confirm",
-        "_deadline",
         "_last_digest",
         "_lock",
         "_on_result",
         "_pinned",
-        "_poll_interval",
         "_schema",
-        "_settle",
         "_source",
         "_source_checksum",
         "_store",
         "_subs",
         "_validators",
         "_worker",
-        "_write_settle",
-        "_writing",
         "current",
         "degraded",
         "last_rejection",
@@ -124,27 +98,18 @@ class LiveConfig:
         store: Store,
         name: str | None = None,
         poll_interval: float | None = 30.0,
-        settle: float = 0.005,
-        write_settle: float = 1.0,
-        confirm: float = 0.05,
         clock: Callable[[], datetime] = _utcnow,
         on_result: Callable[[ReloadResult], None] | None = None,
+        worker: ReloadWorker | None = None,
     ) -> None:
         self._source = source
         self._schema = schema
         self._validators = tuple(validators)
         self._store = store
         self.name = name or source.name
-        self._poll_interval = poll_interval
-        self._settle = settle
-        self._write_settle = write_settle
-        self._confirm = confirm
         self._clock = clock
         self._on_result = on_result
         self._lock = threading.RLock()
-        self._cond = threading.Condition(threading.Lock())
-        self._deadline: float | None = None
-        self._writing = False
         self._closed = False
         self._subs: list[Subscription] = []
         self._last_digest: str | None = None
@@ -152,14 +117,18 @@ class LiveConfig:
         self._pinned = store.get_meta(_PIN)
         self.last_rejection: Rejection | None = None
         self.degraded = False
-        self._worker: threading.Thread | None = None
+        self._worker: ReloadWorker | None = None
         try:
             self._start_up()
         except BaseException:
             store.close()
             raise
         if not source.synchronous:
-            self._worker = threading.Thread(target=self._work, name="hotconf-reload", daemon=True)
+            self._worker = worker or ReloadWorker(
+                lambda defer: self._run("watch", defer=defer),
+                source.check,
+                poll_interval=poll_interval,
+            )
             self._worker.start()
         source.start(self._poke)
 
@@ -251,10 +220,11 @@ class LiveConfig:
             started = time.perf_counter()
             try:
                 result = self._pipeline(trigger, defer)
-            except _Deferred:
+            except Deferred:
                 raise
             except HotconfError as exc:
-                problems = exc.problems or (Problem(exc.message, code="source"),)
+                code = "store" if isinstance(exc, StoreError) else "source"
+                problems = exc.problems or (Problem(exc.message, code=code),)
                 result = self._reject(problems, None)
             if result is not None and self._on_result is not None and trigger != "start":
                 try:
@@ -284,9 +254,9 @@ class LiveConfig:
             docs = self._source.read()
         except SourceError:
             if defer:
-                raise _Deferred from None
+                raise Deferred from None
             raise
-        digest = _digest(docs)
+        digest = pipeline.digest(docs)
         lap("read")
         if trigger == "watch" and digest == self._last_digest:
             return None  # identical bytes: not even a candidate
@@ -294,11 +264,12 @@ class LiveConfig:
             data = parse_all(docs)
         except LoadError:
             if defer:
-                raise _Deferred from None
+                raise Deferred from None
             self._last_digest = digest
             raise
         lap("parse")
-        csum = checksum(data)
+        canonical = canonical_json(data)
+        csum = hashlib.sha256(canonical).hexdigest()
         lap("hash")
         self._last_digest = digest
         if prev is not None and (csum == prev.checksum or csum == self._pinned):
@@ -314,17 +285,19 @@ class LiveConfig:
         if problems:
             if defer:
                 self._last_digest = None
-                raise _Deferred
+                raise Deferred
             return self._reject(locate_problems(problems, docs), csum)
         self._source_checksum = csum
-        return self._commit(data, frozen, csum, prev, source=self._source.name, timings=timings)
+        return self._commit(
+            canonical, frozen, csum, prev, source=self._source.name, timings=timings
+        )
 
     def _check(self, data: Mapping[str, Any], frozen: Mapping[str, Any]) -> tuple[Problem, ...]:
         return check(data, self._schema, self._validators, frozen=frozen)
 
     def _commit(
         self,
-        data: Mapping[str, Any],
+        canonical: bytes,
         frozen: Mapping[str, Any],
         csum: str,
         prev: Snapshot | None,
@@ -343,15 +316,19 @@ class LiveConfig:
             )
         )
         timings["diff"] = time.perf_counter() - mark
-        info = self._store.append(
-            data=canonical_json(data),
-            checksum=csum,
-            source=source,
-            created_at=self._clock(),
-            status="rollback" if restores is not None else "applied",
-            rolled_back_from=rolled_back_from,
-            restores=restores,
-        )
+        try:
+            info = self._store.append(
+                data=canonical,
+                checksum=csum,
+                source=source,
+                created_at=self._clock(),
+                status="rollback" if restores is not None else "applied",
+                rolled_back_from=rolled_back_from,
+                restores=restores,
+            )
+        except StoreError:
+            self._last_digest = None  # not committed: the next event or poll tries again
+            raise
         timings["commit"] = time.perf_counter() - mark - timings["diff"]
         snap = Snapshot._from_frozen(frozen, info)
         object.__setattr__(self, "current", snap)  # the swap: one reference assignment
@@ -422,7 +399,7 @@ class LiveConfig:
             self._store.set_meta(_PIN, pin)
             self._pinned = pin
             return self._commit(
-                target.data,
+                canonical_json(target.data),
                 frozen,
                 target.info.checksum,
                 prev,
@@ -506,6 +483,7 @@ class LiveConfig:
                 sub.close()
 
         sub = self._add(forward, keys, rejections, threaded=False)
+
         def stop() -> None:
             if not loop.is_closed():
                 forward(None)
@@ -517,75 +495,13 @@ class LiveConfig:
         finally:
             sub.close()
 
-    # -- the worker ---------------------------------------------------------------------
+    # -- watching -----------------------------------------------------------------------
 
     def _poke(self, writing: bool = False) -> None:
-        if self._source.synchronous:
-            if not self._closed:
-                self._run("manual")
-            return
-        quiet = self._write_settle if writing else self._settle
-        with self._cond:
-            self._deadline = time.monotonic() + quiet
-            self._writing = writing
-            self._cond.notify()
-
-    def _work(self) -> None:
-        next_poll = self._next_poll()
-        while True:
-            with self._cond:
-                while not self._closed and self._deadline is None:
-                    wait = None if next_poll is None else max(0.0, next_poll - time.monotonic())
-                    timed_out = not self._cond.wait(wait)
-                    if timed_out and next_poll is not None and time.monotonic() >= next_poll:
-                        self._deadline = time.monotonic()
-                # settle: wait until no new poke moved the deadline
-                while not self._closed and self._deadline is not None:
-                    delay = self._deadline - time.monotonic()
-                    if delay <= 0:
-                        break
-                    self._cond.wait(delay)
-                if self._closed:
-                    return
-                self._deadline = None
-            if next_poll is not None and time.monotonic() >= next_poll:
-                next_poll = self._next_poll()
-                self._guard(self._source.check)
-            try:
-                self._watch_once()
-            except Exception:
-                log.exception("hotconf: error in the reload worker; retrying in %.1fs", _RETRY)
-                with self._cond:
-                    if self._deadline is None:
-                        self._deadline = time.monotonic() + _RETRY
-
-    def _watch_once(self) -> None:
-        try:
-            self._run("watch", defer=self._confirm > 0)
-            return
-        except _Deferred:
-            pass
-        # The candidate failed: maybe a writer is mid-way. Look again after `confirm`,
-        # unless a newer event comes first (then the main loop takes the newer candidate).
-        with self._cond:
-            end = time.monotonic() + self._confirm
-            while not self._closed and self._deadline is None:
-                left = end - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            if self._closed or self._deadline is not None:
-                return
-        self._run("watch")
-
-    def _next_poll(self) -> float | None:
-        return None if not self._poll_interval else time.monotonic() + self._poll_interval
-
-    def _guard(self, fn: Callable[[], object]) -> None:
-        try:
-            fn()
-        except Exception:
-            log.exception("hotconf: error in the reload worker; watching goes on")
+        if self._worker is not None:
+            self._worker.poke(writing)
+        elif not self._closed:  # a synchronous source: run now, in the caller's thread
+            self._run("manual")
 
     # -- closing ------------------------------------------------------------------------
 
@@ -595,14 +511,13 @@ class LiveConfig:
 
     def close(self) -> None:
         """Stop watching, end subscriptions and close the store. Safe to call twice."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._cond.notify_all()
         self._source.stop()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(timeout=30)
+        if self._worker is not None:
+            self._worker.stop()
         with self._lock:
             subs, self._subs = list(self._subs), []
         for sub in subs:
@@ -624,87 +539,6 @@ class LiveConfig:
         current = getattr(self, "current", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-def check(
-    data: Mapping[str, Any],
-    schema: Schema | None,
-    validators: Iterable[Validator] = (),
-    *,
-    frozen: Mapping[str, Any] | None = None,
-) -> tuple[Problem, ...]:
-    """Validate a candidate: the schema first (on the plain data jsonschema wants), then the
-    custom validators (on frozen data, so a validator cannot change what gets committed).
-
-    Returns:
-        The problems; empty when the candidate passes.
-    """
-    problems: list[Problem] = []
-    if schema is not None:
-        problems.extend(schema.validate(data))
-    if problems:
-        return tuple(problems)  # custom checks may assume a schema-valid candidate
-    validators = tuple(validators)
-    if validators and frozen is None:
-        frozen = freeze(data)
-    for validator in validators:
-        try:
-            found = validator(frozen or {}) or ()
-            problems.extend(
-                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in found
-            )
-        except Exception as exc:
-            name = getattr(validator, "__qualname__", repr(validator))
-            log.warning("hotconf: validator %s raised", name, exc_info=True)
-            problems.append(Problem(f"validator {name} raised {type(exc).__name__}", code="check"))
-    return tuple(problems)
-
-
-def _digest(docs: Iterable[RawDocument]) -> str:
-    h = hashlib.sha256()
-    for doc in docs:
-        for part in (doc.name.encode(), doc.format.encode(), doc.data):
-            h.update(len(part).to_bytes(8, "big"))
-            h.update(part)
-    return h.hexdigest()
-
-
-def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for i, doc in enumerate(docs):
-        part = parse(doc.data, doc.format, name=doc.name)
-        data = part if i == 0 else merge(data, part)
-    return data
-
-
-def locate_problems(
-    problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]
-) -> tuple[Problem, ...]:
-    """Give problems a file and line: the last document that defines the path wins."""
-    wanted = {p.path for p in problems if p.line is None}
-    if not wanted:
-        return problems
-    found: dict[str, tuple[str, int]] = {}
-    for doc in docs:
-        for pointer, line in locate(doc.data, doc.format, wanted).items():
-            found[pointer] = (doc.name, line)
-    out = []
-    for p in problems:
-        hit = found.get(p.path) if p.line is None else None
-        if hit is None and p.line is None:
-            # point at the nearest ancestor the documents define (a missing key's parent)
-            parts = from_pointer(p.path) if p.path else ()
-            for n in range(len(parts) - 1, -1, -1):
-                anc = to_pointer(parts[:n])
-                if anc in found:
-                    hit = found[anc]
-                    break
-        if hit is not None:
-            p = Problem(p.message, p.path, p.code, hit[0], hit[1])
-        elif len(docs) == 1 and p.source is None:
-            p = Problem(p.message, p.path, p.code, docs[0].name, None)
-        out.append(p)
-    return tuple(out)
 
 
 def coerce_source(

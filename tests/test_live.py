@@ -346,3 +346,40 @@ def test_reload_result_reports_changes() -> None:
         assert result.status == "applied" and result.version == 2
         assert [c.pointer for c in result.changes] == ["/db/host"]
         assert result.previous is not None and result.previous.version == 1
+
+
+class FailingStore(hotconf.store.Store):
+    """A store whose next ``failures`` commits fail (a full disk, a lost volume)."""
+
+    failures = 0
+
+    def append(self, **kw: object) -> hotconf.VersionInfo:
+        if self.failures:
+            self.failures -= 1
+            raise hotconf.StoreError("disk I/O error")
+        return super().append(**kw)  # type: ignore[arg-type]
+
+
+def test_failed_commit_is_neither_visible_nor_announced() -> None:
+    store = FailingStore(None)
+    source = MemorySource(GOOD)
+    with hotconf.LiveConfig(source, schema=hotconf.Schema.coerce(SCHEMA), store=store) as live:
+        events = EventRecorder()
+        live.subscribe(events)
+        store.failures = 1
+        source.set({"db": {"host": "new", "pool_size": 5}})
+        assert live.current["db"]["host"] == "db.local" and live.version == 1
+        assert events.events == []
+        assert live.last_rejection is not None
+        assert live.last_rejection.problems[0].code == "store"
+        result = live.reload()  # the same candidate goes through once the store works
+        assert result.status == "applied" and live.current["db"]["host"] == "new"
+
+
+def test_durable_before_announced(tmp_path: Path) -> None:
+    live, source = memory_live(state_dir=tmp_path / "state")
+    with live:
+        seen: list[tuple[int, int]] = []
+        live.subscribe(lambda e: seen.append((e.version, live.history(1)[0].version)))
+        source.set({"db": {"host": "b", "pool_size": 5}})
+        assert seen == [(2, 2)]

@@ -1,0 +1,143 @@
+"""The reload worker: one thread that turns pokes into pipeline runs, one at a time.
+
+Sources poke it (from watchdog's thread, say); it coalesces a burst of pokes into one run,
+waiting ``settle`` after the last one, or ``write_settle`` while a writer still has a file
+open, never longer than ``max_wait`` after the first. A watch-triggered run whose candidate
+fails may raise `Deferred`: the worker looks once more after ``confirm`` (a writer may be
+half-way) before the failure is recorded. Every ``poll_interval`` it runs anyway, to catch
+events the source missed, and asks the source to re-arm its watches. Nothing that fails in a
+run stops the thread: it logs and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("hotconf")
+
+RETRY = 1.0  # seconds before retrying after an unexpected error
+
+
+class Deferred(Exception):
+    """Raised by a run: the candidate failed, look again after ``confirm`` before saying so."""
+
+
+class ReloadWorker:
+    """Runs ``run(defer)`` after pokes settle, and on a poll.
+
+    Args:
+        run: runs the pipeline once; with ``defer=True`` it may raise `Deferred`.
+        check: re-arms the source's watches (called on each poll).
+        settle: quiet time after the last poke before a run, in seconds.
+        write_settle: quiet time while a writer is still busy (a file not yet closed).
+        max_wait: a burst of pokes never delays a run longer than this.
+        confirm: how long to wait before re-checking a failed candidate (0: don't).
+        poll_interval: seconds between polls, ``None`` for none.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[bool], object],
+        check: Callable[[], object],
+        *,
+        settle: float = 0.005,
+        write_settle: float = 1.0,
+        max_wait: float = 2.0,
+        confirm: float = 0.05,
+        poll_interval: float | None = 30.0,
+    ) -> None:
+        self._run = run
+        self._check = check
+        self.settle = settle
+        self.write_settle = write_settle
+        self.max_wait = max_wait
+        self.confirm = confirm
+        self.poll_interval = poll_interval
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._first: float | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="hotconf-reload", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def poke(self, writing: bool = False) -> None:
+        """The source may have changed; ``writing``: a writer is not done yet."""
+        now = time.monotonic()
+        with self._cond:
+            self._deadline = now + (self.write_settle if writing else self.settle)
+            if self._first is None:
+                self._first = now
+            self._cond.notify()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the run in flight, then end the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _next_poll(self) -> float | None:
+        return time.monotonic() + self.poll_interval if self.poll_interval else None
+
+    def _wait_for_work(self, next_poll: float | None) -> bool:
+        """Block until a run is due; False when closed."""
+        with self._cond:
+            while not self._closed and self._deadline is None:
+                wait = None if next_poll is None else next_poll - time.monotonic()
+                if wait is not None and wait <= 0:
+                    self._deadline = time.monotonic()
+                    break
+                self._cond.wait(wait)
+            # settle: wait until no new poke moves the deadline (bounded by max_wait)
+            while not self._closed and self._deadline is not None:
+                due = self._deadline
+                if self._first is not None:
+                    due = min(due, self._first + self.max_wait)
+                delay = due - time.monotonic()
+                if delay <= 0:
+                    break
+                self._cond.wait(delay)
+            self._deadline = self._first = None
+            return not self._closed
+
+    def _loop(self) -> None:
+        next_poll = self._next_poll()
+        while self._wait_for_work(next_poll):
+            if next_poll is not None and time.monotonic() >= next_poll:
+                next_poll = self._next_poll()
+                try:
+                    self._check()
+                except Exception:
+                    log.exception("hotconf: error re-arming the watch; polling goes on")
+            try:
+                self._run_once()
+            except Exception:
+                log.exception("hotconf: error in the reload worker; retrying in %.1fs", RETRY)
+                with self._cond:
+                    if self._deadline is None:
+                        self._deadline = time.monotonic() + RETRY
+
+    def _run_once(self) -> None:
+        try:
+            self._run(self.confirm > 0)
+            return
+        except Deferred:
+            pass
+        # The candidate failed: a writer may be half-way. Look again after `confirm`, unless
+        # a newer poke comes first (then the loop takes the newer candidate).
+        with self._cond:
+            end = time.monotonic() + self.confirm
+            while not self._closed and self._deadline is None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            if self._closed or self._deadline is not None:
+                return
+        self._run(False)
