@@ -16,6 +16,7 @@ Usage::
 """
 
 from .diff import Change as Change
+from .diff import Level as Level
 from .errors import (
     ClosedError as ClosedError,
 )
@@ -52,6 +53,8 @@ from .errors import (
 from .events import ChangeEvent as ChangeEvent
 from .events import Rejection as Rejection
 from .events import ReloadResult as ReloadResult
+from .impact import ImpactReport as ImpactReport
+from .impact import diff as diff
 from .live import LiveConfig as LiveConfig
 from .live import watch as watch
 from .load import Limits as Limits
@@ -76,6 +79,8 @@ __all__ = [
     "ConfigError",
     "FileSource",
     "HotconfError",
+    "ImpactReport",
+    "Level",
     "Limits",
     "LiveConfig",
     "LoadError",
@@ -95,6 +100,7 @@ __all__ = [
     "Validator",
     "VersionInfo",
     "VersionNotFoundError",
+    "diff",
     "load",
     "watch",
 ]

@@ -12,6 +12,7 @@ Exit codes (every command):
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -22,8 +23,10 @@ from typing import Any
 
 import click
 
+from .diff import LEVELS
 from .errors import HotconfError, Problem
 from .events import ReloadResult
+from .impact import assess
 from .live import coerce_source, watch
 from .paths import to_dotted
 from .pipeline import check, locate_problems, parse_all
@@ -39,10 +42,6 @@ def _schema(path: str | None, pointer: str | None) -> Schema | None:
             raise click.UsageError("--pointer needs --schema")
         return None
     return Schema.from_file(path, pointer=pointer)
-
-
-def _problem_line(problem: Problem) -> str:
-    return str(problem)
 
 
 schema_option = click.option(
@@ -62,13 +61,43 @@ def cli() -> None:
     """Validate, watch and serve live configuration."""
 
 
+def _read(
+    paths: Sequence[str], schema: Schema | None
+) -> tuple[str, dict[str, Any] | None, tuple[Problem, ...]]:
+    """Read, parse and validate a config given on the command line.
+
+    Returns its name, its data (``None`` when it does not parse) and its problems, located
+    at file:line. Raises for what makes the command unable to run (a missing file).
+    """
+    source = coerce_source(list(paths) if len(paths) > 1 else paths[0])
+    docs = source.read()
+    try:
+        data = parse_all(docs)
+    except HotconfError as exc:
+        if exc.exit_code != EXIT_INVALID:
+            raise
+        return source.name, None, exc.problems or (Problem(exc.message),)
+    return source.name, data, locate_problems(check(data, schema), docs)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+
+
 @cli.command()
 @click.argument("config", nargs=-1, required=True)
 @schema_option
 @pointer_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option
 def validate(
     config: tuple[str, ...], schema_path: str | None, pointer: str | None, fmt: str
 ) -> int:
@@ -77,39 +106,79 @@ def validate(
     Exits 0 when valid, 1 when invalid, 2 when it cannot run.
     """
     schema = _schema(schema_path, pointer)
-    source = coerce_source(list(config) if len(config) > 1 else config[0])
-    docs = source.read()
-    problems: tuple[Problem, ...]
-    csum = None
-    try:
-        data = parse_all(docs)
-    except HotconfError as exc:
-        if exc.exit_code != EXIT_INVALID:
-            raise
-        problems = exc.problems or (Problem(exc.message),)
-    else:
-        csum = checksum(data)
-        problems = locate_problems(check(data, schema), docs)
+    name, data, problems = _read(config, schema)
+    csum = checksum(data) if data is not None else None
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "valid": not problems,
-                    "source": source.name,
-                    "checksum": csum,
-                    "problems": [p.to_dict() for p in problems],
-                },
-                indent=2,
-            )
-        )
-    elif problems:
-        click.secho(f"{source.name}: invalid ({len(problems)} problems)", fg="red", err=True)
+        body = {
+            "valid": not problems,
+            "source": name,
+            "checksum": csum,
+            "problems": [p.to_dict() for p in problems],
+        }
+        click.echo(json.dumps(body, indent=2))
+    elif fmt == "markdown":
+        verdict = "valid" if not problems else f"invalid ({len(problems)} problems)"
+        click.echo(f"**`{name}`: {verdict}**\n")
         for p in problems:
-            click.echo(_problem_line(p), err=True)
+            click.echo(
+                f"- `{p.path or '/'}`: {p.message}" + (f" ({p.source}:{p.line})" if p.line else "")
+            )
+    elif problems:
+        click.secho(f"{name}: invalid ({len(problems)} problems)", fg="red", err=True)
+        for p in problems:
+            click.echo(str(p), err=True)
     else:
         assert csum is not None
-        click.secho(f"{source.name}: valid (sha256 {csum[:12]})", fg="green")
+        click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
     return EXIT_INVALID if problems else EXIT_OK
+
+
+fail_on_option = click.option(
+    "--fail-on",
+    type=click.Choice(LEVELS),
+    default="breaking",
+    show_default=True,
+    help="Exit 1 when the report reaches this level.",
+)
+
+
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@schema_option
+@pointer_option
+@format_option
+@fail_on_option
+def diff_cmd(
+    old: str, new: str, schema_path: str | None, pointer: str | None, fmt: str, fail_on: str
+) -> int:
+    """The impact of changing config OLD into NEW: each change with its level and reason.
+
+    A file or a directory each. Exits 0 when nothing reaches --fail-on, 1 when something
+    does or NEW is invalid, 2 when it cannot run.
+    """
+    schema = _schema(schema_path, pointer)
+    _, old_data, old_problems = _read([old], None)
+    _, new_data, new_problems = _read([new], schema)
+    if old_data is None:
+        for p in old_problems:
+            click.echo(str(p), err=True)
+        raise HotconfError(f"{old} does not parse", old_problems)
+    report = assess(
+        old_data,
+        new_data if new_data is not None else {},
+        schema,
+        problems=new_problems,
+        old_checksum=checksum(old_data),
+        new_checksum=checksum(new_data) if new_data is not None else None,
+    )
+    if fmt == "json":
+        click.echo(report.to_json())
+    elif fmt == "markdown":
+        click.echo(report.to_markdown(), nl=False)
+    else:
+        click.echo(report.to_text(color=_color()))
+    return EXIT_INVALID if LEVELS.index(report.level) >= LEVELS.index(fail_on) else EXIT_OK
 
 
 def _stamp() -> str:

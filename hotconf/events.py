@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from .diff import Change
+from .diff import Change, Level
 from .errors import Problem
+from .impact import ImpactReport
 from .paths import to_dotted
 from .snapshot import Snapshot
 
@@ -21,18 +22,28 @@ class ChangeEvent:
         type: ``"config.changed"``, or ``"config.rolled_back"`` for a rollback.
         previous: the snapshot served before (``None`` for the first version).
         current: the snapshot served now.
-        changes: what changed, path by path; secret values are redacted here (read the real
-            ones from ``current``).
+        report: the `ImpactReport`: what changed, path by path, with levels and reasons;
+            secret values are redacted there (read the real ones from ``current``).
     """
 
     type: Literal["config.changed", "config.rolled_back"]
     previous: Snapshot | None
     current: Snapshot
-    changes: tuple[Change, ...]
+    report: ImpactReport
 
     @property
     def version(self) -> int:
         return self.current.version
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """Each change with its level and reason (secret values redacted)."""
+        return self.report.changes
+
+    @property
+    def level(self) -> Level:
+        """The impact level of this version (``restart``: restart to feel it)."""
+        return self.report.level
 
     @property
     def changed(self) -> tuple[str, ...]:
@@ -79,8 +90,8 @@ class ReloadResult:
             canonical content) or ``rejected`` (the candidate was refused).
         snapshot: the snapshot served after the run: the new one when applied, else the one
             still served (``None`` only when nothing valid was ever loaded).
-        changes: the changes applied (empty unless applied).
         rejection: the `Rejection` when rejected.
+        report: the `ImpactReport` of the candidate, when it got far enough to have one.
         previous: the snapshot served before, when applied.
         timings: seconds spent per stage (``read``, ``parse``, ``hash``, ``freeze``,
             ``validate``, ``diff``, ``commit``), as far as the run went.
@@ -88,14 +99,19 @@ class ReloadResult:
 
     status: Literal["applied", "noop", "rejected"]
     snapshot: Snapshot | None
-    changes: tuple[Change, ...] = ()
     rejection: Rejection | None = None
+    report: ImpactReport | None = None
     previous: Snapshot | None = field(default=None, repr=False)
     timings: Mapping[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> int | None:
         return self.snapshot.version if self.snapshot is not None else None
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """The changes applied (or that a rejected candidate would have made)."""
+        return self.report.changes if self.report is not None else ()
 
     @property
     def problems(self) -> tuple[Problem, ...]:

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
 
-from . import diff as _diff
 from . import pipeline
+from .diff import LEVELS, Level
 from .errors import (
     ClosedError,
     HotconfError,
@@ -32,10 +32,10 @@ from .errors import (
     ValidationError,
 )
 from .events import ChangeEvent, Event, Rejection, ReloadResult
+from .impact import ImpactReport, assess
 from .notify import Subscription
-from .paths import Path as KeyPath
 from .pipeline import Validator, check, locate_problems, parse_all
-from .schema import Schema, sensitive_name
+from .schema import Schema
 from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, freeze
 from .sources import Source
 from .sources.files import FileSource
@@ -43,6 +43,7 @@ from .store import Store
 from .worker import Deferred, ReloadWorker
 
 log = logging.getLogger("hotconf")
+_RANK = {level: i for i, level in enumerate(LEVELS)}
 
 AUTO: Any = "auto"
 _PIN = "pinned_checksum"
@@ -70,6 +71,7 @@ class LiveConfig:
         "__weakref__",
         "_clock",
         "_closed",
+        "_gate",
         "_last_digest",
         "_lock",
         "_on_result",
@@ -100,8 +102,12 @@ class LiveConfig:
         poll_interval: float | None = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         on_result: Callable[[ReloadResult], None] | None = None,
+        gate: Level = "restart",
         worker: ReloadWorker | None = None,
     ) -> None:
+        if gate not in _RANK:
+            raise ValueError(f"gate must be one of {', '.join(LEVELS)}, not {gate!r}")
+        self._gate = gate
         self._source = source
         self._schema = schema
         self._validators = tuple(validators)
@@ -200,8 +206,12 @@ class LiveConfig:
 
     # -- the pipeline -------------------------------------------------------------------
 
-    def reload(self) -> ReloadResult:
+    def reload(self, *, force: bool = False) -> ReloadResult:
         """Run the pipeline now on what the source holds, whatever the watcher thinks.
+
+        Args:
+            force: apply a valid candidate even when its impact is above the gate (it is
+                still validated: nothing invalid is ever applied).
 
         Returns:
             A `ReloadResult`: ``applied``, ``noop`` or ``rejected``. Never raises for a bad
@@ -211,15 +221,19 @@ class LiveConfig:
             ClosedError: the LiveConfig is closed.
         """
         self._ensure_open()
-        return self._run("manual")
+        return self._run("manual", force=force)
 
     def _run(
-        self, trigger: Literal["start", "manual", "watch"], *, defer: bool = False
+        self,
+        trigger: Literal["start", "manual", "watch"],
+        *,
+        defer: bool = False,
+        force: bool = False,
     ) -> ReloadResult:
         with self._lock:
             started = time.perf_counter()
             try:
-                result = self._pipeline(trigger, defer)
+                result = self._pipeline(trigger, defer, force)
             except Deferred:
                 raise
             except HotconfError as exc:
@@ -239,7 +253,7 @@ class LiveConfig:
     def _noop(self) -> ReloadResult:
         return ReloadResult("noop", getattr(self, "current", None))
 
-    def _pipeline(self, trigger: str, defer: bool) -> ReloadResult | None:
+    def _pipeline(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
         prev: Snapshot | None = getattr(self, "current", None)
         timings: dict[str, float] = {}
         mark = time.perf_counter()
@@ -282,14 +296,46 @@ class LiveConfig:
         lap("freeze")
         problems = self._check(data, frozen)
         lap("validate")
+        if problems and defer:
+            self._last_digest = None
+            raise Deferred
+        report = self._assess(prev, frozen, csum, locate_problems(problems, docs))
+        lap("diff")
         if problems:
-            if defer:
-                self._last_digest = None
-                raise Deferred
-            return self._reject(locate_problems(problems, docs), csum)
+            return self._reject(report.problems, csum, report)
         self._source_checksum = csum
+        if report.idempotent:  # e.g. a set reordered: nothing a consumer can see
+            return ReloadResult("noop", prev, report=report, timings=timings)
+        if prev is not None and not force and _RANK[report.level] > _RANK[self._gate]:
+            why = "; ".join(
+                f"{c.pointer}: {c.reason}" for c in report.changes if c.level == report.level
+            )
+            gate = Problem(
+                f"impact {report.level} is above the gate ({self._gate}): {why}; "
+                "apply it with reload(force=True)",
+                code="gate",
+            )
+            self._last_digest = None  # not applied: a forced reload or the next change
+            return self._reject((gate,), csum, report)
         return self._commit(
-            canonical, frozen, csum, prev, source=self._source.name, timings=timings
+            canonical, frozen, csum, prev, report, source=self._source.name, timings=timings
+        )
+
+    def _assess(
+        self,
+        prev: Snapshot | None,
+        frozen: Mapping[str, Any],
+        csum: str,
+        problems: tuple[Problem, ...] = (),
+    ) -> ImpactReport:
+        return assess(
+            prev,
+            frozen,
+            self._schema,
+            problems=problems,
+            old_checksum=prev.checksum if prev is not None else None,
+            new_checksum=csum,
+            old_version=prev.version if prev is not None else None,
         )
 
     def _check(self, data: Mapping[str, Any], frozen: Mapping[str, Any]) -> tuple[Problem, ...]:
@@ -301,6 +347,7 @@ class LiveConfig:
         frozen: Mapping[str, Any],
         csum: str,
         prev: Snapshot | None,
+        report: ImpactReport,
         *,
         source: str,
         rolled_back_from: int | None = None,
@@ -309,13 +356,6 @@ class LiveConfig:
     ) -> ReloadResult:
         timings = {} if timings is None else timings
         mark = time.perf_counter()
-        changes = tuple(
-            c.redacted()
-            for c in _diff.changes(
-                prev if prev is not None else {}, frozen, sensitive=self._is_sensitive
-            )
-        )
-        timings["diff"] = time.perf_counter() - mark
         try:
             info = self._store.append(
                 data=canonical,
@@ -329,19 +369,25 @@ class LiveConfig:
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
             raise
-        timings["commit"] = time.perf_counter() - mark - timings["diff"]
+        timings["commit"] = time.perf_counter() - mark
         snap = Snapshot._from_frozen(frozen, info)
         object.__setattr__(self, "current", snap)  # the swap: one reference assignment
         self.degraded = False
-        log.info("hotconf: %s v%d applied (%d changes)", self.name, info.version, len(changes))
+        report = report.with_version(info.version)
+        log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
         if prev is not None:
             kind: Literal["config.changed", "config.rolled_back"] = (
                 "config.rolled_back" if restores is not None else "config.changed"
             )
-            self._notify(ChangeEvent(kind, prev, snap, changes))
-        return ReloadResult("applied", snap, changes, previous=prev, timings=timings)
+            self._notify(ChangeEvent(kind, prev, snap, report))
+        return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
 
-    def _reject(self, problems: tuple[Problem, ...], csum: str | None) -> ReloadResult:
+    def _reject(
+        self,
+        problems: tuple[Problem, ...],
+        csum: str | None,
+        report: ImpactReport | None = None,
+    ) -> ReloadResult:
         rejection = Rejection(self._clock(), self._source.name, problems, csum)
         try:
             self._store.record_rejection(rejection)
@@ -358,12 +404,7 @@ class LiveConfig:
             "\n".join(f"  {p}" for p in problems),
         )
         self._notify(rejection)
-        return ReloadResult("rejected", prev, rejection=rejection)
-
-    def _is_sensitive(self, path: KeyPath) -> bool:
-        if self._schema is not None:
-            return self._schema.is_sensitive(path)
-        return any(isinstance(s, str) and sensitive_name(s) for s in path)
+        return ReloadResult("rejected", prev, rejection=rejection, report=report)
 
     # -- rollback (DESIGN inv. 4) -------------------------------------------------------
 
@@ -403,6 +444,7 @@ class LiveConfig:
                 frozen,
                 target.info.checksum,
                 prev,
+                self._assess(prev, frozen, target.info.checksum),
                 source=f"rollback to v{target.info.version}",
                 rolled_back_from=prev.version,
                 restores=target.info.version,
@@ -560,6 +602,7 @@ def watch(
     name: str | None = None,
     poll_interval: float | None = 30.0,
     on_result: Callable[[ReloadResult], None] | None = None,
+    gate: Level = "restart",
     clock: Callable[[], datetime] = _utcnow,
 ) -> LiveConfig:
     """Load a config, validate it, and keep it current as its source changes.
@@ -577,6 +620,9 @@ def watch(
         poll_interval: seconds between checksum polls that catch missed events (``None``
             turns polling off).
         on_result: called with every `ReloadResult` (applied, noop and rejected runs).
+        gate: the highest impact level applied automatically (default ``restart``: all
+            but ``breaking``); a valid candidate above it is held back as a rejection with
+            code ``gate`` until ``reload(force=True)``.
         clock: gives the time stamps (tests pass a fake).
 
     Returns:
@@ -603,5 +649,6 @@ def watch(
         name=name,
         poll_interval=poll_interval,
         on_result=on_result,
+        gate=gate,
         clock=clock,
     )
