@@ -36,8 +36,8 @@ from .impact import ImpactReport, assess
 from .notify import Subscription
 from .pipeline import Validator, check, locate_problems, parse_all
 from .schema import Schema
-from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, freeze
-from .sources import Source
+from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, checksum, freeze
+from .sources import RawDocument, Source
 from .sources.files import FileSource
 from .store import Store
 from .worker import Deferred, ReloadWorker
@@ -199,6 +199,52 @@ class LiveConfig:
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
         return self._store.history(limit)
+
+    def snapshot(self, version: int) -> Snapshot:
+        """An earlier (or the current) version as a `Snapshot`, read from the history.
+
+        Raises:
+            VersionNotFoundError: no such version.
+        """
+        current = self.current
+        if version == current.version:
+            return current
+        stored = self._store.get(version)
+        return Snapshot(stored.data, stored.info)
+
+    def compare(self, old: int, new: int) -> ImpactReport:
+        """The impact report between two versions of the history.
+
+        Raises:
+            VersionNotFoundError: either version does not exist.
+        """
+        a, b = self.snapshot(old), self.snapshot(new)
+        report = assess(
+            a, b, self._schema, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
+        )
+        return report.with_version(new)
+
+    def validate(self, candidate: bytes | Mapping[str, Any], format: str = "yaml") -> ImpactReport:
+        """Dry-run a candidate against the current config: nothing is applied or recorded.
+
+        Args:
+            candidate: the config as YAML/JSON bytes, or as data.
+            format: ``"yaml"`` or ``"json"`` for bytes.
+
+        Returns:
+            The `ImpactReport` it would have: ``breaking`` with problems when invalid.
+
+        Raises:
+            LoadError: the bytes do not parse.
+        """
+        if isinstance(candidate, bytes):
+            data = parse_all((RawDocument("candidate", candidate, format),))
+        else:
+            data = _plain(candidate)
+        prev = self.current
+        frozen = freeze(data)
+        problems = self._check(data, frozen)
+        return self._assess(prev, frozen, checksum(data), problems)
 
     def rejections(self, limit: int = 50) -> list[Rejection]:
         """Recorded rejections, newest first (problems redacted)."""
@@ -581,6 +627,14 @@ class LiveConfig:
         current = getattr(self, "current", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
+
+
+def _plain(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain(v) for v in data]
+    return data
 
 
 def coerce_source(

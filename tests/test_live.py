@@ -383,3 +383,22 @@ def test_durable_before_announced(tmp_path: Path) -> None:
         live.subscribe(lambda e: seen.append((e.version, live.history(1)[0].version)))
         source.set({"db": {"host": "b", "pool_size": 5}})
         assert seen == [(2, 2)]
+
+
+def test_snapshot_compare_and_dry_run_validate(tmp_path: Path) -> None:
+    live, source = memory_live(state_dir=tmp_path / "state")
+    with live:
+        source.set({"db": {"host": "b", "pool_size": 50}})
+        assert live.snapshot(1)["db"]["host"] == "db.local"
+        assert live.snapshot(2) is live.current
+        report = live.compare(1, 2)
+        assert [c.pointer for c in report.changes] == ["/db/host", "/db/pool_size"]
+        assert (report.old_version, report.new_version, report.level) == (1, 2, "risky")
+        dry = live.validate(b"db: {host: c, pool_size: 0}\n")
+        assert dry.level == "breaking" and dry.problems[0].path == "/db/pool_size"
+        assert live.validate({"db": {"host": "b", "pool_size": 50}}).idempotent
+        assert live.version == 2 and live.rejections() == []  # nothing applied or recorded
+        with pytest.raises(hotconf.LoadError):
+            live.validate(b"db: [")
+        with pytest.raises(hotconf.VersionNotFoundError):
+            live.snapshot(9)
