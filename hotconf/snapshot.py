@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from sys import intern
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -27,7 +28,8 @@ _ABSENT: Any = object()
 def freeze(value: Any) -> Any:
     """Deep-freeze plain JSON data: dicts become ``MappingProxyType``, lists tuples."""
     if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+        # Interned keys make each lookup an identity check instead of a string compare.
+        return MappingProxyType({intern(k): freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     return value
@@ -136,7 +138,7 @@ class Snapshot(dict[str, Any]):
     _memo: dict[Any, Any]
 
     def __init__(self, data: Mapping[str, Any], info: VersionInfo) -> None:
-        dict.__init__(self, ((k, freeze(v)) for k, v in data.items()))
+        dict.__init__(self, ((intern(k), freeze(v)) for k, v in data.items()))
         self.info = info
         self._memo = {}
 

@@ -31,7 +31,9 @@ class ReloadWorker:
     Args:
         run: runs the pipeline once; with ``defer=True`` it may raise `Deferred`.
         check: re-arms the source's watches (called on each poll).
-        settle: quiet time after the last poke before a run, in seconds.
+        settle: quiet time after the last poke before a run, in seconds (default none: the
+            sources only say "complete" for a close or a rename, and a run on a transient
+            state is deferred and confirmed, so waiting would only add latency).
         write_settle: quiet time while a writer is still busy (a file not yet closed).
         max_wait: a burst of pokes never delays a run longer than this.
         confirm: how long to wait before re-checking a failed candidate (0: don't).
@@ -43,7 +45,7 @@ class ReloadWorker:
         run: Callable[[bool], object],
         check: Callable[[], object],
         *,
-        settle: float = 0.005,
+        settle: float = 0.0,
         write_settle: float = 1.0,
         max_wait: float = 2.0,
         confirm: float = 0.05,
@@ -64,6 +66,11 @@ class ReloadWorker:
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """The worker thread is running."""
+        return self._thread.is_alive()
 
     def poke(self, writing: bool = False) -> None:
         """The source may have changed; ``writing``: a writer is not done yet."""
