@@ -8,7 +8,7 @@ rules.
 PyYAML never composes or constructs here: its C parser (a non-recursive state machine) yields
 events and `_build` assembles the data on an explicit stack, checking depth, alias expansion,
 tags, keys and duplicates as events arrive, so no input can recurse deeply or explode. With the
-``fast`` extra, yaml-rs parses the texts where it provably agrees (`_fast_yaml`).
+``fast`` extra, yaml-rs parses the texts where it provably agrees (`hotconf._fastyaml`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from . import _fastyaml
 from .errors import LoadError, Problem, SourceError
 from .paths import from_pointer, to_pointer
 
@@ -620,45 +621,4 @@ def _member(node: yaml.MappingNode, seg: str, hops: int) -> tuple[Any, Any] | No
     return None
 
 
-# The fast path. yaml-rs 0.1.6 differs from the rules above on tags, anchors, merge keys,
-# digit separators (`1_000`, even `_1`), radix spellings (`0X1F`, `0b1`, `+0x1`), `.inf`/`.nan`,
-# overflowing numbers and non-string keys, reads flow collections by YAML 1.2 where libyaml
-# reads 1.1, recurses (and crashes) on deep nesting, and has no line numbers. So it only sees
-# text with none of those constructs (a conservative scan: a false alarm costs speed, never
-# correctness), its result is checked, and everything else, errors included, takes the
-# reference path. tests/test_load.py holds the evidence; other versions are not trusted.
-_FAST_CHARS = "[]{}!&*%\\|>`@<\t\r"  # flow, tags, anchors, directives, escapes, block scalars
-_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
-_SEP = "[-+.0-9eE]"
-_FAST_PATTERNS = [  # each starts with a literal, which the regex engine skips to quickly
-    re.compile(r"0(?:[XObB]|(?<=[-+]0)[xo]|[xo][0-9a-fA-F]*_)").search,  # radix spellings
-    re.compile(  # `_` in a token of number characters
-        "_(?:" + "|".join(f"(?<=\\s{_SEP}{{{k}}}_)" for k in range(9)) + f"|(?<={_SEP}{{9}}_))"
-    ).search,
-    re.compile(r"\n(?:[ -]{100}|[^\n]{1000})").search,  # deep nesting; over-long implicit keys
-]
-
-
-def _fast_yaml(text: str, limits: Limits) -> dict[str, Any] | None:
-    """yaml-rs's result where it provably equals `_build`'s, else None."""
-    t = "\n" + text
-    if not t.isascii() or t.encode().translate(None, _PRINTABLE):
-        return None
-    if any(c in t for c in _FAST_CHARS) or "\n---" in t or "\n..." in t:
-        return None  # (yaml-rs reads a document after `...` with no `---`; libyaml refuses it)
-    if any(p(t) for p in _FAST_PATTERNS):
-        return None
-    try:
-        data = _yaml_rs.loads(text, parse_datetime=False)
-    except Exception:
-        return None
-    return data if type(data) is dict and data and _check(data, limits) is None else None
-
-
-_fast: Callable[[str, Limits], dict[str, Any] | None] | None = None
-try:
-    import yaml_rs as _yaml_rs
-except ImportError:  # the optional `fast` extra is not installed
-    pass
-else:
-    _fast = _fast_yaml if getattr(_yaml_rs, "__version__", "") == "0.1.6" else None
+_fast = _fastyaml.loader(_check)

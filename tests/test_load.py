@@ -20,7 +20,8 @@ from hotconf.errors import LoadError, SourceError
 from hotconf.load import DEFAULT_LIMITS, FORMATS, Limits, format_for, load, locate, parse
 
 L = sys.modules["hotconf.load"]  # the module (the package exports the `load` function)
-FAST = L._fast is not None
+FAST_LOADER = L._fast
+FAST = FAST_LOADER is not None
 needs_fast = pytest.mark.skipif(not FAST, reason="yaml-rs 0.1.6 (the fast extra) not installed")
 
 
@@ -580,7 +581,7 @@ CORPUS = [
 
 
 def outcome(fast: bool, text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    monkeypatch.setattr(L, "_fast", L._fast_yaml if fast else None)
+    monkeypatch.setattr(L, "_fast", FAST_LOADER if fast else None)
     try:
         return "ok", json.dumps(parse(text.encode(), "yaml"))
     except LoadError as err:
@@ -641,7 +642,7 @@ def block_yaml(draw: st.DrawFn) -> str:
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(block_yaml())
 def test_property_fast_equals_reference(text: str) -> None:
-    fast = L._fast_yaml(text, DEFAULT_LIMITS)
+    fast = FAST_LOADER(text, DEFAULT_LIMITS)
     if fast is None:
         return
     reference = L._parse_yaml(text, "x", DEFAULT_LIMITS)
@@ -657,7 +658,7 @@ def test_the_fast_path_is_taken_for_plain_block_yaml() -> None:
     finally:
         sys.path.pop(0)
     config = make_config(300)
-    assert L._fast_yaml(to_yaml(config).decode(), DEFAULT_LIMITS) == config
+    assert FAST_LOADER(to_yaml(config).decode(), DEFAULT_LIMITS) == config
 
 
 @once
