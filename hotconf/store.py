@@ -1,8 +1,15 @@
-"""The store: history, last-known-good and rejections in one SQLite database.
+"""The store: history, last-known-good, rejections and the webhook outbox in one SQLite database.
 
-The only module that speaks SQL. ``Store(None)`` keeps everything in memory (same code, an
-in-memory database); ``Store.open(state_dir)`` uses ``<state_dir>/hotconf.db`` in WAL mode with
-``synchronous=FULL``, so a committed version survives a crash or power loss (DESIGN inv. 3).
+With `hotconf._outbox`, the only code that speaks SQL. ``Store(None)`` keeps everything in
+memory (same code, an in-memory database); ``Store.open(state_dir)`` uses
+``<state_dir>/hotconf.db`` in WAL mode with ``synchronous=FULL``, so a committed version
+survives a crash or power loss (DESIGN inv. 3). A version (or a rejection) and the outbox rows
+announcing it are written in one transaction: neither exists without the other.
+
+Schema versions: 1 (versions, rejections, meta); 2 adds the webhook tables (``subscribers``,
+``webhook_events``, ``outbox``: one row per event per subscriber, ``deliveries``: one row per
+HTTP attempt), whose SQL is in `hotconf._outbox`. A database is migrated forward when opened;
+one from a newer hotconf is refused.
 """
 
 from __future__ import annotations
@@ -11,18 +18,21 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ._deliveries import OutboxRow
+from ._outbox import DDL as _DDL_WEBHOOKS
+from ._outbox import OutboxStore, insert_outbox
 from .errors import Problem, StoreError, VersionNotFoundError
 from .events import Rejection
 from .snapshot import VersionInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "hotconf.db"
 
 _DDL = """
@@ -49,6 +59,9 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 """
 
+# The DDL that brings a database from the version before each key to that version.
+_MIGRATIONS = {1: _DDL, 2: _DDL_WEBHOOKS}
+
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:
@@ -70,7 +83,7 @@ def _info(row: sqlite3.Row) -> VersionInfo:
     )
 
 
-class Store:
+class Store(OutboxStore):
     """Versions, rejections and small metadata, safe to use from several threads.
 
     Args:
@@ -100,10 +113,23 @@ class Store:
                     f"{self.path}: state database is from a newer hotconf "
                     f"(schema {found}, this one knows {SCHEMA_VERSION})"
                 )
-            self._db.executescript(_DDL)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if found < SCHEMA_VERSION:
+                self._migrate(found)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+
+    def _migrate(self, found: int) -> None:
+        # One transaction per start: a crash half-way leaves the old version, and the DDL is
+        # idempotent, so two processes opening the same database at once both succeed.
+        steps = "".join(_MIGRATIONS[v] for v in range(found + 1, SCHEMA_VERSION + 1))
+        try:
+            self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def open(cls, state_dir: str | os.PathLike[str] | None) -> Store:
@@ -156,8 +182,13 @@ class Store:
         status: str = "applied",
         rolled_back_from: int | None = None,
         restores: int | None = None,
+        outbox: Callable[[VersionInfo], Sequence[OutboxRow]] | None = None,
     ) -> VersionInfo:
-        """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON."""
+        """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON.
+
+        ``outbox`` builds the webhook deliveries announcing it, given the new version's
+        metadata; they are written in the same transaction (DESIGN inv. 3).
+        """
         with self._tx() as db:
             last = db.execute("SELECT max(version) FROM versions").fetchone()[0]
             info = VersionInfo(
@@ -183,6 +214,8 @@ class Store:
                     data.decode("utf-8"),
                 ),
             )
+            if outbox is not None:
+                insert_outbox(db, outbox(info))
         return info
 
     def latest(self) -> StoredVersion | None:
@@ -219,9 +252,11 @@ class Store:
         )
         return [_info(r) for r in rows]
 
-    def record_rejection(self, rejection: Rejection) -> None:
-        """Keep a rejection (its problems are already redacted)."""
+    def record_rejection(self, rejection: Rejection, outbox: Sequence[OutboxRow] = ()) -> None:
+        """Keep a rejection (its problems are already redacted), and the webhook deliveries
+        announcing it, in one transaction."""
         with self._tx() as db:
+            insert_outbox(db, outbox)
             db.execute(
                 "INSERT INTO rejections (at, source, checksum, problems) VALUES (?, ?, ?, ?)",
                 (
@@ -259,6 +294,24 @@ class Store:
                     " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (key, value),
                 )
+
+    def probe(self) -> str | None:
+        """Can a write begin? ``None`` when it can, else why not (for health checks).
+
+        Writes a row in a transaction that is rolled back: nothing changes, nothing is synced.
+        """
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', '')"
+                    )
+                finally:
+                    self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                return f"state database {self.path or 'in memory'} is not writable: {exc}"
+        return None
 
     def close(self) -> None:
         with self._lock:
