@@ -1,0 +1,366 @@
+"""The HTTP service: GET /v1/config throughput vs a bare Starlette handler, and long-poll release.
+
+1. Requests per second of ``GET /v1/config`` (keep-alive, anonymous: the redacted body) on
+   loopback, against a bare Starlette app with one route that returns the same bytes, both
+   served the same way (uvicorn, the same ``Config`` and ``hotconf.service.Server``, each in
+   its own process), measured alternately, round by round; the figure is the median of the
+   per-round ratios. The client is ``wrk`` when it is installed, else a pipelining-free
+   asyncio client in its own process. Goal: ratio >= 0.8.
+2. N concurrent long-polls (``?after=V&wait=60``) held on ``hotconf serve``; the config file is
+   then edited, and each poll's answer is timed against the new version's ``created_at``
+   (taken just before its commit, so the figure includes the SQLite commit, the swap and the
+   notification). Reports the distribution over all polls of all rounds. Goal: all released
+   within 100 ms. The client runs on the same machine, and takes CPU from the server.
+3. The same N long-polls called straight into the ASGI app, without a server or a client:
+   what the feed (one event per version bump) and the handler cost on their own.
+
+Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "service"
+
+
+# -- the servers (run as subprocesses of this script) ---------------------------------------
+
+
+def _serve(kind: str, workdir: Path) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from hotconf.service import Server, bind
+
+    body = (workdir / "body.json").read_bytes()
+
+    async def config(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    app = Starlette(routes=[Route("/v1/config", config, methods=["GET"])])
+    sock = bind("127.0.0.1", 0)
+    print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    # the same uvicorn settings as hotconf.service.serve
+    settings = uvicorn.Config(
+        app, lifespan="on", log_config=None, access_log=False, server_header=False
+    )
+    Server(settings, lambda: None).run(sockets=[sock])
+
+
+class Proc:
+    """A server subprocess; its URL is read from its "listening on" line."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("listening on "):
+                self.url = line.split()[-1]
+                break
+        else:
+            raise RuntimeError(f"{args} did not start")
+        _wait_ready(self.url)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/v1/config", timeout=5) as r:  # noqa: S310
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} never became ready")
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 (loopback)
+        data: bytes = r.read()
+        return data
+
+
+# -- throughput -----------------------------------------------------------------------------
+
+
+def _wrk(wrk: str, url: str, duration: float, connections: int) -> float:
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{duration:g}s", url + "/v1/config"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m is None or "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(out)
+    return float(m.group(1))
+
+
+async def _client(url: str, duration: float, connections: int) -> float:
+    host, port = url.removeprefix("http://").split(":")
+    request = f"GET /v1/config HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    count = 0
+    stop = time.perf_counter() + duration
+
+    async def one() -> None:
+        nonlocal count
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while time.perf_counter() < stop:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            count += 1
+        writer.close()
+
+    await asyncio.gather(*(one() for _ in range(connections)))
+    return count / duration
+
+
+def _rps(url: str, duration: float, connections: int, wrk: str | None) -> float:
+    if wrk is not None:
+        return _wrk(wrk, url, duration, connections)
+    # in its own process, so the client does not share a GIL with anything it measures
+    code = (
+        "import asyncio, sys; sys.path.insert(0, sys.argv[1]); import bench_service as b; "
+        "print(asyncio.run(b._client(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))))"
+    )
+    args = [sys.executable, "-c", code, str(Path(__file__).parent), url]
+    out = subprocess.run([*args, str(duration), str(connections)], capture_output=True, text=True)
+    return float(out.stdout.strip())
+
+
+def throughput(workdir: Path, rounds: int, duration: float, connections: int) -> None:
+    wrk = shutil.which("wrk")
+    hot = Proc(_hotconf_args(workdir), workdir)
+    try:
+        (workdir / "body.json").write_bytes(_get(hot.url + "/v1/config"))
+        bare = Proc([sys.executable, __file__, "--serve", "bare", str(workdir)], workdir)
+        try:
+            for url in (hot.url, bare.url):  # warm up both
+                _rps(url, min(duration, 2.0), connections, wrk)
+            ratios, hots, bares = [], [], []
+            for _ in range(rounds):
+                b = _rps(bare.url, duration, connections, wrk)
+                h = _rps(hot.url, duration, connections, wrk)
+                bares.append(b)
+                hots.append(h)
+                ratios.append(h / b)
+        finally:
+            bare.stop()
+    finally:
+        hot.stop()
+    client = "wrk -t2" if wrk else "asyncio client"
+    print(
+        f"GET /v1/config, {client}, {connections} keep-alive connections, {duration:g} s x {rounds}"
+    )
+    print(f"  bare Starlette handler  {statistics.median(bares):9.0f} req/s (median)")
+    print(f"  hotconf /v1/config      {statistics.median(hots):9.0f} req/s (median)")
+    print(
+        f"  ratio                   {statistics.median(ratios):9.2f}x (median of rounds; "
+        f"range {min(ratios):.2f}-{max(ratios):.2f}; goal >= 0.8)"
+    )
+
+
+# -- long-polls -----------------------------------------------------------------------------
+
+
+async def _hold(url: str, polls: int, after: int) -> tuple[list[float], set[int]]:
+    host, port = url.removeprefix("http://").split(":")
+    request = f"GET /v1/config?after={after}&wait=60 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    answered: list[float] = []
+    statuses: set[int] = set()
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        answered.append(time.time())
+        statuses.add(int(head.split(b" ")[1]))
+        writer.close()
+
+    await asyncio.gather(*(one() for _ in range(polls)))
+    return answered, statuses
+
+
+def _waiting(url: str) -> int:
+    text = _get(url + "/metrics").decode()
+    m = re.search(r"^hotconf_long_polls_waiting (\S+)$", text, re.M)
+    return int(float(m.group(1))) if m else 0
+
+
+def long_polls(workdir: Path, rounds: int, polls: int) -> None:
+    hot = Proc(_hotconf_args(workdir), workdir)
+    latencies: list[float] = []
+    worst: list[float] = []
+    try:
+        config = workdir / "config.yaml"
+        for r in range(rounds):
+            version = json.loads(_get(hot.url + "/v1/versions?limit=1"))["current"]
+
+            async def scenario(version: int = version, r: int = r) -> tuple[list[float], set[int]]:
+                task = asyncio.create_task(_hold(hot.url, polls, version))
+                while await asyncio.to_thread(_waiting, hot.url) < polls:
+                    await asyncio.sleep(0.05)
+                text = config.read_text()
+                config.write_text(re.sub(r"batch_size: \d+", f"batch_size: {200 + r}", text))
+                return await task
+
+            answered, statuses = asyncio.run(scenario())
+            assert statuses == {200}, statuses
+            info = json.loads(_get(f"{hot.url}/v1/versions/{version + 1}"))
+            created = datetime.fromisoformat(info["created_at"]).timestamp()
+            these = [(t - created) * 1e3 for t in answered]
+            latencies += these
+            worst.append(max(these))
+    finally:
+        hot.stop()
+    latencies.sort()
+    n = len(latencies)
+
+    def pct(p: float) -> float:
+        return latencies[min(n - 1, int(p / 100 * n))]
+
+    print(f"{polls} concurrent long-polls released by one edit, x {rounds} (ms after created_at)")
+    print(
+        f"  min {latencies[0]:.1f}  p50 {pct(50):.1f}  p90 {pct(90):.1f}  p99 {pct(99):.1f}  "
+        f"max {latencies[-1]:.1f}   (goal: max <= 100)"
+    )
+    print(f"  per round, last poll released at: {', '.join(f'{w:.1f}' for w in worst)}")
+
+
+async def _app_release(polls: int) -> list[float]:
+    """Release ``polls`` long-polls called straight into the ASGI app (no HTTP server, no
+    client): the cost of the feed and the handler alone, in ms after the reload returned."""
+    import functools
+
+    import hotconf
+    from hotconf.service import Service
+    from hotconf.testing import MemorySource
+
+    source = MemorySource({"db": {"host": "h", "pool_size": 1, "password": "p4ssw0rd-x"}})
+    service = Service(functools.partial(hotconf.watch, source, state_dir=None))
+    done: list[float] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/v1/config",
+        "raw_path": b"/v1/config",
+        "query_string": b"after=1&wait=60",
+        "root_path": "",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(3600)  # never: a GET has no body to wait for
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            done.append(time.perf_counter())
+
+    async with service.app.router.lifespan_context(service.app):
+        while not service.readiness.ready:
+            await asyncio.sleep(0.01)
+        calls = [asyncio.create_task(service.app(dict(scope), receive, send)) for _ in range(polls)]
+        while service.feed.waiting < polls:
+            await asyncio.sleep(0.01)
+        source.set({"db": {"host": "h", "pool_size": 2, "password": "p4ssw0rd-x"}})
+        changed = time.perf_counter()
+        await asyncio.gather(*calls)
+    return [(t - changed) * 1e3 for t in done]
+
+
+def app_release(rounds: int, polls: int) -> None:
+    worst = [max(asyncio.run(_app_release(polls))) for _ in range(rounds)]
+    print(f"{polls} long-polls called straight into the app (no HTTP stack), x {rounds}")
+    print(
+        f"  last released {statistics.median(worst):.1f} ms after the change (median; "
+        f"range {min(worst):.1f}-{max(worst):.1f})"
+    )
+
+
+def _hotconf_args(workdir: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "hotconf",
+        "serve",
+        str(workdir / "config.yaml"),
+        "--schema",
+        str(workdir / "config.schema.json"),
+        "--state-dir",
+        str(workdir / "state"),
+        "--port",
+        "0",
+    ]
+
+
+def _http() -> str:
+    """The HTTP implementation uvicorn picks ("auto"): httptools when installed, else h11."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--polls", type=int, default=1000)
+    parser.add_argument("--only", choices=["rps", "long-poll"])
+    parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        _serve(args.serve[0], Path(args.serve[1]))
+        return
+    print(f"uvicorn HTTP: {_http()}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for name in ("config.yaml", "config.schema.json"):
+            shutil.copy(EXAMPLE / name, workdir / name)
+        if args.only != "long-poll":
+            throughput(workdir, args.rounds, args.duration, args.connections)
+        if args.only != "rps":
+            long_polls(workdir, args.rounds, args.polls)
+            app_release(args.rounds, args.polls)
+
+
+if __name__ == "__main__":
+    main()
