@@ -15,6 +15,8 @@ Usage::
     live.subscribe(lambda event: print(event.changed), keys=["db.*"])
 """
 
+from typing import TYPE_CHECKING
+
 from .diff import Change as Change
 from .diff import Level as Level
 from .errors import (
@@ -22,6 +24,9 @@ from .errors import (
 )
 from .errors import (
     ConfigError as ConfigError,
+)
+from .errors import (
+    EtcdError as EtcdError,
 )
 from .errors import (
     HotconfError as HotconfError,
@@ -34,6 +39,12 @@ from .errors import (
 )
 from .errors import (
     Problem as Problem,
+)
+from .errors import (
+    PublishConflictError as PublishConflictError,
+)
+from .errors import (
+    RolloutError as RolloutError,
 )
 from .errors import (
     SchemaError as SchemaError,
@@ -53,6 +64,7 @@ from .errors import (
 from .events import ChangeEvent as ChangeEvent
 from .events import Rejection as Rejection
 from .events import ReloadResult as ReloadResult
+from .events import RolloutEvent as RolloutEvent
 from .impact import ImpactReport as ImpactReport
 from .impact import diff as diff
 from .live import LiveConfig as LiveConfig
@@ -61,6 +73,7 @@ from .load import Limits as Limits
 from .load import load as load
 from .notify import Subscription as Subscription
 from .pipeline import Validator as Validator
+from .rollout import Rollout as Rollout
 from .schema import Schema as Schema
 from .snapshot import REDACTED as REDACTED
 from .snapshot import Snapshot as Snapshot
@@ -68,6 +81,33 @@ from .snapshot import VersionInfo as VersionInfo
 from .sources import RawDocument as RawDocument
 from .sources import Source as Source
 from .sources.files import FileSource as FileSource
+from .webhooks import Delivery as Delivery
+from .webhooks import DeliveryAttempt as DeliveryAttempt
+from .webhooks import RetryPolicy as RetryPolicy
+from .webhooks import Subscriber as Subscriber
+from .webhooks import SubscriberStatus as SubscriberStatus
+from .webhooks import WebhookError as WebhookError
+from .webhooks import WebhookNotFoundError as WebhookNotFoundError
+from .webhooks import Webhooks as Webhooks
+
+if TYPE_CHECKING:
+    from .service import create_app as create_app
+    from .sources.etcd import EtcdSource as EtcdSource
+else:
+
+    def __getattr__(name: str) -> object:
+        # The HTTP service needs Starlette, uvicorn and prometheus-client: import it on
+        # first use, so that `import hotconf` neither needs nor pays for them.
+        if name == "create_app":
+            from .service import create_app
+
+            return create_app
+        if name == "EtcdSource":  # fleet mode speaks HTTP (httpx): imported on first use too
+            from .sources.etcd import EtcdSource
+
+            return EtcdSource
+        raise AttributeError(f"module 'hotconf' has no attribute {name!r}")
+
 
 __version__ = "0.1.0.dev0"
 
@@ -77,6 +117,10 @@ __all__ = [
     "ChangeEvent",
     "ClosedError",
     "ConfigError",
+    "Delivery",
+    "DeliveryAttempt",
+    "EtcdError",
+    "EtcdSource",
     "FileSource",
     "HotconfError",
     "ImpactReport",
@@ -86,20 +130,31 @@ __all__ = [
     "LoadError",
     "NoValidConfigError",
     "Problem",
+    "PublishConflictError",
     "RawDocument",
     "Rejection",
     "ReloadResult",
+    "RetryPolicy",
+    "Rollout",
+    "RolloutError",
+    "RolloutEvent",
     "Schema",
     "SchemaError",
     "Snapshot",
     "Source",
     "SourceError",
     "StoreError",
+    "Subscriber",
+    "SubscriberStatus",
     "Subscription",
     "ValidationError",
     "Validator",
     "VersionInfo",
     "VersionNotFoundError",
+    "WebhookError",
+    "WebhookNotFoundError",
+    "Webhooks",
+    "create_app",
     "diff",
     "load",
     "watch",

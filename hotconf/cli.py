@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from ._cli_webhooks import register as register_webhook_commands
 from .diff import LEVELS
 from .errors import HotconfError, Problem
 from .events import ReloadResult
@@ -265,6 +266,14 @@ def watch_cmd(
             signal.signal(s, handler)
     click.echo(f"{_stamp()} stopped")
     return EXIT_OK
+
+
+from ._cli_fleet import register as _register_fleet  # noqa: E402 (same reason)
+from ._cli_service import register  # noqa: E402 (it uses the options defined above)
+
+register(cli)  # serve, history, rollback
+_register_fleet(cli)  # publish
+register_webhook_commands(cli)  # deliveries, redeliver
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,9 +9,12 @@
     ├── NoValidConfigError            start-up: no valid source and no last-known-good (1)
     ├── SchemaError                   the schema is unusable: unreadable, invalid, remote $ref
     ├── SourceError                   the source cannot be read (missing file, permissions)
+    │   └── EtcdError                 etcd cannot be reached, or refused a request (fleet mode)
     ├── StoreError                    the state directory cannot be opened or written
     ├── VersionNotFoundError (LookupError)  no such version in the history
-    └── ClosedError                   the LiveConfig was closed
+    ├── ClosedError                   the LiveConfig was closed
+    ├── PublishConflictError          fleet: another publish moved the pointer first
+    └── RolloutError                  a canary rollout cannot start, or was already decided
 
 Every error carries ``exit_code``, the code the ``hotconf`` command exits with when it is the
 cause, and ``problems``: a tuple of `Problem` values, each pointing at a path in the config and,
@@ -136,13 +139,32 @@ class ClosedError(HotconfError):
     """The `LiveConfig` was closed; it no longer reloads or accepts subscribers."""
 
 
+class EtcdError(SourceError):
+    """etcd cannot be reached, or it refused a request (fleet mode)."""
+
+
+class PublishConflictError(HotconfError):
+    """Another publish (or rollback, or canary) moved the pointer in etcd first.
+
+    The compare-and-swap lost: nothing was written. Look at what is live now and publish again.
+    """
+
+
+class RolloutError(HotconfError):
+    """A canary rollout cannot start (one is running already, nothing to compare against), or
+    it was already promoted or aborted."""
+
+
 __all__ = [
     "ClosedError",
     "ConfigError",
+    "EtcdError",
     "HotconfError",
     "LoadError",
     "NoValidConfigError",
     "Problem",
+    "PublishConflictError",
+    "RolloutError",
     "SchemaError",
     "SourceError",
     "StoreError",

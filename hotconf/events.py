@@ -116,3 +116,32 @@ class ReloadResult:
     @property
     def problems(self) -> tuple[Problem, ...]:
         return self.rejection.problems if self.rejection is not None else ()
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutEvent:
+    """A canary rollout started, was promoted, or was aborted (``live.on_rollout``).
+
+    Attributes:
+        type: ``"rollout.started"``, ``"rollout.promoted"`` or ``"rollout.aborted"``.
+        rollout: the rollout's id.
+        at: when (UTC).
+        status: the rollout's `status()` at that moment: candidate and stable checksums,
+            outcomes per arm, error rates, budget, progress, reason.
+        reason: why it was promoted or aborted (``None`` when started).
+    """
+
+    type: Literal["rollout.started", "rollout.promoted", "rollout.aborted"]
+    rollout: str
+    at: datetime
+    status: Mapping[str, Any]
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "rollout": self.rollout,
+            "at": self.at.isoformat(),
+            "reason": self.reason,
+            "status": dict(self.status),
+        }

@@ -31,15 +31,21 @@ from .errors import (
     StoreError,
     ValidationError,
 )
-from .events import ChangeEvent, Event, Rejection, ReloadResult
+from .events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from .impact import ImpactReport, assess
 from .notify import Subscription
 from .pipeline import Validator, check, locate_problems, parse_all
+from .rollout import Rollout, Signals
+from .rollout import on_rollout as _on_rollout
+from .rollout import rollouts as _rollouts
+from .rollout import snapshot_for as _snapshot_for
+from .rollout import start as _start_rollout
 from .schema import Schema
 from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, checksum, freeze
 from .sources import RawDocument, Source
 from .sources.files import FileSource
 from .store import Store
+from .webhooks import Subscriber, Webhooks
 from .worker import Deferred, ReloadWorker
 
 log = logging.getLogger("hotconf")
@@ -87,6 +93,7 @@ class LiveConfig:
         "degraded",
         "last_rejection",
         "name",
+        "webhooks",
     )
 
     current: Snapshot
@@ -104,6 +111,7 @@ class LiveConfig:
         on_result: Callable[[ReloadResult], None] | None = None,
         gate: Level = "restart",
         worker: ReloadWorker | None = None,
+        webhooks: Webhooks | None = None,
     ) -> None:
         if gate not in _RANK:
             raise ValueError(f"gate must be one of {', '.join(LEVELS)}, not {gate!r}")
@@ -124,9 +132,16 @@ class LiveConfig:
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
+        self.webhooks = webhooks
         try:
+            if webhooks is not None:
+                webhooks._open(store)  # subscribers known before anything commits
             self._start_up()
+            if webhooks is not None:
+                webhooks._start()  # resumes deliveries a previous run left in the outbox
         except BaseException:
+            if webhooks is not None:
+                webhooks._abort(store)
             store.close()
             raise
         if not source.synchronous:
@@ -401,6 +416,15 @@ class LiveConfig:
         timings: dict[str, float] | None = None,
     ) -> ReloadResult:
         timings = {} if timings is None else timings
+        kind: Literal["config.changed", "config.rolled_back"] = (
+            "config.rolled_back" if restores is not None else "config.changed"
+        )
+        # Webhook deliveries are committed with the version they announce (DESIGN inv. 3).
+        outbox = (
+            self.webhooks._announce_change(kind, self.name, prev, report)
+            if self.webhooks is not None and prev is not None
+            else None
+        )
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -411,6 +435,7 @@ class LiveConfig:
                 status="rollback" if restores is not None else "applied",
                 rolled_back_from=rolled_back_from,
                 restores=restores,
+                outbox=outbox,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
@@ -421,10 +446,9 @@ class LiveConfig:
         self.degraded = False
         report = report.with_version(info.version)
         log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
+        if outbox is not None and self.webhooks is not None:
+            self.webhooks.wake()
         if prev is not None:
-            kind: Literal["config.changed", "config.rolled_back"] = (
-                "config.rolled_back" if restores is not None else "config.changed"
-            )
             self._notify(ChangeEvent(kind, prev, snap, report))
         return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
 
@@ -435,12 +459,20 @@ class LiveConfig:
         report: ImpactReport | None = None,
     ) -> ReloadResult:
         rejection = Rejection(self._clock(), self._source.name, problems, csum)
+        prev: Snapshot | None = getattr(self, "current", None)
+        outbox = (
+            self.webhooks._announce_rejection(self.name, prev, rejection, report)
+            if self.webhooks is not None
+            else []
+        )
         try:
-            self._store.record_rejection(rejection)
+            self._store.record_rejection(rejection, outbox)
         except HotconfError:
             log.exception("hotconf: could not record a rejection")
+        else:
+            if outbox and self.webhooks is not None:
+                self.webhooks.wake()
         object.__setattr__(self, "last_rejection", rejection)
-        prev: Snapshot | None = getattr(self, "current", None)
         if prev is not None:
             self.degraded = True
         log.warning(
@@ -591,14 +623,117 @@ class LiveConfig:
         elif not self._closed:  # a synchronous source: run now, in the caller's thread
             self._run("manual")
 
+    # -- canary rollouts (hotconf.rollout) ------------------------------------------------
+
+    def rollout(
+        self,
+        candidate: bytes | Mapping[str, Any],
+        *,
+        fraction: float = 0.05,
+        budget: float = 0.01,
+        min_samples: int = 200,
+        min_duration: float = 0.0,
+        signals: Signals | None = None,
+        poll_interval: float = 1.0,
+        format: str = "yaml",
+        force: bool = False,
+    ) -> Rollout:
+        """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
+
+        Args:
+            candidate: the config as YAML/JSON bytes, or as data; validated like any
+                candidate (an invalid one is refused).
+            fraction: the share of routing keys served the candidate (dyed requests always
+                are).
+            budget: how much higher than the stable's the canary's error rate may be
+                (0.01: one percentage point).
+            min_samples: canary outcomes needed before it can be promoted.
+            min_duration: seconds it must run before it can be promoted.
+            signals: a callable hotconf polls for outcomes instead of (or besides)
+                ``rollout.record(ok)``: ``{"canary": (ok, failed), "stable": (ok, failed)}``.
+            poll_interval: seconds between ``signals`` polls.
+            format: ``"yaml"`` or ``"json"`` for bytes.
+            force: start it even when its impact is above the gate.
+
+        Returns:
+            The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
+
+        Raises:
+            LoadError, ValidationError: the candidate is refused.
+            RolloutError: a rollout is running already, or the candidate is what is served.
+
+        Example:
+            >>> rollout = live.rollout(b"db: {pool_size: 20}", fraction=0.05)  # doctest: +SKIP
+            >>> snap = live.snapshot_for(user, dyed="x-hotconf-canary" in hdrs)  # doctest: +SKIP
+            >>> rollout.record(handle(request, snap))  # doctest: +SKIP
+        """
+        return _start_rollout(
+            self,
+            candidate,
+            fraction=fraction,
+            budget=budget,
+            min_samples=min_samples,
+            min_duration=min_duration,
+            signals=signals,
+            poll_interval=poll_interval,
+            format=format,
+            force=force,
+        )
+
+    def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
+        """The snapshot to serve one request with: the canary or the stable one.
+
+        Without a running rollout this is ``live.current``. With one, the same routing key
+        always gets the same answer, and a dyed request (say, one carrying an
+        ``x-hotconf-canary`` header) always gets the canary.
+        """
+        return _snapshot_for(self, routing_key, dyed)
+
+    def rollouts(self) -> list[Rollout]:
+        """Rollouts on this LiveConfig, newest first (the running one, if any, first)."""
+        return _rollouts(self)
+
+    def on_rollout(self, callback: Callable[[RolloutEvent], object]) -> Subscription:
+        """Call ``callback(event)`` with each `RolloutEvent` (started, promoted, aborted).
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        return _on_rollout(self, callback)
+
+    # -- what the HTTP service reads (hotconf.service) ------------------------------------
+
+    @property
+    def schema(self) -> Schema | None:
+        """The schema candidates are validated against (``None``: none)."""
+        return self._schema
+
+    def health(self) -> dict[str, str | None]:
+        """Liveness checks: ``{"watcher": problem, "store": problem}``, ``None`` when fine.
+
+        ``watcher``: the reload worker thread is alive (a synchronous source has none, and
+        needs none). ``store``: a write to the state database can begin (it is rolled back).
+        """
+        watcher: str | None = None
+        if self._closed:
+            watcher = "closed"
+        elif self._worker is not None and not self._worker.alive:
+            watcher = "the reload worker thread is not running"
+        return {"watcher": watcher, "store": self._store.probe()}
+
     # -- closing ------------------------------------------------------------------------
 
     def _ensure_open(self) -> None:
         if self._closed:
             raise ClosedError(f"{self.name}: this LiveConfig is closed")
 
-    def close(self) -> None:
-        """Stop watching, end subscriptions and close the store. Safe to call twice."""
+    def close(self, *, drain: float = 5.0) -> None:
+        """Stop watching, end subscriptions and close the store. Safe to call twice.
+
+        Args:
+            drain: seconds webhook deliveries in flight get to finish; what is left stays
+                in the outbox and goes out after the next start.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -610,6 +745,8 @@ class LiveConfig:
             subs, self._subs = list(self._subs), []
         for sub in subs:
             sub.close()
+        if self.webhooks is not None:
+            self.webhooks.close(drain)
         self._store.close()
 
     def __enter__(self) -> LiveConfig:
@@ -658,6 +795,7 @@ def watch(
     on_result: Callable[[ReloadResult], None] | None = None,
     gate: Level = "restart",
     clock: Callable[[], datetime] = _utcnow,
+    webhooks: Webhooks | str | os.PathLike[str] | Iterable[Subscriber] | None = None,
 ) -> LiveConfig:
     """Load a config, validate it, and keep it current as its source changes.
 
@@ -678,6 +816,9 @@ def watch(
             but ``breaking``); a valid candidate above it is held back as a rejection with
             code ``gate`` until ``reload(force=True)``.
         clock: gives the time stamps (tests pass a fake).
+        webhooks: webhook subscribers: a ``subscribers.yaml`` (hot-reloaded), a list of
+            `Subscriber` values, or a `Webhooks` with delivery settings; ``live.webhooks``
+            lists and redelivers deliveries. See docs/webhooks.md.
 
     Returns:
         A started `LiveConfig`.
@@ -694,8 +835,9 @@ def watch(
     src = coerce_source(source)
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
+    hooks = Webhooks.coerce(webhooks)
     store = Store.open(directory)
-    return LiveConfig(
+    live = LiveConfig(
         src,
         schema=sch,
         validators=validators,
@@ -705,4 +847,9 @@ def watch(
         on_result=on_result,
         gate=gate,
         clock=clock,
+        webhooks=hooks,
     )
+    bind = getattr(src, "bind", None)
+    if bind is not None:
+        bind(live)  # a fleet source reports what this instance serves (hotconf.sources.etcd)
+    return live

@@ -34,8 +34,8 @@ def test_readme_python_blocks_run(
 
 def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
     commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
-    assert commands[0].startswith("python3 -m pip install -e . && hotconf watch examples/")
-    install, test = commands[1].split(" && ")
+    assert commands[0].startswith("python3 -m pip install -e '.[serve]' && hotconf serve examples/")
+    install, test = next(c for c in commands if "pytest" in c).split(" && ")
     assert install == "bash scripts/install-test-deps"
     ci = (ROOT / ".ci" / "run").read_text()
     assert f"\n{install}\n" in ci
@@ -46,7 +46,7 @@ def test_readme_example_command_config_is_valid(monkeypatch: pytest.MonkeyPatch)
     from hotconf.cli import main
 
     cmd = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[0].split("&&")[1].split()
-    assert cmd[:2] == ["hotconf", "watch"]
+    assert cmd[:2] == ["hotconf", "serve"]
     monkeypatch.chdir(ROOT)
     assert main(["validate", *cmd[2:]]) == 0
 
