@@ -17,6 +17,9 @@ Usage::
 
 from typing import TYPE_CHECKING
 
+from .compat import CompatChange as CompatChange
+from .compat import CompatReport as CompatReport
+from .compat import schema_diff as schema_diff
 from .diff import Change as Change
 from .diff import Level as Level
 from .errors import (
@@ -116,6 +119,8 @@ __all__ = [
     "Change",
     "ChangeEvent",
     "ClosedError",
+    "CompatChange",
+    "CompatReport",
     "ConfigError",
     "Delivery",
     "DeliveryAttempt",
@@ -157,5 +162,6 @@ __all__ = [
     "create_app",
     "diff",
     "load",
+    "schema_diff",
     "watch",
 ]

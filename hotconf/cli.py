@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from ._cli_webhooks import register as register_webhook_commands
+from .compat import schema_diff
 from .diff import LEVELS
 from .errors import HotconfError, Problem
 from .events import ReloadResult
@@ -182,6 +183,69 @@ def diff_cmd(
     return EXIT_INVALID if LEVELS.index(report.level) >= LEVELS.index(fail_on) else EXIT_OK
 
 
+COMPAT_LEVELS = ("none", "safe", "risky", "breaking")
+
+
+@cli.command("schema-diff")
+@click.argument("old")
+@click.argument("new")
+@pointer_option
+@click.option(
+    "--mode",
+    type=click.Choice(["upgrade", "rollback", "full"]),
+    default="upgrade",
+    show_default=True,
+    help="upgrade: does NEW accept every config OLD did? rollback: the reverse. full: both.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="CONFIG",
+    help="Say for each breaking or risky change whether this config is affected.",
+)
+@format_option
+@click.option(
+    "--fail-on",
+    type=click.Choice(COMPAT_LEVELS),
+    default="breaking",
+    show_default=True,
+    help="Exit 1 when the report reaches this level.",
+)
+def schema_diff_cmd(
+    old: str,
+    new: str,
+    pointer: str | None,
+    mode: str,
+    config_path: str | None,
+    fmt: str,
+    fail_on: str,
+) -> int:
+    """Compare schema OLD with NEW by the configs they accept.
+
+    Each difference widens, narrows or changes that set; the mode decides what breaks.
+    Exits 0 when nothing reaches --fail-on, 1 when something does, 2 when it cannot run.
+    """
+    config = None
+    if config_path is not None:
+        _, config, problems = _read([config_path], None)
+        if config is None:
+            raise HotconfError(f"{config_path} does not parse", problems)
+    report = schema_diff(
+        Schema.from_file(old, pointer=pointer),
+        Schema.from_file(new, pointer=pointer),
+        mode,  # type: ignore[arg-type]  # click.Choice checked it
+        config=config,
+    )
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(report.to_markdown().rstrip("\n"))
+    else:
+        click.echo(report.to_text(color=_color()))
+    reached = COMPAT_LEVELS.index(report.level) >= COMPAT_LEVELS.index(fail_on)
+    return EXIT_INVALID if reached else EXIT_OK
+
+
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -270,10 +334,12 @@ def watch_cmd(
 
 from ._cli_fleet import register as _register_fleet  # noqa: E402 (same reason)
 from ._cli_service import register  # noqa: E402 (it uses the options defined above)
+from ._cli_watch import register as _register_watch  # noqa: E402 (same reason)
 
 register(cli)  # serve, history, rollback
 _register_fleet(cli)  # publish
 register_webhook_commands(cli)  # deliveries, redeliver
+_register_watch(cli)  # watch with --webhooks, in place of watch_cmd above
 
 
 def main(argv: Sequence[str] | None = None) -> int:

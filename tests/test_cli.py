@@ -137,3 +137,41 @@ def test_watch_without_valid_config_exits_1(tmp_path: Path, schema_file: Path) -
     assert proc.returncode == 1
     assert "no valid config" in err
     assert "/db/pool_size" in err
+
+
+OLD_SCHEMA = {
+    "type": "object",
+    "required": ["port"],
+    "properties": {"port": {"type": "integer", "minimum": 1}, "mode": {"enum": ["a", "b"]}},
+}
+WIDER = {
+    **OLD_SCHEMA,
+    "properties": {**OLD_SCHEMA["properties"], "mode": {"enum": ["a", "b", "c"]}},
+}
+NARROWER = {
+    **OLD_SCHEMA,
+    "properties": {**OLD_SCHEMA["properties"], "port": {"type": "integer", "minimum": 1024}},
+}
+
+
+def test_schema_diff_exit_codes_modes_and_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write(tmp_path / "old.json", json.dumps(OLD_SCHEMA))
+    wider = write(tmp_path / "wider.json", json.dumps(WIDER))
+    narrower = write(tmp_path / "narrower.json", json.dumps(NARROWER))
+    assert main(["schema-diff", str(old), str(wider)]) == 0  # upgrade: a widen is safe
+    assert main(["schema-diff", str(old), str(wider), "--mode", "rollback"]) == 1
+    assert main(["schema-diff", str(old), str(wider), "--fail-on", "safe"]) == 1
+    assert main(["schema-diff", str(old), str(narrower)]) == 1
+    capsys.readouterr()
+    high = write(tmp_path / "high.yaml", "port: 8080\n")
+    low = write(tmp_path / "low.yaml", "port: 80\n")
+    main(["schema-diff", str(old), str(narrower), "--config", str(high), "--format", "json"])
+    [change] = json.loads(capsys.readouterr().out)["changes"]
+    assert (change["kind"], change["affected"]) == ("limit_tightened", False)
+    main(["schema-diff", str(old), str(narrower), "--config", str(low), "--format", "json"])
+    assert json.loads(capsys.readouterr().out)["changes"][0]["affected"] is True
+    assert main(["schema-diff", str(old), str(narrower), "--format", "markdown"]) == 1
+    assert "limit_tightened" in capsys.readouterr().out
+    assert main(["schema-diff", str(old), str(tmp_path / "missing.json")]) == 2
