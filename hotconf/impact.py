@@ -89,6 +89,30 @@ class Classifier:
             return self.schema.is_sensitive(path)
         return any(isinstance(s, str) and sensitive_name(s) for s in path)
 
+    def hide_secrets(self, change: Change) -> Change:
+        """The change with every secret in it redacted: at its path, and anywhere inside a
+        value added, removed or replaced whole (``db`` added with a ``password`` in it)."""
+        if change.sensitive:
+            return change.redacted()
+        return replace(
+            change,
+            old=self._scrub(change.old, change.path),
+            new=self._scrub(change.new, change.path),
+        )
+
+    def _scrub(self, value: Any, path: Path) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                k: REDACTED if self.sensitive((*path, k)) else self._scrub(v, (*path, k))
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [
+                REDACTED if self.sensitive((*path, i)) else self._scrub(v, (*path, i))
+                for i, v in enumerate(value)
+            ]
+        return value
+
     def is_set(self, path: Path) -> bool:
         return self.schema is not None and self.schema.annotation(path, "x-hotconf-set") is True
 
@@ -140,7 +164,9 @@ class Classifier:
         if _is_number(old) and _is_number(new):
             if old and new and (old < 0) != (new < 0):
                 return "risky", "sign changed"
-            if old and new and max(abs(new / old), abs(old / new)) >= 10:
+            # compare without dividing: a big int / a big int overflows a float
+            small, big = sorted((abs(old), abs(new)))
+            if small and big >= 10 * small:
                 return "risky", "changed by 10x or more"
         return "safe", "value changed within the schema" if self.schema else "value changed"
 
@@ -298,7 +324,7 @@ def assess(
         sensitive=classifier.sensitive,
         is_set=classifier.is_set,
     )
-    classified = tuple(classifier.classify(c).redacted() for c in found)
+    classified = tuple(classifier.hide_secrets(classifier.classify(c)) for c in found)
     level = "breaking" if problems else max_level(c.level for c in classified)
     return ImpactReport(
         level=level,

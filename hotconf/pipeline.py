@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -66,7 +67,10 @@ def check(
             )
         except Exception as exc:
             name = getattr(validator, "__qualname__", repr(validator))
-            log.warning("hotconf: validator %s raised", name, exc_info=True)
+            # The exception's message may quote the candidate (a secret too): log where it
+            # was raised, not what it said.
+            where = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+            log.warning("hotconf: validator %s raised %s at\n%s", name, type(exc).__name__, where)
             problems.append(Problem(f"validator {name} raised {type(exc).__name__}", code="check"))
     return tuple(problems)
 

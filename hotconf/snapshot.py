@@ -23,6 +23,7 @@ REDACTED = "<redacted>"
 """What a secret value is replaced with in reports, events, logs and listings (DESIGN inv. 8)."""
 
 _ABSENT: Any = object()
+_MEMO_SIZE = 4096
 
 
 def freeze(value: Any) -> Any:
@@ -189,7 +190,8 @@ class Snapshot(dict[str, Any]):
             value = lookup(self, path)
         except KeyError:
             value = _ABSENT
-        self._memo[key] = value
+        if len(self._memo) < _MEMO_SIZE:  # keys can come from outside (HTTP): stay bounded
+            self._memo[key] = value
         return value
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -163,6 +163,11 @@ class Store(OutboxStore):
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                # A failed COMMIT (busy, full disk, I/O error) leaves the transaction open:
+                # end it, or every later write fails and reads see the uncommitted rows.
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise StoreError(f"state database {self.path}: {exc}") from exc
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -183,11 +188,13 @@ class Store(OutboxStore):
         rolled_back_from: int | None = None,
         restores: int | None = None,
         outbox: Callable[[VersionInfo], Sequence[OutboxRow]] | None = None,
+        meta: Mapping[str, str | None] | None = None,
     ) -> VersionInfo:
         """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON.
 
         ``outbox`` builds the webhook deliveries announcing it, given the new version's
-        metadata; they are written in the same transaction (DESIGN inv. 3).
+        metadata; they are written in the same transaction (DESIGN inv. 3), and so are the
+        ``meta`` keys (``None`` deletes one).
         """
         with self._tx() as db:
             last = db.execute("SELECT max(version) FROM versions").fetchone()[0]
@@ -216,6 +223,8 @@ class Store(OutboxStore):
             )
             if outbox is not None:
                 insert_outbox(db, outbox(info))
+            for key, value in (meta or {}).items():
+                _write_meta(db, key, value)
         return info
 
     def latest(self) -> StoredVersion | None:
@@ -285,15 +294,9 @@ class Store(OutboxStore):
         return str(rows[0]["value"]) if rows else None
 
     def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or with ``None`` delete) one metadata key."""
         with self._tx() as db:
-            if value is None:
-                db.execute("DELETE FROM meta WHERE key = ?", (key,))
-            else:
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)"
-                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
+            _write_meta(db, key, value)
 
     def probe(self) -> str | None:
         """Can a write begin? ``None`` when it can, else why not (for health checks).
@@ -316,3 +319,14 @@ class Store(OutboxStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _write_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
+    if value is None:
+        db.execute("DELETE FROM meta WHERE key = ?", (key,))
+    else:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

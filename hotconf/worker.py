@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 log = logging.getLogger("hotconf")
 
-RETRY = 1.0  # seconds before retrying after an unexpected error
+RETRY = 1.0  # seconds before retrying after an unexpected error, doubling each time
+MAX_RETRY = 60.0
 
 
 class Deferred(Exception):
@@ -115,6 +116,7 @@ class ReloadWorker:
 
     def _loop(self) -> None:
         next_poll = self._next_poll()
+        failures = 0
         while self._wait_for_work(next_poll):
             if next_poll is not None and time.monotonic() >= next_poll:
                 next_poll = self._next_poll()
@@ -124,11 +126,14 @@ class ReloadWorker:
                     log.exception("hotconf: error re-arming the watch; polling goes on")
             try:
                 self._run_once()
+                failures = 0
             except Exception:
-                log.exception("hotconf: error in the reload worker; retrying in %.1fs", RETRY)
+                delay = min(RETRY * 2**failures, MAX_RETRY)
+                failures += 1
+                log.warning("hotconf: the reload failed; retrying in %.0fs", delay)
                 with self._cond:
                     if self._deadline is None:
-                        self._deadline = time.monotonic() + RETRY
+                        self._deadline = time.monotonic() + delay
 
     def _run_once(self) -> None:
         try:

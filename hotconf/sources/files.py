@@ -39,7 +39,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from ..errors import SourceError
+from ..errors import LoadError, Problem, SourceError
 from ..load import DEFAULT_LIMITS, format_for
 from . import Poke, RawDocument
 
@@ -119,8 +119,10 @@ class FileSource:
         self.state_dir: Path | None = (
             Path(dirs[0]).parent / ".hotconf" if directory else Path(dirs[0]) / ".hotconf"
         )
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # _pending and _rearm, shared with watchdog's thread
+        self._arming = threading.Lock()  # _watches; never held by watchdog's thread
         self._pending: set[str] = set()
+        self._rearm: set[str] = set()
         self._watches: dict[str, tuple[ObservedWatch, int]] = {}
         self._observer: BaseObserver | None = None
         self._poke: Poke | None = None
@@ -128,6 +130,8 @@ class FileSource:
     # -- reading -------------------------------------------------------------------------
 
     def read(self) -> tuple[RawDocument, ...]:
+        if self._rearm:
+            self._rearm_moved()
         if not self.directory:
             return tuple(self._read_file(p) for p in self.paths)
         directory = self.paths[0]
@@ -173,6 +177,12 @@ class FileSource:
             finally:
                 os.close(fd)
             data = b"".join(chunks)
+            if len(data) > self.max_bytes:
+                raise LoadError(
+                    f"{path}: larger than the {self.max_bytes}-byte limit",
+                    [Problem(f"larger than the {self.max_bytes}-byte limit", code="limit",
+                             source=path)],
+                )  # fmt: skip
         except FileNotFoundError:
             raise SourceError(f"config file {path} does not exist") from None
         except IsADirectoryError:
@@ -199,11 +209,14 @@ class FileSource:
             self._arm(d)
 
     def _arm(self, d: str, *, force: bool = False) -> None:
+        # Called from the thread that starts watching and from the reload worker, never from
+        # watchdog's thread: it holds the observer's lock while it dispatches, and
+        # schedule()/unschedule() take that lock, so arming from an event would deadlock
+        # against a poll. No lock of ours is held around the observer calls either.
         observer = self._observer
         if observer is None:
             return
-        handler = _Handler(self)
-        with self._lock:
+        with self._arming:
             try:
                 inode = os.stat(d).st_ino
             except OSError:
@@ -218,11 +231,17 @@ class FileSource:
             if inode == -1:
                 return
             try:
-                watch = observer.schedule(handler, d, recursive=False, event_filter=_EVENTS)
+                watch = observer.schedule(_Handler(self), d, recursive=False, event_filter=_EVENTS)
             except OSError as exc:
                 log.warning("hotconf: cannot watch %s (%s); the periodic poll covers it", d, exc)
                 return
             self._watches[d] = (watch, inode)
+
+    def _rearm_moved(self) -> None:
+        with self._lock:
+            dirs, self._rearm = self._rearm, set()
+        for d in dirs:
+            self._arm(d, force=True)
 
     def _on_event(self, event: FileSystemEvent) -> None:
         if isinstance(event, _IGNORED) or self._poke is None:
@@ -231,17 +250,20 @@ class FileSource:
         if event.dest_path:
             paths.append(os.fsdecode(event.dest_path))
         relevant = False
+        rearm = []
         for p in paths:
             d, base = os.path.split(p)
             if base in self._parents.get(d, ()):
-                # The source directory itself was created, moved or deleted: re-arm it.
-                self._arm(os.path.join(d, base), force=True)
+                # The source directory itself was created, moved or deleted: the worker
+                # re-arms it before its next read (see _arm for why not here).
+                rearm.append(os.path.join(d, base))
                 relevant = True
             elif d in self._dirs and self._concerns(d, base):
                 relevant = True
         if not relevant:
             return
         with self._lock:
+            self._rearm.update(rearm)
             if isinstance(event, FileModifiedEvent | FileCreatedEvent):
                 self._pending.add(paths[0])
             elif isinstance(event, FileClosedEvent | FileDeletedEvent | FileMovedEvent):
@@ -262,9 +284,11 @@ class FileSource:
         if observer is not None:
             observer.stop()
             observer.join(timeout=10)
-        with self._lock:
+        with self._arming:
             self._watches.clear()
+        with self._lock:
             self._pending.clear()
+            self._rearm.clear()
 
 
 def _readlink(path: str) -> str | None:
