@@ -9,10 +9,8 @@ to send back: a secret never leaves the server (DESIGN inv. 8).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,8 +30,6 @@ if TYPE_CHECKING:
     from .service import Service
 
 _FIELDS = frozenset({"url", "secret", "events", "keys", "allow_private", "name"})
-COUNT_CAP = 10_000
-"""Metrics count the open and dead deliveries up to this many per status."""
 
 
 def _webhooks(live: LiveConfig) -> Webhooks:
@@ -105,31 +101,3 @@ class WebhooksApi:
             lambda: webhooks.deliveries(status, subscriber=query.get("subscriber"), limit=limit)
         )
         return json_response({"deliveries": [d.to_dict() for d in found]})
-
-
-def webhook_metrics(live: LiveConfig | None) -> Iterable[Metric]:
-    """Outbox gauges, read from the store at scrape time (nothing when there are no webhooks).
-
-    Delivered ones are not counted: the store keeps them all, and counting them would mean
-    reading them all (up to `COUNT_CAP` per status are read for the others).
-    """
-    webhooks = live.webhooks if live is not None else None
-    if webhooks is None:
-        return
-    counts: dict[str, Any] = {
-        status: len(webhooks.deliveries(status, limit=COUNT_CAP))
-        for status in ("pending", "failed", "dead")
-    }
-    by_status = GaugeMetricFamily(
-        "hotconf_webhook_deliveries",
-        "Webhook deliveries in the outbox by status (pending, failed: to retry, dead: given up).",
-        labels=["status"],
-    )
-    for status, n in counts.items():
-        by_status.add_metric([status], n)
-    yield by_status
-    yield GaugeMetricFamily(
-        "hotconf_webhook_outbox_depth",
-        "Webhook deliveries still to send (pending and failed).",
-        value=counts["pending"] + counts["failed"],
-    )

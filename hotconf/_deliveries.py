@@ -1,8 +1,9 @@
 """What the webhook outbox holds: deliveries, their attempts, the retry policy, the bodies.
 
 `Delivery` is one event to one subscriber (an outbox row); `DeliveryAttempt` one HTTP attempt;
-`RetryPolicy` when failed ones are tried again; `change_body` and `rejection_body` build the
-signed JSON bodies (``schemas/webhook-event.schema.json``). Re-exported by `hotconf.webhooks`.
+`RetryPolicy` when failed ones are tried again; `change_body`, `rejection_body` and
+`rollout_body` build the signed JSON bodies (``schemas/webhook-event.schema.json``).
+Re-exported by `hotconf.webhooks`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from ._subscribers import EventType
-from .events import Rejection
+from .events import Rejection, RolloutEvent
 from .impact import ImpactReport
 from .snapshot import Snapshot, VersionInfo
 
@@ -272,3 +273,25 @@ def rejection_body(
         "problems": [p.to_dict() for p in rejection.problems],
     }
     return _dumps({"type": rejection.type, "timestamp": _iso(rejection.at), "data": data})
+
+
+def rollout_body(name: str, event: RolloutEvent, report: ImpactReport) -> str:
+    """The body announcing a canary rollout event (``rollout.started``, ``.promoted``,
+    ``.aborted``); ``report`` is the candidate's impact report against the stable version
+    (redacted, as every report)."""
+    status = dict(event.status)
+    canary = status.get("canary") or {}
+    stable = status.get("stable") or {}
+    data = {
+        "name": name,
+        "rollout": event.rollout,
+        "state": status.get("state"),
+        "reason": event.reason,
+        "stable_version": stable.get("version"),
+        "canary_version": canary.get("version"),
+        "checksum": canary.get("checksum"),
+        "level": report.level,
+        "report": report.to_dict(),
+        "status": status,
+    }
+    return _dumps({"type": event.type, "timestamp": _iso(event.at), "data": data})

@@ -2,8 +2,9 @@
 process, or in a test run, never share or collide).
 
 Counters and the histogram are fed by every `ReloadResult` (the LiveConfig's ``on_result``
-hook); what describes the present (version, readiness, degraded, waiting long-polls) is read
-when Prometheus scrapes, so it can never be stale.
+hook); what describes the present (version, readiness, degraded, waiting long-polls, the
+webhook outbox, the newest canary rollout, the etcd connection) is read when Prometheus
+scrapes, so it can never be stale.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ._readiness import STATES, Readiness, VersionFeed
 from .events import ReloadResult
 from .live import LiveConfig
+from .rollout import State as RolloutState
+
+ROLLOUT_STATES: tuple[RolloutState, ...] = ("running", "promoting", "promoted", "aborted")
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 RESULTS = ("applied", "noop", "rejected")
@@ -128,5 +132,103 @@ class _Present:
                 "1 while serving the last-known-good because the source is rejected.",
                 value=1.0 if live.degraded else 0.0,
             )
+            yield from webhook_metrics(live)
+            yield from rollout_metrics(live)
+            yield from etcd_metrics(live)
         for extra in self._extra:
             yield from extra()
+
+
+def webhook_metrics(live: LiveConfig) -> Iterable[Metric]:
+    """The webhook outbox, counted by one SQL aggregate (nothing without webhooks)."""
+    webhooks = live.webhooks
+    if webhooks is None:
+        return
+    counts = webhooks.counts()
+    by_status = GaugeMetricFamily(
+        "hotconf_webhook_deliveries",
+        "Webhook deliveries in the outbox by status (pending, failed: to retry, dead: given up).",
+        labels=["status"],
+    )
+    for status in ("pending", "failed", "dead"):
+        by_status.add_metric([status], counts[status])
+    yield by_status
+    yield GaugeMetricFamily(
+        "hotconf_webhook_outbox_depth",
+        "Webhook deliveries still to send (pending and failed).",
+        value=counts["pending"] + counts["failed"],
+    )
+    yield CounterMetricFamily(
+        "hotconf_webhook_delivered",
+        "Webhook deliveries a receiver accepted (2xx), over the life of the state database.",
+        value=counts["delivered"],
+    )
+
+
+def rollout_metrics(live: LiveConfig) -> Iterable[Metric]:
+    """The newest in-process canary rollout: state, samples and error rates per arm."""
+    found = live.rollouts()
+    newest = found[0] if found else None
+    state = GaugeMetricFamily(
+        "hotconf_rollout_state",
+        "The newest canary rollout's state: 1 for the current one (all 0: none yet).",
+        labels=["state"],
+    )
+    for name in ROLLOUT_STATES:
+        state.add_metric([name], 1.0 if newest is not None and newest.state == name else 0.0)
+    yield state
+    yield GaugeMetricFamily(
+        "hotconf_rollouts", "Canary rollouts remembered (the newest 50).", value=len(found)
+    )
+    if newest is None:
+        return
+    canary, stable = newest.outcomes()
+    samples = GaugeMetricFamily(
+        "hotconf_rollout_samples",
+        "Outcomes of the newest rollout by arm (canary, stable) and result (ok, failed).",
+        labels=["arm", "result"],
+    )
+    rates = GaugeMetricFamily(
+        "hotconf_rollout_error_rate",
+        "Error rate of the newest rollout by arm (canary, stable).",
+        labels=["arm"],
+    )
+    for arm, outcomes in (("canary", canary), ("stable", stable)):
+        samples.add_metric([arm, "ok"], outcomes.ok)
+        samples.add_metric([arm, "failed"], outcomes.failed)
+        rates.add_metric([arm], outcomes.error_rate)
+    yield samples
+    yield rates
+    yield GaugeMetricFamily(
+        "hotconf_rollout_progress",
+        "The newest rollout's canary samples / min_samples (1: enough to decide).",
+        value=min(1.0, canary.total / newest.min_samples),
+    )
+
+
+def etcd_metrics(live: LiveConfig) -> Iterable[Metric]:
+    """With an `EtcdSource`: its connection (nothing for other sources)."""
+    status_of = getattr(live.source, "status", None)
+    if status_of is None:
+        return
+    status = status_of()
+    yield GaugeMetricFamily(
+        "hotconf_etcd_connected",
+        "1 while the etcd watch is connected.",
+        value=1.0 if status.get("connected") else 0.0,
+    )
+    yield GaugeMetricFamily(
+        "hotconf_etcd_revision",
+        "The etcd revision the watch has seen (0: none yet).",
+        value=status.get("revision") or 0,
+    )
+    yield CounterMetricFamily(
+        "hotconf_etcd_reconnects",
+        "Times the etcd watch lost its connection and retried.",
+        value=status.get("reconnects", 0),
+    )
+    yield CounterMetricFamily(
+        "hotconf_etcd_compactions",
+        "Times etcd compacted past the watch's revision (the source re-listed).",
+        value=status.get("compactions", 0),
+    )

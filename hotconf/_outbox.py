@@ -16,7 +16,14 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from ._deliveries import AttemptResult, Delivery, DeliveryAttempt, DeliveryStatus, OutboxRow
+from ._deliveries import (
+    DELIVERY_STATUSES,
+    AttemptResult,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    OutboxRow,
+)
 from ._subscribers import Subscriber, SubscriberStatus, WebhookError, WebhookNotFoundError
 
 # Store schema version 2. Times are epoch seconds (REAL): the dispatcher compares them.
@@ -210,6 +217,22 @@ class OutboxStore:
             (subscriber, *OPEN, limit),
         )
         return [_delivery(r) for r in rows]
+
+    def outbox_counts(self) -> dict[DeliveryStatus, int]:
+        """How many deliveries the outbox holds per status (every status, 0 included).
+
+        One aggregate over the ``outbox_status`` index: cheap enough for every scrape.
+        """
+        rows = self._query("SELECT status, count(*) FROM outbox GROUP BY status")
+        found = {r[0]: int(r[1]) for r in rows}
+        return {status: found.get(status, 0) for status in DELIVERY_STATUSES}
+
+    def enqueue_outbox(self, rows: Sequence[OutboxRow]) -> None:
+        """Write deliveries that announce no version or rejection (rollout events), in a
+        transaction of their own."""
+        if rows:
+            with self._tx() as db:
+                insert_outbox(db, rows)
 
     def subscribers_with_work(self) -> list[str]:
         """The ids of subscribers with deliveries still to send."""

@@ -28,8 +28,22 @@ from .snapshot import canonical_json
 
 log = logging.getLogger("hotconf")
 
-EventType = Literal["config.changed", "config.rejected", "config.rolled_back"]
-EVENT_TYPES: tuple[EventType, ...] = ("config.changed", "config.rejected", "config.rolled_back")
+ConfigEventType = Literal["config.changed", "config.rejected", "config.rolled_back"]
+RolloutEventType = Literal["rollout.started", "rollout.promoted", "rollout.aborted"]
+EventType = ConfigEventType | RolloutEventType
+EVENT_TYPES: tuple[ConfigEventType, ...] = (
+    "config.changed",
+    "config.rejected",
+    "config.rolled_back",
+)
+"""The config events: what a subscriber gets when it names no ``events``."""
+ROLLOUT_EVENT_TYPES: tuple[RolloutEventType, ...] = (
+    "rollout.started",
+    "rollout.promoted",
+    "rollout.aborted",
+)
+"""Canary rollout events (`hotconf.rollout`): sent only to subscribers that list them."""
+ALL_EVENT_TYPES: tuple[EventType, ...] = (*EVENT_TYPES, *ROLLOUT_EVENT_TYPES)
 Origin = Literal["code", "file", "api"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -78,10 +92,13 @@ class Subscriber:
         url: where events are POSTed (``http`` or ``https``).
         secret: the Standard Webhooks signing secret, ``whsec_`` + base64 of 16 to 64
             random bytes (`new_secret` makes one). Never shown in reprs, logs or listings.
-        events: the event types it gets (default: all of `EVENT_TYPES`).
+        events: the event types it gets (default: the config events, `EVENT_TYPES`);
+            canary rollout events (`ROLLOUT_EVENT_TYPES`) go only to subscribers that list
+            them.
         keys: dotted key patterns with shell globs, as in ``live.subscribe(keys=...)``:
-            a change event is sent only when a changed path matches (``None``: every change;
-            rejections ignore ``keys``).
+            a change event (or a rollout event, by the candidate's changes) is sent only
+            when a changed path matches (``None``: every change; rejections ignore
+            ``keys``).
         allow_private: allow loopback, private, link-local and other non-global addresses
             (off by default: a guard against SSRF).
         name: a stable name; it is the subscriber's ``id`` (default: derived from the URL).
@@ -106,10 +123,10 @@ class Subscriber:
         _check_url(self.url)
         _check_secret(self.secret)
         events = tuple(dict.fromkeys(self.events))
-        unknown = [e for e in events if e not in EVENT_TYPES]
+        unknown = [e for e in events if e not in ALL_EVENT_TYPES]
         if unknown or not events:
             raise SubscriberError(
-                f"events must be some of {', '.join(EVENT_TYPES)}, not {unknown or 'none'}"
+                f"events must be some of {', '.join(ALL_EVENT_TYPES)}, not {unknown or 'none'}"
             )
         if isinstance(self.keys, str):
             raise SubscriberError("keys is a list of dotted key patterns, not one string")
@@ -237,7 +254,7 @@ SUBSCRIBERS_SCHEMA: Mapping[str, Any] = {
                     "events": {
                         "type": "array",
                         "minItems": 1,
-                        "items": {"enum": list(EVENT_TYPES)},
+                        "items": {"enum": list(ALL_EVENT_TYPES)},
                     },
                     "keys": {"type": "array", "items": {"type": "string"}},
                     "allow_private": {"type": "boolean"},

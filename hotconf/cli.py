@@ -276,6 +276,12 @@ def _result_line(result: ReloadResult) -> str:
 )
 @click.option("--no-state", is_flag=True, help="Keep history in memory only.")
 @click.option(
+    "--webhooks",
+    "webhooks",
+    metavar="FILE",
+    help="Webhook subscribers (YAML/JSON, hot-reloaded); see docs/webhooks.md.",
+)
+@click.option(
     "--poll", "poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds."
 )
 def watch_cmd(
@@ -284,12 +290,15 @@ def watch_cmd(
     pointer: str | None,
     state_dir: str | None,
     no_state: bool,
+    webhooks: str | None,
     poll: float,
 ) -> int:
     """Watch CONFIG and print one line per applied, noop or rejected candidate.
 
-    Runs until Ctrl-C or SIGTERM (exit 0). Exits 1 when there is no valid config to serve
-    at start (the source is rejected and there is no last-known-good), 2 when it cannot run.
+    With --webhooks FILE, each version and rejection is also delivered to the subscribers
+    the file lists (signed, retried, from the outbox in the state dir). Runs until Ctrl-C or
+    SIGTERM (exit 0). Exits 1 when there is no valid config to serve at start (the source
+    is rejected and there is no last-known-good), 2 when it cannot run.
     """
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
@@ -299,6 +308,8 @@ def watch_cmd(
         kwargs["state_dir"] = None
     elif state_dir:
         kwargs["state_dir"] = state_dir
+    if webhooks is not None:
+        kwargs["webhooks"] = webhooks
 
     def show(result: ReloadResult) -> None:
         click.echo(_result_line(result), nl=True)
@@ -315,9 +326,11 @@ def watch_cmd(
         with watch(source, schema, on_result=show, poll_interval=poll or None, **kwargs) as live:
             snap = live.current
             state = "degraded: serving last-known-good" if live.degraded else "ok"
+            hooks = live.webhooks
+            extra = f", {len(hooks.subscribers())} webhook subscribers" if hooks else ""
             click.echo(
                 f"{_stamp()} watching {live.name}: serving v{snap.version} "
-                f"(sha256 {snap.checksum[:12]}, {state})"
+                f"(sha256 {snap.checksum[:12]}, {state}{extra})"
             )
             if live.degraded and live.last_rejection is not None:
                 for p in live.last_rejection.problems:
@@ -334,12 +347,10 @@ def watch_cmd(
 
 from ._cli_fleet import register as _register_fleet  # noqa: E402 (same reason)
 from ._cli_service import register  # noqa: E402 (it uses the options defined above)
-from ._cli_watch import register as _register_watch  # noqa: E402 (same reason)
 
 register(cli)  # serve, history, rollback
 _register_fleet(cli)  # publish
 register_webhook_commands(cli)  # deliveries, redeliver
-_register_watch(cli)  # watch with --webhooks, in place of watch_cmd above
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,6 @@ from .errors import (
     LoadError,
     NoValidConfigError,
     Problem,
-    SourceError,
     StoreError,
     ValidationError,
 )
@@ -291,7 +290,10 @@ class LiveConfig:
         defer: bool = False,
         force: bool = False,
     ) -> ReloadResult:
+        failed: Exception | None = None
         with self._lock:
+            if self._closed and trigger != "start":
+                return self._noop()
             started = time.perf_counter()
             try:
                 result = self._pipeline(trigger, defer, force)
@@ -301,15 +303,25 @@ class LiveConfig:
                 code = "store" if isinstance(exc, StoreError) else "source"
                 problems = exc.problems or (Problem(exc.message, code=code),)
                 result = self._reject(problems, None)
-            if result is not None and self._on_result is not None and trigger != "start":
-                try:
-                    self._on_result(result)
-                except Exception:
-                    log.exception("hotconf: on_result callback raised")
+            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, retry later
+                log.exception("hotconf: internal error while reloading %s", self.name)
+                self._last_digest = None
+                problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
+                result = self._reject((problem,), None)
+                if trigger == "watch":
+                    failed = exc
             log.debug(
                 "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
             )
-            return result if result is not None else self._noop()
+        # Outside the lock: a slow callback (a blocked stdout) must not hold up reloads.
+        if result is not None and self._on_result is not None and trigger != "start":
+            try:
+                self._on_result(result)
+            except Exception:
+                log.exception("hotconf: on_result callback raised")
+        if failed is not None:
+            raise failed  # the worker retries it, backing off
+        return result if result is not None else self._noop()
 
     def _noop(self) -> ReloadResult:
         return ReloadResult("noop", getattr(self, "current", None))
@@ -327,9 +339,13 @@ class LiveConfig:
 
         try:
             docs = self._source.read()
-        except SourceError:
+        except HotconfError as exc:  # missing, unreadable, over the size limit
+            failure = f"failed: {exc.message}"
+            if trigger == "watch" and failure == self._last_digest:
+                return None  # the same failure, already recorded
             if defer:
                 raise Deferred from None
+            self._last_digest = failure
             raise
         digest = pipeline.digest(docs)
         lap("read")
@@ -347,6 +363,8 @@ class LiveConfig:
         csum = hashlib.sha256(canonical).hexdigest()
         lap("hash")
         self._last_digest = digest
+        if self._pinned is not None and csum != self._pinned:
+            self._unpin()  # the source changed since the rollback: it speaks again
         if prev is not None and (csum == prev.checksum or csum == self._pinned):
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
@@ -366,6 +384,7 @@ class LiveConfig:
             return self._reject(report.problems, csum, report)
         self._source_checksum = csum
         if report.idempotent:  # e.g. a set reordered: nothing a consumer can see
+            self.degraded = False
             return ReloadResult("noop", prev, report=report, timings=timings)
         if prev is not None and not force and _RANK[report.level] > _RANK[self._gate]:
             why = "; ".join(
@@ -376,11 +395,18 @@ class LiveConfig:
                 "apply it with reload(force=True)",
                 code="gate",
             )
-            self._last_digest = None  # not applied: a forced reload or the next change
+            # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
             return self._reject((gate,), csum, report)
         return self._commit(
             canonical, frozen, csum, prev, report, source=self._source.name, timings=timings
         )
+
+    def _unpin(self) -> None:
+        try:
+            self._store.set_meta(_PIN, None)
+        except StoreError:
+            log.exception("hotconf: could not clear the rollback pin; clearing it in memory")
+        self._pinned = None
 
     def _assess(
         self,
@@ -414,7 +440,10 @@ class LiveConfig:
         rolled_back_from: int | None = None,
         restores: int | None = None,
         timings: dict[str, float] | None = None,
+        pin: str | None = None,
     ) -> ReloadResult:
+        """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
+        (a rollback or a promoted canary overrides it), written with the version."""
         timings = {} if timings is None else timings
         kind: Literal["config.changed", "config.rolled_back"] = (
             "config.rolled_back" if restores is not None else "config.changed"
@@ -436,10 +465,13 @@ class LiveConfig:
                 rolled_back_from=rolled_back_from,
                 restores=restores,
                 outbox=outbox,
+                meta={_PIN: pin} if pin is not None else None,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
             raise
+        if pin is not None:
+            self._pinned = pin
         timings["commit"] = time.perf_counter() - mark
         snap = Snapshot._from_frozen(frozen, info)
         object.__setattr__(self, "current", snap)  # the swap: one reference assignment
@@ -514,9 +546,6 @@ class LiveConfig:
                 )
             if target.info.checksum == prev.checksum:
                 return ReloadResult("noop", prev)
-            pin = self._source_checksum or prev.checksum
-            self._store.set_meta(_PIN, pin)
-            self._pinned = pin
             return self._commit(
                 canonical_json(target.data),
                 frozen,
@@ -526,6 +555,7 @@ class LiveConfig:
                 source=f"rollback to v{target.info.version}",
                 rolled_back_from=prev.version,
                 restores=target.info.version,
+                pin=self._source_checksum or prev.checksum,
             )
 
     # -- subscribers --------------------------------------------------------------------
@@ -586,23 +616,29 @@ class LiveConfig:
                 sub.deliver(event)
 
     async def events(
-        self, keys: Iterable[str] | None = None, *, rejections: bool = True
-    ) -> AsyncIterator[Event]:
+        self, keys: Iterable[str] | None = None, *, rejections: bool = True, rollouts: bool = True
+    ) -> AsyncIterator[Event | RolloutEvent]:
         """Iterate over events in an asyncio program: ``async for event in live.events()``.
 
-        Yields `ChangeEvent`s (and `Rejection`s unless ``rejections=False``) as they happen;
-        the iteration ends when the LiveConfig is closed.
+        Yields `ChangeEvent`s, `Rejection`s (unless ``rejections=False``) and the
+        `RolloutEvent`s of canary rollouts (unless ``rollouts=False``; ``keys`` does not
+        filter them) as they happen; the iteration ends when the LiveConfig is closed.
         """
         loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[Event | None] = asyncio.Queue()
+        inbox: asyncio.Queue[Event | RolloutEvent | None] = asyncio.Queue()
 
-        def forward(event: Event | None) -> None:
+        def forward(event: Event | RolloutEvent | None) -> None:
             try:
                 loop.call_soon_threadsafe(inbox.put_nowait, event)
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 sub.close()
+                if rollout_sub is not None:
+                    rollout_sub.close()
 
+        rollout_sub: Subscription | None = None
         sub = self._add(forward, keys, rejections, threaded=False)
+        if rollouts:
+            rollout_sub = _on_rollout(self, forward, threaded=False)
 
         def stop() -> None:
             if not loop.is_closed():
@@ -614,6 +650,8 @@ class LiveConfig:
                 yield event
         finally:
             sub.close()
+            if rollout_sub is not None:
+                rollout_sub.close()
 
     # -- watching -----------------------------------------------------------------------
 
@@ -708,6 +746,11 @@ class LiveConfig:
         """The schema candidates are validated against (``None``: none)."""
         return self._schema
 
+    @property
+    def source(self) -> Source:
+        """The source this LiveConfig follows (an `EtcdSource` has a ``status()``)."""
+        return self._source
+
     def health(self) -> dict[str, str | None]:
         """Liveness checks: ``{"watcher": problem, "store": problem}``, ``None`` when fine.
 
@@ -747,7 +790,8 @@ class LiveConfig:
             sub.close()
         if self.webhooks is not None:
             self.webhooks.close(drain)
-        self._store.close()
+        with self._lock:  # not under a rollback or reload that got in before the close
+            self._store.close()
 
     def __enter__(self) -> LiveConfig:
         return self

@@ -17,7 +17,8 @@ snapshot to the rest. The app reports each outcome (``rollout.record(ok)``), or 
 Promotion commits the candidate as a normal new version (store, swap, subscribers, webhooks)
 and pins the source's unchanged content out, as a rollback does. Abort leaves the stable
 version served and records why. ``rollout.started``, ``rollout.promoted`` and
-``rollout.aborted`` go to ``live.on_rollout`` subscribers as `RolloutEvent`s.
+``rollout.aborted`` go to ``live.on_rollout`` subscribers and ``live.events()`` as
+`RolloutEvent`s, and to the webhook subscribers that list them, through the outbox.
 """
 
 from __future__ import annotations
@@ -237,7 +238,6 @@ class Rollout:
                 rollout is aborted).
         """
         live = self._claim("promoting")
-        from .live import _PIN  # the same pin a rollback sets (live.py imports this module)
 
         try:
             with live._lock:
@@ -250,9 +250,6 @@ class Rollout:
                     )
                 # Keep the source's unchanged content from undoing the promotion at the next
                 # poll or restart, exactly as rollback() does.
-                pin = live._source_checksum or prev.checksum
-                live._store.set_meta(_PIN, pin)
-                live._pinned = pin
                 result = live._commit(
                     self._canonical,
                     self._frozen,
@@ -260,6 +257,7 @@ class Rollout:
                     prev,
                     live._assess(prev, self._frozen, self.candidate.checksum),
                     source=f"rollout {self.id}",
+                    pin=live._source_checksum or prev.checksum,
                 )
         except RolloutError as exc:
             self._finish("aborted", exc.message)
@@ -380,6 +378,8 @@ def _announce(
     reason: str | None,
 ) -> None:
     event = RolloutEvent(kind, rollout.id, live._clock(), rollout.status(), reason)
+    if live.webhooks is not None:
+        live.webhooks._announce_rollout(live.name, event, rollout.report)
     reg = _registry(live)
     with reg.lock:
         subs = list(reg.subs)
@@ -481,7 +481,17 @@ def rollouts(live: LiveConfig) -> list[Rollout]:
         return list(reg.history)
 
 
-def on_rollout(live: LiveConfig, callback: Callable[[RolloutEvent], object]) -> Subscription:
+def on_rollout(
+    live: LiveConfig,
+    callback: Callable[[RolloutEvent], object],
+    *,
+    threaded: bool | None = None,
+) -> Subscription:
+    """Subscribe ``callback`` to ``live``'s rollout events (``LiveConfig.on_rollout``).
+
+    ``threaded``: call it in a thread of its own (default: unless the source is synchronous);
+    ``live.events()`` passes ``False`` and hands the events to its event loop itself.
+    """
     reg = _registry(live)
 
     def forget(sub: Subscription) -> None:
@@ -494,7 +504,7 @@ def on_rollout(live: LiveConfig, callback: Callable[[RolloutEvent], object]) -> 
         callback,
         keys=(),  # matches no ChangeEvent: only rollout events reach it
         rejections=False,
-        threaded=not live._source.synchronous,
+        threaded=not live._source.synchronous if threaded is None else threaded,
         on_close=forget,
     )
     with live._lock:

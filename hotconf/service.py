@@ -10,6 +10,7 @@ contract, docs/service.md the guide):
   ``/v1/rejections``; secret values only for a caller with a token;
 - the pipeline: ``POST /v1/validate`` (dry run), ``/v1/reload``, ``/v1/rollback``, behind
   the admin token;
+- canaries: ``/v1/rollouts`` (in process, and the fleet's with an `EtcdSource`);
 - webhooks: ``/v1/subscriptions`` (list, add, remove), ``/v1/deliveries`` (the outbox);
 - operations: ``/healthz``, ``/readyz``, ``/metrics``.
 
@@ -41,7 +42,8 @@ from starlette.routing import Route
 from ._api_admin import AdminApi
 from ._api_config import ConfigApi
 from ._api_http import ApiError, Auth, api_error_handler, http_error_handler, json_response
-from ._api_webhooks import WebhooksApi, webhook_metrics
+from ._api_rollouts import RolloutsApi
+from ._api_webhooks import WebhooksApi
 from ._metrics import ServiceMetrics
 from ._readiness import Readiness, VersionFeed
 from ._server import Server as Server
@@ -110,8 +112,8 @@ class Service:
         self.failure: BaseException | None = None
         self.on_failure: Callable[[BaseException], object] | None = None
         self.on_ready: Callable[[], object] | None = None
-        self.metrics.extra.append(lambda: webhook_metrics(self._live))
         reads, admin, hooks = ConfigApi(self), AdminApi(self), WebhooksApi(self)
+        rollouts = RolloutsApi(self)
         routes = [
             Route("/v1/config", reads.config, methods=["GET"]),
             Route("/v1/config/{key:path}", reads.config_key, methods=["GET"]),
@@ -119,6 +121,7 @@ class Service:
             Route("/v1/versions/{n}", reads.version, methods=["GET"]),
             Route("/v1/diff", reads.diff, methods=["GET"]),
             Route("/v1/rejections", reads.rejections, methods=["GET"]),
+            Route("/v1/rollouts", rollouts.rollouts, methods=["GET"]),
             Route("/v1/validate", admin.validate, methods=["POST"]),
             Route("/v1/reload", admin.reload, methods=["POST"]),
             Route("/v1/rollback", admin.rollback, methods=["POST"]),

@@ -41,9 +41,12 @@ from ._deliveries import (
     change_body,
     new_webhook_id,
     rejection_body,
+    rollout_body,
 )
 from ._subscribers import (
+    ALL_EVENT_TYPES,
     EVENT_TYPES,
+    ROLLOUT_EVENT_TYPES,
     EventType,
     Subscriber,
     SubscriberError,
@@ -57,7 +60,7 @@ from ._subscribers import (
     redact_url,
 )
 from .errors import HotconfError
-from .events import Rejection
+from .events import Rejection, RolloutEvent
 from .impact import ImpactReport
 from .snapshot import Snapshot, VersionInfo
 
@@ -285,6 +288,26 @@ class Webhooks:
             OutboxRow(new_webhook_id(), s.id, rejection.type, version, body, at) for s in targets
         ]
 
+    def _announce_rollout(self, name: str, event: RolloutEvent, report: ImpactReport) -> None:
+        """Queue a rollout event for the subscribers that want it (by type, and by ``keys``
+        against the candidate's changes), in a transaction of its own: a rollout event
+        announces no version (a promotion's version has its own ``config.changed``, written
+        with it, and queued before this one)."""
+        targets = self._targets(event.type, report)
+        if not targets or self._store is None or self._closed:
+            return
+        body = rollout_body(name, event, report)
+        stable = event.status.get("stable") or {}
+        version = (event.status.get("canary") or {}).get("version") or stable.get("version")
+        at = event.at.timestamp()
+        rows = [OutboxRow(new_webhook_id(), s.id, event.type, version, body, at) for s in targets]
+        try:
+            self._store.enqueue_outbox(rows)
+        except HotconfError as exc:
+            log.error("hotconf: cannot queue %s webhooks: %s", event.type, exc)
+            return
+        self.wake()
+
     def wake(self, subscriber: str | None = None) -> None:
         """Tell the dispatcher the outbox changed (it also looks every ``poll_interval``)."""
         if self._dispatcher is not None:
@@ -358,6 +381,11 @@ class Webhooks:
         ``subscriber``."""
         return self._db().deliveries(status, subscriber=subscriber, limit=limit)
 
+    def counts(self) -> dict[DeliveryStatus, int]:
+        """How many deliveries there are per status (``pending``, ``failed``, ``delivered``,
+        ``dead``; 0 included), counted by one SQL aggregate: cheap enough for metrics."""
+        return self._db().outbox_counts()
+
     def delivery(self, id: int) -> Delivery:
         """One delivery.
 
@@ -388,8 +416,10 @@ class Webhooks:
 
 
 __all__ = [
+    "ALL_EVENT_TYPES",
     "DELIVERY_STATUSES",
     "EVENT_TYPES",
+    "ROLLOUT_EVENT_TYPES",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryStatus",
@@ -406,4 +436,5 @@ __all__ = [
     "read_subscribers",
     "redact_url",
     "rejection_body",
+    "rollout_body",
 ]

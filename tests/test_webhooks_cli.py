@@ -1,8 +1,10 @@
-"""``hotconf deliveries`` and ``hotconf redeliver``: output, exit codes, no secrets."""
+"""``hotconf deliveries`` and ``hotconf redeliver``: output, exit codes, no secrets; and
+``hotconf watch --webhooks``."""
 
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,9 @@ import hotconf
 from hotconf.cli import main
 from hotconf.testing import MemorySource
 
-from .conftest import wait_for
-from .test_webhooks import SECRET, Receiver, hooks, subscriber
+from .conftest import WAIT, config_text, wait_for
+from .test_cli import Lines, _spawn_watch
+from .test_webhooks import SECRET, Receiver, hooks, subscriber, verify
 
 ONE_TRY = hotconf.RetryPolicy(attempts=1)
 
@@ -108,3 +111,52 @@ def test_a_running_process_sends_what_the_cli_requeued(tmp_path: Path) -> None:
             assert main(["redeliver", str(dead.id), "--state-dir", str(state)]) == 0
             wait_for(lambda: webhooks.deliveries("delivered"), what="the poll to pick it up")
         assert len(receiver.snapshot()) == 2
+
+
+def test_watch_with_webhooks_delivers_each_version(tmp_path: Path, schema_file: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text(pool=1))
+    with Receiver() as receiver:
+        subscribers = tmp_path / "subscribers.yaml"
+        subscribers.write_text(
+            "subscribers:\n"
+            "  - name: audit\n"
+            f"    url: {receiver.url()}\n"
+            f"    secret: {SECRET}\n"
+            "    allow_private: true\n"
+        )
+        proc = _spawn_watch(
+            str(config), "--schema", str(schema_file), "--state-dir", str(tmp_path / "s"),
+            "--webhooks", str(subscribers),
+        )  # fmt: skip
+        try:
+            out = Lines(proc)
+            assert "1 webhook subscribers" in out.wait("serving v1")
+            config.write_text(config_text(pool=2))
+            out.wait("applied v2")
+            config.write_text(config_text(pool=0))
+            out.wait("rejected (v2 kept)")
+            wait_for(lambda: len(receiver.snapshot()) == 2, what="two deliveries")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=WAIT) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        events = [verify(hit) for hit in receiver.snapshot()]
+        assert [(e["type"], e["data"]["version"]) for e in events] == [
+            ("config.changed", 2),
+            ("config.rejected", 2),
+        ]
+    assert main(["deliveries", "--state-dir", str(tmp_path / "s"), "--status", "delivered"]) == 0
+
+
+def test_watch_with_a_bad_webhooks_file_refuses_to_start(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text())
+    (tmp_path / "subscribers.yaml").write_text("subscribers: [{url: ftp://x}]\n")
+    argv = ["watch", str(config), "--schema", str(schema_file), "--no-state"]
+    assert main([*argv, "--webhooks", str(tmp_path / "subscribers.yaml")]) == 1
+    assert "invalid webhook subscribers" in capsys.readouterr().err

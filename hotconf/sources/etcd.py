@@ -371,6 +371,21 @@ class EtcdSource:
             "compactions": self.compactions,
         }
 
+    def rollout_status(self) -> dict[str, Any] | None:
+        """The fleet's running canary, as `hotconf.fleet.Fleet.rollout_status` reads it (over
+        this source's connection: two etcd reads), plus ``member``: is this instance one of
+        its canary instances. ``None`` when no canary runs.
+
+        Raises:
+            EtcdError: etcd cannot be reached.
+        """
+        from ..fleet import Fleet  # fleet mode's publisher side: imported when asked
+
+        status = Fleet(self._etcd, self.name, prefix=self.keys.prefix).rollout_status()
+        if status is not None:
+            status["member"] = self.instance in status.get("instances", ())
+        return status
+
     def stop(self) -> None:
         self._stop.set()
         self._poke = None

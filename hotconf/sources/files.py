@@ -201,6 +201,8 @@ class FileSource:
         self._observer = observer
         observer.start()
         self.check()
+        # An edit between the first read and the watches being armed has no event: look once.
+        poke(False)
 
     def check(self) -> None:
         """Watch every source directory and parent that exists and is not watched yet (or
