@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .cli import (
+from ._cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     _color,

@@ -30,16 +30,18 @@ from typing import Any
 import click
 
 from . import fleet
-from ._fleet_keys import PREFIX
-from .cli import (
+from ._cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
     _color,
     _schema,
+    no_state_option,
     pointer_option,
     schema_option,
+    webhooks_option,
 )
+from ._fleet_keys import PREFIX
 from .errors import HotconfError
 from .live import LiveConfig, coerce_source, watch
 from .pipeline import check
@@ -151,13 +153,8 @@ def watch_etcd(
     help="With --etcd: a label canaries can select this instance by (repeat it).",
 )
 @click.option("--state-dir", metavar="DIR", help="History and last-known-good [.hotconf/].")
-@click.option("--no-state", is_flag=True, help="Keep history in memory only.")
-@click.option(
-    "--webhooks",
-    "webhooks",
-    metavar="FILE",
-    help="Webhook subscribers (YAML/JSON, hot-reloaded); see docs/webhooks.md.",
-)
+@no_state_option
+@webhooks_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8750, show_default=True, help="Port (0: any free).")
 @click.option("--token-file", metavar="FILE", help=f"Admin bearer token [default: ${TOKEN_ENV}].")

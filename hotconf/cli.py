@@ -12,7 +12,6 @@ Exit codes (every command):
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import threading
@@ -23,6 +22,21 @@ from typing import Any
 
 import click
 
+from ._cli_common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    _color,
+    _schema,
+    fail_on_option,
+    format_option,
+    no_state_option,
+    pointer_option,
+    schema_option,
+    webhooks_option,
+)
+from ._cli_fleet import register as _register_fleet
+from ._cli_service import register
 from ._cli_webhooks import register as register_webhook_commands
 from .compat import schema_diff
 from .diff import LEVELS
@@ -34,27 +48,6 @@ from .paths import to_dotted
 from .pipeline import check, locate_problems, parse_all
 from .schema import Schema
 from .snapshot import checksum
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-def _schema(path: str | None, pointer: str | None) -> Schema | None:
-    if path is None:
-        if pointer is not None:
-            raise click.UsageError("--pointer needs --schema")
-        return None
-    return Schema.from_file(path, pointer=pointer)
-
-
-schema_option = click.option(
-    "--schema", "-s", "schema_path", metavar="SCHEMA", help="JSON Schema or OpenAPI document."
-)
-pointer_option = click.option(
-    "--pointer",
-    metavar="POINTER",
-    help="JSON Pointer to the schema inside an OpenAPI document, e.g. "
-    "'#/components/schemas/AppConfig'.",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,19 +73,6 @@ def _read(
             raise
         return source.name, None, exc.problems or (Problem(exc.message),)
     return source.name, data, locate_problems(check(data, schema), docs)
-
-
-def _color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-)
 
 
 @cli.command()
@@ -133,15 +113,6 @@ def validate(
         assert csum is not None
         click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
     return EXIT_INVALID if problems else EXIT_OK
-
-
-fail_on_option = click.option(
-    "--fail-on",
-    type=click.Choice(LEVELS),
-    default="breaking",
-    show_default=True,
-    help="Exit 1 when the report reaches this level.",
-)
 
 
 @cli.command("diff")
@@ -274,13 +245,8 @@ def _result_line(result: ReloadResult) -> str:
     metavar="DIR",
     help="Where history and the last-known-good are kept [default: .hotconf next to CONFIG].",
 )
-@click.option("--no-state", is_flag=True, help="Keep history in memory only.")
-@click.option(
-    "--webhooks",
-    "webhooks",
-    metavar="FILE",
-    help="Webhook subscribers (YAML/JSON, hot-reloaded); see docs/webhooks.md.",
-)
+@no_state_option
+@webhooks_option
 @click.option(
     "--poll", "poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds."
 )
@@ -344,9 +310,6 @@ def watch_cmd(
     click.echo(f"{_stamp()} stopped")
     return EXIT_OK
 
-
-from ._cli_fleet import register as _register_fleet  # noqa: E402 (same reason)
-from ._cli_service import register  # noqa: E402 (it uses the options defined above)
 
 register(cli)  # serve, history, rollback
 _register_fleet(cli)  # publish
