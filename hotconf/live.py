@@ -1,64 +1,56 @@
-"""`LiveConfig`: the current snapshot, the pipeline that replaces it, rollback, subscribers.
+"""`LiveConfig`: the current snapshot, start-up, reading, watching, closing; and `watch()`.
 
 Readers take ``live.current``: one attribute read of an immutable `Snapshot`, no lock
 (DESIGN inv. 1). Writers (the reload worker, `reload`, `rollback`) serialize on one lock and
 run the pipeline: read → load → validate → diff → commit (store) → swap → notify, so nothing
 becomes visible before it is validated, nor announced before it is durable (inv. 3).
+
+The class is assembled from mixins kept in their own modules for size: `_reload`
+(the pipeline, commit, rejection, rollback), `_subscribing` (subscribers, ``events()``) and
+`_live_rollouts` (canary rollouts).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import os
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
-from . import pipeline
+from ._live_rollouts import RollingOut
+from ._reload import PIN, RANK, Reloading
+from ._subscribing import Subscribing
 from .diff import LEVELS, Level
 from .errors import (
     ClosedError,
-    HotconfError,
-    LoadError,
     NoValidConfigError,
     Problem,
-    StoreError,
-    ValidationError,
 )
-from .events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
+from .events import Rejection, ReloadResult
 from .impact import ImpactReport, assess
 from .notify import Subscription
-from .pipeline import Validator, check, locate_problems, parse_all
-from .rollout import Rollout, Signals
-from .rollout import on_rollout as _on_rollout
-from .rollout import rollouts as _rollouts
-from .rollout import snapshot_for as _snapshot_for
-from .rollout import start as _start_rollout
+from .pipeline import Validator, parse_all
 from .schema import Schema
-from .snapshot import _ABSENT, Snapshot, VersionInfo, canonical_json, checksum, freeze
+from .snapshot import _ABSENT, Snapshot, VersionInfo, checksum, freeze
 from .sources import RawDocument, Source
 from .sources.files import FileSource
 from .store import Store
 from .webhooks import Subscriber, Webhooks
-from .worker import Deferred, ReloadWorker
+from .worker import ReloadWorker
 
 log = logging.getLogger("hotconf")
-_RANK = {level: i for i, level in enumerate(LEVELS)}
 
 AUTO: Any = "auto"
-_PIN = "pinned_checksum"
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class LiveConfig:
+class LiveConfig(Reloading, Subscribing, RollingOut):
     """A config that stays current: validated, versioned, swapped atomically.
 
     Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`) or
@@ -112,7 +104,7 @@ class LiveConfig:
         worker: ReloadWorker | None = None,
         webhooks: Webhooks | None = None,
     ) -> None:
-        if gate not in _RANK:
+        if gate not in RANK:
             raise ValueError(f"gate must be one of {', '.join(LEVELS)}, not {gate!r}")
         self._gate = gate
         self._source = source
@@ -127,7 +119,7 @@ class LiveConfig:
         self._subs: list[Subscription] = []
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
-        self._pinned = store.get_meta(_PIN)
+        self._pinned = store.get_meta(PIN)
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
@@ -264,395 +256,6 @@ class LiveConfig:
         """Recorded rejections, newest first (problems redacted)."""
         return self._store.rejections(limit)
 
-    # -- the pipeline -------------------------------------------------------------------
-
-    def reload(self, *, force: bool = False) -> ReloadResult:
-        """Run the pipeline now on what the source holds, whatever the watcher thinks.
-
-        Args:
-            force: apply a valid candidate even when its impact is above the gate (it is
-                still validated: nothing invalid is ever applied).
-
-        Returns:
-            A `ReloadResult`: ``applied``, ``noop`` or ``rejected``. Never raises for a bad
-            candidate: the last-known-good stays served and the result says why.
-
-        Raises:
-            ClosedError: the LiveConfig is closed.
-        """
-        self._ensure_open()
-        return self._run("manual", force=force)
-
-    def _run(
-        self,
-        trigger: Literal["start", "manual", "watch"],
-        *,
-        defer: bool = False,
-        force: bool = False,
-    ) -> ReloadResult:
-        failed: Exception | None = None
-        with self._lock:
-            if self._closed and trigger != "start":
-                return self._noop()
-            started = time.perf_counter()
-            try:
-                result = self._pipeline(trigger, defer, force)
-            except Deferred:
-                raise
-            except HotconfError as exc:
-                code = "store" if isinstance(exc, StoreError) else "source"
-                problems = exc.problems or (Problem(exc.message, code=code),)
-                result = self._reject(problems, None)
-            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, retry later
-                log.exception("hotconf: internal error while reloading %s", self.name)
-                self._last_digest = None
-                problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
-                result = self._reject((problem,), None)
-                if trigger == "watch":
-                    failed = exc
-            log.debug(
-                "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
-            )
-        # Outside the lock: a slow callback (a blocked stdout) must not hold up reloads.
-        if result is not None and self._on_result is not None and trigger != "start":
-            try:
-                self._on_result(result)
-            except Exception:
-                log.exception("hotconf: on_result callback raised")
-        if failed is not None:
-            raise failed  # the worker retries it, backing off
-        return result if result is not None else self._noop()
-
-    def _noop(self) -> ReloadResult:
-        return ReloadResult("noop", getattr(self, "current", None))
-
-    def _pipeline(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
-        prev: Snapshot | None = getattr(self, "current", None)
-        timings: dict[str, float] = {}
-        mark = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal mark
-            now = time.perf_counter()
-            timings[stage] = now - mark
-            mark = now
-
-        try:
-            docs = self._source.read()
-        except HotconfError as exc:  # missing, unreadable, over the size limit
-            failure = f"failed: {exc.message}"
-            if trigger == "watch" and failure == self._last_digest:
-                return None  # the same failure, already recorded
-            if defer:
-                raise Deferred from None
-            self._last_digest = failure
-            raise
-        digest = pipeline.digest(docs)
-        lap("read")
-        if trigger == "watch" and digest == self._last_digest:
-            return None  # identical bytes: not even a candidate
-        try:
-            data = parse_all(docs)
-        except LoadError:
-            if defer:
-                raise Deferred from None
-            self._last_digest = digest
-            raise
-        lap("parse")
-        canonical = canonical_json(data)
-        csum = hashlib.sha256(canonical).hexdigest()
-        lap("hash")
-        self._last_digest = digest
-        if self._pinned is not None and csum != self._pinned:
-            self._unpin()  # the source changed since the rollback: it speaks again
-        if prev is not None and (csum == prev.checksum or csum == self._pinned):
-            if csum != prev.checksum:
-                log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
-            self._source_checksum = csum
-            self.degraded = False
-            return ReloadResult("noop", prev, timings=timings)
-        frozen = freeze(data)
-        lap("freeze")
-        problems = self._check(data, frozen)
-        lap("validate")
-        if problems and defer:
-            self._last_digest = None
-            raise Deferred
-        report = self._assess(prev, frozen, csum, locate_problems(problems, docs))
-        lap("diff")
-        if problems:
-            return self._reject(report.problems, csum, report)
-        self._source_checksum = csum
-        if report.idempotent:  # e.g. a set reordered: nothing a consumer can see
-            self.degraded = False
-            return ReloadResult("noop", prev, report=report, timings=timings)
-        if prev is not None and not force and _RANK[report.level] > _RANK[self._gate]:
-            why = "; ".join(
-                f"{c.pointer}: {c.reason}" for c in report.changes if c.level == report.level
-            )
-            gate = Problem(
-                f"impact {report.level} is above the gate ({self._gate}): {why}; "
-                "apply it with reload(force=True)",
-                code="gate",
-            )
-            # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
-            return self._reject((gate,), csum, report)
-        return self._commit(
-            canonical, frozen, csum, prev, report, source=self._source.name, timings=timings
-        )
-
-    def _unpin(self) -> None:
-        try:
-            self._store.set_meta(_PIN, None)
-        except StoreError:
-            log.exception("hotconf: could not clear the rollback pin; clearing it in memory")
-        self._pinned = None
-
-    def _assess(
-        self,
-        prev: Snapshot | None,
-        frozen: Mapping[str, Any],
-        csum: str,
-        problems: tuple[Problem, ...] = (),
-    ) -> ImpactReport:
-        return assess(
-            prev,
-            frozen,
-            self._schema,
-            problems=problems,
-            old_checksum=prev.checksum if prev is not None else None,
-            new_checksum=csum,
-            old_version=prev.version if prev is not None else None,
-        )
-
-    def _check(self, data: Mapping[str, Any], frozen: Mapping[str, Any]) -> tuple[Problem, ...]:
-        return check(data, self._schema, self._validators, frozen=frozen)
-
-    def _commit(
-        self,
-        canonical: bytes,
-        frozen: Mapping[str, Any],
-        csum: str,
-        prev: Snapshot | None,
-        report: ImpactReport,
-        *,
-        source: str,
-        rolled_back_from: int | None = None,
-        restores: int | None = None,
-        timings: dict[str, float] | None = None,
-        pin: str | None = None,
-    ) -> ReloadResult:
-        """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
-        (a rollback or a promoted canary overrides it), written with the version."""
-        timings = {} if timings is None else timings
-        kind: Literal["config.changed", "config.rolled_back"] = (
-            "config.rolled_back" if restores is not None else "config.changed"
-        )
-        # Webhook deliveries are committed with the version they announce (DESIGN inv. 3).
-        outbox = (
-            self.webhooks._announce_change(kind, self.name, prev, report)
-            if self.webhooks is not None and prev is not None
-            else None
-        )
-        mark = time.perf_counter()
-        try:
-            info = self._store.append(
-                data=canonical,
-                checksum=csum,
-                source=source,
-                created_at=self._clock(),
-                status="rollback" if restores is not None else "applied",
-                rolled_back_from=rolled_back_from,
-                restores=restores,
-                outbox=outbox,
-                meta={_PIN: pin} if pin is not None else None,
-            )
-        except StoreError:
-            self._last_digest = None  # not committed: the next event or poll tries again
-            raise
-        if pin is not None:
-            self._pinned = pin
-        timings["commit"] = time.perf_counter() - mark
-        snap = Snapshot._from_frozen(frozen, info)
-        object.__setattr__(self, "current", snap)  # the swap: one reference assignment
-        self.degraded = False
-        report = report.with_version(info.version)
-        log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
-        if outbox is not None and self.webhooks is not None:
-            self.webhooks.wake()
-        if prev is not None:
-            self._notify(ChangeEvent(kind, prev, snap, report))
-        return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
-
-    def _reject(
-        self,
-        problems: tuple[Problem, ...],
-        csum: str | None,
-        report: ImpactReport | None = None,
-    ) -> ReloadResult:
-        rejection = Rejection(self._clock(), self._source.name, problems, csum)
-        prev: Snapshot | None = getattr(self, "current", None)
-        outbox = (
-            self.webhooks._announce_rejection(self.name, prev, rejection, report)
-            if self.webhooks is not None
-            else []
-        )
-        try:
-            self._store.record_rejection(rejection, outbox)
-        except HotconfError:
-            log.exception("hotconf: could not record a rejection")
-        else:
-            if outbox and self.webhooks is not None:
-                self.webhooks.wake()
-        object.__setattr__(self, "last_rejection", rejection)
-        if prev is not None:
-            self.degraded = True
-        log.warning(
-            "hotconf: %s candidate rejected; still serving %s:\n%s",
-            self.name,
-            f"v{prev.version}" if prev else "nothing",
-            "\n".join(f"  {p}" for p in problems),
-        )
-        self._notify(rejection)
-        return ReloadResult("rejected", prev, rejection=rejection, report=report)
-
-    # -- rollback (DESIGN inv. 4) -------------------------------------------------------
-
-    def rollback(self, to: int | None = None) -> ReloadResult:
-        """Serve an earlier version again, as a new version (history is append-only).
-
-        Args:
-            to: the version to restore; default: the one before the current version.
-
-        Returns:
-            ``applied`` with the new snapshot, or ``noop`` when the target's content is
-            what is served now. The source's present content stays pinned out until it
-            changes, across restarts too.
-
-        Raises:
-            VersionNotFoundError: no such version.
-            ValidationError: the target no longer passes the schema or the checks.
-        """
-        self._ensure_open()
-        with self._lock:
-            prev = self.current
-            target = self._store.get(to if to is not None else prev.version - 1)
-            frozen = freeze(target.data)
-            problems = self._check(target.data, frozen)
-            if problems:
-                raise ValidationError(
-                    f"cannot roll back to v{target.info.version}: it fails the current checks",
-                    problems,
-                )
-            if target.info.checksum == prev.checksum:
-                return ReloadResult("noop", prev)
-            return self._commit(
-                canonical_json(target.data),
-                frozen,
-                target.info.checksum,
-                prev,
-                self._assess(prev, frozen, target.info.checksum),
-                source=f"rollback to v{target.info.version}",
-                rolled_back_from=prev.version,
-                restores=target.info.version,
-                pin=self._source_checksum or prev.checksum,
-            )
-
-    # -- subscribers --------------------------------------------------------------------
-
-    def subscribe(
-        self,
-        callback: Callable[[ChangeEvent], object],
-        keys: Iterable[str] | None = None,
-        *,
-        rejections: bool = False,
-    ) -> Subscription:
-        """Call ``callback(event)`` after each new version that changes a matching key.
-
-        Args:
-            callback: called with a `ChangeEvent`, in version order, in a thread of its own:
-                one that raises or blocks delays neither reloads nor other subscribers.
-            keys: dotted key patterns with shell globs (``["db.*", "features"]``); ``None``
-                for every change.
-            rejections: also call it with each `Rejection`.
-
-        Returns:
-            A `Subscription`; ``close()`` it to stop.
-        """
-        return self._add(callback, keys, rejections, threaded=not self._source.synchronous)
-
-    def on_rejection(self, callback: Callable[[Rejection], object]) -> Subscription:
-        """Call ``callback(rejection)`` for each rejected candidate (in its own thread).
-
-        Returns:
-            A `Subscription`; ``close()`` it to stop.
-        """
-        return self._add(callback, (), True, threaded=not self._source.synchronous)
-
-    def _add(
-        self,
-        callback: Callable[[Any], object],
-        keys: Iterable[str] | None,
-        rejections: bool,
-        *,
-        threaded: bool,
-    ) -> Subscription:
-        self._ensure_open()
-        sub = Subscription(
-            callback, keys=keys, rejections=rejections, threaded=threaded, on_close=self._remove
-        )
-        with self._lock:
-            self._subs.append(sub)
-        return sub
-
-    def _remove(self, sub: Subscription) -> None:
-        with self._lock:
-            if sub in self._subs:
-                self._subs.remove(sub)
-
-    def _notify(self, event: Event) -> None:
-        for sub in list(self._subs):
-            if sub.wants(event):
-                sub.deliver(event)
-
-    async def events(
-        self, keys: Iterable[str] | None = None, *, rejections: bool = True, rollouts: bool = True
-    ) -> AsyncIterator[Event | RolloutEvent]:
-        """Iterate over events in an asyncio program: ``async for event in live.events()``.
-
-        Yields `ChangeEvent`s, `Rejection`s (unless ``rejections=False``) and the
-        `RolloutEvent`s of canary rollouts (unless ``rollouts=False``; ``keys`` does not
-        filter them) as they happen; the iteration ends when the LiveConfig is closed.
-        """
-        loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[Event | RolloutEvent | None] = asyncio.Queue()
-
-        def forward(event: Event | RolloutEvent | None) -> None:
-            try:
-                loop.call_soon_threadsafe(inbox.put_nowait, event)
-            except RuntimeError:  # the loop is closed: nobody is listening any more
-                sub.close()
-                if rollout_sub is not None:
-                    rollout_sub.close()
-
-        rollout_sub: Subscription | None = None
-        sub = self._add(forward, keys, rejections, threaded=False)
-        if rollouts:
-            rollout_sub = _on_rollout(self, forward, threaded=False)
-
-        def stop() -> None:
-            if not loop.is_closed():
-                forward(None)
-
-        sub.on_stop = stop
-        try:
-            while (event := await inbox.get()) is not None:
-                yield event
-        finally:
-            sub.close()
-            if rollout_sub is not None:
-                rollout_sub.close()
-
     # -- watching -----------------------------------------------------------------------
 
     def _poke(self, writing: bool = False) -> None:
@@ -660,84 +263,6 @@ class LiveConfig:
             self._worker.poke(writing)
         elif not self._closed:  # a synchronous source: run now, in the caller's thread
             self._run("manual")
-
-    # -- canary rollouts (hotconf.rollout) ------------------------------------------------
-
-    def rollout(
-        self,
-        candidate: bytes | Mapping[str, Any],
-        *,
-        fraction: float = 0.05,
-        budget: float = 0.01,
-        min_samples: int = 200,
-        min_duration: float = 0.0,
-        signals: Signals | None = None,
-        poll_interval: float = 1.0,
-        format: str = "yaml",
-        force: bool = False,
-    ) -> Rollout:
-        """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
-
-        Args:
-            candidate: the config as YAML/JSON bytes, or as data; validated like any
-                candidate (an invalid one is refused).
-            fraction: the share of routing keys served the candidate (dyed requests always
-                are).
-            budget: how much higher than the stable's the canary's error rate may be
-                (0.01: one percentage point).
-            min_samples: canary outcomes needed before it can be promoted.
-            min_duration: seconds it must run before it can be promoted.
-            signals: a callable hotconf polls for outcomes instead of (or besides)
-                ``rollout.record(ok)``: ``{"canary": (ok, failed), "stable": (ok, failed)}``.
-            poll_interval: seconds between ``signals`` polls.
-            format: ``"yaml"`` or ``"json"`` for bytes.
-            force: start it even when its impact is above the gate.
-
-        Returns:
-            The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
-
-        Raises:
-            LoadError, ValidationError: the candidate is refused.
-            RolloutError: a rollout is running already, or the candidate is what is served.
-
-        Example:
-            >>> rollout = live.rollout(b"db: {pool_size: 20}", fraction=0.05)  # doctest: +SKIP
-            >>> snap = live.snapshot_for(user, dyed="x-hotconf-canary" in hdrs)  # doctest: +SKIP
-            >>> rollout.record(handle(request, snap))  # doctest: +SKIP
-        """
-        return _start_rollout(
-            self,
-            candidate,
-            fraction=fraction,
-            budget=budget,
-            min_samples=min_samples,
-            min_duration=min_duration,
-            signals=signals,
-            poll_interval=poll_interval,
-            format=format,
-            force=force,
-        )
-
-    def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
-        """The snapshot to serve one request with: the canary or the stable one.
-
-        Without a running rollout this is ``live.current``. With one, the same routing key
-        always gets the same answer, and a dyed request (say, one carrying an
-        ``x-hotconf-canary`` header) always gets the canary.
-        """
-        return _snapshot_for(self, routing_key, dyed)
-
-    def rollouts(self) -> list[Rollout]:
-        """Rollouts on this LiveConfig, newest first (the running one, if any, first)."""
-        return _rollouts(self)
-
-    def on_rollout(self, callback: Callable[[RolloutEvent], object]) -> Subscription:
-        """Call ``callback(event)`` with each `RolloutEvent` (started, promoted, aborted).
-
-        Returns:
-            A `Subscription`; ``close()`` it to stop.
-        """
-        return _on_rollout(self, callback)
 
     # -- what the HTTP service reads (hotconf.service) ------------------------------------
 
