@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,16 @@ def schema_file(tmp_path: Path) -> Path:
 
 def config_text(pool: int = 5, host: str = "db.local", extra: str = "") -> str:
     return f"db:\n  host: {host}\n  pool_size: {pool}\n{extra}"
+
+
+@pytest.fixture
+def etcd(tmp_path: Path) -> Iterator[Any]:
+    """A real etcd on free loopback ports, data in tmp_path (tests/test_etcd.py: EtcdServer)."""
+    from .test_etcd import EtcdServer
+
+    server = EtcdServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

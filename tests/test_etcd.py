@@ -92,16 +92,6 @@ class EtcdServer:
         self.proc = None
 
 
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    server = EtcdServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def publish(url: str, text: str, **options: Any) -> fleet.PublishResult:
     schema = hotconf.Schema.from_dict(SCHEMA)
     return fleet.publish(url, "app", text.encode(), schema=schema, **options)

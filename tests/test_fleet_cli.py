@@ -8,7 +8,6 @@ import functools
 import json
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,16 +27,6 @@ from .test_service_cli import _client, _serve
 needs_etcd = pytest.mark.skipif(
     ETCD is None, reason="etcd is not installed (Debian: apt-get install -y etcd-server)"
 )
-
-
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    server = EtcdServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def samples(text: str) -> dict[str, float]:
