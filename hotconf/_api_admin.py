@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._api_http import ApiError, bad_request, json_body, json_response, problems_list
+from ._api_http import MAX_INT, ApiError, bad_request, json_body, json_response, problems_list
 from .errors import ClosedError, LoadError, ValidationError, VersionNotFoundError
 from .events import ReloadResult
 from .load import DEFAULT_LIMITS
@@ -131,7 +131,9 @@ class AdminApi:
         service.auth.require_admin(request)
         live = service.live_for_change()
         to = (await json_body(request)).get("to")
-        if to is not None and (not isinstance(to, int) or isinstance(to, bool) or to < 1):
+        if to is not None and (
+            not isinstance(to, int) or isinstance(to, bool) or not 1 <= to <= MAX_INT
+        ):
             raise bad_request("to must be a version number (an integer from 1), or absent")
         try:
             result = await run_in_threadpool(live.rollback, to)

@@ -8,6 +8,9 @@ not. Listings (versions, diffs, rejections) never carry a value that is secret.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets as secrets_module
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -27,10 +30,13 @@ from ._api_http import (
     int_param,
     json_response,
 )
+from ._api_http import (
+    MAX_INT as MAX_VERSION,
+)
 from .errors import VersionNotFoundError
 from .impact import Classifier
 from .paths import Path, split_dotted
-from .snapshot import REDACTED, Snapshot
+from .snapshot import REDACTED, Snapshot, VersionInfo
 
 if TYPE_CHECKING:
     from .service import Service
@@ -93,9 +99,31 @@ class Bodies:
         return Prepared(*found)
 
 
+# A checksum covers the secrets too: with everything else in a redacted body, a short secret
+# could be guessed offline from it. Callers who may not see secrets get a keyed tag instead.
+_TAG_KEY = secrets_module.token_bytes(32)
+
+
+def public_checksum(checksum: str, secrets: bool) -> str:
+    """The checksum as a caller may see it: itself with secrets, else a keyed fingerprint."""
+    if secrets:
+        return checksum
+    return hmac.new(_TAG_KEY, checksum.encode(), hashlib.sha256).hexdigest()
+
+
+def _etag(snap: Snapshot, secrets: bool) -> str:
+    return f'"{public_checksum(snap.checksum, secrets)}"'
+
+
+def _info(info: VersionInfo, secrets: bool) -> dict[str, Any]:
+    body = info.to_dict()
+    body["checksum"] = public_checksum(info.checksum, secrets)
+    return body
+
+
 def _headers(snap: Snapshot, secrets: bool) -> dict[str, str]:
     return {
-        "ETag": f'"{snap.checksum}"',
+        "ETag": _etag(snap, secrets),
         "X-Hotconf-Version": str(snap.version),
         "X-Hotconf-Redacted": "false" if secrets else "true",
         "Cache-Control": "no-cache",
@@ -157,7 +185,7 @@ class ConfigApi:
                 if snap.version <= after:
                     return _not_modified(snap, secrets)
         condition = request.headers.get("if-none-match")
-        if condition is not None and etag_matches(condition, f'"{snap.checksum}"'):
+        if condition is not None and etag_matches(condition, _etag(snap, secrets)):
             return _not_modified(snap, secrets)
         return self.bodies.response(snap, secrets, self._sensitive)
 
@@ -166,7 +194,7 @@ class ConfigApi:
         key: str = request.path_params["key"]
         secrets = self.service.auth.sees_secrets(request)
         snap = await self._snapshot(int_param(request.query_params, "version", minimum=1))
-        if etag_matches(request.headers.get("if-none-match"), f'"{snap.checksum}"'):
+        if etag_matches(request.headers.get("if-none-match"), _etag(snap, secrets)):
             return _not_modified(snap, secrets)
         try:
             value = snap.lookup(key)
@@ -184,20 +212,21 @@ class ConfigApi:
         live = self.service.live
         limit = int_param(request.query_params, "limit", minimum=1) or 100
         history = await run_in_threadpool(live.history, min(limit, MAX_LIMIT))
-        body = {"current": live.current.version, "versions": [v.to_dict() for v in history]}
+        secrets = self.service.auth.sees_secrets(request)
+        body = {"current": live.current.version, "versions": [_info(v, secrets) for v in history]}
         return json_response(body)
 
     async def version(self, request: Request) -> Response:
         """``GET /v1/versions/{n}``: one version's metadata and data."""
         raw: str = request.path_params["n"]
-        if not raw.isdigit() or int(raw) < 1:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_VERSION:
             raise bad_request(f"a version is a positive integer, not {raw!r}")
         secrets = self.service.auth.sees_secrets(request)
         snap = await self._snapshot(int(raw))
-        if etag_matches(request.headers.get("if-none-match"), f'"{snap.checksum}"'):
+        if etag_matches(request.headers.get("if-none-match"), _etag(snap, secrets)):
             return _not_modified(snap, secrets)
         data = snap if secrets else redact(snap, self._sensitive())
-        body = {**snap.info.to_dict(), "current": snap.version == self.service.live.version}
+        body = {**_info(snap.info, secrets), "current": snap.version == self.service.live.version}
         body["data"] = data
         return json_response(body, headers=_headers(snap, secrets))
 

@@ -127,9 +127,15 @@ class Auth:
         return self._admin is not None or self._read is not None
 
     @property
+    def has_admin(self) -> bool:
+        """Is an admin token set (the only thing that makes binding beyond loopback safe)?"""
+        return self._admin is not None
+
+    @property
     def open_mutations(self) -> bool:
-        """No admin token: anyone who reaches the (loopback) server may mutate."""
-        return self._admin is None
+        """No token at all: anyone who reaches the (loopback) server may mutate. A read-only
+        token alone does not open mutations: with any token set, they need the admin one."""
+        return not self.configured
 
     def access(self, request: Request) -> Access:
         """What the caller's ``Authorization`` header grants.
@@ -185,6 +191,9 @@ def _unauthorized(detail: str, error: str | None) -> ApiError:
     )
 
 
+MAX_INT = 2**63 - 1
+
+
 def int_param(query: QueryParams, name: str, *, minimum: int = 0) -> int | None:
     """An integer query parameter, or ``None`` when absent; 400 when malformed."""
     raw = query.get(name)
@@ -194,8 +203,8 @@ def int_param(query: QueryParams, name: str, *, minimum: int = 0) -> int | None:
         value = int(raw)
     except ValueError:
         raise bad_request(f"{name} must be an integer, not {raw!r}") from None
-    if value < minimum:
-        raise bad_request(f"{name} must be at least {minimum}")
+    if not minimum <= value <= MAX_INT:  # SQLite integers are 64-bit
+        raise bad_request(f"{name} must be between {minimum} and {MAX_INT}")
     return value
 
 
@@ -224,10 +233,20 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object; an empty body is ``{}``; 400 for anything else."""
+    """The request's JSON object; an empty body is ``{}``; 400 for anything else.
+
+    A non-empty body must say ``Content-Type: application/json`` (415 otherwise): a browser
+    sends that only after a CORS preflight, so a web page cannot post to a server without a
+    token on the developer's loopback (a ``text/plain`` form post needs none).
+    """
     raw = await request.body()
     if not raw.strip():
         return {}
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise ApiError(
+            415, "unsupported-media-type", "Unsupported media type", "send application/json"
+        )
     try:
         data = json.loads(raw)
     except ValueError as exc:

@@ -46,7 +46,7 @@ def check_bind(host: str, auth: Auth) -> None:
     Raises:
         HotconfError: ``host`` is not loopback and there is no admin token.
     """
-    if auth.open_mutations and not is_loopback(host):
+    if not auth.has_admin and not is_loopback(host):
         raise HotconfError(
             f"refusing to listen on {host}: without a token anybody who reaches the port "
             "could reload and roll back the config; set --token-file or HOTCONF_TOKEN, or "

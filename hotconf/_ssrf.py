@@ -54,6 +54,7 @@ def _kind(ip: Address) -> str | None:
         (ip.is_unspecified, "unspecified"),
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),
+        (ip.version == 6 and ip.is_site_local, "site-local"),  # fec0::/10: not "private" in 3.11
         (ip.is_multicast, "multicast"),
         (ip.version == 4 and ip in _SHARED, "shared address space"),
         (ip.is_reserved, "reserved"),

@@ -69,7 +69,9 @@ def new_secret() -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` fit for logs and listings: userinfo and query replaced by ``***``."""
+    """``url`` fit for logs and listings: scheme, host and port only; userinfo, path and
+    query replaced by ``***`` (Slack, Discord and Teams webhook URLs carry their secret in the
+    path)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -77,7 +79,8 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+    path = "/***" if parts.path not in ("", "/") else parts.path
+    return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
 
 
 def _iso(moment: datetime) -> str:
@@ -131,6 +134,10 @@ class Subscriber:
         if isinstance(self.keys, str):
             raise SubscriberError("keys is a list of dotted key patterns, not one string")
         keys = tuple(self.keys) if self.keys is not None else None
+        if keys is not None and not all(isinstance(k, str) and k for k in keys):
+            raise SubscriberError("keys must be non-empty strings (dotted key patterns)")
+        if not isinstance(self.allow_private, bool):
+            raise SubscriberError("allow_private must be true or false")
         if self.name and not _NAME.fullmatch(self.name):
             raise SubscriberError(
                 f"name {self.name!r} must be 1-128 letters, digits or . _ : - (not first)"

@@ -136,7 +136,9 @@ def test_config_with_etag_and_304(files: Callable[..., Running], tmp_path: Path)
         assert r.status_code == 200
         assert r.json()["db"]["pool_size"] == 5
         etag = r.headers["etag"]
-        assert etag == f'"{live.current.checksum}"'
+        # a caller without a token gets a keyed fingerprint of the checksum, stable per server
+        assert etag != f'"{live.current.checksum}"' and len(etag) == 66
+        assert http.get("/v1/config").headers["etag"] == etag
         assert r.headers["x-hotconf-version"] == "1"
         for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
             assert http.get("/v1/config", headers={"If-None-Match": header}).status_code == 304
@@ -168,7 +170,9 @@ def test_secrets_only_for_a_caller_with_a_token(files: Callable[..., Running]) -
                 r = holder.get("/v1/config")
                 assert r.json()["db"]["password"] == SECRET
                 assert r.headers["x-hotconf-redacted"] == "false"
-                assert r.headers["etag"] == etag  # the real checksum either way
+                # holders get the real checksum; anonymous callers a keyed fingerprint, so a
+                # short secret cannot be guessed offline from the ETag and the redacted body
+                assert r.headers["etag"] == f'"{server.service.live.current.checksum}"' != etag
                 assert holder.get("/v1/config/db.password").json()["value"] == SECRET
                 assert holder.get("/v1/versions/1").json()["data"]["db"]["password"] == SECRET
         with server.client("not-a-token") as wrong:
@@ -373,7 +377,9 @@ def test_reload_needs_the_admin_token_and_reports() -> None:
             assert bad.json()["problems"][0]["path"] == "/db/pool_size"
             assert live.version == 2
             assert http.post("/v1/reload", json={"force": "yes"}).status_code == 400
-            assert http.post("/v1/reload", content="{").status_code == 400
+            assert http.post("/v1/reload", content="{").status_code == 415  # not JSON typed
+            json_typed = {"Content-Type": "application/json"}
+            assert http.post("/v1/reload", content="{", headers=json_typed).status_code == 400
             assert http.post("/v1/reload", json=[1]).status_code == 400
 
 
@@ -657,3 +663,32 @@ def test_no_token_means_loopback_only() -> None:
         check_bind("0.0.0.0", Auth(read_token=READER))  # reads secrets, still cannot mutate
     with pytest.raises(ValueError, match="empty"):
         Auth(token=" " * 2)
+
+
+def test_anonymous_checksums_are_keyed_and_posts_need_json(tmp_path: Path) -> None:
+    source = QuietSource(data())
+    with quiet(source, read_token=READER) as server:
+        live = server.ready()
+        real = live.current.checksum
+        with server.client() as anonymous, server.client(READER) as reader:
+            # a read token alone keeps mutations closed to anonymous callers too
+            assert anonymous.post("/v1/reload").status_code == 401
+            assert reader.post("/v1/reload").status_code == 403
+            etag = reader.get("/v1/config").headers["etag"]
+            assert etag == f'"{real}"'
+            listing = reader.get("/v1/versions").json()["versions"]
+            assert listing[0]["checksum"] == real
+        assert real not in server.client().get("/v1/versions/1").text
+    with quiet(QuietSource(data())) as server, server.client() as http:
+        server.ready()
+        plain = http.post(
+            "/v1/rollback",
+            content=b'{"to": 1}',
+            headers={"Content-Type": "text/plain", "Origin": "https://elsewhere.example"},
+        )
+        assert plain.status_code == 415
+        too_big = 2**70
+        assert http.get(f"/v1/versions/{too_big}").status_code == 400
+        assert http.get("/v1/versions/\u00b2").status_code == 400
+        assert http.get("/v1/config", params={"version": too_big}).status_code == 400
+        assert http.post("/v1/rollback", json={"to": too_big}).status_code == 400

@@ -229,8 +229,15 @@ def test_subscriber_repr_and_dict_hide_secret_and_url_credentials() -> None:
     for text in (repr(sub), json.dumps(sub.to_dict()), str(sub)):
         assert SECRET not in text and "c2VjcmV0" not in text
         assert "pw-in-url" not in text and "q-secret" not in text
-    assert sub.to_dict()["url"] == "https://***@h.example/x?***"
-    assert redact_url("http://h/x") == "http://h/x"
+    assert sub.to_dict()["url"] == "https://***@h.example/***?***"
+    assert redact_url("http://h/x") == "http://h/***"
+    assert redact_url("https://hooks.slack.example/services/T0/B0/XsecretX") == (
+        "https://hooks.slack.example/***"
+    )
+    assert redact_url("http://h:8080") == "http://h:8080"
+    for bad in ({"keys": [1]}, {"keys": [""]}, {"allow_private": "yes"}):
+        with pytest.raises(hotconf.webhooks.SubscriberError):
+            hotconf.Subscriber("https://h.example/x", SECRET, **bad)  # type: ignore[arg-type]
 
 
 def test_subscriber_wants_types_and_keys() -> None:
