@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 
 import click
 
@@ -34,6 +35,11 @@ pointer_option = click.option(
     help="JSON Pointer to the schema inside an OpenAPI document, e.g. "
     "'#/components/schemas/AppConfig'.",
 )
+
+
+def _stamp() -> str:
+    """Now, as the commands print it: ``2026-11-27T15:20:01Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _color() -> bool:

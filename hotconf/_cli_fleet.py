@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -21,6 +20,7 @@ from ._cli_common import (
     EXIT_OK,
     _color,
     _schema,
+    _stamp,
     fail_on_option,
     format_option,
     pointer_option,
@@ -30,8 +30,7 @@ from .fleet import PREFIX, Fleet, InstanceStatus, PublishResult
 
 
 def _say(line: str, *, err: bool = False) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    click.echo(f"{stamp} {line}", err=err)
+    click.echo(f"{_stamp()} {line}", err=err)
     sys.stdout.flush()
 
 

@@ -16,7 +16,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -28,6 +27,7 @@ from ._cli_common import (
     EXIT_USAGE,
     _color,
     _schema,
+    _stamp,
     fail_on_option,
     format_option,
     no_state_option,
@@ -215,10 +215,6 @@ def schema_diff_cmd(
         click.echo(report.to_text(color=_color()))
     reached = COMPAT_LEVELS.index(report.level) >= COMPAT_LEVELS.index(fail_on)
     return EXIT_INVALID if reached else EXIT_OK
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _result_line(result: ReloadResult) -> str:

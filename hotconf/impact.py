@@ -26,7 +26,7 @@ from .errors import Problem
 from .load import load
 from .paths import Path, to_pointer
 from .schema import Schema, sensitive_name
-from .snapshot import REDACTED, Snapshot, checksum
+from .snapshot import REDACTED, Snapshot, checksum, thaw
 
 _MISSING: Any = object()
 _RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -223,8 +223,8 @@ class ImpactReport:
                     "kind": c.kind,
                     "level": c.level,
                     "reason": c.reason,
-                    "old": _jsonable(c.old),
-                    "new": _jsonable(c.new),
+                    "old": thaw(c.old),
+                    "new": thaw(c.new),
                     "sensitive": c.sensitive,
                 }
                 for c in self.changes
@@ -297,10 +297,6 @@ def _values(c: Change) -> str:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=dict))
 
 
 def assess(

@@ -34,7 +34,7 @@ from .impact import ImpactReport, assess
 from .notify import Subscription
 from .pipeline import Validator, parse_all
 from .schema import Schema
-from .snapshot import _ABSENT, Snapshot, VersionInfo, checksum, freeze
+from .snapshot import _ABSENT, Snapshot, VersionInfo, checksum, freeze, thaw
 from .sources import RawDocument, Source
 from .sources.files import FileSource
 from .store import Store
@@ -246,7 +246,7 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         if isinstance(candidate, bytes):
             data = parse_all((RawDocument("candidate", candidate, format),))
         else:
-            data = _plain(candidate)
+            data = thaw(candidate)
         prev = self.current
         frozen = freeze(data)
         problems = self._check(data, frozen)
@@ -333,14 +333,6 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         current = getattr(self, "current", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-def _plain(data: Any) -> Any:
-    if isinstance(data, Mapping):
-        return {k: _plain(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_plain(v) for v in data]
-    return data
 
 
 def coerce_source(
