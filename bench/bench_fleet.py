@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 
 import hotconf
-from hotconf._etcd import Etcd
-from hotconf.fleet import Fleet, Keys
+from hotconf.fleet.etcd import Etcd
+from hotconf.fleet.publisher import Fleet, Keys
 from hotconf.sources.etcd import EtcdSource
 
 SCHEMA = {

@@ -1,4 +1,4 @@
-"""How fast hotconf.load parses, next to the floors it is measured against.
+"""How fast hotconf.pipeline.load parses, next to the floors it is measured against.
 
 Usage: python bench/bench_load.py [--big] [--runs N]
 
@@ -27,9 +27,9 @@ sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
 
 from _gen import make_config, to_json, to_yaml  # noqa: E402
 
-from hotconf.load import parse  # noqa: E402
+from hotconf.pipeline.load import parse  # noqa: E402
 
-hotconf_load = sys.modules["hotconf.load"]
+hotconf_load = sys.modules["hotconf.pipeline.load"]
 FAST = hotconf_load._fast is not None
 
 
@@ -85,7 +85,7 @@ def bench(leaves: int, runs: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
-    args = argparse.ArgumentParser(description="hotconf.load against PyYAML and json")
+    args = argparse.ArgumentParser(description="hotconf.pipeline.load against PyYAML and json")
     args.add_argument("--big", action="store_true", help="also run 100k leaves")
     args.add_argument("--runs", type=int, default=9, help="runs per stage (default 9)")
     opts = args.parse_args(argv)

@@ -2,7 +2,7 @@
 
 1. Requests per second of ``GET /v1/config`` (keep-alive, anonymous: the redacted body) on
    loopback, against a bare Starlette app with one route that returns the same bytes, both
-   served the same way (uvicorn, the same ``Config`` and ``hotconf.service.Server``, each in
+   served the same way (uvicorn, the same ``Config`` and ``hotconf.service.app.Server``, each in
    its own process), measured alternately, round by round; the figure is the median of the
    per-round ratios. The client is ``wrk`` when it is installed, else a pipelining-free
    asyncio client in its own process. Goal: ratio >= 0.8.
@@ -49,7 +49,7 @@ def _serve(kind: str, workdir: Path) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from hotconf.service import Server, bind
+    from hotconf.service.app import Server, bind
 
     body = (workdir / "body.json").read_bytes()
 
@@ -59,7 +59,7 @@ def _serve(kind: str, workdir: Path) -> None:
     app = Starlette(routes=[Route("/v1/config", config, methods=["GET"])])
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    # the same uvicorn settings as hotconf.service.serve
+    # the same uvicorn settings as hotconf.service.app.serve
     settings = uvicorn.Config(
         app, lifespan="on", log_config=None, access_log=False, server_header=False
     )
@@ -263,7 +263,7 @@ async def _app_release(polls: int) -> list[float]:
     import functools
 
     import hotconf
-    from hotconf.service import Service
+    from hotconf.service.app import Service
     from hotconf.testing import MemorySource
 
     source = MemorySource({"db": {"host": "h", "pool_size": 1, "password": "p4ssw0rd-x"}})

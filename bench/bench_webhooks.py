@@ -39,7 +39,7 @@ from typing import IO
 
 import hotconf
 from hotconf.testing import MemorySource
-from hotconf.webhooks import new_secret
+from hotconf.webhooks.manager import new_secret
 
 RECEIVER = r"""
 import asyncio, json, sys, time

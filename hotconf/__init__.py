@@ -17,11 +17,9 @@ Usage::
 
 from typing import TYPE_CHECKING
 
-from .compat import CompatChange as CompatChange
-from .compat import CompatReport as CompatReport
-from .compat import schema_diff as schema_diff
-from .diff import Change as Change
-from .diff import Level as Level
+from .compat.report import CompatChange as CompatChange
+from .compat.report import CompatReport as CompatReport
+from .compat.report import schema_diff as schema_diff
 from .errors import (
     ClosedError as ClosedError,
 )
@@ -68,33 +66,35 @@ from .events import ChangeEvent as ChangeEvent
 from .events import Rejection as Rejection
 from .events import ReloadResult as ReloadResult
 from .events import RolloutEvent as RolloutEvent
-from .impact import ImpactReport as ImpactReport
-from .impact import diff as diff
-from .live import LiveConfig as LiveConfig
-from .live import watch as watch
-from .load import Limits as Limits
-from .load import load as load
-from .notify import Subscription as Subscription
-from .pipeline import Validator as Validator
-from .rollout import Rollout as Rollout
-from .schema import Schema as Schema
-from .snapshot import REDACTED as REDACTED
-from .snapshot import Snapshot as Snapshot
-from .snapshot import VersionInfo as VersionInfo
+from .live.config import LiveConfig as LiveConfig
+from .live.config import watch as watch
+from .live.rollouts import Rollout as Rollout
+from .live.subscriptions import Subscription as Subscription
+from .pipeline.diff import Change as Change
+from .pipeline.diff import Level as Level
+from .pipeline.evaluate import Validator as Validator
+from .pipeline.impact import ImpactReport as ImpactReport
+from .pipeline.impact import diff as diff
+from .pipeline.load import Limits as Limits
+from .pipeline.load import load as load
+from .pipeline.schema import Schema as Schema
+from .pipeline.snapshot import REDACTED as REDACTED
+from .pipeline.snapshot import Snapshot as Snapshot
+from .pipeline.snapshot import VersionInfo as VersionInfo
 from .sources import RawDocument as RawDocument
 from .sources import Source as Source
 from .sources.files import FileSource as FileSource
-from .webhooks import Delivery as Delivery
-from .webhooks import DeliveryAttempt as DeliveryAttempt
-from .webhooks import RetryPolicy as RetryPolicy
-from .webhooks import Subscriber as Subscriber
-from .webhooks import SubscriberStatus as SubscriberStatus
-from .webhooks import WebhookError as WebhookError
-from .webhooks import WebhookNotFoundError as WebhookNotFoundError
-from .webhooks import Webhooks as Webhooks
+from .webhooks.manager import Delivery as Delivery
+from .webhooks.manager import DeliveryAttempt as DeliveryAttempt
+from .webhooks.manager import RetryPolicy as RetryPolicy
+from .webhooks.manager import Subscriber as Subscriber
+from .webhooks.manager import SubscriberStatus as SubscriberStatus
+from .webhooks.manager import WebhookError as WebhookError
+from .webhooks.manager import WebhookNotFoundError as WebhookNotFoundError
+from .webhooks.manager import Webhooks as Webhooks
 
 if TYPE_CHECKING:
-    from .service import create_app as create_app
+    from .service.app import create_app as create_app
     from .sources.etcd import EtcdSource as EtcdSource
 else:
 
@@ -102,7 +102,7 @@ else:
         # The HTTP service needs Starlette, uvicorn and prometheus-client: import it on
         # first use, so that `import hotconf` neither needs nor pays for them.
         if name == "create_app":
-            from .service import create_app
+            from .service.app import create_app
 
             return create_app
         if name == "EtcdSource":  # fleet mode speaks HTTP (httpx): imported on first use too

@@ -1,5 +1,5 @@
 """``python -m hotconf``: the same as the ``hotconf`` command."""
 
-from .cli import run
+from .cli.main import run
 
 run()

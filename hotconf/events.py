@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from .diff import Change, Level
 from .errors import Problem
-from .impact import ImpactReport
-from .paths import to_dotted
-from .snapshot import Snapshot
+from .pipeline.diff import Change, Level
+from .pipeline.impact import ImpactReport
+from .pipeline.paths import to_dotted
+from .pipeline.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

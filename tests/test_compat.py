@@ -23,9 +23,9 @@ from hypothesis.errors import NoSuchExample
 from hypothesis_jsonschema import _canonicalise, from_schema
 from jsonschema import Draft202012Validator
 
-from hotconf.compat import LEVELS, MODES, CompatReport, level_of, schema_diff
+from hotconf.compat.report import LEVELS, MODES, CompatReport, level_of, schema_diff
 from hotconf.errors import SchemaError
-from hotconf.schema import Schema
+from hotconf.pipeline.schema import Schema
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_SCHEMA = json.loads((ROOT / "schemas" / "compat-report.schema.json").read_text())
@@ -1019,7 +1019,7 @@ def test_property_changes_beside_unevaluated_properties_are_semantic() -> None:
 
 
 def test_comparison_stops_at_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hotconf import _compat_rules
+    from hotconf.compat import rules as _compat_rules
 
     deep_o, deep_n = INT, NUM
     for _ in range(10):
@@ -1188,7 +1188,7 @@ DOCS = (ROOT / "docs" / "compat.md").read_text()
 
 
 def test_docstring_examples() -> None:
-    import hotconf.compat
+    import hotconf.compat.report
 
     assert doctest.testmod(hotconf.compat).failed == 0
 

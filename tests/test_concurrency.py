@@ -26,7 +26,7 @@ def config(i: int) -> dict[str, object]:
 
 def test_readers_see_whole_snapshots_during_500_swaps() -> None:
     source = MemorySource(config(0))
-    written = {hotconf.snapshot.checksum(config(i)) for i in range(SWAPS + 1)}
+    written = {hotconf.pipeline.snapshot.checksum(config(i)) for i in range(SWAPS + 1)}
     errors: list[str] = []
     reads = [0]
     stop = threading.Event()

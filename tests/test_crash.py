@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 import hotconf
-from hotconf.snapshot import checksum
-from hotconf.store import Store
+from hotconf.pipeline.snapshot import checksum
+from hotconf.store.history import Store
 from hotconf.testing import MemorySource
 
 CHILD = textwrap.dedent(

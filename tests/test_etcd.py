@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 import hotconf
-from hotconf import fleet
-from hotconf._etcd import Etcd, put_op
-from hotconf.cli import main
+from hotconf.cli.main import main
+from hotconf.fleet import publisher as fleet
+from hotconf.fleet.etcd import Etcd, put_op
 from hotconf.sources.etcd import EtcdSource
 
 from .conftest import SCHEMA, config_text, wait_for

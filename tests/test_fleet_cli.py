@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import hotconf
-from hotconf import fleet
-from hotconf.cli import main
-from hotconf.service import Service
+from hotconf.cli.main import main
+from hotconf.fleet import publisher as fleet
+from hotconf.service.app import Service
 from hotconf.sources.etcd import EtcdSource
 
 from .conftest import SCHEMA, WAIT, config_text, wait_for

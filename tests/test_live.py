@@ -31,7 +31,7 @@ def test_reads_current_and_dotted_keys() -> None:
         assert live.get("db.missing", default=10) == 10
         assert live.get(("db", "host")) == "db.local"
         assert live.version == 1
-        assert live.current.checksum == hotconf.snapshot.checksum(GOOD)
+        assert live.current.checksum == hotconf.pipeline.snapshot.checksum(GOOD)
 
 
 def test_snapshots_are_immutable_all_the_way_down() -> None:
@@ -348,7 +348,7 @@ def test_reload_result_reports_changes() -> None:
         assert result.previous is not None and result.previous.version == 1
 
 
-class FailingStore(hotconf.store.Store):
+class FailingStore(hotconf.store.history.Store):
     """A store whose next ``failures`` commits fail (a full disk, a lost volume)."""
 
     failures = 0

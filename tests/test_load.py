@@ -1,4 +1,4 @@
-"""hotconf.load: YAML 1.2 core-schema rules, JSON, guards, errors, `locate`, the fast path.
+"""hotconf.pipeline.load: YAML 1.2 core-schema rules, JSON, guards, errors, `locate`, the fast path.
 
 Most rule tests run three ways (the `mode` fixture): libyaml's C parser, PyYAML's pure-Python
 parser (used when libyaml is absent), and the default `parse` with the yaml-rs fast path on.
@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hotconf.errors import LoadError, SourceError
-from hotconf.load import DEFAULT_LIMITS, FORMATS, Limits, format_for, load, locate, parse
+from hotconf.pipeline.load import DEFAULT_LIMITS, FORMATS, Limits, format_for, load, locate, parse
 
-L = sys.modules["hotconf.load"]  # the module (the package exports the `load` function)
+L = sys.modules["hotconf.pipeline.load"]  # the module (the package exports the `load` function)
 FAST_LOADER = L._fast
 FAST = FAST_LOADER is not None
 needs_fast = pytest.mark.skipif(not FAST, reason="yaml-rs 0.1.6 (the fast extra) not installed")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import hotconf
-from hotconf.rollout import Outcomes, bucket, decide
+from hotconf.live.rollouts import Outcomes, bucket, decide
 from hotconf.testing import MemorySource
 
 from .conftest import SCHEMA, wait_for

@@ -10,7 +10,7 @@ from typing import Any
 
 import hotconf
 from hotconf.testing import MemorySource
-from hotconf.webhooks import ALL_EVENT_TYPES, EVENT_TYPES, ROLLOUT_EVENT_TYPES
+from hotconf.webhooks.manager import ALL_EVENT_TYPES, EVENT_TYPES, ROLLOUT_EVENT_TYPES
 
 from .conftest import SCHEMA, wait_for
 from .test_webhooks import Receiver, hooks, subscriber, verify
@@ -151,6 +151,6 @@ def test_the_events_iterator_ends_its_rollout_subscription() -> None:
         before = len(live._subs)
         asyncio.run(main(live))
         assert len(live._subs) == before
-        from hotconf.rollout import _registry
+        from hotconf.live.rollouts import _registry
 
         assert _registry(live).subs == []

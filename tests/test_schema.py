@@ -1,4 +1,4 @@
-"""hotconf.schema: dialects, local-only $ref (inv. 9), formats, problems without secrets
+"""hotconf.pipeline.schema: dialects, local-only $ref (inv. 9), formats, problems without secrets
 (inv. 8), sensitivity, annotations and the jsonschema-rs fast path."""
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotconf import _fastpath
-from hotconf._refs import refusing_registry
 from hotconf.errors import SchemaError
-from hotconf.schema import MAX_PROBLEMS, Schema, _check_openapi, sensitive_name
+from hotconf.pipeline import _fastpath
+from hotconf.pipeline._refs import refusing_registry
+from hotconf.pipeline.schema import MAX_PROBLEMS, Schema, _check_openapi, sensitive_name
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 DRAFT4 = "http://json-schema.org/draft-04/schema#"

@@ -21,11 +21,11 @@ import uvicorn
 
 import hotconf
 from hotconf import LiveConfig
-from hotconf._api_http import Auth
 from hotconf.errors import HotconfError, NoValidConfigError, Problem
-from hotconf.service import Server, Service, bind, check_bind, is_loopback
+from hotconf.service.app import Server, Service, bind, check_bind, is_loopback
+from hotconf.service.http import Auth
 from hotconf.sources import Poke, RawDocument
-from hotconf.store import Store
+from hotconf.store.history import Store
 
 from .conftest import SCHEMA, WAIT, config_text, wait_for
 from .test_service_openapi import API
@@ -437,7 +437,7 @@ def test_rollback(tmp_path: Path) -> None:
 
 
 def test_webhook_subscriptions_and_deliveries(tmp_path: Path) -> None:
-    from hotconf.webhooks import Subscriber, new_secret
+    from hotconf.webhooks.manager import Subscriber, new_secret
 
     source = QuietSource(data())
     # nothing listens on port 9: deliveries fail and stay in the outbox, on loopback only
@@ -626,7 +626,7 @@ def test_an_open_live_config_is_served_and_left_open() -> None:
 
 def test_feed_wakes_waiters_of_a_bump_only() -> None:
     """The feed's truth is the version; one bump wakes everyone, a stale bump nobody."""
-    from hotconf._readiness import VersionFeed
+    from hotconf.service.readiness import VersionFeed
 
     version = [1]
     feed = VersionFeed(lambda: version[0])

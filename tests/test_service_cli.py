@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 import hotconf
-from hotconf.cli import main
-from hotconf.service import Service
+from hotconf.cli.main import main
+from hotconf.service.app import Service
 
 from .conftest import WAIT, config_text, wait_for
 from .test_cli import Lines
@@ -278,7 +278,7 @@ def test_readme_snippet_runs_against_the_example(
 
 
 def test_serve_with_webhooks(tmp_path: Path, schema_file: Path) -> None:
-    from hotconf.webhooks import new_secret
+    from hotconf.webhooks.manager import new_secret
 
     config = tmp_path / "config.yaml"
     config.write_text(config_text())

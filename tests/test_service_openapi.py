@@ -127,7 +127,7 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 def test_every_route_of_the_app_is_in_the_document_and_back() -> None:
     from starlette.routing import Route
 
-    from hotconf.service import Service
+    from hotconf.service.app import Service
 
     service = Service(lambda **kw: pytest.fail("not opened"))  # never started
     routes = {

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import hotconf
-from hotconf.service import Service
+from hotconf.service.app import Service
 
 from .conftest import SCHEMA, wait_for
 from .test_service import QuietSource, Running, data, quiet

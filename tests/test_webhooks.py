@@ -25,11 +25,10 @@ import referencing
 import standardwebhooks
 
 import hotconf
-from hotconf._deliveries import OutboxRow, retry_after
-from hotconf._ssrf import Refused, check, refusal
-from hotconf.store import Store
+from hotconf.store.history import Store
 from hotconf.testing import MemorySource
-from hotconf.webhooks import (
+from hotconf.webhooks.deliveries import OutboxRow, retry_after
+from hotconf.webhooks.manager import (
     SubscriberError,
     change_body,
     new_secret,
@@ -37,6 +36,7 @@ from hotconf.webhooks import (
     redact_url,
     rejection_body,
 )
+from hotconf.webhooks.ssrf import Refused, check, refusal
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw=="  # "secret-signing-key-for-tests"

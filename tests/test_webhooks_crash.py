@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import hotconf
-from hotconf.store import Store
+from hotconf.store.history import Store
 from hotconf.testing import MemorySource
 
 from .conftest import wait_for

@@ -14,7 +14,7 @@ import pytest
 
 import hotconf
 from hotconf.testing import MemorySource
-from hotconf.webhooks import DeliveryStatus
+from hotconf.webhooks.manager import DeliveryStatus
 
 from .conftest import wait_for
 from .test_webhooks import (
@@ -247,7 +247,7 @@ def test_a_hung_subscriber_delays_neither_others_nor_reloads(
 
 
 def hotconf_store_deliveries(state: Path, subscriber: str) -> list[hotconf.Delivery]:
-    from hotconf.store import Store
+    from hotconf.store.history import Store
 
     store = Store.open(state)
     try:

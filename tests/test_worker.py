@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hotconf import worker as worker_module
-from hotconf.worker import Deferred, ReloadWorker
+from hotconf.live import worker as worker_module
+from hotconf.live.worker import Deferred, ReloadWorker
 
 from .conftest import wait_for
 

@@ -1,0 +1,1 @@
+"""The state directory: history, last-known-good, rejections and the webhook outbox."""
