@@ -72,7 +72,7 @@ def config_text(pool: int = 5, host: str = "db.local", extra: str = "") -> str:
 @pytest.fixture
 def etcd(tmp_path: Path) -> Iterator[Any]:
     """A real etcd on free loopback ports, data in tmp_path (tests/test_etcd.py: EtcdServer)."""
-    from .test_etcd import EtcdServer
+    from .fleet.test_etcd import EtcdServer
 
     server = EtcdServer(tmp_path)
     server.start()

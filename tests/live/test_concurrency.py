@@ -9,7 +9,7 @@ import hotconf
 from hotconf.events import ChangeEvent
 from hotconf.testing import EventRecorder, MemorySource
 
-from .conftest import config_text, wait_for
+from ..conftest import config_text, wait_for
 
 SWAPS = 500
 

@@ -28,9 +28,9 @@ from hotconf.fleet import publisher as fleet
 from hotconf.fleet.etcd import Etcd, put_op
 from hotconf.sources.etcd import EtcdSource
 
-from .conftest import SCHEMA, config_text, wait_for
+from ..conftest import SCHEMA, config_text, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ETCD = shutil.which("etcd")
 pytestmark = pytest.mark.skipif(
     ETCD is None, reason="etcd is not installed (Debian: apt-get install -y etcd-server)"
@@ -323,7 +323,7 @@ def instance_main() -> None:
 class Instance:
     def __init__(self, url: str, ident: str, state_dir: Path) -> None:
         self.ident = ident
-        code = "from tests.test_etcd import instance_main; instance_main()"
+        code = "from tests.fleet.test_etcd import instance_main; instance_main()"
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, url, ident, str(state_dir)],
             cwd=ROOT,

@@ -20,12 +20,12 @@ import hotconf
 from hotconf.cli.main import main
 from hotconf.service.app import Service
 
-from .conftest import WAIT, config_text, wait_for
+from ..conftest import WAIT, config_text, wait_for
+from ..service.test_openapi import API
+from ..service.test_service import ADMIN, Running
 from .test_cli import Lines
-from .test_service import ADMIN, Running
-from .test_service_openapi import API
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

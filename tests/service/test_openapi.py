@@ -17,7 +17,7 @@ from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "schemas" / "hotconf-api.openapi.yaml"
 BASE = "urn:hotconf-api"
 

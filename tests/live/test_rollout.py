@@ -12,7 +12,7 @@ import hotconf
 from hotconf.live.rollouts import Outcomes, bucket, decide
 from hotconf.testing import MemorySource
 
-from .conftest import SCHEMA, wait_for
+from ..conftest import SCHEMA, wait_for
 
 STABLE = {"db": {"host": "db.local", "pool_size": 5}}
 CANDIDATE = {"db": {"host": "db.local", "pool_size": 8}}

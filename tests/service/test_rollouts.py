@@ -10,9 +10,9 @@ from pathlib import Path
 import hotconf
 from hotconf.service.app import Service
 
-from .conftest import SCHEMA, wait_for
+from ..conftest import SCHEMA, wait_for
+from ..webhooks.test_webhooks import Receiver, hooks, subscriber
 from .test_service import QuietSource, Running, data, quiet
-from .test_webhooks import Receiver, hooks, subscriber
 
 
 def samples(text: str) -> dict[str, float]:

@@ -10,7 +10,7 @@ import pytest
 from hotconf.live import worker as worker_module
 from hotconf.live.worker import Deferred, ReloadWorker
 
-from .conftest import wait_for
+from ..conftest import wait_for
 
 
 class Recorder:

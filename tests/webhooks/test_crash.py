@@ -16,7 +16,7 @@ import hotconf
 from hotconf.store.history import Store
 from hotconf.testing import MemorySource
 
-from .conftest import wait_for
+from ..conftest import wait_for
 from .test_webhooks import SECRET, Receiver, hooks, subscriber, valid_event, verify
 
 PRELUDE = """

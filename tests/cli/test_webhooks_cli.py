@@ -13,9 +13,9 @@ import hotconf
 from hotconf.cli.main import main
 from hotconf.testing import MemorySource
 
-from .conftest import WAIT, config_text, wait_for
+from ..conftest import WAIT, config_text, wait_for
+from ..webhooks.test_webhooks import SECRET, Receiver, hooks, subscriber, verify
 from .test_cli import Lines, _spawn_watch
-from .test_webhooks import SECRET, Receiver, hooks, subscriber, verify
 
 ONE_TRY = hotconf.RetryPolicy(attempts=1)
 

@@ -12,7 +12,7 @@ import pytest
 import hotconf
 from hotconf.testing import EventRecorder, MemorySource
 
-from .conftest import SCHEMA, config_text
+from ..conftest import SCHEMA, config_text
 
 GOOD = {"db": {"host": "db.local", "pool_size": 5}}
 

@@ -12,8 +12,8 @@ import hotconf
 from hotconf.testing import MemorySource
 from hotconf.webhooks.manager import ALL_EVENT_TYPES, EVENT_TYPES, ROLLOUT_EVENT_TYPES
 
-from .conftest import SCHEMA, wait_for
-from .test_webhooks import Receiver, hooks, subscriber, verify
+from ..conftest import SCHEMA, wait_for
+from ..webhooks.test_webhooks import Receiver, hooks, subscriber, verify
 
 STABLE = {"db": {"host": "db.local", "pool_size": 5}}
 CANDIDATE = {"db": {"host": "db.local", "pool_size": 8}}

@@ -27,8 +27,8 @@ from hotconf.service.http import Auth
 from hotconf.sources import Poke, RawDocument
 from hotconf.store.history import Store
 
-from .conftest import SCHEMA, WAIT, config_text, wait_for
-from .test_service_openapi import API
+from ..conftest import SCHEMA, WAIT, config_text, wait_for
+from .test_openapi import API
 
 ADMIN, READER = "admin-token-0123", "read-token-4567"
 OTHER, TOO_SHORT = "another-secret", "tiny7"  # passwords in edits: must never show

@@ -18,7 +18,7 @@ from hotconf.pipeline.diff import changes
 from hotconf.pipeline.snapshot import canonical_json
 from hotconf.testing import EventRecorder, MemorySource
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPORT_SCHEMA = json.loads((ROOT / "schemas" / "impact-report.schema.json").read_text())
 
 SCHEMA: dict[str, Any] = {

@@ -14,7 +14,7 @@ import pytest
 
 from hotconf.cli.main import main
 
-from .conftest import config_text, wait_for
+from ..conftest import config_text, wait_for
 
 
 def write(path: Path, text: str) -> Path:

@@ -14,7 +14,7 @@ import pytest
 import hotconf
 from hotconf.testing import MemorySource
 
-from .conftest import config_text, wait_for
+from ..conftest import config_text, wait_for
 
 
 def test_secrets_inside_added_removed_or_replaced_values_are_redacted() -> None:

@@ -27,7 +27,7 @@ from hotconf.compat.report import LEVELS, MODES, CompatReport, level_of, schema_
 from hotconf.errors import SchemaError
 from hotconf.pipeline.schema import Schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPORT_SCHEMA = json.loads((ROOT / "schemas" / "compat-report.schema.json").read_text())
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
 DRAFT7 = "http://json-schema.org/draft-07/schema#"

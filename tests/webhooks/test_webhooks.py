@@ -38,7 +38,7 @@ from hotconf.webhooks.manager import (
 )
 from hotconf.webhooks.ssrf import Refused, check, refusal
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw=="  # "secret-signing-key-for-tests"
 
 # -- a real receiver on 127.0.0.1 ---------------------------------------------------------------

@@ -18,11 +18,11 @@ from hotconf.fleet import publisher as fleet
 from hotconf.service.app import Service
 from hotconf.sources.etcd import EtcdSource
 
-from .conftest import SCHEMA, WAIT, config_text, wait_for
-from .test_cli import Lines
+from ..cli.test_cli import Lines
+from ..cli.test_service_cli import _client, _serve
+from ..conftest import SCHEMA, WAIT, config_text, wait_for
+from ..service.test_service import Running
 from .test_etcd import ETCD, FAST, EtcdServer, publish
-from .test_service import Running
-from .test_service_cli import _client, _serve
 
 needs_etcd = pytest.mark.skipif(
     ETCD is None, reason="etcd is not installed (Debian: apt-get install -y etcd-server)"

@@ -16,7 +16,7 @@ import hotconf
 from hotconf.testing import MemorySource
 from hotconf.webhooks.manager import DeliveryStatus
 
-from .conftest import wait_for
+from ..conftest import wait_for
 from .test_webhooks import (
     FAST,
     SECRET,

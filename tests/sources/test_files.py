@@ -14,7 +14,7 @@ import pytest
 import hotconf
 from hotconf.testing import EventRecorder
 
-from .conftest import config_text, wait_for
+from ..conftest import config_text, wait_for
 
 
 class Watched:
