@@ -30,6 +30,7 @@ from typing import Any, Literal, get_args
 from ..pipeline.paths import to_pointer
 from ..pipeline.schema import Schema
 from . import rules as rules
+from .navigate import Side
 from .rules import Effect as Effect
 
 Level = Literal["none", "safe", "risky", "breaking"]
@@ -321,7 +322,7 @@ Blame = tuple[tuple[str, ...], str]
 _MAX_ERRORS = 10_000
 
 
-def _blame(side: rules.Side, config: Any) -> set[Blame]:
+def _blame(side: Side, config: Any) -> set[Blame]:
     """Where (and by which keyword) ``config`` fails ``side``'s schema."""
     found: set[Blame] = set()
     for n, error in enumerate(side.errors(config)):
@@ -359,7 +360,7 @@ def _unexpected(key: str, error: Any) -> bool:
     )
 
 
-def _blamed(old: rules.Side, new: rules.Side, mode: Mode, config: Any) -> set[Blame]:
+def _blamed(old: Side, new: Side, mode: Mode, config: Any) -> set[Blame]:
     before, after = _blame(old, config), _blame(new, config)
     if mode == "upgrade":
         return after - before
