@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
@@ -58,9 +58,6 @@ _STRUCTURAL = frozenset(
     {"$defs", "definitions", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor",
      "$schema", "$vocabulary", "default"}
 )  # fmt: skip
-_COMPOSITIONS = ("allOf", "anyOf", "oneOf")
-_ANNOTATION_FORMATS = frozenset({"password"})  # hotconf reads it to redact; nobody checks it
-_UNITS = {"Length": "characters", "Items": "items", "Properties": "keys", "Contains": "matches"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,37 +74,7 @@ class Finding:
     effects: frozenset[Effect] = frozenset()  # aggregated findings: every nested effect
 
 
-# --- values ----------------------------------------------------------------------------------
-
-
-def _number(value: Any) -> int | float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=repr, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _json_types(value: Any) -> set[str]:
-    if value is None:
-        return {"null"}
-    if isinstance(value, bool):
-        return {"boolean"}
-    if isinstance(value, int | float):
-        return {"number", "integer"} if float(value).is_integer() else {"number"}
-    if isinstance(value, str):
-        return {"string"}
-    return {"array"} if isinstance(value, list | tuple) else {"object"}
-
-
-def _fmt_types(allowed: Iterable[str]) -> str:
-    return " or ".join(sorted(allowed)) or "nothing"
-
-
-def _raw_type(allowed: frozenset[str] | None) -> Any:
-    ordered = sorted(allowed or (), key=lambda t: (t == "null", t))
-    return ordered[0] if len(ordered) == 1 else ordered or None
+# --- findings --------------------------------------------------------------------------------
 
 
 def summarize(findings: Iterable[Finding]) -> tuple[Effect, frozenset[Effect]]:
@@ -138,27 +105,43 @@ def _reasons(findings: list[Finding], limit: int = 3) -> str:
     return "; ".join(texts[:limit]) + more
 
 
-def _either(effect: Effect, narrow: str, widen: str, other: str = "change") -> str:
-    return {"narrow": narrow, "widen": widen}.get(effect, other)
-
-
-# --- the comparator --------------------------------------------------------------------------
-
-
 def _moved(added: bool) -> tuple[str, Effect, str]:
     """``(state, effect, verdict)`` of a restriction that was added or removed."""
     return ("added", "narrow", "rejected") if added else ("removed", "widen", "accepted")
 
 
-def _tightened(tighter: bool) -> tuple[str, Effect, str]:
-    return ("tightened", "narrow", "rejected") if tighter else ("relaxed", "widen", "accepted")
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=repr, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- the comparator --------------------------------------------------------------------------
+
+
+Rule = Callable[["Comparator", Node, Node, Path], None]
 
 
 class Comparator:
-    """Walks two schemas side by side and collects `Finding`s."""
+    """Walks two schemas side by side and collects `Finding`s.
 
-    def __init__(self, sensitive: Callable[[Path], bool]) -> None:
+    At each pair of subschemas it runs its rules in order. A rule compares the keywords of its
+    family, reports what differs through `emit` (or `presence`, `folded`) and goes down into
+    subschemas through `compare`, which resolves references and guards against cycles and
+    against schemas too large to compare.
+    """
+
+    def __init__(
+        self,
+        sensitive: Callable[[Path], bool],
+        rules: Sequence[Rule],
+        *,
+        max_comparisons: int,
+        max_depth: int,
+    ) -> None:
         self.sensitive = sensitive
+        self.rules = tuple(rules)
+        self.max_comparisons = max_comparisons
+        self.max_depth = max_depth
         self.findings: list[Finding] = []
         self._stack: set[tuple[str, str]] = set()
         self._calls = 0
@@ -218,7 +201,7 @@ class Comparator:
         if key in self._stack:
             return  # a recursive schema: equal so far means equal (coinduction)
         self._calls += 1
-        if self._calls > MAX_COMPARISONS or len(self._stack) > MAX_DEPTH:
+        if self._calls > self.max_comparisons or len(self._stack) > self.max_depth:
             if not self._truncated:
                 self._truncated = True
                 text = "schemas too large or too deeply nested to compare fully; rest skipped"
@@ -245,466 +228,207 @@ class Comparator:
         if mine:
             self._unevaluated.add(path)
         try:
-            self._keywords(o, n, path)
+            for rule in self.rules:
+                rule(self, o, n, path)
         finally:
             if mine:
                 self._unevaluated.discard(path)
 
-    def _keywords(self, o: Node, n: Node, path: Path) -> None:
-        to, tn = types(o), types(n)
-        self._type(o, n, path, to, tn)
-        self._values(o, n, path)
-        if allows(to, "number") and allows(tn, "number"):
-            self._bound(o, n, path, True, to, tn)
-            self._bound(o, n, path, False, to, tn)
-            self._multiple_of(o, n, path)
-        if allows(to, "string") and allows(tn, "string"):
-            self._count(o, n, path, "minLength", "maxLength")
-            if not self.presence("pattern", path, o, n, "pattern", "non-matching strings are"):
-                po, pn = o.get("pattern"), n.get("pattern")
-                if po != pn:
-                    text = f"pattern changed from {po!r} to {pn!r}: which strings match both is "
-                    self.emit("pattern_changed", path, n.at("pattern"), "semantic",
-                              text + "unprovable", po, pn)  # fmt: skip
-        self._format(o, n, path)
-        if allows(to, "array") and allows(tn, "array"):
-            self._array(o, n, path)
-        if allows(to, "object") and allows(tn, "object"):
-            self._object(o, n, path)
-        self._compositions(o, n, path)
-        if not self.presence("not", path, o, n, "not", "values matching its schema are"):
-            text = "the schema under not changed (so the effect is inverted)"
-            self.folded("not_changed", o.child("not"), n.child("not"), path, n.at("not"), text)
-        self._conditional(o, n, path)
-        self._default(o, n, path)
-        self._rest(o, n, path)
 
-    # --- scalars
-
-    def _type(self, o: Node, n: Node, path: Path, to: Any, tn: Any) -> None:
-        where, old, new = (n if tn is not None else o).at("type"), _raw_type(to), _raw_type(tn)
-        if to == tn:
-            return
-        if to is None or tn is None:
-            state, effect, _ = _moved(to is None)
-            what = "other types are now rejected" if to is None else "any type are accepted"
-            text = f"type {_fmt_types(tn or to)} {state}: values of {what}"
-            self.emit(f"type_{state}", path, where, effect, text, old, new)
-            return
-        gained = [t for t in tn if not covered(t, to)]
-        lost = [t for t in to if not covered(t, tn)]
-        change = f"type changed from {_fmt_types(to)} to {_fmt_types(tn)}"
-        if gained and not lost:
-            what = "null is" if gained == ["null"] else f"{_fmt_types(gained)} values are"
-            text = f"{change}: {what} now accepted"
-            self.emit("type_widened", path, where, "widen", text, old, new)
-        elif lost:
-            what = "null is" if lost == ["null"] else f"{_fmt_types(lost)} values are"
-            kind, effect = ("type_changed", "change") if gained else ("type_narrowed", "narrow")
-            self.emit(kind, path, where, effect, f"{change}: {what} now rejected", old, new)
-
-    def _values(self, o: Node, n: Node, path: Path) -> None:
-        vo, vn = allowed_values(o), allowed_values(n)
-        if vo is None and vn is None:
-            return
-        name = "enum" if "enum" in o.active() | n.active() else "const"
-        node = n if vn is not None else o
-        where = node.at("enum" if "enum" in node.active() else "const")
-        if vo is None or vn is None:
-            state, effect, _ = _moved(vo is None)
-            what = f"only {self.show(vn, path)} accepted now" if vo is None else (
-                f"{self.show(vo, path)} no longer restricts the value")  # fmt: skip
-            self.emit(f"{name}_{state}", path, where, effect, f"{name} {state}: {what}", vo, vn)
-            return
-        ko, kn = _keys(vo), _keys(vn)
-        lost = [v for v in vo if value_key(v) not in kn]
-        gained = [v for v in vn if value_key(v) not in ko]
-        if lost and gained:
-            shown_o, shown_n = (vo, vn) if name == "enum" else (vo[0], vn[0])
-            text = f"{name} changed from {self.show(shown_o, path)} to {self.show(shown_n, path)}: "
-            text += f"{self.show(lost, path)} no longer accepted"
-            self.emit(f"{name}_changed", path, where, "change", text, vo, vn)
-        elif gained:
-            text = f"enum extended by {self.show(gained, path)}: configs with it are now accepted"
-            self.emit("enum_extended", path, where, "widen", text, vo, vn)
-        elif lost:
-            text = f"{self.show(lost, path)} removed from enum: configs with it are now rejected"
-            self.emit("enum_narrowed", path, where, "narrow", text, vo, vn)
-
-    def _bound(self, o: Node, n: Node, path: Path, lower: bool, to: Any, tn: Any) -> None:
-        bo, bn = _effective_bound(o, lower), _effective_bound(n, lower)
-        if bo is None or bn is None:
-            if bo is not None or bn is not None:
-                state, effect, verdict = _moved(bo is None)
-                bound = bn or bo
-                assert bound is not None
-                where = (o if bn is None else n).at(bound[2])
-                text = f"{_bound_text(bound)} {state}: values {_outside(bound, lower)} are now "
-                old, new = bo and bo[0], bn and bn[0]
-                self.emit(f"limit_{state}", path, where, effect, text + verdict, old, new)
-            return
-        if bo[:2] == bn[:2]:
-            return
-        tighter = _strictness(bn, lower) > _strictness(bo, lower)
-        state, effect, verdict = _tightened(tighter)
-        integers = to is not None and tn is not None and to | tn <= {"integer"}
-        span = _between(*((bo, bn) if tighter else (bn, bo)), lower, integers)
-        if bo[2] == bn[2]:
-            head = f"{bo[2]} {'raised' if bn[0] > bo[0] else 'lowered'} from {bo[0]} to {bn[0]}"
-        else:
-            head = f"{_bound_text(bo)} became {_bound_text(bn)}"
-        text = f"{head}: values {span} are now {verdict}"
-        self.emit(f"limit_{state}", path, n.at(bn[2]), effect, text, bo[0], bn[0])
-
-    def _multiple_of(self, o: Node, n: Node, path: Path) -> None:
-        if self.presence("multiple_of", path, o, n, "multipleOf", "non-multiples are"):
-            return
-        mo, mn = _number(o.get("multipleOf")), _number(n.get("multipleOf"))
-        if mo is None or mn is None or Fraction(str(mo)) == Fraction(str(mn)):
-            return
-        ratio = Fraction(str(mn)) / Fraction(str(mo))
-        effect: Effect = "narrow" if ratio.denominator == 1 else "widen"
-        effect = effect if ratio.denominator == 1 or ratio.numerator == 1 else "change"
-        shown = f"multiples of {mo} that are not multiples of {mn} are now rejected"
-        shown = _either(effect, shown, f"every multiple of {mn} is now accepted", shown)
-        text = f"multipleOf changed from {mo} to {mn}: {shown}"
-        self.emit("multiple_of_changed", path, n.at("multipleOf"), effect, text, mo, mn)
-
-    def _format(self, o: Node, n: Node, path: Path) -> None:
-        ro, rn = o.get("format"), n.get("format")
-        if ro == rn:
-            return
-        eo, en = _checked_format(o, ro), _checked_format(n, rn)
-        where = (n if rn is not None else o).at("format")
-        if eo == en:
-            state = "changed" if ro and rn else "added" if rn else "removed"
-            text = f"format {state} ({ro!r} -> {rn!r}): not checked by the validator, no effect"
-            self.emit(f"format_{state}", path, where, "none", text, ro, rn)
-        elif eo is not None and en is not None:
-            text = f"format changed from {eo!r} to {en!r}: which strings pass both is unprovable"
-            self.emit("format_changed", path, where, "semantic", text, ro, rn)
-        else:
-            state, effect, verdict = _moved(eo is None)
-            text = f"format {en or eo!r} {state}: strings that are not a valid {en or eo} are now "
-            self.emit(f"format_{state}", path, where, effect, text + verdict, ro, rn)
-
-    def _count(self, o: Node, n: Node, path: Path, low: str, high: str, floor: int = 0) -> None:
-        unit = _UNITS[low[3:]]
-        for name, lower in ((low, True), (high, False)):
-            vo, vn = _number(o.get(name)), _number(n.get(name))
-            if lower:
-                vo, vn = floor if vo is None else vo, floor if vn is None else vn
-            if vo == vn:
-                continue
-            where = (n if n.get(name) is not None else o).at(name)
-            if vo is None or vn is None or (lower and floor in (vo, vn)):
-                state, effect, verdict = _moved(
-                    vn is not None and vn != floor if lower else vo is None
-                )
-                text = f"{name} {vn if state == 'added' else vo} {state}: values with "
-                text += f"{'fewer' if lower else 'more'} {unit} are now {verdict}"
-                self.emit(f"limit_{state}", path, where, effect, text, o.get(name), n.get(name))
-                continue
-            state, effect, verdict = _tightened(vn > vo if lower else vn < vo)
-            first, last = (
-                (min(vo, vn), max(vo, vn) - 1) if lower else (min(vo, vn) + 1, max(vo, vn))
-            )
-            span = f"{first}" if first == last else f"{first}..{last}"
-            text = f"{name} {'raised' if vn > vo else 'lowered'} from {vo} to {vn}: values with "
-            text += f"{span} {unit} are now {verdict}"
-            self.emit(f"limit_{state}", path, where, effect, text, vo, vn)
-
-    # --- arrays and objects
-
-    def _array(self, o: Node, n: Node, path: Path) -> None:
-        self._count(o, n, path, "minItems", "maxItems")
-        uo, un = o.get("uniqueItems") is True, n.get("uniqueItems") is True
-        if uo != un:
-            state, effect, verdict = _moved(un)
-            where = (n if un else o).at("uniqueItems")
-            text = f"uniqueItems {state}: lists with duplicates are now {verdict}"
-            self.emit(f"limit_{state}", path, where, effect, text, uo, un)
-        (pre_o, rest_o), (pre_n, rest_n) = _tuple(o), _tuple(n)
-        for i in range(max(len(pre_o), len(pre_n))):
-            old = pre_o[i] if i < len(pre_o) else rest_o
-            self.compare(old, pre_n[i] if i < len(pre_n) else rest_n, (*path, str(i)))
-        self.compare(rest_o, rest_n, (*path, WILDCARD))
-        if not self.presence("contains", path, o, n, "contains", "lists without a match are"):
-            old, new, where = o.child("contains"), n.child("contains"), n.at("contains")
-            self.folded("contains_changed", old, new, path, where, "contains changed")
-            self._count(o, n, path, "minContains", "maxContains", floor=1)
-        self._raw_semantic(o, n, path, "unevaluatedItems")
-
-    def _object(self, o: Node, n: Node, path: Path) -> None:
-        ro, rn = _required(o), _required(n)
-        for name in [r for r in rn if r not in ro]:
-            default = _property_default(self, n, name)
-            text = f"{name!r} is now required: configs without it are rejected"
-            if default is not _MISSING:
-                text += f" (its default {self.show(default, (*path, name))} does not help)"
-            self.emit("required_added", (*path, name), n.at("required"), "narrow", text, None, name)
-        for name in [r for r in ro if r not in rn]:
-            text = f"{name!r} is no longer required"
-            self.emit("required_removed", (*path, name), o.at("required"), "widen", text, name)
-        self._count(o, n, path, "minProperties", "maxProperties")
-        self._properties(o, n, path)
-        if o.get("propertyNames") is not None or n.get("propertyNames") is not None:
-            old, new, where = o.sub("propertyNames"), n.sub("propertyNames"), n.at("propertyNames")
-            self.folded("property_names_changed", old, new, path, where, "property names")
-        self._dependent(o, n, path)
-        self._raw_semantic(o, n, path, "unevaluatedProperties")
-
-    def _properties(self, o: Node, n: Node, path: Path) -> None:
-        po, pn = _named(o, "properties"), _named(n, "properties")
-        pat_o, pat_n = _named(o, "patternProperties"), _named(n, "patternProperties")
-        xo, xn = _extra(o), _extra(n)
-        every = (*path, WILDCARD)
-        if set(pat_o) != set(pat_n):
-            text = "patternProperties patterns changed: which keys they cover is unprovable"
-            where = n.at("patternProperties")
-            self.emit("pattern_properties_changed", every, where, "semantic", text)
-        else:
-            for pattern in pat_o:
-                self.compare(pat_o[pattern], pat_n[pattern], every)
-        for name in [*po, *(k for k in pn if k not in po)]:
-            if name in po and name in pn:
-                self.compare(po[name], pn[name], (*path, name))
-            else:
-                other = (pat_o, xo, o) if name not in po else (pat_n, xn, n)
-                self._property_moved(name, (*path, name), po, pn, other)
-        if xo is None and xn is None:
-            return
-        old = xo[1] if xo else o.sub("additionalProperties")
-        new = xn[1] if xn else n.sub("additionalProperties")
-        if xo and xn and xo[0] == xn[0] and all(isinstance(x.schema, Mapping) for x in (old, new)):
-            self.compare(old, new, every)
-            return
-        keys = ", ".join(sorted(set(po) | set(pn)))
-        keyword = (xn or xo or ("additionalProperties",))[0]
-        text = f"{keyword} changed from {_label(xo)} to {_label(xn)}: values under "
-        text += f"keys other than {keys}" if keys else "any key"
-        where = (n if xn else o).at(keyword)
-        self.folded("additional_properties_changed", old, new, every, where, text)
-
-    def _property_moved(self, name: str, where: Path, po: Mapping[str, Node],
-                        pn: Mapping[str, Node], other: tuple[Any, Any, Node]) -> None:  # fmt: skip
-        # A property named on one side only: on the other side its value was (or is) checked
-        # by patternProperties, additionalProperties, or nothing.
-        patterns, extra, node = other
-        added = name not in po
-        if any(_search(p, name) for p in patterns):
-            fallback, what = node.sub("patternProperties"), "patternProperties only"
-        elif extra:
-            fallback, what = extra[1], extra[0]
-        else:
-            fallback, what = node.sub("additionalProperties"), "nothing (any value)"
-        found = (
-            self.sub(fallback, pn[name], where) if added else self.sub(po[name], fallback, where)
-        )
-        effect, effects = summarize(found)
-        state = _moved(added)[0]
-        if view(fallback).schema is False:
-            context = "the object was closed to it: configs may now set it" if added else (
-                "the object is closed: configs that set it are now rejected")  # fmt: skip
-        elif effect == "none":
-            context = "values there are accepted exactly as before"
-        elif added:
-            context = f"values there were checked against {what} before; now {_reasons(found)}"
-        else:
-            context = f"values there are now checked against {what}: {_reasons(found)}"
-        text = f"property {name!r} {state}: {context}"
-        pointer = (pn if added else po)[name].pointer
-        self.emit(f"property_{state}", where, pointer, effect, text, effects=effects)
-
-    def _dependent(self, o: Node, n: Node, path: Path) -> None:
-        ro, rn = _dependent_required(o), _dependent_required(n)
-        for trigger in [*ro, *(t for t in rn if t not in ro)]:
-            old, new = ro.get(trigger, []), rn.get(trigger, [])
-            for name in [x for x in new if x not in old]:
-                text = f"{name!r} is now required when {trigger!r} is set"
-                self.emit("dependent_required_added", (*path, name), n.pointer, "narrow", text)
-            for name in [x for x in old if x not in new]:
-                text = f"{name!r} is no longer required when {trigger!r} is set"
-                self.emit("dependent_required_removed", (*path, name), o.pointer, "widen", text)
-        so, sn = _dependent_schemas(o), _dependent_schemas(n)
-        for trigger in [*so, *(t for t in sn if t not in so)]:
-            before = so.get(trigger) or o.sub("dependentSchemas")
-            after = sn.get(trigger) or n.sub("dependentSchemas")
-            text = f"when {trigger!r} is set"
-            self.folded("dependent_schema_changed", before, after, path, after.pointer, text)
-
-    def _raw_semantic(self, o: Node, n: Node, path: Path, keyword: str) -> None:
-        vo, vn = o.get(keyword), n.get(keyword)
-        simple = keyword == "unevaluatedProperties" and _simple_unevaluated(o, n)
-        if value_key(vo) != value_key(vn) and not simple:
-            text = f"{keyword} changed: what it covers depends on the other subschemas"
-            where = (n if vn is not None else o).at(keyword)
-            self.emit("unevaluated_changed", path, where, "semantic", text, vo, vn)
-
-    # --- applicators
-
-    def _compositions(self, o: Node, n: Node, path: Path) -> None:
-        def each() -> None:
-            for keyword in _COMPOSITIONS:
-                self._composition(keyword, o, n, path)
-
-        found = self.collect(each)
-        if "discriminator" in o.active() | n.active():  # OpenAPI 3.0: a property picks a branch
-            same = value_key(o.get("discriminator")) == value_key(n.get("discriminator"))
-            if summarize(found)[0] != "none" or not same:
-                text = "branches or discriminator changed under an OpenAPI 3.0 discriminator"
-                self.emit("branch_changed", path, n.pointer, "semantic", text)
-                return
-        self.findings.extend(found)
-
-    def _composition(self, keyword: str, o: Node, n: Node, path: Path) -> None:
-        lo, ln = _branches(o, keyword), _branches(n, keyword)
-        if lo is None or ln is None:
-            nodes = ln if lo is None else lo
-            if nodes is not None:
-                state, effect, _ = _moved(lo is None)
-                trivial = [_is_true(view(b)) for b in nodes]
-                if any(trivial) if keyword == "anyOf" else all(trivial) and keyword == "allOf":
-                    effect = "none"
-                text = (
-                    f"{keyword} {state}: configs {'must' if lo is None else 'no longer have to'} "
-                )
-                text += f"match {'all' if keyword == 'allOf' else 'one'} of {len(nodes)} branches"
-                where = (n if lo is None else o).at(keyword)
-                self.emit(f"composition_{state}", path, where, effect, text)
-            return
-        pairs: list[tuple[Node, Node, list[Finding]]] = []
-        rest_o, rest_n = list(lo), list(ln)
-        for a in lo:  # pair equivalent branches first: reordering branches changes nothing
-            for b in rest_n:
-                found = self.sub(a, b, path)
-                if summarize(found)[0] == "none":
-                    pairs.append((a, b, found))
-                    rest_o.remove(a)
-                    rest_n.remove(b)
-                    break
-        if len(rest_o) == len(rest_n):
-            pairs += [(a, b, self.sub(a, b, path)) for a, b in zip(rest_o, rest_n, strict=True)]
-            rest_o, rest_n = [], []
-        disjoint = keyword != "oneOf" or (self._disjoint_all(lo) and self._disjoint_all(ln))
-        for _, b, found in pairs:
-            if disjoint or summarize(found)[0] == "none":
-                self.findings.extend(found)
-            else:
-                text = "a oneOf branch changed and the branches are not provably disjoint, so "
-                text += f"which configs match exactly one is unprovable: {_reasons(found)}"
-                self.emit("branch_changed", path, b.pointer, "semantic", text)
-        for a in rest_o:
-            self._branch(keyword, a, [x for x in lo if x is not a], path, added=False)
-        for b in rest_n:
-            self._branch(keyword, b, [x for x in ln if x is not b], path, added=True)
-
-    def _branch(self, keyword: str, branch: Node, others: list[Node], path: Path,
-                added: bool) -> None:  # fmt: skip
-        _, effect, verdict = _moved(not added)  # a branch added to anyOf widens
-        kind = f"branch_{'added' if added else 'removed'}"
-        if keyword == "allOf":
-            effect = "none" if _is_true(view(branch)) else _INVERT[effect]
-            text = "configs must also match it" if added else "configs no longer have to match it"
-        elif keyword == "anyOf":
-            text = f"configs that match only it are now {verdict}"
-        else:
-            verdicts = [(other, *self._overlap(branch, other)) for other in others]
-            proven = [(other, value) for other, v, value in verdicts if v == "overlap"]
-            if proven:
-                j = proven[0][0].pointer.rsplit("/", 1)[-1]
-                kind, effect = "branch_overlap" if added else kind, "change"
-                text = f"it overlaps oneOf branch {j} ({_show(proven[0][1])} matches both): "
-                if added:
-                    text += f"configs that matched only branch {j} now match two: rejected"
-                else:
-                    text += "configs that matched both are now accepted, the others rejected"
-            elif all(v == "disjoint" for _, v, _ in verdicts):
-                text = f"disjoint from the other branches: configs that match it are now {verdict}"
-            else:
-                effect, text = "semantic", "whether it overlaps another branch is unprovable"
-        index = branch.pointer.rsplit("/", 1)[-1]
-        text = f"{keyword} branch {index} {'added' if added else 'removed'}: {text}"
-        self.emit(kind, path, branch.pointer, effect, text)
-
-    def _disjoint_all(self, nodes: list[Node]) -> bool:
-        views = [view(x) for x in nodes]
-        return all(_disjoint(views[i], views[j]) for i in range(len(views)) for j in range(i))
-
-    def _overlap(self, a: Node, b: Node) -> tuple[str, Any]:
-        """``("overlap", a value both accept)``, ``("disjoint", None)`` or ``("unknown", None)``."""
-        va, vb = view(a), view(b)
-        if _disjoint(va, vb):
-            return "disjoint", None
-        for value in _candidates(va, vb):
-            if a.side.accepts(a.pointer, value) and a.side.accepts(b.pointer, value):
-                return "overlap", value
-        return "unknown", None
-
-    def _conditional(self, o: Node, n: Node, path: Path) -> None:
-        if self.presence("conditional", path, o, n, "if", "configs failing its then/else are"):
-            return
-        found = self.sub(o.child("if"), n.child("if"), path)
-        if summarize(found)[0] != "none":
-            text = f"the if condition changed ({_reasons(found)}): which configs take which "
-            self.emit(
-                "conditional_changed", path, n.at("if"), "semantic", text + "branch is unprovable"
-            )
-            return
-        for keyword in ("then", "else"):
-            self.compare(o.sub(keyword), n.sub(keyword), path)
-
-    def _default(self, o: Node, n: Node, path: Path) -> None:
-        do, dn = o.schema.get("default", _MISSING), n.schema.get("default", _MISSING)
-        if value_key(do) == value_key(dn):
-            return
-        shown_o, shown_n = (self.show(v, path) for v in (do, dn))
-        if do is _MISSING:
-            kind, text = "default_added", f"default {shown_n} added"
-        elif dn is _MISSING:
-            kind, text = "default_removed", f"default {shown_o} removed"
-        else:
-            kind, text = "default_changed", f"default changed from {shown_o} to {shown_n}"
-        old, new = (None if v is _MISSING else v for v in (do, dn))
-        where = (o if dn is _MISSING else n).at("default")
-        text += ": configs that leave it out change meaning"
-        self.emit(kind, path, where, "none", text, old, new)
-
-    def _rest(self, o: Node, n: Node, path: Path) -> None:
-        so, sn = o.schema, n.schema
-        for key in [*so, *(k for k in sn if k not in so)]:
-            active = key in o.side.active or key in n.side.active
-            vo, vn = so.get(key, _MISSING), sn.get(key, _MISSING)
-            if key in _STRUCTURAL or (active and key in _HANDLED) or value_key(vo) == value_key(vn):
-                continue
-            where = (n if vn is not _MISSING else o).at(key)
-            vo, vn = (None if v is _MISSING else v for v in (vo, vn))
-            if active:
-                text = f"{key} changed: how it changes what is accepted is unknown to hotconf"
-                self.emit("keyword_changed", path, where, "semantic", text, vo, vn)
-            else:
-                hide = key in ("examples", "example", "const", "enum") and self.sensitive(path)
-                vo, vn = (None if v is None else REDACTED if hide else v for v in (vo, vn))
-                text = f"{key} changed (metadata: does not affect validation)"
-                self.emit("metadata_changed", path, where, "none", text, vo, vn)
+# --- type, nullable, enum, const -------------------------------------------------------------
 
 
-# --- node helpers ----------------------------------------------------------------------------
+def compare_values(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    """``type`` (with OpenAPI 3.0's ``nullable``), ``enum`` and ``const``."""
+    _type(cmp, o, n, path, types(o), types(n))
+    _values(cmp, o, n, path)
 
 
-def _is_true(node: Node) -> bool:
-    return isinstance(node.schema, Mapping) and not node.active()
+def _type(cmp: Comparator, o: Node, n: Node, path: Path, to: Any, tn: Any) -> None:
+    where, old, new = (n if tn is not None else o).at("type"), _raw_type(to), _raw_type(tn)
+    if to == tn:
+        return
+    if to is None or tn is None:
+        state, effect, _ = _moved(to is None)
+        what = "other types are now rejected" if to is None else "any type are accepted"
+        text = f"type {_fmt_types(tn or to)} {state}: values of {what}"
+        cmp.emit(f"type_{state}", path, where, effect, text, old, new)
+        return
+    gained = [t for t in tn if not covered(t, to)]
+    lost = [t for t in to if not covered(t, tn)]
+    change = f"type changed from {_fmt_types(to)} to {_fmt_types(tn)}"
+    if gained and not lost:
+        what = "null is" if gained == ["null"] else f"{_fmt_types(gained)} values are"
+        text = f"{change}: {what} now accepted"
+        cmp.emit("type_widened", path, where, "widen", text, old, new)
+    elif lost:
+        what = "null is" if lost == ["null"] else f"{_fmt_types(lost)} values are"
+        kind, effect = ("type_changed", "change") if gained else ("type_narrowed", "narrow")
+        cmp.emit(kind, path, where, effect, f"{change}: {what} now rejected", old, new)
 
 
-def _label(extra: tuple[str, Node] | None) -> str:
-    schema = extra[1].schema if extra else None
-    return (
-        "absent"
-        if schema is None
-        else str(schema).lower()
-        if schema in (True, False)
-        else ("a schema")
-    )
+def _values(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    vo, vn = allowed_values(o), allowed_values(n)
+    if vo is None and vn is None:
+        return
+    name = "enum" if "enum" in o.active() | n.active() else "const"
+    node = n if vn is not None else o
+    where = node.at("enum" if "enum" in node.active() else "const")
+    if vo is None or vn is None:
+        state, effect, _ = _moved(vo is None)
+        what = f"only {cmp.show(vn, path)} accepted now" if vo is None else (
+            f"{cmp.show(vo, path)} no longer restricts the value")  # fmt: skip
+        cmp.emit(f"{name}_{state}", path, where, effect, f"{name} {state}: {what}", vo, vn)
+        return
+    ko, kn = _keys(vo), _keys(vn)
+    lost = [v for v in vo if value_key(v) not in kn]
+    gained = [v for v in vn if value_key(v) not in ko]
+    if lost and gained:
+        shown_o, shown_n = (vo, vn) if name == "enum" else (vo[0], vn[0])
+        text = f"{name} changed from {cmp.show(shown_o, path)} to {cmp.show(shown_n, path)}: "
+        text += f"{cmp.show(lost, path)} no longer accepted"
+        cmp.emit(f"{name}_changed", path, where, "change", text, vo, vn)
+    elif gained:
+        text = f"enum extended by {cmp.show(gained, path)}: configs with it are now accepted"
+        cmp.emit("enum_extended", path, where, "widen", text, vo, vn)
+    elif lost:
+        text = f"{cmp.show(lost, path)} removed from enum: configs with it are now rejected"
+        cmp.emit("enum_narrowed", path, where, "narrow", text, vo, vn)
+
+
+def _fmt_types(allowed: Iterable[str]) -> str:
+    return " or ".join(sorted(allowed)) or "nothing"
+
+
+def _raw_type(allowed: frozenset[str] | None) -> Any:
+    ordered = sorted(allowed or (), key=lambda t: (t == "null", t))
+    return ordered[0] if len(ordered) == 1 else ordered or None
+
+
+# --- limits ----------------------------------------------------------------------------------
+
+
+_ANNOTATION_FORMATS = frozenset({"password"})  # hotconf reads it to redact; nobody checks it
+_UNITS = {"Length": "characters", "Items": "items", "Properties": "keys", "Contains": "matches"}
+
+
+def compare_limits(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    """Bounds and ``multipleOf`` of numbers, length and ``pattern`` of strings, ``format``."""
+    to, tn = types(o), types(n)
+    if allows(to, "number") and allows(tn, "number"):
+        _bound(cmp, o, n, path, True, to, tn)
+        _bound(cmp, o, n, path, False, to, tn)
+        _multiple_of(cmp, o, n, path)
+    if allows(to, "string") and allows(tn, "string"):
+        _count(cmp, o, n, path, "minLength", "maxLength")
+        _pattern(cmp, o, n, path)
+    _format(cmp, o, n, path)
+
+
+def _bound(cmp: Comparator, o: Node, n: Node, path: Path, lower: bool, to: Any, tn: Any) -> None:
+    bo, bn = _effective_bound(o, lower), _effective_bound(n, lower)
+    if bo is None or bn is None:
+        if bo is not None or bn is not None:
+            state, effect, verdict = _moved(bo is None)
+            bound = bn or bo
+            assert bound is not None
+            where = (o if bn is None else n).at(bound[2])
+            text = f"{_bound_text(bound)} {state}: values {_outside(bound, lower)} are now "
+            old, new = bo and bo[0], bn and bn[0]
+            cmp.emit(f"limit_{state}", path, where, effect, text + verdict, old, new)
+        return
+    if bo[:2] == bn[:2]:
+        return
+    tighter = _strictness(bn, lower) > _strictness(bo, lower)
+    state, effect, verdict = _tightened(tighter)
+    integers = to is not None and tn is not None and to | tn <= {"integer"}
+    span = _between(*((bo, bn) if tighter else (bn, bo)), lower, integers)
+    if bo[2] == bn[2]:
+        head = f"{bo[2]} {'raised' if bn[0] > bo[0] else 'lowered'} from {bo[0]} to {bn[0]}"
+    else:
+        head = f"{_bound_text(bo)} became {_bound_text(bn)}"
+    text = f"{head}: values {span} are now {verdict}"
+    cmp.emit(f"limit_{state}", path, n.at(bn[2]), effect, text, bo[0], bn[0])
+
+
+def _multiple_of(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    if cmp.presence("multiple_of", path, o, n, "multipleOf", "non-multiples are"):
+        return
+    mo, mn = _number(o.get("multipleOf")), _number(n.get("multipleOf"))
+    if mo is None or mn is None or Fraction(str(mo)) == Fraction(str(mn)):
+        return
+    ratio = Fraction(str(mn)) / Fraction(str(mo))
+    effect: Effect = "narrow" if ratio.denominator == 1 else "widen"
+    effect = effect if ratio.denominator == 1 or ratio.numerator == 1 else "change"
+    shown = f"multiples of {mo} that are not multiples of {mn} are now rejected"
+    shown = _either(effect, shown, f"every multiple of {mn} is now accepted", shown)
+    text = f"multipleOf changed from {mo} to {mn}: {shown}"
+    cmp.emit("multiple_of_changed", path, n.at("multipleOf"), effect, text, mo, mn)
+
+
+def _count(
+    cmp: Comparator, o: Node, n: Node, path: Path, low: str, high: str, floor: int = 0
+) -> None:
+    unit = _UNITS[low[3:]]
+    for name, lower in ((low, True), (high, False)):
+        vo, vn = _number(o.get(name)), _number(n.get(name))
+        if lower:
+            vo, vn = floor if vo is None else vo, floor if vn is None else vn
+        if vo == vn:
+            continue
+        where = (n if n.get(name) is not None else o).at(name)
+        if vo is None or vn is None or (lower and floor in (vo, vn)):
+            state, effect, verdict = _moved(vn is not None and vn != floor if lower else vo is None)
+            text = f"{name} {vn if state == 'added' else vo} {state}: values with "
+            text += f"{'fewer' if lower else 'more'} {unit} are now {verdict}"
+            cmp.emit(f"limit_{state}", path, where, effect, text, o.get(name), n.get(name))
+            continue
+        state, effect, verdict = _tightened(vn > vo if lower else vn < vo)
+        first, last = (min(vo, vn), max(vo, vn) - 1) if lower else (min(vo, vn) + 1, max(vo, vn))
+        span = f"{first}" if first == last else f"{first}..{last}"
+        text = f"{name} {'raised' if vn > vo else 'lowered'} from {vo} to {vn}: values with "
+        text += f"{span} {unit} are now {verdict}"
+        cmp.emit(f"limit_{state}", path, where, effect, text, vo, vn)
+
+
+def _pattern(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    if cmp.presence("pattern", path, o, n, "pattern", "non-matching strings are"):
+        return
+    po, pn = o.get("pattern"), n.get("pattern")
+    if po != pn:
+        text = f"pattern changed from {po!r} to {pn!r}: which strings match both is unprovable"
+        cmp.emit("pattern_changed", path, n.at("pattern"), "semantic", text, po, pn)
+
+
+def _format(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    ro, rn = o.get("format"), n.get("format")
+    if ro == rn:
+        return
+    eo, en = _checked_format(o, ro), _checked_format(n, rn)
+    where = (n if rn is not None else o).at("format")
+    if eo == en:
+        state = "changed" if ro and rn else "added" if rn else "removed"
+        text = f"format {state} ({ro!r} -> {rn!r}): not checked by the validator, no effect"
+        cmp.emit(f"format_{state}", path, where, "none", text, ro, rn)
+    elif eo is not None and en is not None:
+        text = f"format changed from {eo!r} to {en!r}: which strings pass both is unprovable"
+        cmp.emit("format_changed", path, where, "semantic", text, ro, rn)
+    else:
+        state, effect, verdict = _moved(eo is None)
+        text = f"format {en or eo!r} {state}: strings that are not a valid {en or eo} are now "
+        cmp.emit(f"format_{state}", path, where, effect, text + verdict, ro, rn)
+
+
+def _tightened(tighter: bool) -> tuple[str, Effect, str]:
+    return ("tightened", "narrow", "rejected") if tighter else ("relaxed", "widen", "accepted")
+
+
+def _either(effect: Effect, narrow: str, widen: str, other: str = "change") -> str:
+    return {"narrow": narrow, "widen": widen}.get(effect, other)
+
+
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _effective_bound(node: Node, lower: bool) -> tuple[Any, bool, str] | None:
@@ -754,13 +478,136 @@ def _checked_format(node: Node, value: Any) -> str | None:
     return value if known and value not in _ANNOTATION_FORMATS else None
 
 
-def _tuple(node: Node) -> tuple[list[Node], Node]:
-    """The per-position item schemas and the schema of the items after them."""
-    items, prefix = node.get("items"), node.get("prefixItems")
-    if isinstance(items, list) and node.side.tuple_items:
-        return [node.child("items", i) for i in range(len(items))], node.sub("additionalItems")
-    count = len(prefix) if isinstance(prefix, list) else 0
-    return [node.child("prefixItems", i) for i in range(count)], node.sub("items")
+# --- objects ---------------------------------------------------------------------------------
+
+
+def compare_objects(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    """``required``, key counts, properties, names, dependencies: where both admit objects."""
+    if not (allows(types(o), "object") and allows(types(n), "object")):
+        return
+    ro, rn = _required(o), _required(n)
+    for name in [r for r in rn if r not in ro]:
+        default = _property_default(n, name)
+        text = f"{name!r} is now required: configs without it are rejected"
+        if default is not _MISSING:
+            text += f" (its default {cmp.show(default, (*path, name))} does not help)"
+        cmp.emit("required_added", (*path, name), n.at("required"), "narrow", text, None, name)
+    for name in [r for r in ro if r not in rn]:
+        text = f"{name!r} is no longer required"
+        cmp.emit("required_removed", (*path, name), o.at("required"), "widen", text, name)
+    _count(cmp, o, n, path, "minProperties", "maxProperties")
+    _properties(cmp, o, n, path)
+    if o.get("propertyNames") is not None or n.get("propertyNames") is not None:
+        old, new, where = o.sub("propertyNames"), n.sub("propertyNames"), n.at("propertyNames")
+        cmp.folded("property_names_changed", old, new, path, where, "property names")
+    _dependent(cmp, o, n, path)
+    _raw_semantic(cmp, o, n, path, "unevaluatedProperties")
+
+
+def _properties(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    po, pn = _named(o, "properties"), _named(n, "properties")
+    pat_o, pat_n = _named(o, "patternProperties"), _named(n, "patternProperties")
+    xo, xn = _extra(o), _extra(n)
+    every = (*path, WILDCARD)
+    if set(pat_o) != set(pat_n):
+        text = "patternProperties patterns changed: which keys they cover is unprovable"
+        where = n.at("patternProperties")
+        cmp.emit("pattern_properties_changed", every, where, "semantic", text)
+    else:
+        for pattern in pat_o:
+            cmp.compare(pat_o[pattern], pat_n[pattern], every)
+    for name in [*po, *(k for k in pn if k not in po)]:
+        if name in po and name in pn:
+            cmp.compare(po[name], pn[name], (*path, name))
+        else:
+            other = (pat_o, xo, o) if name not in po else (pat_n, xn, n)
+            _property_moved(cmp, name, (*path, name), po, pn, other)
+    if xo is None and xn is None:
+        return
+    old = xo[1] if xo else o.sub("additionalProperties")
+    new = xn[1] if xn else n.sub("additionalProperties")
+    if xo and xn and xo[0] == xn[0] and all(isinstance(x.schema, Mapping) for x in (old, new)):
+        cmp.compare(old, new, every)
+        return
+    keys = ", ".join(sorted(set(po) | set(pn)))
+    keyword = (xn or xo or ("additionalProperties",))[0]
+    text = f"{keyword} changed from {_label(xo)} to {_label(xn)}: values under "
+    text += f"keys other than {keys}" if keys else "any key"
+    where = (n if xn else o).at(keyword)
+    cmp.folded("additional_properties_changed", old, new, every, where, text)
+
+
+def _property_moved(
+    cmp: Comparator,
+    name: str,
+    where: Path,
+    po: Mapping[str, Node],
+    pn: Mapping[str, Node],
+    other: tuple[Any, Any, Node],
+) -> None:
+    # A property named on one side only: on the other side its value was (or is) checked
+    # by patternProperties, additionalProperties, or nothing.
+    patterns, extra, node = other
+    added = name not in po
+    if any(_search(p, name) for p in patterns):
+        fallback, what = node.sub("patternProperties"), "patternProperties only"
+    elif extra:
+        fallback, what = extra[1], extra[0]
+    else:
+        fallback, what = node.sub("additionalProperties"), "nothing (any value)"
+    found = cmp.sub(fallback, pn[name], where) if added else cmp.sub(po[name], fallback, where)
+    effect, effects = summarize(found)
+    state = _moved(added)[0]
+    if view(fallback).schema is False:
+        context = "the object was closed to it: configs may now set it" if added else (
+            "the object is closed: configs that set it are now rejected")  # fmt: skip
+    elif effect == "none":
+        context = "values there are accepted exactly as before"
+    elif added:
+        context = f"values there were checked against {what} before; now {_reasons(found)}"
+    else:
+        context = f"values there are now checked against {what}: {_reasons(found)}"
+    text = f"property {name!r} {state}: {context}"
+    pointer = (pn if added else po)[name].pointer
+    cmp.emit(f"property_{state}", where, pointer, effect, text, effects=effects)
+
+
+def _dependent(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    ro, rn = _dependent_required(o), _dependent_required(n)
+    for trigger in [*ro, *(t for t in rn if t not in ro)]:
+        old, new = ro.get(trigger, []), rn.get(trigger, [])
+        for name in [x for x in new if x not in old]:
+            text = f"{name!r} is now required when {trigger!r} is set"
+            cmp.emit("dependent_required_added", (*path, name), n.pointer, "narrow", text)
+        for name in [x for x in old if x not in new]:
+            text = f"{name!r} is no longer required when {trigger!r} is set"
+            cmp.emit("dependent_required_removed", (*path, name), o.pointer, "widen", text)
+    so, sn = _dependent_schemas(o), _dependent_schemas(n)
+    for trigger in [*so, *(t for t in sn if t not in so)]:
+        before = so.get(trigger) or o.sub("dependentSchemas")
+        after = sn.get(trigger) or n.sub("dependentSchemas")
+        text = f"when {trigger!r} is set"
+        cmp.folded("dependent_schema_changed", before, after, path, after.pointer, text)
+
+
+def _raw_semantic(cmp: Comparator, o: Node, n: Node, path: Path, keyword: str) -> None:
+    vo, vn = o.get(keyword), n.get(keyword)
+    simple = keyword == "unevaluatedProperties" and _simple_unevaluated(o, n)
+    if value_key(vo) != value_key(vn) and not simple:
+        text = f"{keyword} changed: what it covers depends on the other subschemas"
+        where = (n if vn is not None else o).at(keyword)
+        cmp.emit("unevaluated_changed", path, where, "semantic", text, vo, vn)
+
+
+def _label(extra: tuple[str, Node] | None) -> str:
+    schema = extra[1].schema if extra else None
+    return (
+        "absent"
+        if schema is None
+        else str(schema).lower()
+        if schema in (True, False)
+        else ("a schema")
+    )
 
 
 def _named(node: Node, keyword: str) -> dict[str, Node]:
@@ -791,7 +638,7 @@ def _required(node: Node) -> list[str]:
     return [x for x in names if x not in hidden]
 
 
-def _property_default(cmp: Comparator, node: Node, name: str) -> Any:
+def _property_default(node: Node, name: str) -> Any:
     if name not in (node.get("properties") or {}):
         return _MISSING
     found = view(node.child("properties", name))
@@ -812,16 +659,188 @@ def _dependent_schemas(node: Node) -> dict[str, Node]:
     return out
 
 
-def _branches(node: Node, keyword: str) -> list[Node] | None:
-    value = node.get(keyword)
-    return [node.child(keyword, i) for i in range(len(value))] if isinstance(value, list) else None
-
-
 def _search(pattern: str, key: str) -> bool:
     try:
         return re.search(pattern, key) is not None
     except re.error:
         return True  # unknown: assume the pattern covers the key (the conservative reading)
+
+
+# --- arrays ----------------------------------------------------------------------------------
+
+
+def compare_arrays(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    """Item counts, ``uniqueItems``, the items themselves, ``contains``: where both admit arrays."""
+    if not (allows(types(o), "array") and allows(types(n), "array")):
+        return
+    _count(cmp, o, n, path, "minItems", "maxItems")
+    uo, un = o.get("uniqueItems") is True, n.get("uniqueItems") is True
+    if uo != un:
+        state, effect, verdict = _moved(un)
+        where = (n if un else o).at("uniqueItems")
+        text = f"uniqueItems {state}: lists with duplicates are now {verdict}"
+        cmp.emit(f"limit_{state}", path, where, effect, text, uo, un)
+    (pre_o, rest_o), (pre_n, rest_n) = _tuple(o), _tuple(n)
+    for i in range(max(len(pre_o), len(pre_n))):
+        old = pre_o[i] if i < len(pre_o) else rest_o
+        cmp.compare(old, pre_n[i] if i < len(pre_n) else rest_n, (*path, str(i)))
+    cmp.compare(rest_o, rest_n, (*path, WILDCARD))
+    if not cmp.presence("contains", path, o, n, "contains", "lists without a match are"):
+        old, new, where = o.child("contains"), n.child("contains"), n.at("contains")
+        cmp.folded("contains_changed", old, new, path, where, "contains changed")
+        _count(cmp, o, n, path, "minContains", "maxContains", floor=1)
+    _raw_semantic(cmp, o, n, path, "unevaluatedItems")
+
+
+def _tuple(node: Node) -> tuple[list[Node], Node]:
+    """The per-position item schemas and the schema of the items after them."""
+    items, prefix = node.get("items"), node.get("prefixItems")
+    if isinstance(items, list) and node.side.tuple_items:
+        return [node.child("items", i) for i in range(len(items))], node.sub("additionalItems")
+    count = len(prefix) if isinstance(prefix, list) else 0
+    return [node.child("prefixItems", i) for i in range(count)], node.sub("items")
+
+
+# --- compositions ----------------------------------------------------------------------------
+
+
+_COMPOSITIONS = ("allOf", "anyOf", "oneOf")
+
+
+def compare_compositions(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    """``allOf``/``anyOf``/``oneOf`` (with ``discriminator``), ``not``, ``if``/``then``/``else``."""
+    _branching(cmp, o, n, path)
+    _not(cmp, o, n, path)
+    _conditional(cmp, o, n, path)
+
+
+def _branching(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    def each() -> None:
+        for keyword in _COMPOSITIONS:
+            _composition(cmp, keyword, o, n, path)
+
+    found = cmp.collect(each)
+    if "discriminator" in o.active() | n.active():  # OpenAPI 3.0: a property picks a branch
+        same = value_key(o.get("discriminator")) == value_key(n.get("discriminator"))
+        if summarize(found)[0] != "none" or not same:
+            text = "branches or discriminator changed under an OpenAPI 3.0 discriminator"
+            cmp.emit("branch_changed", path, n.pointer, "semantic", text)
+            return
+    cmp.findings.extend(found)
+
+
+def _composition(cmp: Comparator, keyword: str, o: Node, n: Node, path: Path) -> None:
+    lo, ln = _branches(o, keyword), _branches(n, keyword)
+    if lo is None or ln is None:
+        nodes = ln if lo is None else lo
+        if nodes is not None:
+            state, effect, _ = _moved(lo is None)
+            trivial = [_is_true(view(b)) for b in nodes]
+            if any(trivial) if keyword == "anyOf" else all(trivial) and keyword == "allOf":
+                effect = "none"
+            text = f"{keyword} {state}: configs {'must' if lo is None else 'no longer have to'} "
+            text += f"match {'all' if keyword == 'allOf' else 'one'} of {len(nodes)} branches"
+            where = (n if lo is None else o).at(keyword)
+            cmp.emit(f"composition_{state}", path, where, effect, text)
+        return
+    pairs: list[tuple[Node, Node, list[Finding]]] = []
+    rest_o, rest_n = list(lo), list(ln)
+    for a in lo:  # pair equivalent branches first: reordering branches changes nothing
+        for b in rest_n:
+            found = cmp.sub(a, b, path)
+            if summarize(found)[0] == "none":
+                pairs.append((a, b, found))
+                rest_o.remove(a)
+                rest_n.remove(b)
+                break
+    if len(rest_o) == len(rest_n):
+        pairs += [(a, b, cmp.sub(a, b, path)) for a, b in zip(rest_o, rest_n, strict=True)]
+        rest_o, rest_n = [], []
+    disjoint = keyword != "oneOf" or (_disjoint_all(lo) and _disjoint_all(ln))
+    for _, b, found in pairs:
+        if disjoint or summarize(found)[0] == "none":
+            cmp.findings.extend(found)
+        else:
+            text = "a oneOf branch changed and the branches are not provably disjoint, so "
+            text += f"which configs match exactly one is unprovable: {_reasons(found)}"
+            cmp.emit("branch_changed", path, b.pointer, "semantic", text)
+    for a in rest_o:
+        _branch(cmp, keyword, a, [x for x in lo if x is not a], path, added=False)
+    for b in rest_n:
+        _branch(cmp, keyword, b, [x for x in ln if x is not b], path, added=True)
+
+
+def _branch(
+    cmp: Comparator, keyword: str, branch: Node, others: list[Node], path: Path, added: bool
+) -> None:
+    _, effect, verdict = _moved(not added)  # a branch added to anyOf widens
+    kind = f"branch_{'added' if added else 'removed'}"
+    if keyword == "allOf":
+        effect = "none" if _is_true(view(branch)) else _INVERT[effect]
+        text = "configs must also match it" if added else "configs no longer have to match it"
+    elif keyword == "anyOf":
+        text = f"configs that match only it are now {verdict}"
+    else:
+        verdicts = [(other, *_overlap(branch, other)) for other in others]
+        proven = [(other, value) for other, v, value in verdicts if v == "overlap"]
+        if proven:
+            j = proven[0][0].pointer.rsplit("/", 1)[-1]
+            kind, effect = "branch_overlap" if added else kind, "change"
+            text = f"it overlaps oneOf branch {j} ({_show(proven[0][1])} matches both): "
+            if added:
+                text += f"configs that matched only branch {j} now match two: rejected"
+            else:
+                text += "configs that matched both are now accepted, the others rejected"
+        elif all(v == "disjoint" for _, v, _ in verdicts):
+            text = f"disjoint from the other branches: configs that match it are now {verdict}"
+        else:
+            effect, text = "semantic", "whether it overlaps another branch is unprovable"
+    index = branch.pointer.rsplit("/", 1)[-1]
+    text = f"{keyword} branch {index} {'added' if added else 'removed'}: {text}"
+    cmp.emit(kind, path, branch.pointer, effect, text)
+
+
+def _disjoint_all(nodes: list[Node]) -> bool:
+    views = [view(x) for x in nodes]
+    return all(_disjoint(views[i], views[j]) for i in range(len(views)) for j in range(i))
+
+
+def _overlap(a: Node, b: Node) -> tuple[str, Any]:
+    """``("overlap", a value both accept)``, ``("disjoint", None)`` or ``("unknown", None)``."""
+    va, vb = view(a), view(b)
+    if _disjoint(va, vb):
+        return "disjoint", None
+    for value in _candidates(va, vb):
+        if a.side.accepts(a.pointer, value) and a.side.accepts(b.pointer, value):
+            return "overlap", value
+    return "unknown", None
+
+
+def _not(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    if not cmp.presence("not", path, o, n, "not", "values matching its schema are"):
+        text = "the schema under not changed (so the effect is inverted)"
+        cmp.folded("not_changed", o.child("not"), n.child("not"), path, n.at("not"), text)
+
+
+def _conditional(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    if cmp.presence("conditional", path, o, n, "if", "configs failing its then/else are"):
+        return
+    found = cmp.sub(o.child("if"), n.child("if"), path)
+    if summarize(found)[0] != "none":
+        text = f"the if condition changed ({_reasons(found)}): which configs take which "
+        cmp.emit("conditional_changed", path, n.at("if"), "semantic", text + "branch is unprovable")
+        return
+    for keyword in ("then", "else"):
+        cmp.compare(o.sub(keyword), n.sub(keyword), path)
+
+
+def _is_true(node: Node) -> bool:
+    return isinstance(node.schema, Mapping) and not node.active()
+
+
+def _branches(node: Node, keyword: str) -> list[Node] | None:
+    value = node.get(keyword)
+    return [node.child(keyword, i) for i in range(len(value))] if isinstance(value, list) else None
 
 
 def _disjoint(a: Node, b: Node) -> bool:
@@ -854,6 +873,18 @@ def _disjoint(a: Node, b: Node) -> bool:
         if xa is not None and xb is not None and not _keys(xa) & _keys(xb):
             return True
     return False
+
+
+def _json_types(value: Any) -> set[str]:
+    if value is None:
+        return {"null"}
+    if isinstance(value, bool):
+        return {"boolean"}
+    if isinstance(value, int | float):
+        return {"number", "integer"} if float(value).is_integer() else {"number"}
+    if isinstance(value, str):
+        return {"string"}
+    return {"array"} if isinstance(value, list | tuple) else {"object"}
 
 
 _CANDIDATES: tuple[Any, ...] = (
@@ -891,12 +922,63 @@ def _candidates(*nodes: Node) -> Iterator[Any]:
             yield {k: _sample(v) for k, v in props.items()}
 
 
+# --- the rules in order ----------------------------------------------------------------------
+
+
+def _default(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    do, dn = o.schema.get("default", _MISSING), n.schema.get("default", _MISSING)
+    if value_key(do) == value_key(dn):
+        return
+    shown_o, shown_n = (cmp.show(v, path) for v in (do, dn))
+    if do is _MISSING:
+        kind, text = "default_added", f"default {shown_n} added"
+    elif dn is _MISSING:
+        kind, text = "default_removed", f"default {shown_o} removed"
+    else:
+        kind, text = "default_changed", f"default changed from {shown_o} to {shown_n}"
+    old, new = (None if v is _MISSING else v for v in (do, dn))
+    where = (o if dn is _MISSING else n).at("default")
+    text += ": configs that leave it out change meaning"
+    cmp.emit(kind, path, where, "none", text, old, new)
+
+
+def _rest(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
+    so, sn = o.schema, n.schema
+    for key in [*so, *(k for k in sn if k not in so)]:
+        active = key in o.side.active or key in n.side.active
+        vo, vn = so.get(key, _MISSING), sn.get(key, _MISSING)
+        if key in _STRUCTURAL or (active and key in _HANDLED) or value_key(vo) == value_key(vn):
+            continue
+        where = (n if vn is not _MISSING else o).at(key)
+        vo, vn = (None if v is _MISSING else v for v in (vo, vn))
+        if active:
+            text = f"{key} changed: how it changes what is accepted is unknown to hotconf"
+            cmp.emit("keyword_changed", path, where, "semantic", text, vo, vn)
+        else:
+            hide = key in ("examples", "example", "const", "enum") and cmp.sensitive(path)
+            vo, vn = (None if v is None else REDACTED if hide else v for v in (vo, vn))
+            text = f"{key} changed (metadata: does not affect validation)"
+            cmp.emit("metadata_changed", path, where, "none", text, vo, vn)
+
+
+# The order of the rules is the order of the findings in a report.
+RULES: tuple[Rule, ...] = (
+    compare_values,
+    compare_limits,
+    compare_arrays,
+    compare_objects,
+    compare_compositions,
+    _default,
+    _rest,
+)
+
+
 def compare_schemas(
     old: Schema, new: Schema, sensitive: Callable[[Path], bool]
 ) -> tuple[list[Finding], Side, Side]:
     """Every `Finding` between two schemas, in schema order, without duplicates."""
     old_side, new_side = Side(old), Side(new)
-    cmp = Comparator(sensitive)
+    cmp = Comparator(sensitive, RULES, max_comparisons=MAX_COMPARISONS, max_depth=MAX_DEPTH)
     if old.dialect != new.dialect:
         text = f"dialect changed from {old.dialect} to {new.dialect}: keywords may mean otherwise"
         cmp.emit("dialect_changed", (), "", "semantic", text, old.dialect, new.dialect)
