@@ -15,9 +15,9 @@ from typing import Any
 
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import REDACTED
+from .arrays import compare_arrays
 from .comparator import (
     _INVERT,
-    WILDCARD,
     Comparator,
     Finding,
     Path,
@@ -27,7 +27,7 @@ from .comparator import (
     _show,
     summarize,
 )
-from .limits import _count, compare_limits
+from .limits import compare_limits
 from .navigate import (
     _MISSING,
     _REFS,
@@ -35,12 +35,11 @@ from .navigate import (
     Side,
     _keys,
     allowed_values,
-    allows,
     types,
     value_key,
     view,
 )
-from .objects import _named, _raw_semantic, _required, compare_objects
+from .objects import _named, _required, compare_objects
 from .values import compare_values
 
 MAX_COMPARISONS = 50_000
@@ -63,41 +62,6 @@ _STRUCTURAL = frozenset(
     {"$defs", "definitions", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor",
      "$schema", "$vocabulary", "default"}
 )  # fmt: skip
-
-
-# --- arrays ----------------------------------------------------------------------------------
-
-
-def compare_arrays(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
-    """Item counts, ``uniqueItems``, the items themselves, ``contains``: where both admit arrays."""
-    if not (allows(types(o), "array") and allows(types(n), "array")):
-        return
-    _count(cmp, o, n, path, "minItems", "maxItems")
-    uo, un = o.get("uniqueItems") is True, n.get("uniqueItems") is True
-    if uo != un:
-        state, effect, verdict = _moved(un)
-        where = (n if un else o).at("uniqueItems")
-        text = f"uniqueItems {state}: lists with duplicates are now {verdict}"
-        cmp.emit(f"limit_{state}", path, where, effect, text, uo, un)
-    (pre_o, rest_o), (pre_n, rest_n) = _tuple(o), _tuple(n)
-    for i in range(max(len(pre_o), len(pre_n))):
-        old = pre_o[i] if i < len(pre_o) else rest_o
-        cmp.compare(old, pre_n[i] if i < len(pre_n) else rest_n, (*path, str(i)))
-    cmp.compare(rest_o, rest_n, (*path, WILDCARD))
-    if not cmp.presence("contains", path, o, n, "contains", "lists without a match are"):
-        old, new, where = o.child("contains"), n.child("contains"), n.at("contains")
-        cmp.folded("contains_changed", old, new, path, where, "contains changed")
-        _count(cmp, o, n, path, "minContains", "maxContains", floor=1)
-    _raw_semantic(cmp, o, n, path, "unevaluatedItems")
-
-
-def _tuple(node: Node) -> tuple[list[Node], Node]:
-    """The per-position item schemas and the schema of the items after them."""
-    items, prefix = node.get("items"), node.get("prefixItems")
-    if isinstance(items, list) and node.side.tuple_items:
-        return [node.child("items", i) for i in range(len(items))], node.sub("additionalItems")
-    count = len(prefix) if isinstance(prefix, list) else 0
-    return [node.child("prefixItems", i) for i in range(count)], node.sub("items")
 
 
 # --- compositions ----------------------------------------------------------------------------
