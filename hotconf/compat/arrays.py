@@ -1,9 +1,9 @@
-"""The array keywords: item counts, ``uniqueItems``, ``prefixItems`` and ``items`` (or, up to
-2019-09, ``items`` as a list with ``additionalItems``), ``contains`` with its counts, and
-``unevaluatedItems``.
+"""The array rule: item counts, ``uniqueItems``, the items themselves, ``contains``.
 
-Items are compared position by position; where one side lists more positions than the other,
-each extra one is compared with the other side's schema for the items after its list. A changed
+The items are ``prefixItems`` then ``items`` (up to 2019-09: ``items`` as a list, then
+``additionalItems``), compared position by position; where one side lists more positions than
+the other, each extra one is compared with the other side's schema for the items after its list.
+``minContains`` and ``maxContains`` are compared when both sides have ``contains``. A changed
 ``unevaluatedItems`` is semantic: what it covers depends on the other subschemas.
 """
 

@@ -1,12 +1,12 @@
-"""The keywords that combine subschemas: ``allOf``, ``anyOf``, ``oneOf`` (with OpenAPI 3.0's
-``discriminator``), ``not``, and ``if``/``then``/``else``.
+"""The composition rule: ``allOf``, ``anyOf``, ``oneOf``, ``not``, ``if``/``then``/``else``.
 
 Equivalent branches are paired first, so reordering branches changes nothing; the others are
 paired in order when both sides have as many, and are otherwise added or removed. A ``oneOf``
 change has the effect its branches say only when the branches are provably disjoint (by type,
 by allowed values, or by a required property whose allowed values differ). A ``oneOf`` branch
 that overlaps another is shown with a witness: a value both accept, found by trying candidate
-values against the validator. ``not`` inverts the effect under it; a changed ``if`` is semantic.
+values against the validator. Under an OpenAPI 3.0 ``discriminator`` any change of the branches
+is semantic. ``not`` inverts the effect under it; a changed ``if`` is semantic.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""The limits: bounds and ``multipleOf`` of numbers; length, ``pattern`` and ``format`` of
-strings; and the counts of items and keys (`_count`, shared with the array and object rules).
+"""The limits rule: number bounds and ``multipleOf``; string length, ``pattern``, ``format``.
 
 A limit that lets fewer values pass narrows, and its reason names the values in between
 (``minimum raised from 1 to 5: values 1..4 are now rejected``). ``exclusiveMinimum`` and
@@ -7,6 +6,7 @@ A limit that lets fewer values pass narrows, and its reason names the values in 
 to a multiple of itself narrows, to a divisor widens, otherwise it changes both ways. A changed
 ``pattern`` is semantic (hotconf does not compare regular expressions), and so is a changed
 ``format`` that the validator checks on both sides; a format it does not check has no effect.
+`_count` compares the counts of characters, items and keys for the array and object rules too.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""The object keywords: ``required``, key counts, ``properties``, ``patternProperties``,
-``additionalProperties`` (and ``unevaluatedProperties`` where it means the same),
-``propertyNames``, ``dependentRequired``, ``dependentSchemas`` and ``dependencies``.
+"""The object rule: ``required``, key counts, properties, property names, dependencies.
 
-A property named on one side only is compared with what checked its values on the other side:
-a ``patternProperties`` schema that matches its name, ``additionalProperties``, or nothing. A
-changed set of ``patternProperties`` patterns is semantic, and so is a changed
-``unevaluatedProperties`` (or ``unevaluatedItems``) whose reach depends on other subschemas. In
-OpenAPI 3.0 a required property marked ``readOnly`` or ``writeOnly`` is not required.
+Properties are ``properties``, ``patternProperties`` and ``additionalProperties`` (and
+``unevaluatedProperties`` where it means the same). A property named on one side only is
+compared with what checked its values on the other side: a ``patternProperties`` schema that
+matches its name, ``additionalProperties``, or nothing. A changed set of ``patternProperties``
+patterns is semantic, and so is a changed ``unevaluatedProperties`` (or ``unevaluatedItems``,
+for the array rule) whose reach depends on other subschemas. Dependencies are
+``dependentRequired``, ``dependentSchemas`` and ``dependencies``. In OpenAPI 3.0 a required
+property marked ``readOnly`` or ``writeOnly`` is not required.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ full       both                                    breaking  breaking  breaking 
 =========  ======================================  ========  ========  ========  ========
 
 A changed ``default`` is ``risky`` in every mode; metadata is ``none``. The rules themselves
-live in `hotconf.compat.rules`; docs/compat.md is the user guide.
+are listed in `hotconf.compat.rules`; docs/compat.md is the user guide.
 """
 
 from __future__ import annotations

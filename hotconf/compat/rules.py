@@ -1,11 +1,15 @@
-"""The rules behind `hotconf.compat`: two schemas in, `Finding`s out.
+"""The rules behind `hotconf.compat`, in order: two schemas in, `Finding`s out.
 
 A schema is read as the set of configs it accepts. `compare_schemas` walks the old and the new
 schema side by side (following ``$ref`` on both sides, with cycle protection) and says, keyword
 by keyword, whether the new set is wider, narrower, different, or not provably any of these
 ("semantic"). The keywords of one schema object are a conjunction, so a node whose findings all
 widen (narrow) widens (narrows) as a whole: that is what makes per-keyword verdicts sound. What
-a mode makes of an effect is `hotconf.compat`'s business.
+a mode makes of an effect is `hotconf.compat.report`'s business.
+
+`RULES` lists the rules, one per family of keywords (each in its own module: values, limits,
+arrays, objects, composition), then ``default`` and every other keyword, compared here. The
+`Comparator` runs them in that order at each pair of subschemas it reaches.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The keywords that admit values outright: ``type``, ``nullable``, ``enum``, ``const``.
+"""The values rule: ``type`` (with OpenAPI 3.0's ``nullable``), ``enum`` and ``const``.
 
-A type gained widens, a type lost narrows (``integer`` is within ``number``); OpenAPI 3.0's
-``nullable`` counts as the type ``null``. ``enum`` and ``const`` are read together as the list
-of values they allow, compared as JSON values (``1 == 1.0``, ``True != 1``).
+A type gained widens, a type lost narrows, both change (``integer`` is within ``number``);
+``nullable: true`` counts as the type ``null``. ``enum`` and ``const`` are read together as the
+list of values they allow, compared as JSON values (``1 == 1.0``, ``True != 1``).
 """
 
 from __future__ import annotations
