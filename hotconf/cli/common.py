@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from ..pipeline.diff import LEVELS
-from ..pipeline.schema import Schema
+from ..pipeline.levels import LEVELS
+
+if TYPE_CHECKING:
+    from ..pipeline.schema import Schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -23,6 +26,8 @@ def _schema(path: str | None, pointer: str | None) -> Schema | None:
         if pointer is not None:
             raise click.UsageError("--pointer needs --schema")
         return None
+    from ..pipeline.schema import Schema  # jsonschema: imported only by the commands given a schema
+
     return Schema.from_file(path, pointer=pointer)
 
 
@@ -64,7 +69,7 @@ format_option = click.option(
 
 fail_on_option = click.option(
     "--fail-on",
-    type=click.Choice(LEVELS),
+    type=click.Choice([level.value for level in LEVELS]),
     default="breaking",
     show_default=True,
     help="Exit 1 when the report reaches this level.",
