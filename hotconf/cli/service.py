@@ -38,7 +38,8 @@ from ..pipeline.schema import Schema
 from ..pipeline.snapshot import VersionInfo, canonical_json
 from ..sources import Poke, RawDocument
 from ..sources.etcd import EtcdSource
-from ..store.history import DB_NAME, Store
+from ..store.db import DB_NAME
+from ..store.history import Store
 from .common import (
     EXIT_INVALID,
     EXIT_OK,

@@ -20,7 +20,8 @@ import click
 
 from ..errors import HotconfError
 from ..live.config import coerce_source
-from ..store.history import DB_NAME, Store
+from ..store.db import DB_NAME
+from ..store.history import Store
 from ..webhooks.manager import DELIVERY_STATUSES, Delivery, DeliveryStatus
 
 EXIT_OK = 0
@@ -91,7 +92,7 @@ def deliveries_cmd(
     store = _open(config, state_dir)
     try:
         wanted = cast("DeliveryStatus | None", status)  # click.Choice checked it
-        found = store.deliveries(wanted, subscriber=subscriber, limit=limit)
+        found = store.outbox.deliveries(wanted, subscriber=subscriber, limit=limit)
     finally:
         store.close()
     if fmt == "json":
@@ -116,7 +117,7 @@ def redeliver_cmd(delivery: int, config: tuple[str, ...], state_dir: str | None)
     """
     store = _open(config, state_dir)
     try:
-        d = store.redeliver(delivery, time.time())
+        d = store.outbox.redeliver(delivery, time.time())
     finally:
         store.close()
     version = f" v{d.version}" if d.version is not None else ""

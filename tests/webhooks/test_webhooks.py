@@ -438,7 +438,7 @@ def test_store_outbox_rows_commit_with_their_version() -> None:
     store = Store(None)
     try:
         sub = hotconf.Subscriber("https://h.example/x", SECRET, name="a")
-        store.sync_subscribers("code", [sub], time.time())
+        store.outbox.sync_subscribers("code", [sub], time.time())
 
         def rows(info: hotconf.VersionInfo) -> list[OutboxRow]:
             return [
@@ -454,11 +454,11 @@ def test_store_outbox_rows_commit_with_their_version() -> None:
         with pytest.raises(RuntimeError):
             store.append(data=b"{}", checksum="c2", source="s", created_at=now, outbox=broken)
         assert [v.version for v in store.history()] == [1]  # no version without its rows
-        b, a = store.deliveries()
+        b, a = store.outbox.deliveries()
         assert (a.version, a.status, a.webhook_id, a.subscriber) == (1, "pending", "msg_a", "a")
         assert a.event == b.event  # one body for both subscribers
-        assert store.delivery(a.id).body == store.event_body(a.event) == '{"v":1}'
-        assert sorted(store.subscribers_with_work()) == ["a", "b"]
+        assert store.outbox.delivery(a.id).body == store.outbox.event_body(a.event) == '{"v":1}'
+        assert sorted(store.outbox.subscribers_with_work()) == ["a", "b"]
     finally:
         store.close()
 
@@ -483,7 +483,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     try:
         assert store.latest() is not None and store.get(1).data == {"n": 1}
-        assert store.deliveries() == [] and store.subscribers() == []
+        assert store.outbox.deliveries() == [] and store.outbox.subscribers() == []
     finally:
         store.close()
     db = sqlite3.connect(tmp_path / "hotconf.db")
@@ -508,7 +508,7 @@ def test_webhooks_none_changes_nothing(tmp_path: Path) -> None:
         source.set({"n": 2})
     store = Store.open(tmp_path)
     try:
-        assert store.deliveries() == []
+        assert store.outbox.deliveries() == []
     finally:
         store.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("hotconf-webhooks")]
