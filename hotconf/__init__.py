@@ -67,14 +67,14 @@ from .events import Rejection as Rejection
 from .events import ReloadResult as ReloadResult
 from .events import RolloutEvent as RolloutEvent
 from .live.config import LiveConfig as LiveConfig
-from .live.config import watch as watch
 from .live.rollouts import Rollout as Rollout
 from .live.subscriptions import Subscription as Subscription
+from .live.watch import watch as watch
 from .pipeline.diff import Change as Change
-from .pipeline.diff import Level as Level
 from .pipeline.evaluate import Validator as Validator
 from .pipeline.impact import ImpactReport as ImpactReport
 from .pipeline.impact import diff as diff
+from .pipeline.levels import Level as Level
 from .pipeline.load import Limits as Limits
 from .pipeline.load import load as load
 from .pipeline.schema import Schema as Schema

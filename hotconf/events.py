@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from .errors import Problem
-from .pipeline.diff import Change, Level
+from .pipeline.diff import Change
 from .pipeline.impact import ImpactReport
+from .pipeline.levels import Level
 from .pipeline.paths import to_dotted
 from .pipeline.snapshot import Snapshot
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import click
 
-from ..pipeline.diff import LEVELS
+from ..pipeline.levels import LEVELS
 from ..pipeline.schema import Schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -64,7 +64,7 @@ format_option = click.option(
 
 fail_on_option = click.option(
     "--fail-on",
-    type=click.Choice(LEVELS),
+    type=click.Choice([level.value for level in LEVELS]),
     default="breaking",
     show_default=True,
     help="Exit 1 when the report reaches this level.",

@@ -22,15 +22,13 @@ from typing import Any
 import click
 
 from ..compat.report import schema_diff
-from ..errors import HotconfError, Problem
+from ..errors import HotconfError
 from ..events import ReloadResult
-from ..live.config import coerce_source, watch
-from ..pipeline.diff import LEVELS
-from ..pipeline.evaluate import check, locate_problems, parse_all
-from ..pipeline.impact import assess
+from ..live.watch import watch
+from ..pipeline.evaluate import Evaluation, evaluate
 from ..pipeline.paths import to_dotted
 from ..pipeline.schema import Schema
-from ..pipeline.snapshot import checksum
+from ..sources import coerce_source
 from .common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -57,22 +55,22 @@ def cli() -> None:
 
 
 def _read(
-    paths: Sequence[str], schema: Schema | None
-) -> tuple[str, dict[str, Any] | None, tuple[Problem, ...]]:
-    """Read, parse and validate a config given on the command line.
+    paths: Sequence[str],
+    schema: Schema | None,
+    previous: dict[str, Any] | None = None,
+) -> tuple[str, Evaluation]:
+    """Read a config given on the command line and `evaluate` it (against ``previous``).
 
-    Returns its name, its data (``None`` when it does not parse) and its problems, located
-    at file:line. Raises for what makes the command unable to run (a missing file).
+    Returns its name and the evaluation: ``data`` is ``None`` when it does not parse, and
+    the problems are located at file:line. Raises for what makes the command unable to run
+    (a missing file).
     """
     source = coerce_source(list(paths) if len(paths) > 1 else paths[0])
-    docs = source.read()
-    try:
-        data = parse_all(docs)
-    except HotconfError as exc:
-        if exc.exit_code != EXIT_INVALID:
-            raise
-        return source.name, None, exc.problems or (Problem(exc.message),)
-    return source.name, data, locate_problems(check(data, schema), docs)
+    evaluation = evaluate(source.read(), schema=schema, previous=previous)
+    error = evaluation.load_error
+    if error is not None and error.exit_code != EXIT_INVALID:
+        raise error
+    return source.name, evaluation
 
 
 @cli.command()
@@ -88,8 +86,8 @@ def validate(
     Exits 0 when valid, 1 when invalid, 2 when it cannot run.
     """
     schema = _schema(schema_path, pointer)
-    name, data, problems = _read(config, schema)
-    csum = checksum(data) if data is not None else None
+    name, evaluation = _read(config, schema)
+    problems, csum = evaluation.problems, evaluation.checksum
     if fmt == "json":
         body = {
             "valid": not problems,
@@ -131,27 +129,21 @@ def diff_cmd(
     does or NEW is invalid, 2 when it cannot run.
     """
     schema = _schema(schema_path, pointer)
-    _, old_data, old_problems = _read([old], None)
-    _, new_data, new_problems = _read([new], schema)
-    if old_data is None:
-        for p in old_problems:
+    _, before = _read([old], None)
+    if before.data is None:
+        for p in before.problems:
             click.echo(str(p), err=True)
-        raise HotconfError(f"{old} does not parse", old_problems)
-    report = assess(
-        old_data,
-        new_data if new_data is not None else {},
-        schema,
-        problems=new_problems,
-        old_checksum=checksum(old_data),
-        new_checksum=checksum(new_data) if new_data is not None else None,
-    )
+        raise HotconfError(f"{old} does not parse", before.problems)
+    _, after = _read([new], schema, previous=before.data)
+    report = after.report
+    assert report is not None
     if fmt == "json":
         click.echo(report.to_json())
     elif fmt == "markdown":
         click.echo(report.to_markdown(), nl=False)
     else:
         click.echo(report.to_text(color=_color()))
-    return EXIT_INVALID if LEVELS.index(report.level) >= LEVELS.index(fail_on) else EXIT_OK
+    return EXIT_INVALID if report.level >= fail_on else EXIT_OK
 
 
 COMPAT_LEVELS = ("none", "safe", "risky", "breaking")
@@ -198,9 +190,10 @@ def schema_diff_cmd(
     """
     config = None
     if config_path is not None:
-        _, config, problems = _read([config_path], None)
+        _, evaluation = _read([config_path], None)
+        config = evaluation.data
         if config is None:
-            raise HotconfError(f"{config_path} does not parse", problems)
+            raise HotconfError(f"{config_path} does not parse", evaluation.problems)
     report = schema_diff(
         Schema.from_file(old, pointer=pointer),
         Schema.from_file(new, pointer=pointer),

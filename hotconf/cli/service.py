@@ -31,11 +31,12 @@ import click
 from ..errors import HotconfError
 from ..fleet import publisher as fleet
 from ..fleet.keys import PREFIX
-from ..live.config import LiveConfig, coerce_source, watch
+from ..live.config import LiveConfig
+from ..live.watch import watch
 from ..pipeline.evaluate import check
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import VersionInfo, canonical_json
-from ..sources import Poke, RawDocument
+from ..sources import Poke, RawDocument, coerce_source
 from ..sources.etcd import EtcdSource
 from ..store.db import DB_NAME
 from ..store.history import Store

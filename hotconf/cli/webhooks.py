@@ -19,7 +19,7 @@ from typing import cast
 import click
 
 from ..errors import HotconfError
-from ..live.config import coerce_source
+from ..sources import coerce_source
 from ..store.db import DB_NAME
 from ..store.history import Store
 from ..webhooks.manager import DELIVERY_STATUSES, Delivery, DeliveryStatus

@@ -37,7 +37,6 @@ from typing import Any, Literal
 
 from ..errors import (
     LoadError,
-    Problem,
     PublishConflictError,
     RolloutError,
     SourceError,
@@ -45,12 +44,12 @@ from ..errors import (
     VersionNotFoundError,
 )
 from ..live.canary import Outcomes, decide
-from ..pipeline.diff import LEVELS, Level
-from ..pipeline.evaluate import Validator, check, locate_problems, parse_all
-from ..pipeline.impact import ImpactReport, assess
+from ..pipeline.evaluate import Validator, evaluate, parse_all
+from ..pipeline.impact import ImpactReport
+from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import checksum
-from ..sources import RawDocument
+from ..sources import RawDocument, coerce_source
 from .etcd import Etcd, cmp, delete_op, prefix_end, put_op
 from .keys import PREFIX, Envelope, InstanceStatus, Keys, _json, _now, select
 
@@ -179,7 +178,7 @@ class Fleet:
         schema: Schema | None = None,
         validators: Iterable[Validator] = (),
         format: str = "yaml",
-        fail_on: Level = "breaking",
+        fail_on: Level | LevelName = Level.BREAKING,
         publisher: str | None = None,
         canary: str | None = None,
         budget: float = 0.01,
@@ -200,24 +199,21 @@ class Fleet:
             EtcdError: etcd cannot be reached.
         """
         doc, source = _document(config, format)
-        try:
-            data = parse_all((doc,))
-            problems = locate_problems(check(data, schema, validators), (doc,))
-        except LoadError as exc:
-            data, problems = {}, exc.problems or (Problem(exc.message, code="syntax"),)
         old, mod, previous, old_csum = self._current_data()
-        csum = checksum(data)
-        report = assess(
-            old,
-            data,
-            schema,
-            problems=problems,
-            old_checksum=old_csum,
-            new_checksum=csum,
-            old_version=previous,
+        ev = evaluate(
+            (doc,),
+            schema=schema,
+            validators=validators,
+            previous=old,
+            previous_checksum=old_csum,
+            previous_version=previous,
         )
-        if problems or LEVELS.index(report.level) >= LEVELS.index(fail_on):
+        report = ev.report
+        assert report is not None
+        if not ev.valid or report.level >= fail_on:
             return PublishResult("held", None, previous, report)
+        csum = ev.checksum
+        assert csum is not None
         if csum == old_csum and canary is None:
             return PublishResult("noop", previous, previous, report)
         version = self._last_version() + 1
@@ -308,14 +304,15 @@ class Fleet:
                 raise VersionNotFoundError(f"{self.keys.name} v{now} has no previous version")
         target = self.envelope(to)
         data = parse_all((target.document(self.keys),))
-        problems = check(data, schema) if schema is not None else ()
-        if problems:
-            raise ValidationError(f"cannot roll back to v{to}: it fails the schema", problems)
         old, _, _, old_csum = self._current_data()
-        csum = checksum(data)
-        report = assess(
-            old, data, schema, old_checksum=old_csum, new_checksum=csum, old_version=now
+        ev = evaluate(
+            data, schema=schema, previous=old, previous_checksum=old_csum, previous_version=now
         )
+        if ev.problems:
+            raise ValidationError(f"cannot roll back to v{to}: it fails the schema", ev.problems)
+        report = ev.report
+        csum = ev.checksum
+        assert report is not None and csum is not None
         if csum == old_csum:
             return PublishResult("noop", now, now, report)
         version = self._last_version() + 1
@@ -504,7 +501,6 @@ def _document(
 ) -> tuple[RawDocument, str]:
     if isinstance(config, bytes):
         return RawDocument("candidate", config, format), "bytes"
-    from ..live.config import coerce_source  # live imports much; publishing needs it only here
 
     source = coerce_source(config)
     docs = source.read()

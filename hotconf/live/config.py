@@ -1,52 +1,61 @@
-"""`LiveConfig`: the current snapshot, start-up, reading, watching, closing; and `watch()`.
+"""`LiveConfig`: the served snapshot and everything that changes it, in one class.
 
 Readers take ``live.current``: one attribute read of an immutable `Snapshot`, no lock
-(DESIGN inv. 1). Writers (the reload worker, `reload`, `rollback`) serialize on one lock and
-run the pipeline: read → load → validate → diff → commit (store) → swap → notify, so nothing
-becomes visible before it is validated, nor announced before it is durable (inv. 3).
+(docs/architecture.md, invariant 1). Writers (the reload worker, `reload`, `rollback`, a
+promoted rollout) serialize on one lock and run one sequence: read the source → `evaluate`
+the candidate (parse, checksum, schema and checks, impact report, gate) → commit it to the
+store with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
+becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
-The class is assembled from mixins kept in their own modules for size: `_reload`
-(the pipeline, commit, rejection, rollback), `_subscribing` (subscribers, ``events()``) and
-`_live_rollouts` (canary rollouts).
+Its parts: the reload worker (`hotconf.live.worker`), subscriptions
+(`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
+only through the narrow `Host` interface that `_RolloutHost` implements here).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
-from ..errors import ClosedError, NoValidConfigError, Problem
-from ..events import Rejection, ReloadResult
-from ..pipeline.diff import LEVELS, Level
-from ..pipeline.evaluate import Validator, parse_all
+from ..errors import (
+    ClosedError,
+    HotconfError,
+    NoValidConfigError,
+    Problem,
+    RolloutError,
+    StoreError,
+    ValidationError,
+)
+from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
+from ..pipeline import evaluate as pipeline
+from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
 from ..pipeline.impact import ImpactReport, assess
+from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
-from ..pipeline.snapshot import _ABSENT, Snapshot, VersionInfo, checksum, freeze, thaw
+from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
-from ..sources.files import FileSource
 from ..store.history import Store
-from ..webhooks.manager import Subscriber, Webhooks
-from .reload import PIN, RANK, Reloading
-from .rolling_out import RollingOut
-from .subscribing import Subscribing
-from .subscriptions import Subscription
-from .worker import ReloadWorker
+from ..webhooks.manager import Webhooks
+from .canary import Signals
+from .rollouts import Rollout, Rollouts
+from .subscriptions import Subscribers, Subscription
+from .worker import Deferred, ReloadWorker
 
 log = logging.getLogger("hotconf")
 
-AUTO: Any = "auto"
+PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class LiveConfig(Reloading, Subscribing, RollingOut):
+class LiveConfig:
     """A config that stays current: validated, versioned, swapped atomically.
 
     Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`) or
@@ -58,30 +67,15 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         last_rejection: the last `Rejection`, or ``None``.
         name: the config's name (events, history, logs).
         degraded: serving the last-known-good because the source is rejected.
+        webhooks: the webhook deliveries (``watch(webhooks=...)``), or ``None``.
     """
 
     __slots__ = (
-        "__weakref__",
-        "_clock",
-        "_closed",
-        "_gate",
-        "_last_digest",
-        "_lock",
-        "_on_result",
-        "_pinned",
-        "_schema",
-        "_source",
-        "_source_checksum",
-        "_store",
-        "_subs",
-        "_validators",
-        "_worker",
-        "current",
-        "degraded",
-        "last_rejection",
-        "name",
-        "webhooks",
-    )
+        "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
+        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
+        "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
+        "name", "webhooks",
+    )  # fmt: skip
 
     current: Snapshot
 
@@ -96,13 +90,15 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         poll_interval: float | None = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         on_result: Callable[[ReloadResult], None] | None = None,
-        gate: Level = "restart",
+        gate: Level | LevelName = Level.RESTART,
         worker: ReloadWorker | None = None,
         webhooks: Webhooks | None = None,
     ) -> None:
-        if gate not in RANK:
-            raise ValueError(f"gate must be one of {', '.join(LEVELS)}, not {gate!r}")
-        self._gate = gate
+        try:
+            self._gate = Level.of(gate)
+        except ValueError:
+            names = ", ".join(level.value for level in Level)
+            raise ValueError(f"gate must be one of {names}, not {gate!r}") from None
         self._source = source
         self._schema = schema
         self._validators = tuple(validators)
@@ -112,7 +108,8 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         self._on_result = on_result
         self._lock = threading.RLock()
         self._closed = False
-        self._subs: list[Subscription] = []
+        self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
+        self._rollouts = Rollouts(_RolloutHost(self))
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
@@ -140,13 +137,13 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
             self._worker.start()
         source.start(self._poke)
 
-    # -- start-up (DESIGN inv. 7) -------------------------------------------------------
+    # -- start-up (invariant 7) ---------------------------------------------------------
 
     def _start_up(self) -> None:
         stored = self._store.latest()
         lkg_problems: tuple[Problem, ...] = ()
         if stored is not None:
-            lkg_problems = self._check(stored.data, freeze(stored.data))
+            lkg_problems = check(stored.data, self._schema, self._validators)
             if lkg_problems:
                 log.error(
                     "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
@@ -196,7 +193,7 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
             value = snap._memo[key]
         except KeyError:
             value = snap._resolve(key)
-        return default if value is _ABSENT else value
+        return default if value is ABSENT else value
 
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
@@ -239,20 +236,47 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         Raises:
             LoadError: the bytes do not parse.
         """
-        if isinstance(candidate, bytes):
-            data = parse_all((RawDocument("candidate", candidate, format),))
-        else:
-            data = thaw(candidate)
-        prev = self.current
-        frozen = freeze(data)
-        problems = self._check(data, frozen)
-        return self._assess(prev, frozen, checksum(data), problems)
+        evaluation = self._evaluate(candidate, format)
+        if evaluation.load_error is not None:
+            raise evaluation.load_error
+        assert evaluation.report is not None
+        return evaluation.report
 
     def rejections(self, limit: int = 50) -> list[Rejection]:
         """Recorded rejections, newest first (problems redacted)."""
         return self._store.rejections(limit)
 
-    # -- watching -----------------------------------------------------------------------
+    def _evaluate(
+        self, candidate: bytes | Mapping[str, Any], format: str, *, gate: Level | None = None
+    ) -> Evaluation:
+        return evaluate(
+            (RawDocument("candidate", candidate, format),)
+            if isinstance(candidate, bytes)
+            else candidate,
+            schema=self._schema,
+            validators=self._validators,
+            previous=self.current,
+            gate=gate,
+        )
+
+    # -- the pipeline -------------------------------------------------------------------
+
+    def reload(self, *, force: bool = False) -> ReloadResult:
+        """Run the pipeline now on what the source holds, whatever the watcher thinks.
+
+        Args:
+            force: apply a valid candidate even when its impact is above the gate (it is
+                still validated: nothing invalid is ever applied).
+
+        Returns:
+            A `ReloadResult`: ``applied``, ``noop`` or ``rejected``. Never raises for a bad
+            candidate: the last-known-good stays served and the result says why.
+
+        Raises:
+            ClosedError: the LiveConfig is closed.
+        """
+        self._ensure_open()
+        return self._run("manual", force=force)
 
     def _poke(self, writing: bool = False) -> None:
         if self._worker is not None:
@@ -260,7 +284,385 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         elif not self._closed:  # a synchronous source: run now, in the caller's thread
             self._run("manual")
 
-    # -- what the HTTP service reads (hotconf.service.app) ------------------------------------
+    def _run(
+        self,
+        trigger: Literal["start", "manual", "watch"],
+        *,
+        defer: bool = False,
+        force: bool = False,
+    ) -> ReloadResult:
+        failed: Exception | None = None
+        with self._lock:
+            if self._closed and trigger != "start":
+                return self._noop()
+            started = time.perf_counter()
+            try:
+                result = self._reload(trigger, defer, force)
+            except Deferred:
+                raise
+            except HotconfError as exc:
+                code = "store" if isinstance(exc, StoreError) else "source"
+                problems = exc.problems or (Problem(exc.message, code=code),)
+                result = self._reject(problems, None)
+            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, retry later
+                log.exception("hotconf: internal error while reloading %s", self.name)
+                self._last_digest = None
+                problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
+                result = self._reject((problem,), None)
+                if trigger == "watch":
+                    failed = exc
+            log.debug(
+                "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
+            )
+        # Outside the lock: a slow callback (a blocked stdout) must not hold up reloads.
+        if result is not None and self._on_result is not None and trigger != "start":
+            try:
+                self._on_result(result)
+            except Exception:
+                log.exception("hotconf: on_result callback raised")
+        if failed is not None:
+            raise failed  # the worker retries it, backing off
+        return result if result is not None else self._noop()
+
+    def _noop(self) -> ReloadResult:
+        return ReloadResult("noop", getattr(self, "current", None))
+
+    def _reload(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
+        """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
+        prev: Snapshot | None = getattr(self, "current", None)
+        mark = time.perf_counter()
+        try:
+            docs = self._source.read()
+        except HotconfError as exc:  # missing, unreadable, over the size limit
+            failure = f"failed: {exc.message}"
+            if trigger == "watch" and failure == self._last_digest:
+                return None  # the same failure, already recorded
+            if defer:
+                raise Deferred from None
+            self._last_digest = failure
+            raise
+        digest = pipeline.digest(docs)
+        timings = {"read": time.perf_counter() - mark}
+        if trigger == "watch" and digest == self._last_digest:
+            return None  # identical bytes: not even a candidate
+        known = {c for c in (prev.checksum if prev else None, self._pinned) if c is not None}
+        ev = evaluate(
+            docs,
+            schema=self._schema,
+            validators=self._validators,
+            previous=prev,
+            known=known,
+            gate=None if force else self._gate,
+            report_unparsed=False,
+        )
+        timings.update(ev.timings)
+        if ev.load_error is not None:
+            if defer:
+                raise Deferred from None
+            self._last_digest = digest
+            raise ev.load_error
+        self._last_digest = digest
+        csum = ev.checksum
+        assert csum is not None
+        if self._pinned is not None and csum != self._pinned:
+            self._unpin()  # the source changed since the rollback: it speaks again
+        if ev.verdict == "unchanged":
+            assert prev is not None
+            if csum != prev.checksum:
+                log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
+            self._source_checksum = csum
+            self.degraded = False
+            return ReloadResult("noop", prev, timings=timings)
+        report = ev.report
+        assert report is not None
+        if ev.verdict == "invalid":
+            if defer:
+                self._last_digest = None
+                raise Deferred
+            return self._reject(ev.problems, csum, report)
+        self._source_checksum = csum
+        if ev.verdict == "noop":  # e.g. a set reordered: nothing a consumer can see
+            self.degraded = False
+            return ReloadResult("noop", prev, report=report, timings=timings)
+        if ev.verdict == "held":
+            why = "; ".join(
+                f"{c.pointer}: {c.reason}" for c in report.changes if c.level == report.level
+            )
+            gate = Problem(
+                f"impact {report.level} is above the gate ({self._gate}): {why}; "
+                "apply it with reload(force=True)",
+                code="gate",
+            )
+            # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
+            return self._reject((gate,), csum, report)
+        return self._commit(ev, prev, source=self._source.name, timings=timings)
+
+    def _unpin(self) -> None:
+        try:
+            self._store.set_meta(PIN, None)
+        except StoreError:
+            log.exception("hotconf: could not clear the rollback pin; clearing it in memory")
+        self._pinned = None
+
+    def _commit(
+        self,
+        ev: Evaluation,
+        prev: Snapshot | None,
+        *,
+        source: str,
+        rolled_back_from: int | None = None,
+        restores: int | None = None,
+        timings: dict[str, float] | None = None,
+        pin: str | None = None,
+    ) -> ReloadResult:
+        """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
+        (a rollback or a promoted canary overrides it), written with the version."""
+        assert ev.canonical is not None and ev.checksum is not None and ev.frozen is not None
+        assert ev.report is not None
+        timings = {} if timings is None else timings
+        kind: Literal["config.changed", "config.rolled_back"] = (
+            "config.rolled_back" if restores is not None else "config.changed"
+        )
+        # Webhook deliveries are committed with the version they announce (invariant 3).
+        outbox = (
+            self.webhooks._announce_change(kind, self.name, prev, ev.report)
+            if self.webhooks is not None and prev is not None
+            else None
+        )
+        mark = time.perf_counter()
+        try:
+            info = self._store.append(
+                data=ev.canonical,
+                checksum=ev.checksum,
+                source=source,
+                created_at=self._clock(),
+                status="rollback" if restores is not None else "applied",
+                rolled_back_from=rolled_back_from,
+                restores=restores,
+                outbox=outbox,
+                meta={PIN: pin} if pin is not None else None,
+            )
+        except StoreError:
+            self._last_digest = None  # not committed: the next event or poll tries again
+            raise
+        if pin is not None:
+            self._pinned = pin
+        timings["commit"] = time.perf_counter() - mark
+        snap = Snapshot._from_frozen(ev.frozen, info)
+        object.__setattr__(self, "current", snap)  # the swap: one reference assignment
+        self.degraded = False
+        report = ev.report.with_version(info.version)
+        log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
+        if outbox is not None and self.webhooks is not None:
+            self.webhooks.wake()
+        if prev is not None:
+            self._subscribers.notify(ChangeEvent(kind, prev, snap, report))
+        return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
+
+    def _reject(
+        self,
+        problems: tuple[Problem, ...],
+        csum: str | None,
+        report: ImpactReport | None = None,
+    ) -> ReloadResult:
+        rejection = Rejection(self._clock(), self._source.name, problems, csum)
+        prev: Snapshot | None = getattr(self, "current", None)
+        outbox = (
+            self.webhooks._announce_rejection(self.name, prev, rejection, report)
+            if self.webhooks is not None
+            else []
+        )
+        try:
+            self._store.record_rejection(rejection, outbox)
+        except HotconfError:
+            log.exception("hotconf: could not record a rejection")
+        else:
+            if outbox and self.webhooks is not None:
+                self.webhooks.wake()
+        object.__setattr__(self, "last_rejection", rejection)
+        if prev is not None:
+            self.degraded = True
+        log.warning(
+            "hotconf: %s candidate rejected; still serving %s:\n%s",
+            self.name,
+            f"v{prev.version}" if prev else "nothing",
+            "\n".join(f"  {p}" for p in problems),
+        )
+        self._subscribers.notify(rejection)
+        return ReloadResult("rejected", prev, rejection=rejection, report=report)
+
+    # -- rollback (invariant 4) ---------------------------------------------------------
+
+    def rollback(self, to: int | None = None) -> ReloadResult:
+        """Serve an earlier version again, as a new version (history is append-only).
+
+        Args:
+            to: the version to restore; default: the one before the current version.
+
+        Returns:
+            ``applied`` with the new snapshot, or ``noop`` when the target's content is
+            what is served now. The source's present content stays pinned out until it
+            changes, across restarts too.
+
+        Raises:
+            VersionNotFoundError: no such version.
+            ValidationError: the target no longer passes the schema or the checks.
+        """
+        self._ensure_open()
+        with self._lock:
+            prev = self.current
+            target = self._store.get(to if to is not None else prev.version - 1)
+            ev = evaluate(
+                target.data, schema=self._schema, validators=self._validators, previous=prev
+            )
+            if ev.problems:
+                raise ValidationError(
+                    f"cannot roll back to v{target.info.version}: it fails the current checks",
+                    ev.problems,
+                )
+            if ev.checksum == prev.checksum:
+                return ReloadResult("noop", prev)
+            return self._commit(
+                ev,
+                prev,
+                source=f"rollback to v{target.info.version}",
+                rolled_back_from=prev.version,
+                restores=target.info.version,
+                pin=self._source_checksum or prev.checksum,
+            )
+
+    # -- subscribers --------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        callback: Callable[[ChangeEvent], object],
+        keys: Iterable[str] | None = None,
+        *,
+        rejections: bool = False,
+    ) -> Subscription:
+        """Call ``callback(event)`` after each new version that changes a matching key.
+
+        Args:
+            callback: called with a `ChangeEvent`, in version order, in a thread of its own:
+                one that raises or blocks delays neither reloads nor other subscribers.
+            keys: dotted key patterns with shell globs (``["db.*", "features"]``); ``None``
+                for every change.
+            rejections: also call it with each `Rejection`.
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        self._ensure_open()
+        return self._subscribers.add(callback, keys, rejections)
+
+    def on_rejection(self, callback: Callable[[Rejection], object]) -> Subscription:
+        """Call ``callback(rejection)`` for each rejected candidate (in its own thread).
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        self._ensure_open()
+        return self._subscribers.add(callback, (), True)
+
+    async def events(
+        self, keys: Iterable[str] | None = None, *, rejections: bool = True, rollouts: bool = True
+    ) -> AsyncIterator[Event | RolloutEvent]:
+        """Iterate over events in an asyncio program: ``async for event in live.events()``.
+
+        Yields `ChangeEvent`s, `Rejection`s (unless ``rejections=False``) and the
+        `RolloutEvent`s of canary rollouts (unless ``rollouts=False``; ``keys`` does not
+        filter them) as they happen; the iteration ends when the LiveConfig is closed.
+        """
+        self._ensure_open()
+
+        def follow_rollouts(forward: Callable[[Any], object]) -> Subscription:
+            return self._rollouts.subscribe(forward, threaded=False)
+
+        async for event in self._subscribers.events(
+            keys, rejections, follow_rollouts if rollouts else None
+        ):
+            yield event
+
+    # -- canary rollouts (hotconf.live.rollouts) ----------------------------------------
+
+    def rollout(
+        self,
+        candidate: bytes | Mapping[str, Any],
+        *,
+        fraction: float = 0.05,
+        budget: float = 0.01,
+        min_samples: int = 200,
+        min_duration: float = 0.0,
+        signals: Signals | None = None,
+        poll_interval: float = 1.0,
+        format: str = "yaml",
+        force: bool = False,
+    ) -> Rollout:
+        """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
+
+        Args:
+            candidate: the config as YAML/JSON bytes, or as data; validated like any
+                candidate (an invalid one is refused).
+            fraction: the share of routing keys served the candidate (dyed requests always
+                are).
+            budget: how much higher than the stable's the canary's error rate may be
+                (0.01: one percentage point).
+            min_samples: canary outcomes needed before it can be promoted.
+            min_duration: seconds it must run before it can be promoted.
+            signals: a callable hotconf polls for outcomes instead of (or besides)
+                ``rollout.record(ok)``: ``{"canary": (ok, failed), "stable": (ok, failed)}``.
+            poll_interval: seconds between ``signals`` polls.
+            format: ``"yaml"`` or ``"json"`` for bytes.
+            force: start it even when its impact is above the gate.
+
+        Returns:
+            The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
+
+        Raises:
+            LoadError, ValidationError: the candidate is refused.
+            RolloutError: a rollout is running already, or the candidate is what is served.
+
+        Example:
+            >>> rollout = live.rollout(b"db: {pool_size: 20}", fraction=0.05)  # doctest: +SKIP
+            >>> snap = live.snapshot_for(user, dyed="x-hotconf-canary" in hdrs)  # doctest: +SKIP
+            >>> rollout.record(handle(request, snap))  # doctest: +SKIP
+        """
+        self._ensure_open()
+        return self._rollouts.start(
+            candidate,
+            fraction=fraction,
+            budget=budget,
+            min_samples=min_samples,
+            min_duration=min_duration,
+            signals=signals,
+            poll_interval=poll_interval,
+            format=format,
+            force=force,
+        )
+
+    def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
+        """The snapshot to serve one request with: the canary or the stable one.
+
+        Without a running rollout this is ``live.current``. With one, the same routing key
+        always gets the same answer, and a dyed request (say, one carrying an
+        ``x-hotconf-canary`` header) always gets the canary.
+        """
+        return self._rollouts.snapshot_for(routing_key, dyed)
+
+    def rollouts(self) -> list[Rollout]:
+        """Rollouts on this LiveConfig, newest first (the running one, if any, first)."""
+        return self._rollouts.history()
+
+    def on_rollout(self, callback: Callable[[RolloutEvent], object]) -> Subscription:
+        """Call ``callback(event)`` with each `RolloutEvent` (started, promoted, aborted).
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        self._ensure_open()
+        return self._rollouts.subscribe(callback)
+
+    # -- what the HTTP service reads (hotconf.service) ----------------------------------
 
     @property
     def schema(self) -> Schema | None:
@@ -305,10 +707,7 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         self._source.stop()
         if self._worker is not None:
             self._worker.stop()
-        with self._lock:
-            subs, self._subs = list(self._subs), []
-        for sub in subs:
-            sub.close()
+        self._subscribers.close_all()
         if self.webhooks is not None:
             self.webhooks.close(drain)
         with self._lock:  # not under a rollback or reload that got in before the close
@@ -331,82 +730,56 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
 
 
-def coerce_source(
-    source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-) -> Source:
-    if isinstance(source, str | os.PathLike):
-        return FileSource(source, directory=os.path.isdir(source))
-    if isinstance(source, Sequence):
-        return FileSource(list(source))
-    return source
+class _RolloutHost:
+    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
 
+    __slots__ = ("_live",)
 
-def watch(
-    source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    schema: Schema | str | os.PathLike[str] | Mapping[str, Any] | None = None,
-    *,
-    validators: Iterable[Validator] = (),
-    state_dir: str | os.PathLike[str] | None = AUTO,
-    name: str | None = None,
-    poll_interval: float | None = 30.0,
-    on_result: Callable[[ReloadResult], None] | None = None,
-    gate: Level = "restart",
-    clock: Callable[[], datetime] = _utcnow,
-    webhooks: Webhooks | str | os.PathLike[str] | Iterable[Subscriber] | None = None,
-) -> LiveConfig:
-    """Load a config, validate it, and keep it current as its source changes.
+    def __init__(self, live: LiveConfig) -> None:
+        self._live = live
 
-    Args:
-        source: a file, a list of files (deep-merged in order), a directory (its
-            ``*.yaml``/``*.yml``/``*.json`` merged in name order; Kubernetes ConfigMap
-            volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
-        schema: a JSON Schema (file or dict), or a `Schema` (e.g. an OpenAPI component:
-            ``Schema.from_file("openapi.yaml", pointer="#/components/schemas/AppConfig")``).
-        validators: custom checks run after the schema, before the swap.
-        state_dir: where history and the last-known-good are kept; default ``.hotconf/``
-            next to the config; ``None`` keeps them in memory only.
-        name: the config's name in events and logs (default: the source's name).
-        poll_interval: seconds between checksum polls that catch missed events (``None``
-            turns polling off).
-        on_result: called with every `ReloadResult` (applied, noop and rejected runs).
-        gate: the highest impact level applied automatically (default ``restart``: all
-            but ``breaking``); a valid candidate above it is held back as a rejection with
-            code ``gate`` until ``reload(force=True)``.
-        clock: gives the time stamps (tests pass a fake).
-        webhooks: webhook subscribers: a ``subscribers.yaml`` (hot-reloaded), a list of
-            `Subscriber` values, or a `Webhooks` with delivery settings; ``live.webhooks``
-            lists and redelivers deliveries. See docs/webhooks.md.
+    @property
+    def name(self) -> str:
+        return self._live.name
 
-    Returns:
-        A started `LiveConfig`.
+    @property
+    def current(self) -> Snapshot:
+        return self._live.current
 
-    Raises:
-        NoValidConfigError: the source is rejected and there is no last-known-good.
-        SchemaError: the schema cannot be used.
-        StoreError: the state directory cannot be used.
+    @property
+    def subscribers(self) -> Subscribers:
+        return self._live._subscribers
 
-    Example:
-        >>> live = hotconf.watch("config.yaml", schema="config.schema.json")  # doctest: +SKIP
-        >>> live.get("db.pool_size", default=10)  # doctest: +SKIP
-    """
-    src = coerce_source(source)
-    sch = Schema.coerce(schema) if schema is not None else None
-    directory = src.state_dir if state_dir is AUTO else state_dir
-    hooks = Webhooks.coerce(webhooks)
-    store = Store.open(directory)
-    live = LiveConfig(
-        src,
-        schema=sch,
-        validators=validators,
-        store=store,
-        name=name,
-        poll_interval=poll_interval,
-        on_result=on_result,
-        gate=gate,
-        clock=clock,
-        webhooks=hooks,
-    )
-    bind = getattr(src, "bind", None)
-    if bind is not None:
-        bind(live)  # a fleet source reports what this instance serves (hotconf.sources.etcd)
-    return live
+    def now(self) -> datetime:
+        return self._live._clock()
+
+    def evaluate(
+        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
+    ) -> Evaluation:
+        live = self._live
+        return live._evaluate(candidate, format, gate=None if force else live._gate)
+
+    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
+        live = self._live
+        with live._lock:
+            live._ensure_open()
+            prev = live.current
+            if prev is not stable:
+                raise RolloutError(
+                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
+                    "not promoted"
+                )
+            # The evaluation was made against `stable`, still served: its report holds.
+            # Keep the source's unchanged content from undoing the promotion at the next
+            # poll or restart, exactly as rollback() does.
+            result = live._commit(
+                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
+            )
+        assert result.snapshot is not None
+        return result.snapshot
+
+    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
+        live = self._live
+        if live.webhooks is not None:
+            live.webhooks._announce_rollout(live.name, event, report)
+        live._rollouts.deliver(event)

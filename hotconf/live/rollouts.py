@@ -24,29 +24,22 @@ version served and records why. ``rollout.started``, ``rollout.promoted`` and
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import logging
 import secrets
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..errors import ClosedError, Problem, RolloutError, ValidationError
 from ..events import RolloutEvent
-from ..pipeline.diff import LEVELS
-from ..pipeline.evaluate import parse_all
+from ..pipeline.evaluate import Evaluation
 from ..pipeline.impact import ImpactReport
-from ..pipeline.snapshot import Snapshot, VersionInfo, canonical_json, freeze, thaw
-from ..sources import RawDocument
+from ..pipeline.snapshot import Snapshot, VersionInfo
 from .canary import Decision, Outcomes, Signals, bucket, decide
-from .subscriptions import Subscription
-
-if TYPE_CHECKING:
-    from .config import LiveConfig
+from .subscriptions import Subscribers, Subscription
 
 log = logging.getLogger("hotconf")
 
@@ -59,26 +52,40 @@ _LAST: contextvars.ContextVar[tuple[Rollout, bool] | None] = contextvars.Context
 )
 
 
-class _Registry:
-    """A LiveConfig's rollouts and rollout subscribers (kept beside it, not in it)."""
+class Host(Protocol):
+    """What a rollout needs of the `LiveConfig` it runs on, and nothing more."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.active: Rollout | None = None
-        self.history: deque[Rollout] = deque(maxlen=50)
-        self.subs: list[Subscription] = []
+    @property
+    def name(self) -> str: ...
 
+    @property
+    def current(self) -> Snapshot: ...
 
-_REGISTRIES: weakref.WeakKeyDictionary[LiveConfig, _Registry] = weakref.WeakKeyDictionary()
-_REGISTRIES_LOCK = threading.Lock()
+    @property
+    def subscribers(self) -> Subscribers: ...
 
+    def now(self) -> datetime:
+        """The time stamp for events (the LiveConfig's clock)."""
+        ...
 
-def _registry(live: LiveConfig) -> _Registry:
-    reg = _REGISTRIES.get(live)
-    if reg is None:
-        with _REGISTRIES_LOCK:
-            reg = _REGISTRIES.setdefault(live, _Registry())
-    return reg
+    def evaluate(
+        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
+    ) -> Evaluation:
+        """The candidate checked against what is served, with the LiveConfig's gate."""
+        ...
+
+    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
+        """Commit ``evaluation`` as the next version if ``stable`` is still served; keep the
+        source's present content pinned out, as a rollback does.
+
+        Raises:
+            RolloutError: the served snapshot is no longer ``stable``.
+        """
+        ...
+
+    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
+        """Tell rollout subscribers (`Rollouts.deliver`) and the webhook outbox, if any."""
+        ...
 
 
 class Rollout:
@@ -96,9 +103,8 @@ class Rollout:
 
     def __init__(
         self,
-        live: LiveConfig,
-        data: dict[str, Any],
-        report: ImpactReport,
+        host: Host,
+        evaluation: Evaluation,
         *,
         fraction: float,
         budget: float,
@@ -107,16 +113,18 @@ class Rollout:
         signals: Signals | None,
         poll_interval: float,
     ) -> None:
+        assert evaluation.frozen is not None and evaluation.checksum is not None
+        assert evaluation.report is not None
         self.id = "r" + secrets.token_hex(4)
-        self._live = weakref.ref(live)
-        self._canonical = canonical_json(data)
-        self._frozen = freeze(data)
-        csum = hashlib.sha256(self._canonical).hexdigest()
-        self.stable = live.current
-        self.started_at = live._clock()
-        info = VersionInfo(0, csum, self.started_at, f"rollout {self.id} (canary)", "canary")
-        self.candidate = Snapshot._from_frozen(self._frozen, info)
-        self.report = report
+        self._host = host
+        self._evaluation = evaluation
+        self.stable = host.current
+        self.started_at = host.now()
+        info = VersionInfo(
+            0, evaluation.checksum, self.started_at, f"rollout {self.id} (canary)", "canary"
+        )
+        self.candidate = Snapshot._from_frozen(evaluation.frozen, info)
+        self.report = evaluation.report
         self.fraction = fraction
         self.budget = budget
         self.min_samples = min_samples
@@ -136,7 +144,11 @@ class Rollout:
         self._thread: threading.Thread | None = None
         # Closed with the LiveConfig: the rollout ends (aborted) and its thread stops.
         self._closer = Subscription(
-            lambda _event: None, keys=(), rejections=False, threaded=False, on_close=live._remove
+            lambda _event: None,
+            keys=(),
+            rejections=False,
+            threaded=False,
+            on_close=host.subscribers.remove,
         )
         self._closer.on_stop = self._on_live_closed
 
@@ -144,10 +156,7 @@ class Rollout:
 
     def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
         """The canary for dyed requests and for keys in the canary slice; else the stable."""
-        live = self._live()
-        if live is None:
-            raise ClosedError(f"rollout {self.id}: its LiveConfig is gone")
-        current = live.current
+        current = self._host.current
         if self.state != "running":
             return current
         if current is not self.stable:
@@ -237,28 +246,11 @@ class Rollout:
             RolloutError: already decided, or the stable config changed meanwhile (then the
                 rollout is aborted).
         """
-        live = self._claim("promoting")
-
+        self._claim("promoting")
         try:
-            with live._lock:
-                live._ensure_open()
-                prev = live.current
-                if prev is not self.stable:
-                    raise RolloutError(
-                        f"rollout {self.id}: the stable config changed to v{prev.version} "
-                        "meanwhile; not promoted"
-                    )
-                # Keep the source's unchanged content from undoing the promotion at the next
-                # poll or restart, exactly as rollback() does.
-                result = live._commit(
-                    self._canonical,
-                    self._frozen,
-                    self.candidate.checksum,
-                    prev,
-                    live._assess(prev, self._frozen, self.candidate.checksum),
-                    source=f"rollout {self.id}",
-                    pin=live._source_checksum or prev.checksum,
-                )
+            snapshot = self._host.promote(
+                self._evaluation, stable=self.stable, source=f"rollout {self.id}"
+            )
         except RolloutError as exc:
             self._finish("aborted", exc.message)
             raise
@@ -266,10 +258,9 @@ class Rollout:
             with self._lock:
                 self.state = "running"  # nothing committed: it can be decided again
             raise
-        assert result.snapshot is not None
-        self.promoted_version = result.snapshot.version
+        self.promoted_version = snapshot.version
         self._finish("promoted", reason)
-        return result.snapshot
+        return snapshot
 
     def abort(self, reason: str = "aborted by hand") -> None:
         """Stop the rollout; the stable version stays served and ``reason`` is recorded.
@@ -280,15 +271,11 @@ class Rollout:
         self._claim("aborted")
         self._finish("aborted", reason)
 
-    def _claim(self, state: State) -> LiveConfig:
-        live = self._live()
+    def _claim(self, state: State) -> None:
         with self._lock:
             if self.state != "running":
                 raise RolloutError(f"rollout {self.id} is already {self.state}")
-            if live is None:
-                raise ClosedError(f"rollout {self.id}: its LiveConfig is gone")
             self.state = state
-        return live
 
     def _end(self, state: Literal["aborted"], reason: str) -> None:
         try:
@@ -298,11 +285,10 @@ class Rollout:
         self._finish(state, reason)
 
     def _finish(self, state: Literal["promoted", "aborted"], reason: str) -> None:
-        live = self._live()
         with self._lock:
             self.state = state
             self.reason = reason
-            self.decided_at = live._clock() if live is not None else None
+            self.decided_at = self._host.now()
         self._stop.set()
         self._closer.close()
         log.log(
@@ -312,8 +298,7 @@ class Rollout:
             state,
             reason,
         )
-        if live is not None:
-            _announce(live, self, f"rollout.{state}", reason)  # type: ignore[arg-type]
+        self._announce(f"rollout.{state}", reason)  # type: ignore[arg-type]
 
     def _on_live_closed(self) -> None:
         with self._lock:
@@ -325,26 +310,34 @@ class Rollout:
     def _run(self) -> None:
         while not self._stop.wait(self._poll_interval):
             try:
-                live = self._live()
-                if live is None or self.state != "running":
+                if self.state != "running":
                     return
-                if live.current is not self.stable:
-                    self._end("aborted", f"the stable config changed to v{live.version} meanwhile")
+                current = self._host.current
+                if current is not self.stable:
+                    why = f"the stable config changed to v{current.version} meanwhile"
+                    self._end("aborted", why)
                     return
                 self._read_signals()
                 self._evaluate()
             except Exception:
                 log.exception("hotconf: rollout %s: error while polling; polling goes on", self.id)
 
+    def _announce(
+        self,
+        kind: Literal["rollout.started", "rollout.promoted", "rollout.aborted"],
+        reason: str | None,
+    ) -> None:
+        event = RolloutEvent(kind, self.id, self._host.now(), self.status(), reason)
+        self._host.announce(event, self.report)
+
     # -- reporting ---------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """A JSON-ready view: state, arms with outcomes and error rates, progress, reason."""
         canary, stable = self.outcomes()
-        live = self._live()
         return {
             "id": self.id,
-            "name": live.name if live is not None else None,
+            "name": self._host.name,
             "state": self.state,
             "reason": self.reason,
             "started_at": self.started_at.isoformat(),
@@ -371,148 +364,127 @@ class Rollout:
         return f"<Rollout {self.id} {self.state} fraction={self.fraction}>"
 
 
-def _announce(
-    live: LiveConfig,
-    rollout: Rollout,
-    kind: Literal["rollout.started", "rollout.promoted", "rollout.aborted"],
-    reason: str | None,
-) -> None:
-    event = RolloutEvent(kind, rollout.id, live._clock(), rollout.status(), reason)
-    if live.webhooks is not None:
-        live.webhooks._announce_rollout(live.name, event, rollout.report)
-    reg = _registry(live)
-    with reg.lock:
-        subs = list(reg.subs)
-    for sub in subs:
-        sub.deliver(event)  # type: ignore[arg-type]  # Subscription is typed for config events
+class Rollouts:
+    """A LiveConfig's rollouts: the running one, the recent ones, and who hears of them."""
 
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._lock = threading.Lock()
+        self.active: Rollout | None = None
+        self._history: deque[Rollout] = deque(maxlen=50)
+        self._subs: list[Subscription] = []
 
-def start(
-    live: LiveConfig,
-    candidate: bytes | Mapping[str, Any],
-    *,
-    fraction: float = 0.05,
-    budget: float = 0.01,
-    min_samples: int = 200,
-    min_duration: float = 0.0,
-    signals: Signals | None = None,
-    poll_interval: float = 1.0,
-    format: str = "yaml",
-    force: bool = False,
-) -> Rollout:
-    """Validate ``candidate`` and start a rollout (``LiveConfig.rollout`` documents it)."""
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be within [0, 1], not {fraction}")
-    if not 0.0 <= budget <= 1.0:
-        raise ValueError(f"budget must be within [0, 1], not {budget}")
-    if min_samples < 1:
-        raise ValueError(f"min_samples must be at least 1, not {min_samples}")
-    live._ensure_open()
-    if isinstance(candidate, bytes):
-        data = parse_all((RawDocument("candidate", candidate, format),))
-    else:
-        data = thaw(candidate)
-    frozen = freeze(data)
-    prev = live.current
-    problems = live._check(data, frozen)
-    csum = hashlib.sha256(canonical_json(data)).hexdigest()
-    report = live._assess(prev, frozen, csum, problems)
-    if problems:
-        raise ValidationError("the candidate is invalid: no rollout started", problems)
-    if csum == prev.checksum:
-        raise RolloutError("the candidate is what is served now: nothing to roll out")
-    if not force and LEVELS.index(report.level) > LEVELS.index(live._gate):
-        raise ValidationError(
-            f"the candidate's impact ({report.level}) is above the gate ({live._gate}): no "
-            "rollout started; pass force=True to start it anyway",
-            (Problem(report.summary(), code="gate"),),
+    def start(
+        self,
+        candidate: bytes | Mapping[str, Any],
+        *,
+        fraction: float = 0.05,
+        budget: float = 0.01,
+        min_samples: int = 200,
+        min_duration: float = 0.0,
+        signals: Signals | None = None,
+        poll_interval: float = 1.0,
+        format: str = "yaml",
+        force: bool = False,
+    ) -> Rollout:
+        """Validate ``candidate`` and start a rollout (``LiveConfig.rollout`` documents it)."""
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"fraction must be within [0, 1], not {fraction}")
+        if not 0.0 <= budget <= 1.0:
+            raise ValueError(f"budget must be within [0, 1], not {budget}")
+        if min_samples < 1:
+            raise ValueError(f"min_samples must be at least 1, not {min_samples}")
+        host = self._host
+        evaluation = host.evaluate(candidate, format, force)
+        if evaluation.load_error is not None:
+            raise evaluation.load_error
+        if evaluation.verdict == "invalid":
+            raise ValidationError(
+                "the candidate is invalid: no rollout started", evaluation.problems
+            )
+        if evaluation.verdict == "unchanged" or evaluation.checksum == host.current.checksum:
+            raise RolloutError("the candidate is what is served now: nothing to roll out")
+        assert evaluation.report is not None
+        if evaluation.verdict == "held":
+            raise ValidationError(
+                f"the candidate's impact ({evaluation.level}) is above the gate: no "
+                "rollout started; pass force=True to start it anyway",
+                (Problem(evaluation.report.summary(), code="gate"),),
+            )
+        rollout = Rollout(
+            host,
+            evaluation,
+            fraction=fraction,
+            budget=budget,
+            min_samples=min_samples,
+            min_duration=min_duration,
+            signals=signals,
+            poll_interval=poll_interval,
         )
-    reg = _registry(live)
-    rollout = Rollout(
-        live,
-        data,
-        report,
-        fraction=fraction,
-        budget=budget,
-        min_samples=min_samples,
-        min_duration=min_duration,
-        signals=signals,
-        poll_interval=poll_interval,
-    )
-    with reg.lock:
-        active = reg.active
-        if active is not None and active.state in ("running", "promoting"):
-            raise RolloutError(f"rollout {active.id} is still {active.state}: decide it first")
-        reg.active = rollout
-        reg.history.appendleft(rollout)
-    with live._lock:
-        live._ensure_open()
-        live._subs.append(rollout._closer)
-    if signals is not None:
-        rollout._read_signals()  # the baseline
-        rollout._thread = threading.Thread(
-            target=rollout._run, name=f"hotconf-rollout-{rollout.id}", daemon=True
+        with self._lock:
+            active = self.active
+            if active is not None and active.state in ("running", "promoting"):
+                raise RolloutError(f"rollout {active.id} is still {active.state}: decide it first")
+            self.active = rollout
+            self._history.appendleft(rollout)
+        host.subscribers.attach(rollout._closer)
+        if signals is not None:
+            rollout._read_signals()  # the baseline
+            rollout._thread = threading.Thread(
+                target=rollout._run, name=f"hotconf-rollout-{rollout.id}", daemon=True
+            )
+            rollout._thread.start()
+        log.info(
+            "hotconf: rollout %s started on %s: %.1f%% of traffic, %s",
+            rollout.id,
+            host.name,
+            fraction * 100,
+            evaluation.report.summary(),
         )
-        rollout._thread.start()
-    log.info(
-        "hotconf: rollout %s started on %s: %.1f%% of traffic, %s",
-        rollout.id,
-        live.name,
-        fraction * 100,
-        report.summary(),
-    )
-    _announce(live, rollout, "rollout.started", None)
-    return rollout
+        rollout._announce("rollout.started", None)
+        return rollout
+
+    def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
+        active = self.active
+        if active is None or active.state != "running":
+            return self._host.current
+        return active.snapshot_for(routing_key, dyed)
+
+    def history(self) -> list[Rollout]:
+        with self._lock:
+            return list(self._history)
+
+    def subscribe(
+        self, callback: Callable[[RolloutEvent], object], *, threaded: bool | None = None
+    ) -> Subscription:
+        """Subscribe ``callback`` to rollout events (``LiveConfig.on_rollout``).
+
+        ``threaded``: call it in a thread of its own (default: unless the source is
+        synchronous); ``live.events()`` passes ``False`` and hands the events to its event
+        loop itself.
+        """
+
+        def forget(sub: Subscription) -> None:
+            with self._lock:
+                if sub in self._subs:
+                    self._subs.remove(sub)
+
+        sub = self._host.subscribers.add(
+            callback,
+            keys=(),  # matches no ChangeEvent: only rollout events reach it
+            rejections=False,
+            threaded=threaded,
+            on_close=forget,
+        )
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def deliver(self, event: RolloutEvent) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.deliver(event)  # type: ignore[arg-type]  # Subscription is typed for config events
 
 
-def snapshot_for(live: LiveConfig, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
-    reg = _REGISTRIES.get(live)
-    active = reg.active if reg is not None else None
-    if active is None or active.state != "running":
-        return live.current
-    return active.snapshot_for(routing_key, dyed)
-
-
-def rollouts(live: LiveConfig) -> list[Rollout]:
-    reg = _REGISTRIES.get(live)
-    if reg is None:
-        return []
-    with reg.lock:
-        return list(reg.history)
-
-
-def on_rollout(
-    live: LiveConfig,
-    callback: Callable[[RolloutEvent], object],
-    *,
-    threaded: bool | None = None,
-) -> Subscription:
-    """Subscribe ``callback`` to ``live``'s rollout events (``LiveConfig.on_rollout``).
-
-    ``threaded``: call it in a thread of its own (default: unless the source is synchronous);
-    ``live.events()`` passes ``False`` and hands the events to its event loop itself.
-    """
-    reg = _registry(live)
-
-    def forget(sub: Subscription) -> None:
-        live._remove(sub)
-        with reg.lock:
-            if sub in reg.subs:
-                reg.subs.remove(sub)
-
-    sub = Subscription(
-        callback,
-        keys=(),  # matches no ChangeEvent: only rollout events reach it
-        rejections=False,
-        threaded=not live._source.synchronous if threaded is None else threaded,
-        on_close=forget,
-    )
-    with live._lock:
-        live._ensure_open()
-        live._subs.append(sub)  # so that live.close() ends it
-    with reg.lock:
-        reg.subs.append(sub)
-    return sub
-
-
-__all__ = ["Decision", "Outcomes", "Rollout", "Signals", "bucket", "decide"]
+__all__ = ["Decision", "Host", "Outcomes", "Rollout", "Rollouts", "Signals", "bucket", "decide"]

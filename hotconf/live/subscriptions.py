@@ -3,17 +3,20 @@
 A threaded subscription owns a queue and a thread: the reload worker only enqueues, so a
 subscriber that raises or hangs delays neither reloads nor other subscribers. An inline one
 (the in-memory test source, the asyncio bridge) is called directly, exceptions contained.
+`Subscribers` is a `LiveConfig`'s set of them: every subscription ends when it closes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
-from ..events import ChangeEvent, Event, Rejection
+from ..errors import ClosedError
+from ..events import ChangeEvent, Event, Rejection, RolloutEvent
 from ..pipeline.paths import matches, split_dotted
 
 log = logging.getLogger("hotconf")
@@ -110,3 +113,115 @@ class Subscription:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Subscribers:
+    """The subscriptions of one `LiveConfig`: added, notified in order, all closed with it.
+
+    Args:
+        threaded: whether callbacks run in threads of their own (not for a synchronous
+            source, whose pokes run in the caller's thread).
+        name: the config's name, for the error raised once closed.
+    """
+
+    def __init__(self, *, threaded: bool, name: str) -> None:
+        self.threaded = threaded
+        self._name = name
+        self._lock = threading.Lock()
+        self._subs: list[Subscription] = []
+        self._closed = False
+
+    def add(
+        self,
+        callback: Callable[[Any], object],
+        keys: Iterable[str] | None = None,
+        rejections: bool = False,
+        *,
+        threaded: bool | None = None,
+        on_close: Callable[[Subscription], None] | None = None,
+    ) -> Subscription:
+        """Subscribe ``callback``; ``on_close`` runs (besides removal) when it is closed.
+
+        Raises:
+            ClosedError: the LiveConfig is closed.
+        """
+
+        def closed(sub: Subscription) -> None:
+            self.remove(sub)
+            if on_close is not None:
+                on_close(sub)
+
+        sub = Subscription(
+            callback,
+            keys=keys,
+            rejections=rejections,
+            threaded=self.threaded if threaded is None else threaded,
+            on_close=closed,
+        )
+        self.attach(sub)
+        return sub
+
+    def attach(self, sub: Subscription) -> None:
+        """Hold ``sub`` so that `close_all` ends it (it gets events too if it wants them)."""
+        with self._lock:
+            if self._closed:
+                sub.close()
+                raise ClosedError(f"{self._name}: this LiveConfig is closed")
+            self._subs.append(sub)
+
+    def remove(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def notify(self, event: Event) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            if sub.wants(event):
+                sub.deliver(event)
+
+    def close_all(self) -> None:
+        """End every subscription (their queued events are still delivered, briefly)."""
+        with self._lock:
+            self._closed = True
+            subs, self._subs = list(self._subs), []
+        for sub in subs:
+            sub.close()
+
+    async def events(
+        self,
+        keys: Iterable[str] | None,
+        rejections: bool,
+        rollouts: Callable[[Callable[[Any], object]], Subscription] | None,
+    ) -> AsyncIterator[Event | RolloutEvent]:
+        """The asyncio bridge behind ``LiveConfig.events()``; ``rollouts`` subscribes a
+        forwarder to rollout events, when they are wanted."""
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[Event | RolloutEvent | None] = asyncio.Queue()
+        rollout_sub: Subscription | None = None
+
+        def forward(event: Event | RolloutEvent | None) -> None:
+            try:
+                loop.call_soon_threadsafe(inbox.put_nowait, event)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                sub.close()
+                if rollout_sub is not None:
+                    rollout_sub.close()
+
+        sub = self.add(forward, keys, rejections, threaded=False)
+        if rollouts is not None:
+            rollout_sub = rollouts(forward)
+
+        def stop() -> None:
+            if not loop.is_closed():
+                forward(None)
+
+        sub.on_stop = stop
+        try:
+            while (event := await inbox.get()) is not None:
+                yield event
+        finally:
+            sub.close()
+            if rollout_sub is not None:
+                rollout_sub.close()

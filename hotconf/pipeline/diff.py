@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from deepdiff import DeepDiff
 
+from .levels import Level
 from .paths import Path, to_pointer
 from .snapshot import REDACTED, canonical_json
 
@@ -30,8 +31,6 @@ ChangeKind = Literal[
     "item_removed",
     "list_reordered",
 ]
-Level = Literal["none", "safe", "risky", "restart", "breaking"]
-LEVELS: tuple[Level, ...] = ("none", "safe", "risky", "restart", "breaking")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +52,7 @@ class Change:
     old: Any = None
     new: Any = None
     sensitive: bool = False
-    level: Level = "safe"
+    level: Level = Level.SAFE
     reason: str = ""
 
     @property

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Problem
-from .diff import LEVELS, Change, Level, changes
+from .diff import Change, changes
+from .levels import LEVELS, Level, max_level
 from .load import load
 from .paths import Path, to_pointer
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
 _MISSING: Any = object()
-_RANK = {level: i for i, level in enumerate(LEVELS)}
 _COLORS = {"none": "2", "safe": "32", "risky": "33", "restart": "36", "breaking": "1;31"}
 _SIGNS = {
     "value_changed": "~",
@@ -40,15 +40,6 @@ _SIGNS = {
     "item_removed": "-",
     "list_reordered": "↕",
 }
-
-
-def max_level(levels: Any) -> Level:
-    """The highest of some levels (``none`` for none)."""
-    best: Level = "none"
-    for level in levels:
-        if _RANK[level] > _RANK[best]:
-            best = level
-    return best
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -129,12 +120,12 @@ class Classifier:
     def classify(self, change: Change) -> Change:
         level, reason = self._base(change)
         marked = self._marked(change.path, "x-hotconf-impact")
-        if marked is not None and marked[0] in _RANK and _RANK[marked[0]] > _RANK[level]:
-            level = marked[0]
+        if marked is not None and marked[0] in LEVELS and level < marked[0]:
+            level = Level(marked[0])
             reason = f"marked x-hotconf-impact: {marked[0]} at {to_pointer(marked[1]) or '/'}"
         reload = self._marked(change.path, "x-hotconf-reload")
-        if reload is not None and reload[0] == "restart" and _RANK["restart"] > _RANK[level]:
-            level = "restart"
+        if reload is not None and reload[0] == "restart" and level < Level.RESTART:
+            level = Level.RESTART
             reason = f"needs restart: x-hotconf-reload: restart; {reason}"
         return replace(change, level=level, reason=reason)
 
@@ -147,28 +138,28 @@ class Classifier:
                 else _MISSING
             )
             if default is _MISSING:
-                return "risky", "removed; no default: consumers see it missing"
+                return Level.RISKY, "removed; no default: consumers see it missing"
             shown = REDACTED if change.sensitive else _show(default)
-            return "risky", f"removed; consumers fall back to default {shown}"
+            return Level.RISKY, f"removed; consumers fall back to default {shown}"
         if kind == "key_added":
-            return "safe", "optional key added"
+            return Level.SAFE, "optional key added"
         if kind == "item_added":
-            return "safe", "list item added"
+            return Level.SAFE, "list item added"
         if kind == "item_removed":
-            return "safe", "list item removed"
+            return Level.SAFE, "list item removed"
         if kind == "list_reordered":
-            return "risky", "list reordered: consumers that rely on order see a change"
+            return Level.RISKY, "list reordered: consumers that rely on order see a change"
         if kind == "type_changed":
             told = f"type changed from {_json_type(old)} to {_json_type(new)}"
-            return "risky", f"{told}; the schema allows both" if self.schema else told
+            return Level.RISKY, f"{told}; the schema allows both" if self.schema else told
         if _is_number(old) and _is_number(new):
             if old and new and (old < 0) != (new < 0):
-                return "risky", "sign changed"
+                return Level.RISKY, "sign changed"
             # compare without dividing: a big int / a big int overflows a float
             small, big = sorted((abs(old), abs(new)))
             if small and big >= 10 * small:
-                return "risky", "changed by 10x or more"
-        return "safe", "value changed within the schema" if self.schema else "value changed"
+                return Level.RISKY, "changed by 10x or more"
+        return Level.SAFE, "value changed within the schema" if self.schema else "value changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +312,7 @@ def assess(
         is_set=classifier.is_set,
     )
     classified = tuple(classifier.hide_secrets(classifier.classify(c)) for c in found)
-    level = "breaking" if problems else max_level(c.level for c in classified)
+    level = Level.BREAKING if problems else max_level(c.level for c in classified)
     return ImpactReport(
         level=level,
         changes=classified,

@@ -23,6 +23,8 @@ REDACTED = "<redacted>"
 """What a secret value is replaced with in reports, events, logs and listings (DESIGN inv. 8)."""
 
 _ABSENT: Any = object()
+ABSENT: Any = _ABSENT
+"""What a snapshot's memo holds for a key that is not there."""
 _MEMO_SIZE = 4096
 
 

@@ -109,7 +109,7 @@ def test_each_subscriber_gets_events_in_version_order() -> None:
 
         # A threaded subscriber on a synchronous source still runs inline; use a file source's
         # threading by subscribing through the private helper to test the queue itself.
-        sub = live._add(slow_subscriber, None, False, threaded=True)
+        sub = live._subscribers.add(slow_subscriber, None, False, threaded=True)
         for i in range(1, 51):
             source.set(config(i))
         wait_for(lambda: len(seen) == 50)

@@ -148,9 +148,7 @@ def test_the_events_iterator_ends_its_rollout_subscription() -> None:
         await asyncio.wait_for(task, 10)
 
     with hotconf.watch(source, SCHEMA, state_dir=None) as live:
-        before = len(live._subs)
+        before = len(live._subscribers._subs)
         asyncio.run(main(live))
-        assert len(live._subs) == before
-        from hotconf.live.rollouts import _registry
-
-        assert _registry(live).subs == []
+        assert len(live._subscribers._subs) == before
+        assert live._rollouts._subs == []
