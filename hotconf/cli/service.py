@@ -2,7 +2,7 @@
 
 Fleet mode: ``serve --etcd URL --name NAME`` follows a config published to etcd (an
 `EtcdSource` opened by ``hotconf.watch``), and ``history``/``rollback`` with ``--etcd`` read
-and move the fleet's history in etcd (`hotconf.fleet.publisher`).
+and move the fleet's history in etcd (`hotconf.fleet`).
 
 ``history`` and ``rollback`` work against a running server (``--url``, through
 `hotconf.cli.remote`) or a state directory. A running server is the one to ask whenever there
@@ -24,22 +24,14 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import HotconfError
-from ..fleet import publisher as fleet
 from ..fleet.keys import PREFIX
-from ..live.config import LiveConfig
-from ..live.watch import watch
-from ..pipeline.evaluate import check
-from ..pipeline.schema import Schema
-from ..pipeline.snapshot import VersionInfo, canonical_json
-from ..sources import Poke, RawDocument, coerce_source
-from ..sources.etcd import EtcdSource
-from ..store.db import DB_NAME
-from ..store.history import Store
+from ..pipeline.snapshot import canonical_json
+from ..sources import Poke, RawDocument
 from .common import (
     EXIT_OK,
     _color,
@@ -49,6 +41,12 @@ from .common import (
     schema_option,
     webhooks_option,
 )
+
+# Each command imports what it runs when it runs (see `hotconf.cli`).
+if TYPE_CHECKING:
+    from ..live.config import LiveConfig
+    from ..pipeline.schema import Schema
+    from ..pipeline.snapshot import VersionInfo
 
 TOKEN_ENV = "HOTCONF_TOKEN"  # noqa: S105 (the variable's name, not a token)
 READ_TOKEN_ENV = "HOTCONF_READ_TOKEN"  # noqa: S105
@@ -124,6 +122,9 @@ def watch_etcd(
         no_state: keep history in memory only (no LKG across restarts).
         kwargs: more `hotconf.watch` arguments (``on_result``, ``webhooks``...).
     """
+    from ..live.watch import watch
+    from ..sources.etcd import EtcdSource
+
     source = EtcdSource(**options, state_dir=state_dir)
     try:
         return watch(source, schema, state_dir=None if no_state else source.state_dir, **kwargs)
@@ -197,6 +198,8 @@ def serve_cmd(
     Without a token, reload and rollback are open to local callers and it listens on
     loopback only. Exits 1 when there is no valid config to serve, 2 when it cannot run.
     """
+    from ..live.watch import watch
+
     try:
         from ..service.app import Service, serve
     except ImportError as exc:  # the service extra is not installed
@@ -256,6 +259,9 @@ def serve_cmd(
 
 
 def _state_dir(config: tuple[str, ...], state_dir: str | None) -> Path:
+    from ..sources.files import coerce_source
+    from ..store.db import DB_NAME
+
     if state_dir is not None:
         directory = Path(state_dir)
     else:
@@ -304,6 +310,8 @@ def _fleet_line(info: dict[str, Any], current: int | None, canary: int | None) -
 
 
 def _fleet_history(etcd_url: str, name: str, prefix: str, limit: int, fmt: str) -> int:
+    from ..fleet import publisher as fleet
+
     with fleet.Fleet(etcd_url, name, prefix=prefix) as f:
         versions = f.versions(limit)
         current_ptr, _ = f.pointer("current")
@@ -357,6 +365,9 @@ def history_cmd(
             return remote.report(status, body)
         versions, current = body["versions"], body["current"]
     else:
+        from ..store.db import DB_NAME
+        from ..store.history import Store
+
         store = Store(_state_dir(config, state_dir) / DB_NAME)
         try:
             versions = [v.to_dict() for v in store.history(limit)]
@@ -411,6 +422,11 @@ def rollback_offline(directory: Path, schema: Schema, to: int | None) -> str:
         VersionNotFoundError: no such version.
         ValidationError: the target fails ``schema``.
     """
+    from ..live.config import LiveConfig
+    from ..pipeline.evaluate import check
+    from ..store.db import DB_NAME
+    from ..store.history import Store
+
     store = Store(directory / DB_NAME)
     try:
         latest = store.latest()
@@ -509,6 +525,8 @@ def rollback_cmd(
 
 
 def _fleet_rollback(etcd_url: str, name: str, prefix: str, to: int | None, schema: Schema) -> int:
+    from ..fleet import publisher as fleet
+
     result = fleet.rollback(etcd_url, name, to, schema=schema, prefix=prefix)
     if result.status == "noop":
         click.echo(f"noop: {name} v{result.version} already has that content")
@@ -520,9 +538,3 @@ def _fleet_rollback(etcd_url: str, name: str, prefix: str, to: int | None, schem
         f"(rolled back from v{result.previous}); instances follow"
     )
     return EXIT_OK
-
-
-def register(group: click.Group) -> None:
-    """Add ``serve``, ``history`` and ``rollback`` to the ``hotconf`` command group."""
-    for command in (serve_cmd, history_cmd, rollback_cmd):
-        group.add_command(command)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.service.app import Service
 
 from ..conftest import config_text
