@@ -4,14 +4,15 @@ Fleet mode: ``serve --etcd URL --name NAME`` follows a config published to etcd 
 `EtcdSource` opened by ``hotconf.watch``), and ``history``/``rollback`` with ``--etcd`` read
 and move the fleet's history in etcd (`hotconf.fleet`).
 
-``history`` and ``rollback`` work against a running server (``--url``) or a state directory.
-A running server is the one to ask whenever there is one: it validates with the custom checks
-of its program too, and serves the rollback at once. Offline, ``rollback`` opens the store
-directly and needs the schema the service runs with: it checks the target against it, as the
-service would at its next start (where an LKG that fails the schema is not served). It then
-records the rollback exactly as the service does (a new version; the content served when it
-was made stays pinned out), and the service serves it when it starts. Do not roll back
-offline under a running service: it would not notice until it restarts.
+``history`` and ``rollback`` work against a running server (``--url``, through
+`hotconf.cli.remote`) or a state directory. A running server is the one to ask whenever there
+is one: it validates with the custom checks of its program too, and serves the rollback at
+once. Offline, ``rollback`` opens the store directly and needs the schema the service runs
+with: it checks the target against it, as the service would at its next start (where an LKG
+that fails the schema is not served). It then records the rollback exactly as the service does
+(a new version; the content served when it was made stays pinned out), and the service serves
+it when it starts. Do not roll back offline under a running service: it would not notice until
+it restarts.
 """
 
 from __future__ import annotations
@@ -32,9 +33,7 @@ from ..fleet.keys import PREFIX
 from ..pipeline.snapshot import canonical_json
 from ..sources import Poke, RawDocument
 from .common import (
-    EXIT_INVALID,
     EXIT_OK,
-    EXIT_USAGE,
     _color,
     _schema,
     no_state_option,
@@ -256,57 +255,12 @@ def serve_cmd(
     return EXIT_OK
 
 
-# -- talking to a running server ------------------------------------------------------------
-
-
-def _request(
-    url: str, path: str, *, body: dict[str, Any] | None = None, token: str | None = None
-) -> tuple[int, dict[str, Any]]:
-    """One JSON request; returns the status and the JSON body (a problem, on errors)."""
-    import urllib.error
-    import urllib.request
-
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
-        url.rstrip("/") + path, data=data, headers=headers, method="POST" if data else "GET"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            problem = json.loads(exc.read())
-        except ValueError:
-            problem = {"detail": exc.reason}
-        return exc.code, problem
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise HotconfError(f"cannot reach {url}: {reason}") from None
-
-
-def _problem(status: int, problem: dict[str, Any]) -> int:
-    click.secho(f"hotconf: {status} {problem.get('detail', '')}", fg="red", err=True)
-    for p in problem.get("problems") or ():
-        where = ": ".join(x for x in (p.get("path"), p.get("message")) if x)
-        click.echo(f"  {where}", err=True)
-    # a refused or invalid candidate is a config problem (1); anything else is "cannot run"
-    return EXIT_INVALID if status in (409, 422) else EXIT_USAGE
-
-
 # -- the state directory --------------------------------------------------------------------
 
 
 def _state_dir(config: tuple[str, ...], state_dir: str | None) -> Path:
     from ..sources.files import coerce_source
-    from ..store.history import DB_NAME
+    from ..store.db import DB_NAME
 
     if state_dir is not None:
         directory = Path(state_dir)
@@ -404,12 +358,15 @@ def history_cmd(
         assert etcd_url is not None
         return _fleet_history(etcd_url, fleet_name, prefix, limit, fmt)
     if url is not None:
-        status, body = _request(url, f"/v1/versions?limit={limit}")
+        from . import remote  # httpx: imported when a server is asked
+
+        status, body = remote.request(url, f"/v1/versions?limit={limit}")
         if status != 200:
-            return _problem(status, body)
+            return remote.report(status, body)
         versions, current = body["versions"], body["current"]
     else:
-        from ..store.history import DB_NAME, Store
+        from ..store.db import DB_NAME
+        from ..store.history import Store
 
         store = Store(_state_dir(config, state_dir) / DB_NAME)
         try:
@@ -467,7 +424,8 @@ def rollback_offline(directory: Path, schema: Schema, to: int | None) -> str:
     """
     from ..live.config import LiveConfig
     from ..pipeline.evaluate import check
-    from ..store.history import DB_NAME, Store
+    from ..store.db import DB_NAME
+    from ..store.history import Store
 
     store = Store(directory / DB_NAME)
     try:
@@ -543,12 +501,14 @@ def rollback_cmd(
             )
         return _fleet_rollback(etcd_url, fleet_name, prefix, to, fleet_schema)
     if url is not None:
+        from . import remote  # httpx: imported when a server is asked
+
         body = {"to": to} if to is not None else {}
-        status, answer = _request(
+        status, answer = remote.request(
             url, "/v1/rollback", body=body, token=_token(token_file, TOKEN_ENV)
         )
         if status != 200:
-            return _problem(status, answer)
+            return remote.report(status, answer)
         if answer["status"] == "noop":
             click.echo(f"noop: v{answer['version']} already serves that content")
         else:

@@ -30,7 +30,8 @@ EXIT_OK = 0
 
 def _open(config: tuple[str, ...], state_dir: str | None) -> Store:
     from ..sources.files import coerce_source
-    from ..store.history import DB_NAME, Store
+    from ..store.db import DB_NAME
+    from ..store.history import Store
 
     if state_dir and config:
         raise click.UsageError("give CONFIG or --state-dir, not both")
@@ -96,7 +97,7 @@ def deliveries_cmd(
     store = _open(config, state_dir)
     try:
         wanted = cast("DeliveryStatus | None", status)  # click.Choice checked it
-        found = store.deliveries(wanted, subscriber=subscriber, limit=limit)
+        found = store.outbox.deliveries(wanted, subscriber=subscriber, limit=limit)
     finally:
         store.close()
     if fmt == "json":
@@ -121,7 +122,7 @@ def redeliver_cmd(delivery: int, config: tuple[str, ...], state_dir: str | None)
     """
     store = _open(config, state_dir)
     try:
-        d = store.redeliver(delivery, time.time())
+        d = store.outbox.redeliver(delivery, time.time())
     finally:
         store.close()
     version = f" v{d.version}" if d.version is not None else ""
