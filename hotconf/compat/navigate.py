@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..pipeline._refs import make_registry, walk
 from ..pipeline.dialects import dialect
 from ..pipeline.paths import to_pointer
+from ..pipeline.refs import make_registry, walk
 from ..pipeline.schema import Schema
 
 _LEGACY_REF = frozenset({"json-schema-draft-04", "json-schema-draft-06", "json-schema-draft-07"})
