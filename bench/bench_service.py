@@ -15,6 +15,7 @@
    what the feed (one event per version bump) and the handler cost on their own.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
+     [--quick]   (smoke test: one short round, 5 long-polls)
 """
 
 from __future__ import annotations
@@ -345,8 +346,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
     parser.add_argument("--only", choices=["rps", "long-poll"])
+    parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.connections, args.polls = 1, 0.5, 4, 5
     if args.serve:
         _serve(args.serve[0], Path(args.serve[1]))
         return
