@@ -40,6 +40,7 @@ from ._refs import (
     refusing_registry,
     survey,
 )
+from ._schemadoc import NotPlain, node_stubs, plain_copy
 from .errors import HotconfError, Problem, SchemaError
 from .load import format_for, load
 from .paths import from_pointer, to_pointer
@@ -442,53 +443,9 @@ def _marks_secret(node: Mapping[str, Any]) -> bool:
 def _plain(value: Any, source: str | None) -> Any:
     # A private deep copy in plain JSON types: callers may mutate what they passed in.
     try:
-        return _copy(value)
-    except _NotPlain:
-        _locate_not_plain(value, source)
-        raise AssertionError("_locate_not_plain raises") from None  # pragma: no cover
-
-
-class _NotPlain(Exception):
-    pass
-
-
-_LEAVES = frozenset({str, int, bool, type(None)})
-
-
-def _copy(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict or (kind not in _LEAVES and isinstance(value, Mapping)):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if type(k) is not str:
-                if isinstance(k, bool) or not isinstance(k, str | int):
-                    raise _NotPlain
-                k = str(k)
-            out[k] = v if type(v) in _LEAVES else _copy(v)
-        return out
-    if kind is list or kind is tuple or isinstance(value, list | tuple):
-        return [v if type(v) in _LEAVES else _copy(v) for v in value]
-    if kind in _LEAVES or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float) and value == value and abs(value) != float("inf"):
-        return value
-    raise _NotPlain
-
-
-def _locate_not_plain(value: Any, source: str | None, where: tuple[str | int, ...] = ()) -> None:
-    # The first place `_copy` refuses, as a SchemaError (only called once it has refused).
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if isinstance(k, bool) or not isinstance(k, str | int):
-                raise _schema_error(source, f"key {k!r} is not a string", where)
-            _locate_not_plain(v, source, (*where, str(k)))
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _locate_not_plain(v, source, (*where, i))
-    elif value is None or isinstance(value, str | bool | int):
-        return
-    elif not (isinstance(value, float) and value == value and abs(value) != float("inf")):
-        raise _schema_error(source, f"{type(value).__name__} value is not JSON", where)
+        return plain_copy(value)
+    except NotPlain as refused:
+        raise _schema_error(source, refused.message, refused.where) from None
 
 
 def _schema_error(source: str | None, message: str, where: Sequence[str | int] = ()) -> SchemaError:
@@ -581,6 +538,8 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
     meta = meta_cls(
         cls.META_SCHEMA, registry=refusing_registry(), format_checker=cls.FORMAT_CHECKER
     )
+    if all(meta.is_valid(stub) for stub in node_stubs(doc)):
+        return  # every node is valid, so the document is (hotconf._schemadoc)
     error = best_match(meta.iter_errors(doc))
     if error is not None:
         message = cap(error.message)

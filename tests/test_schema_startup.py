@@ -20,12 +20,16 @@ from referencing import jsonschema as rj
 from hotconf import _fastpath
 from hotconf._refs import (
     _SCOPE_KEYS,
+    MANY,
+    NAMED,
+    ONE,
     REF_KEYWORDS,
     check_refs,
     make_registry,
     survey,
     walk,
 )
+from hotconf._schemadoc import node_stubs
 from hotconf.diff import Change
 from hotconf.errors import SchemaError
 from hotconf.impact import Classifier, assess
@@ -187,6 +191,115 @@ def test_invalid_schemas_get_the_same_message_either_way(
         messages.append(raised.value.message)
     assert messages[0] == messages[1]
     assert message in messages[0]
+
+
+# --- the meta-schema check one node at a time (hotconf._schemadoc) ----------------------------
+
+SELF = ({"$ref": "#"}, {"$recursiveRef": "#"}, {"$dynamicRef": "#meta"})
+NOTES = {"default", "$comment", "deprecated", "description", "title"}
+ROOT_KEYS = {
+    "$schema", "$id", "id", "$vocabulary", "$dynamicAnchor", "$recursiveAnchor", "title",
+    "description", "type", "properties", "allOf", "$defs", "definitions", "default",
+    "$comment", "dependencies",
+}  # fmt: skip
+PREFIXES = {
+    validators.Draft4Validator: "http://json-schema.org/draft-04/",
+    validators.Draft6Validator: "http://json-schema.org/draft-06/",
+    validators.Draft7Validator: "http://json-schema.org/draft-07/",
+    validators.Draft201909Validator: "https://json-schema.org/draft/2019-09/",
+    validators.Draft202012Validator: "https://json-schema.org/draft/2020-12/",
+}
+
+
+def bare(definition: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in definition.items() if k not in NOTES}
+
+
+def applies_itself(definition: Any, resource: Mapping[str, Any], lists: bool) -> bool:
+    """The meta-schema's rule for a subschema place: the meta-schema itself, or a list of it,
+    or a choice that includes the meta-schema (for a mapping) and holds nothing else that
+    looks inside it."""
+    d = bare(definition)
+    if d in SELF:
+        return True
+    ref = d.get("$ref", "") if len(d) == 1 else ""
+    if lists and ref.endswith("/schemaArray"):
+        place = resource["definitions" if "/definitions/" in ref else "$defs"]["schemaArray"]
+        return any(bare(place) == {"type": "array", "minItems": 1, "items": s} for s in SELF)
+    if set(d) == {"anyOf"}:
+        choices = d["anyOf"]
+        return any(c in SELF for c in choices) and all(
+            c in SELF or c == {"type": "boolean"} or applies_itself(c, resource, lists)
+            for c in choices
+        )
+    return False
+
+
+@pytest.mark.parametrize("cls", DRAFTS, ids=lambda cls: cls.__name__)
+def test_meta_schemas_check_subschemas_only_by_applying_themselves(cls: Any) -> None:
+    from jsonschema_specifications import REGISTRY
+
+    uris = [uri for uri in REGISTRY if uri.startswith(PREFIXES[cls])]
+    resources = [REGISTRY.contents(uri) for uri in uris]
+    assert cls.META_SCHEMA in resources
+    for resource in resources:
+        assert set(resource) <= ROOT_KEYS, set(resource) - ROOT_KEYS
+        for names in resource.get("dependencies", {}).items():  # draft-04's exclusive*
+            assert not {names[0], *names[1]} & (ONE | MANY | NAMED)
+        for keyword, definition in resource.get("properties", {}).items():
+            if keyword in NAMED:
+                d = bare(definition)
+                extra = d.pop("propertyNames", None)
+                assert extra is None or (keyword, extra) == (
+                    "patternProperties",
+                    {"format": "regex"},
+                ), keyword
+                rule = d.pop("additionalProperties")
+                assert d == {"type": "object"}, keyword
+                # the mappings left out of a stub are checked against the meta-schema itself,
+                # which must be enough for this rule (what is not a mapping stays in the stub)
+                choices = rule.get("anyOf", []) if set(rule) == {"anyOf"} else []
+                assert rule in SELF or any(c in SELF for c in choices), keyword
+            elif keyword in MANY:
+                assert applies_itself(definition, resource, lists=True), keyword
+            elif keyword in ONE:  # left out of a stub: what is in its place is checked alone
+                d = bare(definition)
+                choices = d.get("anyOf", []) if set(d) == {"anyOf"} else []
+                assert d in SELF or any(c in SELF for c in choices), keyword
+
+
+@CASES
+@given(doc=DOCS | TREES)
+def test_valid_nodes_make_a_valid_document(doc: dict[str, Any]) -> None:
+    stubs = node_stubs(doc)
+    for cls in DRAFTS:
+        meta = reference_meta(cls)
+        if all(meta.is_valid(stub) for stub in stubs):
+            assert meta.is_valid(doc), (cls.__name__, doc)
+
+
+def test_equal_nodes_are_checked_once() -> None:
+    leaf = {"type": "string", "maxLength": 8}
+    strict = {"type": "object", "additionalProperties": False}
+    doc = {
+        "properties": {f"k{i}": dict(leaf) for i in range(50)} | {"s": strict, "t": True},
+        "$defs": {"a": {"items": [dict(leaf), True], "not": strict}},
+        "patternProperties": {"^x": False},
+    }
+    assert sorted(map(repr, node_stubs(doc))) == sorted(
+        map(
+            repr,
+            [
+                {"properties": {}, "$defs": {}, "patternProperties": {"^x": False}},
+                leaf,
+                {"type": "object"},
+                {"additionalProperties": False},  # a boolean subschema: alone, once
+                {"properties": {"": True}},
+                {"items": [{}, {}]},
+                {"items": [True]},
+            ],
+        )
+    )
 
 
 # --- one survey of the document ---------------------------------------------------------------
