@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from referencing import Registry, Specification
-from referencing.exceptions import Unresolvable
-
 from .errors import Problem
 from .paths import to_pointer
 
 if TYPE_CHECKING:
+    from referencing import Registry, Specification
     from referencing._core import Resolver
+    from referencing.exceptions import Unresolvable
 
     Entry = tuple[Mapping[str, Any], Resolver[Any]]
 
@@ -234,6 +233,8 @@ def make_registry(
 
 def refusing_registry() -> Registry[Any]:
     """An empty registry whose ``retrieve`` is `refuse`."""
+    from referencing import Registry  # imported with the first schema, not with hotconf
+
     # attrs gives Registry its `retrieve` alias at runtime; mypy only sees the private name.
     return Registry(retrieve=refuse)  # type: ignore[call-arg]
 
@@ -326,6 +327,8 @@ def check_refs(
         one `Problem` (code ``ref``, path into the schema document) per reference that does
         not resolve inside the document; ``()`` when all do.
     """
+    from referencing.exceptions import Unresolvable
+
     problems: list[Problem] = []
     root = registry.resolver(base)
     if found is not None and not found.scoped:  # no node changes the base: one resolver
@@ -394,6 +397,8 @@ class Annotator:
         return self._expand([c for entry in level for c in self._children(entry, segment)])
 
     def _expand(self, entries: list[Entry]) -> list[Entry]:
+        from referencing.exceptions import Unresolvable
+
         # Every entry's resolver is already "inside" its node (its $id applied once).
         out: list[Entry] = []
         seen: set[int] = set()
