@@ -90,11 +90,12 @@ def cold_start(variant: str, config: Path, schema_path: Path, state: Path) -> fl
 def child(config: str, schema_path: str, jobs: list[str]) -> None:
     """Run ``VARIANT:FAST:STATE`` jobs in this process, printing ``seconds=`` for each."""
     listed = Path(config).parent / "modules.txt"
-    # Import what a first start imported (listed by the setup run), so that only the start
-    # itself is timed, however lazily hotconf imports.
-    for name in listed.read_text().split() if listed.exists() else ():
-        with contextlib.suppress(Exception):  # a module that only imports as part of another
-            importlib.import_module(name)
+    if listed.exists() and any(job.startswith(("hotconf:", "restart:")) for job in jobs):
+        # Import what a first start imported (listed by the setup run), so that only the
+        # start itself is timed, however lazily hotconf imports.
+        for name in listed.read_text().split():
+            with contextlib.suppress(Exception):  # a module that imports only within another
+                importlib.import_module(name)
     for job in jobs:
         variant, fast, state = job.split(":", 2)
         os.environ["HOTCONF_FAST"] = fast
