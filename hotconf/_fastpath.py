@@ -25,8 +25,8 @@ meta-schema: rs may only say "valid" (jsonschema then is not asked at all), and 
 goes to jsonschema, which decides and words the error. rs validates the document as data
 against jsonschema's own copy of the meta-schema, with jsonschema's format checkers (``regex``,
 ``uri-reference``…) called back, under the same `_plain_data` rule; the meta-schemas use none
-of the constructs the two read differently (tests/test_schema.py checks a generated corpus
-both ways).
+of the constructs the two read differently (tests/test_schema_startup.py checks a generated
+corpus both ways).
 """
 
 from __future__ import annotations
