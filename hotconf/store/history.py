@@ -3,8 +3,9 @@
 With `hotconf.store.outbox`, the only code that speaks SQL. ``Store(None)`` keeps everything in
 memory (same code, an in-memory database); ``Store.open(state_dir)`` uses
 ``<state_dir>/hotconf.db`` in WAL mode with ``synchronous=FULL``, so a committed version
-survives a crash or power loss (DESIGN inv. 3). A version (or a rejection) and the outbox rows
-announcing it are written in one transaction: neither exists without the other.
+survives a crash or power loss. A version (or a rejection) and the outbox rows announcing it
+are written in one transaction: neither exists without the other (docs/architecture.md,
+invariant 3).
 
 Schema versions: 1 (versions, rejections, meta); 2 adds the webhook tables (``subscribers``,
 ``webhook_events``, ``outbox``: one row per event per subscriber, ``deliveries``: one row per
@@ -193,7 +194,7 @@ class Store(OutboxStore):
         """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON.
 
         ``outbox`` builds the webhook deliveries announcing it, given the new version's
-        metadata; they are written in the same transaction (DESIGN inv. 3), and so are the
+        metadata; they are written in the same transaction (invariant 3), and so are the
         ``meta`` keys (``None`` deletes one).
         """
         with self._tx() as db:
