@@ -2,8 +2,8 @@
 
 jsonschema-rs only ever answers "valid" here; any other answer falls back to jsonschema, which
 stays the reference and writes the problems. A wrong "valid" would let a bad config through,
-so the fast path is built only where the two are known to agree (tests/test_schema.py checks
-a corpus both ways):
+so the fast path is built only where the two are known to agree (tests/pipeline/test_schema.py
+checks a corpus both ways):
 
 * JSON Schema dialects only: OpenAPI's ``nullable``, boolean exclusives and OAS formats are
   left to openapi-schema-validator;
