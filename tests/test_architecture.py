@@ -118,6 +118,26 @@ def test_test_files_named_in_docs_and_code_exist() -> None:
     assert missing == [], "test files named in docs, code or tests that do not exist"
 
 
+def test_module_paths_in_the_architecture_and_the_package_docstring_exist() -> None:
+    folders = "|".join(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    path = re.compile(rf"(?<![\w/.])(?:hotconf/)?(?:{folders})/[\w/]*?(?:\w+\.py)?(?![\w/])")
+    texts = {"docs/architecture.md": ARCHITECTURE, "hotconf/__init__.py": hotconf_docstring()}
+    named = {(where, found) for where, text in texts.items() for found in path.findall(text)}
+    assert len(named) > 20
+    missing = sorted(
+        f"{where}: {found}"
+        for where, found in named
+        if not (PACKAGE / found.removeprefix("hotconf/")).exists()
+    )
+    assert missing == [], "module paths that no longer exist"
+
+
+def hotconf_docstring() -> str:
+    docstring = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text()))
+    assert docstring is not None
+    return docstring
+
+
 def unit(name: str) -> str:
     """The row of the package map a top-level name of hotconf belongs to."""
     return f"hotconf/{name}/" if (PACKAGE / name).is_dir() else f"hotconf/{name}.py"
