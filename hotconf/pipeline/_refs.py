@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from referencing import Registry, Specification
-from referencing.exceptions import Unresolvable
-
 from ..errors import Problem
 from .paths import to_pointer
 
 if TYPE_CHECKING:
+    from referencing import Registry, Specification
     from referencing._core import Resolver
+    from referencing.exceptions import Unresolvable
 
     Entry = tuple[Mapping[str, Any], Resolver[Any]]
 
@@ -108,6 +107,8 @@ def make_registry(document: Mapping[str, Any], spec: Specification[Any]) -> tupl
 
 def refusing_registry() -> Registry[Any]:
     """An empty registry whose ``retrieve`` is `refuse`."""
+    from referencing import Registry  # imported with the first schema, not with hotconf
+
     # attrs gives Registry its `retrieve` alias at runtime; mypy only sees the private name.
     return Registry(retrieve=refuse)  # type: ignore[call-arg]
 
@@ -195,6 +196,8 @@ def check_refs(
         one `Problem` (code ``ref``, path into the schema document) per reference that does
         not resolve inside the document; ``()`` when all do.
     """
+    from referencing.exceptions import Unresolvable
+
     problems: list[Problem] = []
     resolvers: dict[Where, Resolver[Any]] = {(): registry.resolver(base)}
     for where, node, is_schema in walk(document, openapi=openapi):
@@ -239,6 +242,8 @@ class Annotator:
         return tuple(node for node, _ in level)
 
     def _expand(self, entries: list[Entry]) -> list[Entry]:
+        from referencing.exceptions import Unresolvable
+
         # Every entry's resolver is already "inside" its node (its $id applied once).
         out: list[Entry] = []
         seen: set[int] = set()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.fleet import publisher as fleet
 from hotconf.testing import MemorySource
 

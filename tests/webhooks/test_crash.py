@@ -97,7 +97,7 @@ def run_child(tmp_path: Path, script: str, state: Path, port: int, stop_at: int)
 def outbox(state: Path) -> list[hotconf.Delivery]:
     store = Store.open(state)
     try:
-        return list(reversed(store.deliveries(limit=10_000)))
+        return list(reversed(store.outbox.deliveries(limit=10_000)))
     finally:
         store.close()
 
