@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._refs import refuse, walk
+from .refs import refuse, walk
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker

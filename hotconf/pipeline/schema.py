@@ -3,7 +3,7 @@ into `Problem`s, and the annotations (``x-hotconf-*``, ``default``, ``writeOnly`
 
 A `Schema` is immutable and checked when built: the dialect is known, the document is valid
 for it, and every ``$ref`` resolves inside the document (docs/architecture.md, invariant 9:
-nothing is fetched, see `hotconf.pipeline._refs`). Problem messages never carry secret values
+nothing is fetched, see `hotconf.pipeline.refs`). Problem messages never carry secret values
 (invariant 8). docs/schemas.md is the user guide.
 """
 
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import HotconfError, Problem, SchemaError
 from . import _fastpath
 from ._messages import cap, message
-from ._refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
 from .load import load
 from .paths import from_pointer, to_pointer
+from .refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from hotconf.errors import SchemaError
 from hotconf.pipeline import _fastpath
-from hotconf.pipeline._refs import refusing_registry
+from hotconf.pipeline.refs import refusing_registry
 from hotconf.pipeline.schema import MAX_PROBLEMS, Schema, _check_openapi, sensitive_name
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
