@@ -15,7 +15,7 @@ imports are what bench_startup.py measures), then times one cold start:
   until it returns, that is until the first version is committed to a new SQLite state dir;
 - ``hotconf, HOTCONF_FAST=0``: the same without the fast paths;
 - ``hotconf, restart``: the same on the state dir an earlier start left (the last-known-good
-  is checked against the schema before the source is read: DESIGN inv. 7).
+  is checked against the schema before the source is read: docs/architecture.md, invariant 7).
 
 Runs of the variants are interleaved; medians, and ratios to ``naive`` and to ``floor``.
 Goal: ``hotconf`` (fast extra installed) within 1.0x ``naive`` at 10k and at 100k leaves.

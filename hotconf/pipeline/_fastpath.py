@@ -2,8 +2,8 @@
 
 jsonschema-rs only ever answers "valid" here; any other answer falls back to jsonschema, which
 stays the reference and writes the problems. A wrong "valid" would let a bad config through,
-so the fast path is built only where the two are known to agree (tests/test_schema.py checks
-a corpus both ways):
+so the fast path is built only where the two are known to agree (tests/pipeline/test_schema.py
+checks a corpus both ways):
 
 * JSON Schema dialects only: OpenAPI's ``nullable``, boolean exclusives and OAS formats are
   left to openapi-schema-validator;
@@ -25,7 +25,7 @@ meta-schema: rs may only say "valid" (jsonschema then is not asked at all), and 
 goes to jsonschema, which decides and words the error. rs validates the document as data
 against jsonschema's own copy of the meta-schema, with jsonschema's format checkers (``regex``,
 ``uri-reference``…) called back, under the same `_plain_data` rule; the meta-schemas use none
-of the constructs the two read differently (tests/test_schema_startup.py checks a generated
+of the constructs the two read differently (tests/pipeline/test_schema_startup.py checks a generated
 corpus both ways).
 """
 

@@ -1,7 +1,7 @@
 """Impact: what a change means. Classifies each `Change` with the schema into a level with a
 reason, and bundles them into an `ImpactReport` that renders as text, JSON or Markdown.
 
-Levels (DESIGN "Impact levels"), lowest to highest:
+Levels (`hotconf.pipeline.levels`; docs/impact.md is the user guide), lowest to highest:
 
 - ``none``: semantically equal (order, comments, anchors, quoting): the candidate is a no-op;
 - ``safe``: a value changed within the schema, an optional key or a list item added;

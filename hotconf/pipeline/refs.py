@@ -1,10 +1,10 @@
-"""Schema walking and local-only ``$ref`` resolution for `hotconf.schema` (DESIGN inv. 9).
+"""Schema walking and local-only ``$ref`` resolution for `hotconf.pipeline.schema`.
 
-Everything that could fetch a ``$ref`` goes through a `referencing.Registry` whose
-``retrieve`` refuses, and every reference in a schema document is resolved once, eagerly,
-when the `Schema` is built: an unresolvable, remote or ``file://`` reference fails there,
-never during a reload. `closed_handlers` is the same refusal in the form openapi-spec-validator
-(through jsonschema-path) expects.
+Nothing is fetched (docs/architecture.md, invariant 9). Everything that could fetch a ``$ref``
+goes through a `referencing.Registry` whose ``retrieve`` refuses, and every reference in a
+schema document is resolved once, eagerly, when the `Schema` is built: an unresolvable, remote
+or ``file://`` reference fails there, never during a reload. `closed_handlers` is the same
+refusal in the form openapi-spec-validator (through jsonschema-path) expects.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 into `Problem`s, and the annotations (``x-hotconf-*``, ``default``, ``writeOnly``…) at a path.
 
 A `Schema` is immutable and checked when built: the dialect is known, the document is valid
-for it, and every ``$ref`` resolves inside the document (DESIGN inv. 9: nothing is fetched,
-see `hotconf.pipeline.refs`). Problem messages never carry secret values (inv. 8).
-docs/schemas.md is the user guide.
+for it, and every ``$ref`` resolves inside the document (docs/architecture.md, invariant 9:
+nothing is fetched, see `hotconf.pipeline.refs`). Problem messages never carry secret values
+(invariant 8). docs/schemas.md is the user guide.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
 def sensitive_name(key: str) -> bool:
-    """Is a config key named like a secret (DESIGN inv. 8)?
+    """Is a config key named like a secret (invariant 8)?
 
     The key is split into words at ``_``, ``-``, ``.``, digits and camelCase humps, and matched
     on whole words: password(s), passwd, passphrase, secret(s), token(s), credential(s), or

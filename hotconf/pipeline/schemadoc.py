@@ -6,7 +6,7 @@ at every place where a schema holds subschemas (`hotconf._refs.ONE`, ``MANY``, `
 meta-schema either applies itself (``$ref: "#"``, ``$recursiveRef``, ``$dynamicRef: "#meta"``,
 or a choice that includes itself) and checks nothing else about those subschemas, or says
 nothing about the keyword at all; no rule of a meta-schema ties those keywords to others
-(tests/test_schema_startup.py reads the bundled meta-schemas to hold them to that). So a
+(tests/pipeline/test_schema_startup.py reads the bundled meta-schemas to hold them to that). So a
 document is valid when each of its schema nodes is valid with its subschemas left out: the
 single ones and the named ones dropped (but the names of ``patternProperties``, which must be
 regexes), the lists of them kept at their length with ``{}`` in their place. Generated schemas

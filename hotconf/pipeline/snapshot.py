@@ -1,9 +1,10 @@
 """`Snapshot`: one immutable, versioned config, and the canonical form its checksum hashes.
 
 A snapshot is a ``dict`` subclass whose mutators raise, holding read-only data all the way
-down: nested mappings are ``MappingProxyType``, lists are tuples (DESIGN inv. 2). It is a
-``dict`` so that ``live.current["db"]["pool"]`` stays C-speed item lookups; ``get`` on a
-dotted key goes through a per-snapshot memo, safe because nothing in a snapshot changes.
+down: nested mappings are ``MappingProxyType``, lists are tuples (docs/architecture.md,
+invariant 2). It is a ``dict`` so that ``live.current["db"]["pool"]`` stays C-speed item
+lookups; ``get`` on a dotted key goes through a per-snapshot memo, safe because nothing in a
+snapshot changes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, NoReturn
 from .paths import split_dotted
 
 REDACTED = "<redacted>"
-"""What a secret value is replaced with in reports, events, logs and listings (DESIGN inv. 8)."""
+"""What a secret value is replaced with in reports, events, logs and listings (invariant 8)."""
 
 _ABSENT: Any = object()
 ABSENT: Any = _ABSENT
