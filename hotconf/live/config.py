@@ -39,7 +39,7 @@ from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
-from ..store.history import Store
+from ..store.history import PIN, Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
 from .rollouts import Rollout, Rollouts
@@ -47,8 +47,6 @@ from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
 log = logging.getLogger("hotconf")
-
-PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
 
 
 def _utcnow() -> datetime:
@@ -432,7 +430,7 @@ class LiveConfig:
         mark = time.perf_counter()
         try:
             info = self._store.append(
-                data=ev.canonical,
+                data=ev.frozen,
                 checksum=ev.checksum,
                 source=source,
                 created_at=self._clock(),

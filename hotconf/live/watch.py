@@ -14,7 +14,7 @@ from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
 from ..sources import Source
 from ..sources.files import coerce_source
-from ..store.history import Store
+from ..store.history import Retention, Store
 from ..webhooks.manager import Subscriber, Webhooks
 from .config import LiveConfig, _utcnow
 
@@ -33,6 +33,8 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: Webhooks | str | os.PathLike[str] | Iterable[Subscriber] | None = None,
+    keep_versions: int | None = None,
+    keep_days: float | None = None,
 ) -> LiveConfig:
     """Load a config, validate it, and keep it current as its source changes.
 
@@ -56,6 +58,12 @@ def watch(
         webhooks: webhook subscribers: a ``subscribers.yaml`` (hot-reloaded), a list of
             `Subscriber` values, or a `Webhooks` with delivery settings; ``live.webhooks``
             lists and redelivers deliveries. See docs/webhooks.md.
+        keep_versions: after each commit, prune the history to the newest this many
+            versions (and as many rejections, and final webhook deliveries per
+            subscriber); ``None`` keeps them all. See docs/retention.md.
+        keep_days: prune what is older than this many days (with ``keep_versions`` too,
+            only what both let go). The last-known-good, the versions a rollback pin refers
+            to and undelivered webhooks are never pruned.
 
     Returns:
         A started `LiveConfig`.
@@ -64,16 +72,18 @@ def watch(
         NoValidConfigError: the source is rejected and there is no last-known-good.
         SchemaError: the schema cannot be used.
         StoreError: the state directory cannot be used.
+        ValueError: ``keep_versions`` below 1 or ``keep_days`` below 0.
 
     Example:
         >>> live = hotconf.watch("config.yaml", schema="config.schema.json")  # doctest: +SKIP
         >>> live.get("db.pool_size", default=10)  # doctest: +SKIP
     """
+    retention = Retention(keep_versions, keep_days)
     src = coerce_source(source)
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)
-    store = Store.open(directory)
+    store = Store.open(directory, retention=retention)
     live = LiveConfig(
         src,
         schema=sch,

@@ -1,29 +1,53 @@
 """The store: history, last-known-good, rejections and metadata; the outbox beside it.
 
-With `hotconf.store.db` and `hotconf.store.outbox`, the only code that speaks SQL.
-``Store(None)`` keeps everything in memory; ``Store.open(state_dir)`` uses
+With `hotconf.store.db`, `hotconf.store.retention` and `hotconf.store.outbox`, the only code
+that speaks SQL. ``Store(None)`` keeps everything in memory; ``Store.open(state_dir)`` uses
 ``<state_dir>/hotconf.db`` (`hotconf.store.db` has the tables, the migrations and why a commit
 is durable). ``store.outbox`` is the webhook part (`hotconf.store.outbox.Outbox`), on the same
 connection: a version (or a rejection) and the outbox rows announcing it are written in one
 transaction, so neither exists without the other (docs/architecture.md, invariant 3).
+
+How versions are kept: the newest one whole, as the JSON of the document (its keys in their
+own order), so the last-known-good is one row to read, as ever. When a version is committed,
+the one before it is rewritten, in the same transaction, as the delta that turns the new
+version back into it (`hotconf.store.delta`, compressed): a small change makes a small row. A
+version further back is restored by replaying the deltas from the nearest whole row above it,
+and checked against its checksum. So that replaying stays cheap, the chain a whole row heads
+is cut (the row before is kept whole, compressed) once its deltas reach half the size of the
+whole row, or 100 of them. Deltas point to newer versions, so pruning old versions never
+touches the ones kept. In memory (``state_dir=None``) it is the same database, and the same
+code.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import Problem, StoreError, VersionNotFoundError
 from ..events import Rejection
-from ..pipeline.snapshot import VersionInfo
+from ..pipeline.snapshot import VersionInfo, checksum
 from ..webhooks.deliveries import OutboxRow
+from . import delta
 from .db import Database, state_file
 from .outbox import Outbox, insert_rows
+from .retention import PIN, Pruned, Retention, drop, plan
+
+log = logging.getLogger("hotconf")
+
+__all__ = ["PIN", "Pruned", "Retention", "Store", "StoredVersion"]
+
+HEAD, WHOLE, PACKED, DELTA = "head", "json", "json+zlib", "delta+zlib"  # versions.encoding
+CHAIN_SHARE = 0.5  # the deltas replayed through a whole row stay under this share of its size
+CHAIN_LINKS = 100  # and this many
+_PACK_LEVEL = 1  # zlib level of a whole row packed on the commit path: fast, ~3.5x smaller
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +56,18 @@ class StoredVersion:
 
     info: VersionInfo
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tip:
+    """The newest version as this store wrote (or first read) it: what the next commit's
+    delta is taken against, without reading it back."""
+
+    version: int
+    data: Mapping[str, Any]
+    encoded: delta.Encoded
+    chain: int
+    links: int
 
 
 def _info(row: sqlite3.Row) -> VersionInfo:
@@ -51,6 +87,7 @@ class Store:
 
     Args:
         path: the database file, or ``None`` for memory only.
+        retention: what to drop after each commit (`Retention`); default: keep everything.
 
     Attributes:
         outbox: the webhook subscribers, outbox and delivery attempts, in the same database.
@@ -59,24 +96,30 @@ class Store:
         StoreError: the database cannot be opened, is not a hotconf store, or is corrupt.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None, *, retention: Retention | None = None
+    ) -> None:
         self._db = Database(path)
         self.path = self._db.path
         self.outbox = Outbox(self._db)
+        self.retention = retention or Retention()
+        self._tip: _Tip | None = None
 
     @classmethod
-    def open(cls, state_dir: str | os.PathLike[str] | None) -> Store:
+    def open(
+        cls, state_dir: str | os.PathLike[str] | None, *, retention: Retention | None = None
+    ) -> Store:
         """Open (creating it if needed) the store in ``state_dir``; ``None`` for memory only.
 
         Raises:
             StoreError: the directory cannot be created or written, or the database opened.
         """
-        return cls(state_file(state_dir))
+        return cls(state_file(state_dir), retention=retention)
 
     def append(
         self,
         *,
-        data: bytes,
+        data: Mapping[str, Any],
         checksum: str,
         source: str,
         created_at: datetime,
@@ -86,16 +129,62 @@ class Store:
         outbox: Callable[[VersionInfo], Sequence[OutboxRow]] | None = None,
         meta: Mapping[str, str | None] | None = None,
     ) -> VersionInfo:
-        """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON.
+        """Commit a new version (number = last + 1) durably.
 
-        ``outbox`` builds the webhook deliveries announcing it, given the new version's
-        metadata; they go into `outbox` in the same transaction (invariant 3), and so do
-        the ``meta`` keys (``None`` deletes one).
+        Args:
+            data: the config, its keys in the document's order (plain, or frozen as a
+                `Snapshot` holds it; plain data must not change afterwards).
+            checksum: the sha256 of its canonical JSON.
+            outbox: builds the webhook deliveries announcing it, given the new version's
+                metadata; they go into `outbox` in the same transaction (invariant 3).
+            meta: keys to write in the same transaction (``None`` deletes one).
+
+        Then, if `retention` says so, what it no longer keeps is pruned (a failed prune is
+        logged: the version is committed).
         """
+        tip = self._tip or self._read_tip()
+        # A caller's plain dict may change after this call; frozen data cannot, so the parts
+        # it shares with the newest version (the same objects) need not be encoded again.
+        frozen = type(data) is not dict
+        encoded = delta.encode(data, tip.encoded if tip is not None and frozen else None)
+        body = encoded.body()
+        old: tuple[str, bytes] | None = None  # what the newest row becomes
+        chain = links = 0
+        if tip is not None:
+            equal = [k for k, text in encoded.texts.items() if tip.encoded.texts.get(k) == text]
+            back, size = delta.pack(delta.diff(data, tip.data, equal=equal))
+            if tip.chain + size <= CHAIN_SHARE * len(body) and tip.links < CHAIN_LINKS:
+                old, chain, links = (DELTA, back), tip.chain + size, tip.links + 1
+            else:
+                old = (PACKED, zlib.compress(tip.encoded.body(), _PACK_LEVEL))
         with self._db.transaction() as db:
-            last = db.execute("SELECT max(version) FROM versions").fetchone()[0]
+            # Rewrite the newest row only if it is still the one this store knows (another
+            # process may have committed since): then the new row is the delta's base.
+            if (
+                old is not None
+                and tip is not None
+                and db.execute(_REWRITE, (*old, tip.version)).rowcount
+            ):
+                db.execute("DELETE FROM head WHERE version = ?", (tip.version,))
+            else:
+                chain = links = 0
+            cursor = db.execute(
+                _INSERT_VERSION,
+                (
+                    checksum,
+                    created_at.isoformat(),
+                    source,
+                    status,
+                    rolled_back_from,
+                    restores,
+                    chain,
+                    links,
+                ),
+            )
+            assert cursor.lastrowid is not None
+            db.execute("INSERT INTO head (version, body) VALUES (?, ?)", (cursor.lastrowid, body))
             info = VersionInfo(
-                version=(last or 0) + 1,
+                version=cursor.lastrowid,
                 checksum=checksum,
                 created_at=created_at,
                 source=source,
@@ -103,50 +192,68 @@ class Store:
                 rolled_back_from=rolled_back_from,
                 restores=restores,
             )
-            db.execute(
-                "INSERT INTO versions (version, checksum, created_at, source, status,"
-                " rolled_back_from, restores, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    info.version,
-                    checksum,
-                    created_at.isoformat(),
-                    source,
-                    status,
-                    rolled_back_from,
-                    restores,
-                    data.decode("utf-8"),
-                ),
-            )
             if outbox is not None:
                 insert_rows(db, outbox(info))
             for key, value in (meta or {}).items():
                 _write_meta(db, key, value)
+            if not frozen:
+                data = json.loads(body)
+                encoded = delta.Encoded(data, encoded.texts)
+            self._tip = _Tip(info.version, data, encoded, chain, links)
+        if self.retention.active:
+            try:
+                self.prune(now=created_at)
+            except StoreError:
+                log.exception("hotconf: pruning the history failed; it is tried again next time")
         return info
 
-    def latest(self) -> StoredVersion | None:
-        """The newest version: the last-known-good."""
-        rows = self._db.query("SELECT * FROM versions ORDER BY version DESC LIMIT 1")
-        return self._stored(rows[0]) if rows else None
-
-    def get(self, version: int) -> StoredVersion:
-        """One version with its data.
-
-        Raises:
-            VersionNotFoundError: there is no such version.
-        """
-        rows = self._db.query("SELECT * FROM versions WHERE version = ?", (version,))
-        if not rows:
-            raise VersionNotFoundError(f"no version {version} in the history")
-        return self._stored(rows[0])
-
-    def _stored(self, row: sqlite3.Row) -> StoredVersion:
+    def _read_tip(self) -> _Tip | None:
+        rows = self._db.query(_NEWEST)
+        if not rows or rows[0]["encoding"] != HEAD:
+            return None
+        row = rows[0]
+        body = _bytes(row["whole"])
         try:
-            data = json.loads(row["data"])
+            data = json.loads(body)
         except ValueError as exc:
             raise StoreError(
                 f"state database {self.path}: version {row['version']} is corrupt"
             ) from exc
-        return StoredVersion(_info(row), data)
+        return _Tip(row["version"], data, delta.encode(data), row["chain"], row["links"])
+
+    def latest(self) -> StoredVersion | None:
+        """The newest version: the last-known-good."""
+        rows = self._db.query(_NEWEST)
+        if not rows:
+            return None
+        if rows[0]["encoding"] == DELTA:  # not how hotconf leaves it, but restorable
+            return self.get(rows[0]["version"])
+        return StoredVersion(_info(rows[0]), self._restore(rows))
+
+    def get(self, version: int) -> StoredVersion:
+        """One version with its data, exactly as it was committed (key order included).
+
+        Raises:
+            VersionNotFoundError: there is no such version (never was, or pruned).
+            StoreError: it cannot be restored (the database is damaged).
+        """
+        rows = self._db.query(_CHAIN, (version,))
+        if not rows:
+            raise VersionNotFoundError(self._missing(version))
+        return StoredVersion(_info(rows[-1]), self._restore(rows))
+
+    def _missing(self, version: int) -> str:
+        newest = self._db.query("SELECT max(version) FROM versions")[0][0]
+        if newest is not None and 1 <= version < newest:
+            return (
+                f"version {version} was pruned from the history (retention: keep_versions, "
+                "keep_days); `hotconf history` lists the versions kept"
+            )
+        return f"no version {version} in the history"
+
+    def _restore(self, rows: Sequence[sqlite3.Row]) -> dict[str, Any]:
+        """The data of ``rows[-1]``, given the chain of rows from a whole one down to it."""
+        return restore(rows, self.path)
 
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Version metadata, newest first."""
@@ -156,6 +263,54 @@ class Store:
             (-1 if limit is None else limit,),
         )
         return [_info(r) for r in rows]
+
+    def pruned(self) -> list[tuple[int, int]]:
+        """The ranges of version numbers no longer in the history (pruned), oldest first."""
+        rows = self._db.query(
+            "SELECT lag(version, 1, 0) OVER (ORDER BY version) + 1, version - 1 FROM versions"
+        )
+        return [(r[0], r[1]) for r in rows if r[0] <= r[1]]
+
+    def prune(
+        self,
+        retention: Retention | None = None,
+        *,
+        now: datetime | None = None,
+        dry_run: bool = False,
+    ) -> Pruned:
+        """Drop the versions, rejections and final webhook deliveries ``retention`` (default:
+        this store's) no longer keeps, in one transaction (`hotconf.store.retention` says
+        what is always kept).
+
+        Args:
+            retention: how much to keep.
+            now: the time ages are counted from (default: now).
+            dry_run: only say what would be dropped.
+
+        Raises:
+            StoreError: SQLite failed; nothing was dropped.
+        """
+        rules = retention or self.retention
+        with self._db.transaction() as db:
+            found = plan(db, rules, now or datetime.now(UTC))
+            # A version kept whose deltas lead through one dropped is first stored whole.
+            for version in found.rewritten if not dry_run else ():
+                data = restore(db.execute(_CHAIN, (version,)).fetchall(), self.path)
+                db.execute(
+                    "UPDATE versions SET encoding = ?, base = NULL, body = ? WHERE version = ?",
+                    (PACKED, zlib.compress(delta.dumps(data), _PACK_LEVEL), version),
+                )
+            if not dry_run:
+                drop(db, found)
+        return found.pruned(dry_run)
+
+    def vacuum(self) -> None:
+        """Give the pages freed by pruning back to the filesystem (rewrites the file).
+
+        Raises:
+            StoreError: SQLite failed (the database is busy: try again).
+        """
+        self._db.vacuum()
 
     def record_rejection(self, rejection: Rejection, outbox: Sequence[OutboxRow] = ()) -> None:
         """Keep a rejection (its problems are already redacted), and the webhook deliveries
@@ -203,6 +358,39 @@ class Store:
         self._db.close()
 
 
+def restore(rows: Sequence[sqlite3.Row], where: object = None) -> dict[str, Any]:
+    """The data of the last of ``rows``: a whole row, then the deltas down to it (`_CHAIN`).
+
+    Raises:
+        StoreError: a row the chain needs is missing or damaged, or the result does not
+            have the version's checksum.
+    """
+    version = rows[-1]["version"]
+    first = rows[0]
+    if first["encoding"] == DELTA:
+        raise StoreError(
+            f"state database {where}: version {version} cannot be restored: "
+            f"version {first['base']}, which it is restored from, is missing"
+        )
+    try:
+        encoding = first["encoding"]
+        body = _bytes(first["whole"] if encoding == HEAD else first["body"])
+        data: dict[str, Any] = json.loads(zlib.decompress(body) if encoding == PACKED else body)
+        for row in rows[1:]:
+            data = delta.patch(data, delta.unpack(row["body"]))
+    except (ValueError, LookupError, TypeError, zlib.error) as exc:
+        raise StoreError(f"state database {where}: version {version} is corrupt") from exc
+    if len(rows) > 1 and checksum(data) != rows[-1]["checksum"]:
+        raise StoreError(
+            f"state database {where}: version {version} does not restore to its checksum"
+        )
+    return data
+
+
+def _bytes(body: bytes | str) -> bytes:
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
 def _write_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
     if value is None:
         db.execute("DELETE FROM meta WHERE key = ?", (key,))
@@ -212,3 +400,35 @@ def _write_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+# The next number is computed in the statement (``version`` is the row id); the data goes
+# into ``head``.
+_INSERT_VERSION = (
+    "INSERT INTO versions (version, checksum, created_at, source, status, rolled_back_from,"
+    " restores, encoding, chain, links, body)"
+    " SELECT coalesce(max(version), 0) + 1, ?, ?, ?, ?, ?, ?, 'head', ?, ?, x'' FROM versions"
+)
+# The newest row becomes a delta to the row inserted next (or whole, compressed).
+_REWRITE = (
+    "UPDATE versions SET encoding = ?1, body = ?2,"
+    " base = CASE WHEN ?1 = 'delta+zlib' THEN version + 1 END"
+    " WHERE version = ?3 AND encoding = 'head'"
+    " AND version = (SELECT max(version) FROM versions)"
+)
+_NEWEST = (
+    "SELECT versions.*, head.body AS whole FROM versions LEFT JOIN head USING (version)"
+    " ORDER BY version DESC LIMIT 1"
+)
+# A version's row and the rows it is restored through, from the whole one down to it.
+_CHAIN = """
+WITH RECURSIVE chain (version, depth) AS (
+    SELECT ?, 0
+    UNION ALL
+    SELECT versions.base, chain.depth + 1 FROM versions JOIN chain USING (version)
+    WHERE versions.encoding = 'delta+zlib' AND versions.base > versions.version
+)
+SELECT versions.*, head.body AS whole
+FROM chain JOIN versions USING (version) LEFT JOIN head USING (version)
+ORDER BY chain.depth DESC
+"""

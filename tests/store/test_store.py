@@ -33,9 +33,9 @@ def test_store_outbox_rows_commit_with_their_version() -> None:
             raise RuntimeError("building the rows failed")
 
         now = datetime.now(UTC)
-        store.append(data=b"{}", checksum="c1", source="s", created_at=now, outbox=rows)
+        store.append(data={}, checksum="c1", source="s", created_at=now, outbox=rows)
         with pytest.raises(RuntimeError):
-            store.append(data=b"{}", checksum="c2", source="s", created_at=now, outbox=broken)
+            store.append(data={}, checksum="c2", source="s", created_at=now, outbox=broken)
         assert [v.version for v in store.history()] == [1]  # no version without its rows
         b, a = store.outbox.deliveries()
         assert (a.version, a.status, a.webhook_id, a.subscriber) == (1, "pending", "msg_a", "a")
@@ -93,7 +93,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
         store.close()
     db = sqlite3.connect(tmp_path / "hotconf.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"subscribers", "outbox", "deliveries"} <= tables
     finally:
