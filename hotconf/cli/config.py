@@ -27,6 +27,7 @@ from .common import (
     format_option,
     no_state_option,
     pointer_option,
+    retention_options,
     schema_option,
     webhooks_option,
 )
@@ -226,6 +227,7 @@ def _result_line(result: ReloadResult) -> str:
     help="Where history and the last-known-good are kept [default: .hotconf next to CONFIG].",
 )
 @no_state_option
+@retention_options
 @webhooks_option
 @click.option(
     "--poll", "poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds."
@@ -236,6 +238,8 @@ def watch_cmd(
     pointer: str | None,
     state_dir: str | None,
     no_state: bool,
+    keep_versions: int | None,
+    keep_days: float | None,
     webhooks: str | None,
     poll: float,
 ) -> int:
@@ -251,7 +255,7 @@ def watch_cmd(
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
     schema = _schema(schema_path, pointer)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"keep_versions": keep_versions, "keep_days": keep_days}
     if no_state:
         kwargs["state_dir"] = None
     elif state_dir:
