@@ -44,7 +44,7 @@ def _hotconf(store: Store, rows: int) -> Callable[[int], None]:
             ]
 
         store.append(
-            data=b'{"n":1}', checksum=f"{n:064x}", source="s", created_at=_now(), outbox=outbox
+            data={"n": 1}, checksum=f"{n:064x}", source="s", created_at=_now(), outbox=outbox
         )
 
     return commit
