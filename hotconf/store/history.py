@@ -8,15 +8,15 @@ connection: a version (or a rejection) and the outbox rows announcing it are wri
 transaction, so neither exists without the other (docs/architecture.md, invariant 3).
 
 How versions are kept: the newest one whole, as the JSON of the document (its keys in their
-own order), so the last-known-good is one row to read, as ever. When a version is committed,
-the one before it is rewritten, in the same transaction, as the delta that turns the new
-version back into it (`hotconf.store.delta`, compressed): a small change makes a small row. A
-version further back is restored by replaying the deltas from the nearest whole row above it,
-and checked against its checksum. So that replaying stays cheap, the chain a whole row heads
-is cut (the row before is kept whole, compressed) once its deltas reach half the size of the
-whole row, or 100 of them. Deltas point to newer versions, so pruning old versions never
-touches the ones kept. In memory (``state_dir=None``) it is the same database, and the same
-code.
+own order), in the table ``head``, so the last-known-good is one row to read, as ever. When a
+version is committed, the one before it is rewritten, in the same transaction, as the delta
+that turns the new version back into it (`hotconf.store.delta`, compressed): a small change
+makes a small row. A version further back is restored by replaying the deltas from the
+nearest whole row above it, and checked against its checksum (docs/architecture.md, invariant
+12). So that replaying stays cheap, the chain a whole row heads is cut (the row before is kept
+whole, compressed) once its deltas reach half the size of the whole row, or 100 of them.
+Deltas point to newer versions, so pruning old versions never touches the ones kept. In
+memory (``state_dir=None``) it is the same database, and the same code.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class Pruned:
             )
         line = ("would drop " if self.dry_run else "dropped ") + ", ".join(parts)
         if self.rewritten:
-            verb = "would be" if self.dry_run else "were"
+            verb = "would be" if self.dry_run else "was" if len(self.rewritten) == 1 else "were"
             line += f"; {spans(self.rewritten)} {verb} stored whole again"
         return line
 
