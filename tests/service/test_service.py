@@ -682,9 +682,7 @@ def test_anonymous_checksums_are_keyed_and_posts_need_json(tmp_path: Path) -> No
     with quiet(QuietSource(data())) as server, server.client() as http:
         server.ready()
         plain = http.post(
-            "/v1/rollback",
-            content=b'{"to": 1}',
-            headers={"Content-Type": "text/plain", "Origin": "https://elsewhere.example"},
+            "/v1/rollback", content=b'{"to": 1}', headers={"Content-Type": "text/plain"}
         )
         assert plain.status_code == 415
         too_big = 2**70
@@ -692,3 +690,44 @@ def test_anonymous_checksums_are_keyed_and_posts_need_json(tmp_path: Path) -> No
         assert http.get("/v1/versions/\u00b2").status_code == 400
         assert http.get("/v1/config", params={"version": too_big}).status_code == 400
         assert http.post("/v1/rollback", json={"to": too_big}).status_code == 400
+
+
+def test_browsers_may_change_things_from_this_origin_only(tmp_path: Path) -> None:
+    """No cookies and a token in a header keep other sites out of a server with tokens; one
+    without tokens (loopback only) takes no change from a page of another origin either: an
+    empty form post needs no preflight and carries no JSON to refuse."""
+    source = QuietSource(data())
+    with quiet(source) as server, server.client() as http:
+        live = server.ready()
+        port = server.url.rpartition(":")[2]
+        for headers in (
+            {"Origin": "https://elsewhere.example"},
+            {"Origin": "null"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site", "Origin": f"http://localhost:{port}"},
+            # a name rebound to 127.0.0.1 is "same origin" to the browser: the Host gives it away
+            {"Host": f"rebound.example:{port}", "Origin": f"http://rebound.example:{port}"},
+            {"Host": f"rebound.example:{port}"},
+        ):
+            for path in ("/v1/rollback", "/v1/reload"):
+                r = http.post(
+                    path, headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
+                )
+                assert r.status_code == 403, (path, headers)
+                assert r.json()["type"] == "urn:hotconf:problem:cross-origin"
+        assert live.version == 1
+        source.put(data(pool=6))
+        same = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
+        assert http.post("/v1/reload", headers=same).json()["version"] == 2
+        for host in (f"localhost:{port}", f"[::1]:{port}", "127.0.0.1"):
+            r = http.post("/v1/rollback", json={"to": 1}, headers={"Host": host})
+            assert r.status_code == 200, host
+    with quiet(QuietSource(data()), token=ADMIN) as server, server.client(ADMIN) as admin:
+        server.ready()
+        # with a token the Host is no matter (the token is the guard); the Origin still is
+        port = server.url.rpartition(":")[2]
+        assert (
+            admin.post("/v1/reload", headers={"Host": f"config.example:{port}"}).status_code == 200
+        )
+        elsewhere = admin.post("/v1/reload", headers={"Origin": "https://elsewhere.example"})
+        assert elsewhere.status_code == 403
