@@ -491,6 +491,56 @@ def test_webhook_subscriptions_and_deliveries(tmp_path: Path) -> None:
             assert reader.post("/v1/subscriptions", json=added).status_code == 401
 
 
+def test_redeliver_a_dead_delivery(tmp_path: Path) -> None:
+    from hotconf.webhooks.deliveries import RetryPolicy
+    from hotconf.webhooks.manager import Subscriber, Webhooks, new_secret
+
+    source = QuietSource(data())
+    # nothing listens on port 9, and one attempt is all: each delivery dies at once
+    hook = Subscriber("http://127.0.0.1:9/hook", new_secret(), name="gone", allow_private=True)
+    webhooks = Webhooks([hook], retry=RetryPolicy(attempts=1))
+    opener = functools.partial(
+        hotconf.watch, source, SCHEMA, state_dir=tmp_path / "state", webhooks=webhooks
+    )
+    with Running(Service(opener, token=ADMIN)) as server, server.client(ADMIN) as http:
+        live = server.ready()
+        source.put(data(pool=6))
+        assert http.post("/v1/reload").json()["version"] == 2
+
+        def dead() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = http.get("/v1/deliveries?status=dead").json()[
+                "deliveries"
+            ]
+            return found
+
+        wait_for(dead, what="the delivery dead")
+        [delivery] = dead()
+        with server.client() as anonymous:
+            assert anonymous.post(f"/v1/deliveries/{delivery['id']}/redeliver").status_code == 401
+        with server.client(READER) as wrong:
+            assert wrong.post(f"/v1/deliveries/{delivery['id']}/redeliver").status_code == 401
+        r = http.post(f"/v1/deliveries/{delivery['id']}/redeliver")
+        assert r.status_code == 200
+        assert r.json()["id"] == delivery["id"] and r.json()["webhook_id"] == delivery["webhook_id"]
+        assert r.json()["status"] == "pending" and r.json()["attempts"] == 0
+        # tried again, and dead again: one attempt more than before
+        wait_for(lambda: [d["attempts"] for d in dead()] == [1], what="dead again")
+        assert http.post("/v1/deliveries/999/redeliver").status_code == 404
+        assert http.post("/v1/deliveries/x/redeliver").status_code == 400
+        assert live.webhooks is not None
+        live.webhooks.add(
+            Subscriber("http://127.0.0.1:9/other", new_secret(), name="added", allow_private=True)
+        )
+        source.put(data(pool=7))
+        assert http.post("/v1/reload").json()["version"] == 3
+        wait_for(lambda: len(dead()) == 3, what="both version 3 deliveries dead")
+        [orphan] = [d for d in dead() if d["subscriber"] == "added"]
+        assert http.delete("/v1/subscriptions/added").status_code == 204
+        # its subscriber is gone: nobody to redeliver to
+        gone = http.post(f"/v1/deliveries/{orphan['id']}/redeliver")
+        assert gone.status_code == 409 and "gone" in gone.json()["detail"]
+
+
 def test_webhook_endpoints_without_webhooks_are_404() -> None:
     with quiet(QuietSource(data())) as server, server.client() as http:
         server.ready()
