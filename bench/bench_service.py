@@ -21,7 +21,7 @@ long-poll release.
    what the feed (one event per version bump) and the handler cost on their own.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
-     [--only rps|console|long-poll]
+     [--only rps|console|long-poll] [--quick]   (--quick: a smoke test, one short round)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -128,8 +129,9 @@ def _get(url: str) -> bytes:
 
 
 def _wrk(wrk: str, url: str, duration: float, connections: int, path: str) -> float:
+    seconds = max(1, math.ceil(duration))  # wrk takes whole seconds only
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{duration:g}s", url + path],
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", url + path],
         capture_output=True,
         text=True,
         check=True,
@@ -385,9 +387,11 @@ async def _app_pages(workdir: Path, rounds: int, calls: int) -> dict[str, list[f
     return found
 
 
-def app_pages(workdir: Path, rounds: int) -> None:
-    found = asyncio.run(_app_pages(workdir, rounds, 500))
-    print(f"GET called straight into the app (no HTTP stack), 500 calls x {rounds}, us per call")
+def app_pages(workdir: Path, rounds: int, calls: int) -> None:
+    found = asyncio.run(_app_pages(workdir, rounds, calls))
+    print(
+        f"GET called straight into the app (no HTTP stack), {calls} calls x {rounds}, us per call"
+    )
     for path, times in found.items():
         print(f"  {path:<18} {statistics.median(times):7.0f} (median; min {min(times):.0f})")
 
@@ -424,8 +428,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
     parser.add_argument("--only", choices=["rps", "console", "long-poll"])
+    parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.connections, args.polls = 1, 1.0, 4, 5
     if args.serve:
         _serve(args.serve[0], Path(args.serve[1]))
         return
@@ -438,7 +445,7 @@ def main() -> None:
             throughput(workdir, args.rounds, args.duration, args.connections)
         if args.only in (None, "console"):
             throughput(workdir, args.rounds, args.duration, args.connections, "/")
-            app_pages(workdir, args.rounds)
+            app_pages(workdir, args.rounds, 20 if args.quick else 500)
         if args.only in (None, "long-poll"):
             long_polls(workdir, args.rounds, args.polls)
             app_release(args.rounds, args.polls)

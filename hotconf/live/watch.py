@@ -12,7 +12,8 @@ from ..events import ReloadResult
 from ..pipeline.evaluate import Validator
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
-from ..sources import Source, coerce_source
+from ..sources import Source
+from ..sources.files import coerce_source
 from ..store.history import Store
 from ..webhooks.manager import Subscriber, Webhooks
 from .config import LiveConfig, _utcnow

@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..pipeline.load import load
 from .http import JSON
 
 PATH = Path(__file__).with_name("openapi.yaml")
@@ -24,9 +24,9 @@ PATH = Path(__file__).with_name("openapi.yaml")
 
 @functools.cache
 def document() -> dict[str, Any]:
-    """The parsed document; one shared copy: read it, do not change it."""
-    doc: dict[str, Any] = yaml.safe_load(PATH.read_text(encoding="utf-8"))
-    return doc
+    """The parsed document (by hotconf's own YAML loader); one shared copy: read it, do not
+    change it."""
+    return load(PATH)
 
 
 @functools.cache

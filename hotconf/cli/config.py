@@ -1,12 +1,7 @@
-"""The ``hotconf`` command.
+"""The ``validate``, ``diff``, ``schema-diff`` and ``watch`` commands (run by `hotconf.cli`).
 
-Exit codes (every command):
-
-====  ===============================================================================
-0     success: the config is valid; ``watch`` was stopped with Ctrl-C or SIGTERM
-1     the config is invalid (``validate``), or ``watch`` found no valid config to serve
-2     the command cannot run: usage error, missing file, unusable schema or state dir
-====  ===============================================================================
+Each command imports the stages it runs when it runs, so that a ``hotconf diff`` without a
+schema never imports jsonschema, and none of them imports watchdog before it watches.
 """
 
 from __future__ import annotations
@@ -17,22 +12,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..compat.report import schema_diff
 from ..errors import HotconfError
-from ..events import ReloadResult
-from ..live.watch import watch
-from ..pipeline.evaluate import Evaluation, evaluate
-from ..pipeline.paths import to_dotted
-from ..pipeline.schema import Schema
-from ..sources import coerce_source
 from .common import (
     EXIT_INVALID,
     EXIT_OK,
-    EXIT_USAGE,
     _color,
     _schema,
     _stamp,
@@ -43,15 +30,11 @@ from .common import (
     schema_option,
     webhooks_option,
 )
-from .fleet import register as _register_fleet
-from .service import register
-from .webhooks import register as register_webhook_commands
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="hotconf")
-def cli() -> None:
-    """Validate, watch and serve live configuration."""
+if TYPE_CHECKING:
+    from ..events import ReloadResult
+    from ..pipeline.evaluate import Evaluation
+    from ..pipeline.schema import Schema
 
 
 def _read(
@@ -65,6 +48,9 @@ def _read(
     the problems are located at file:line. Raises for what makes the command unable to run
     (a missing file).
     """
+    from ..pipeline.evaluate import evaluate
+    from ..sources.files import coerce_source
+
     source = coerce_source(list(paths) if len(paths) > 1 else paths[0])
     evaluation = evaluate(source.read(), schema=schema, previous=previous)
     error = evaluation.load_error
@@ -73,7 +59,7 @@ def _read(
     return source.name, evaluation
 
 
-@cli.command()
+@click.command()
 @click.argument("config", nargs=-1, required=True)
 @schema_option
 @pointer_option
@@ -113,7 +99,7 @@ def validate(
     return EXIT_INVALID if problems else EXIT_OK
 
 
-@cli.command("diff")
+@click.command("diff")
 @click.argument("old")
 @click.argument("new")
 @schema_option
@@ -149,7 +135,7 @@ def diff_cmd(
 COMPAT_LEVELS = ("none", "safe", "risky", "breaking")
 
 
-@cli.command("schema-diff")
+@click.command("schema-diff")
 @click.argument("old")
 @click.argument("new")
 @pointer_option
@@ -188,6 +174,9 @@ def schema_diff_cmd(
     Each difference widens, narrows or changes that set; the mode decides what breaks.
     Exits 0 when nothing reaches --fail-on, 1 when something does, 2 when it cannot run.
     """
+    from ..compat.report import schema_diff
+    from ..pipeline.schema import Schema
+
     config = None
     if config_path is not None:
         _, evaluation = _read([config_path], None)
@@ -211,6 +200,8 @@ def schema_diff_cmd(
 
 
 def _result_line(result: ReloadResult) -> str:
+    from ..pipeline.paths import to_dotted
+
     version = result.version
     if result.status == "applied":
         paths = ", ".join(to_dotted(c.path) or "(root)" for c in result.changes[:5])
@@ -225,7 +216,7 @@ def _result_line(result: ReloadResult) -> str:
     return f"{_stamp()} rejected ({kept}): {problems}"
 
 
-@cli.command("watch")
+@click.command("watch")
 @click.argument("config", nargs=-1, required=True)
 @schema_option
 @pointer_option
@@ -255,6 +246,8 @@ def watch_cmd(
     SIGTERM (exit 0). Exits 1 when there is no valid config to serve at start (the source
     is rejected and there is no last-known-good), 2 when it cannot run.
     """
+    from ..live.watch import watch
+
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
     schema = _schema(schema_path, pointer)
@@ -298,37 +291,3 @@ def watch_cmd(
             signal.signal(s, handler)
     click.echo(f"{_stamp()} stopped")
     return EXIT_OK
-
-
-register(cli)  # serve, history, rollback
-_register_fleet(cli)  # publish
-register_webhook_commands(cli)  # deliveries, redeliver
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code instead of exiting."""
-    try:
-        rv = cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="hotconf",
-            standalone_mode=False,
-        )
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.Abort:
-        click.echo("aborted", err=True)
-        return EXIT_USAGE
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE
-    except HotconfError as exc:
-        click.secho(f"hotconf: {exc.message}", fg="red", err=True)
-        for p in exc.problems:
-            click.echo(f"  {p}", err=True)
-        return exc.exit_code
-    return rv if isinstance(rv, int) else EXIT_OK
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
