@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,6 +232,17 @@ def test_mounted_under_a_prefix_every_link_stays_inside(tmp_path: Path, schema_f
             seen |= {link.replace("&amp;", "&") for link in links if "/v1/rollback" not in link}
         for link in sorted(seen):
             assert http.get(link).status_code == 200, link
+
+
+def test_jinja_is_imported_by_the_first_page_only() -> None:
+    """A service whose console nobody opens does not pay for Jinja (memory, start-up)."""
+    code = (
+        "import sys; from hotconf.service.app import Service; "
+        "Service(lambda **kw: None); print(sorted(m for m in ('jinja2', 'markupsafe') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_while_starting_the_console_says_so(tmp_path: Path, schema_file: Path) -> None:

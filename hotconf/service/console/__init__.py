@@ -20,14 +20,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...errors import VersionNotFoundError
@@ -39,7 +37,6 @@ from ...webhooks.manager import DELIVERY_STATUSES
 from ..http import Access, ApiError, bad_request, int_param
 from ..openapi import document
 from ..rollouts_api import fleet_view
-from .apidocs import inline, prose, tags
 from .views import (
     LEVEL_MEANINGS,
     STATES,
@@ -53,6 +50,8 @@ from .views import (
 )
 
 if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
+
     from ..app import Service
 
 HERE = Path(__file__).parent
@@ -126,21 +125,15 @@ class Console:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.summaries = Summaries()
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,  # shipped in the package: no stat() of every template per page
-        )
-        env.filters["when"] = when
-        env.filters["prose"] = prose
-        env.filters["inline"] = inline
-        env.globals.update(
-            NAV=NAV, LEVELS=[str(level) for level in LEVELS], MEANINGS=LEVEL_MEANINGS
-        )
-        self.templates = Jinja2Templates(env=env)
+        self._templates: Jinja2Templates | None = None
+
+    @property
+    def templates(self) -> Jinja2Templates:
+        """The templates, loaded by the first page: a service whose console nobody opens
+        never imports Jinja."""
+        if self._templates is None:
+            self._templates = _templates()
+        return self._templates
 
     def routes(self) -> list[BaseRoute]:
         """``/``, ``/docs`` and everything under ``/console``."""
@@ -357,5 +350,26 @@ class Console:
         }
 
     async def _docs(self, request: Request, context: dict[str, Any]) -> dict[str, Any]:
+        from .apidocs import tags
+
         doc = document()
         return {"page": "docs", "title": "API", "info": doc["info"], "tags": tags(doc)}
+
+
+def _templates() -> Jinja2Templates:
+    import jinja2
+    from starlette.templating import Jinja2Templates
+
+    from .apidocs import inline, prose
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # shipped in the package: no stat() of every template per page
+    )
+    env.filters.update(when=when, prose=prose, inline=inline)
+    env.globals.update(NAV=NAV, LEVELS=[str(level) for level in LEVELS], MEANINGS=LEVEL_MEANINGS)
+    return Jinja2Templates(env=env)
