@@ -10,9 +10,12 @@ Usage::
 
     import hotconf
 
-    live = hotconf.watch("config.yaml", schema="config.schema.json")
-    pool = live.current["db"]["pool_size"]        # lock-free, never a torn config
+    live = hotconf.watch("config.yaml", model=AppConfig)   # a frozen pydantic model
+    pool = live.current.db.pool_size              # lock-free, never a torn config
     live.subscribe(lambda event: print(event.changed), keys=["db.*"])
+
+    live = hotconf.watch("config.yaml", schema="config.schema.json")
+    pool = live.current["db"]["pool_size"]        # a read-only Snapshot
 """
 
 from typing import TYPE_CHECKING
@@ -77,6 +80,8 @@ from .pipeline.impact import diff as diff
 from .pipeline.levels import Level as Level
 from .pipeline.load import Limits as Limits
 from .pipeline.load import load as load
+from .pipeline.model import restart as restart
+from .pipeline.model import sensitive as sensitive
 from .pipeline.schema import Schema as Schema
 from .pipeline.snapshot import REDACTED as REDACTED
 from .pipeline.snapshot import Snapshot as Snapshot
@@ -162,6 +167,8 @@ __all__ = [
     "create_app",
     "diff",
     "load",
+    "restart",
     "schema_diff",
+    "sensitive",
     "watch",
 ]
