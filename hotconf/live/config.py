@@ -94,10 +94,7 @@ class LiveConfig(Generic[ConfigT]):
     )  # fmt: skip
 
     _snapshot: Snapshot
-    if TYPE_CHECKING:
-        # Read-only to its users: only a swap (one reference assignment) changes it.
-        @property
-        def current(self) -> ConfigT: ...
+    current: ConfigT
 
     def __init__(
         self,
