@@ -26,7 +26,7 @@ from .test_service_cli import _client
 SECRET = "pg-pass-5e2a9"  # noqa: S105 (the value the tests hunt for)
 
 MODELS = """
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 import hotconf
 
@@ -50,6 +50,10 @@ class Narrower(BaseModel):
 
 class Loose(BaseModel):
     name: str = "x"
+
+class Opaque(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    hook: Callable[[], int] = int
 
 NOT_A_MODEL = 42
 """
@@ -126,6 +130,7 @@ def test_diff_with_a_model_compares_effective_configs(
         ("{module}:Missing", "has no 'Missing'"),
         ("{module}:NOT_A_MODEL", "model= takes a pydantic BaseModel, a dataclass or a TypedDict"),
         ("{module}:Loose", "is not frozen"),
+        ("{module}:Opaque", "Opaque: Cannot generate a JsonSchema for core_schema.CallableSchema"),
         ("broken_at_import:AppConfig", "RuntimeError: settings need ENV_X"),
         ("syntax_error_mod:AppConfig", "SyntaxError"),
     ],

@@ -10,7 +10,7 @@ import typing
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, field_validator
 
 import hotconf
 from hotconf.pipeline.evaluate import evaluate
@@ -167,6 +167,27 @@ def test_the_models_json_schema_drives_levels_secrets_and_defaults() -> None:
     assert not schema.is_sensitive(["db", "pool_size"])
     text = json.dumps(dict(schema.document))
     assert "changeme-default" not in text and "**********" not in text
+
+
+def test_secret_bytes_are_secret_and_diff_takes_a_model() -> None:
+    class Keys(BaseModel):
+        model_config = ConfigDict(frozen=True)
+        signing_key: SecretBytes
+        rotation_days: int = 30
+
+    assert Model.of(Keys).schema.is_sensitive(["signing_key"])
+    report = hotconf.diff(
+        {"signing_key": "old-key-bytes", "rotation_days": 7},
+        {"signing_key": "new-key-bytes"},
+        model=Keys,
+    )
+    shown = {c.pointer: (c.kind, c.old, c.new, c.level) for c in report.changes}
+    assert shown == {
+        "/signing_key": ("value_changed", hotconf.REDACTED, hotconf.REDACTED, "safe"),
+        "/rotation_days": ("key_removed", 7, 30, "risky"),
+    }
+    assert "key-bytes" not in report.to_json()
+    assert hotconf.diff({}, {"rotation_days": "x"}, model=Keys).level == "breaking"
 
 
 def test_the_effective_config_has_the_models_defaults_but_no_masked_secret() -> None:
