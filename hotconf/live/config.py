@@ -3,10 +3,10 @@
 Readers take ``live.current``: one attribute read of an immutable `Snapshot`, or of the
 instance of the typed model it was made with (``watch(source, model=AppConfig)``, built once
 per version in `evaluate` and swapped in beside its snapshot), no lock (docs/architecture.md,
-invariant 1). Writers (the reload worker, `reload`, `rollback`, a
-promoted rollout) serialize on one lock and run one sequence: read the source → `evaluate`
-the candidate (parse, checksum, schema and checks, impact report, gate) → commit it to the
-store with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
+invariant 1). Writers (the reload worker, `reload`, `rollback`, a promoted rollout) serialize
+on one lock and run one sequence: read the source → `evaluate` the candidate (parse,
+defaults, checksum, schema, model and checks, impact report, gate) → commit it to the store
+with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
 becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions

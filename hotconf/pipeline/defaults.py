@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._refs import make_registry, walk
+from ._refs import make_registry, subschemas, walk
 from .paths import Path
 from .schema import Schema
 from .snapshot import thaw
@@ -79,6 +79,8 @@ class Defaults:
         # Validates a default against the subschema it sits in; refs resolve in the document.
         self._checker = cls(dict(doc), registry=registry)
         self._usable: dict[int, tuple[Mapping[str, Any], Any]] = {}
+        self._has: dict[int, bool] = {}
+        self._keep: list[Mapping[str, Any]] = []
         self._lock = threading.Lock()
 
     def fill(self, data: dict[str, Any], filled: set[Path]) -> dict[str, Any]:
@@ -107,11 +109,22 @@ class Defaults:
                             out = dict(value)
                         out[key] = thaw(default)
                         filled.add((*path, key))
-            for key, child in list(out.items()):
+            # Only keys whose subschema has a default somewhere below are worth a visit.
+            if all(_named_only(node) for node, _ in nodes):
+                keys: Iterable[str] = dict.fromkeys(
+                    key
+                    for node, resolver in nodes
+                    for key, sub in node.get("properties", {}).items()
+                    if key in out and self._below(sub, resolver)
+                )
+            else:
+                keys = list(out)
+            for key in keys:
+                child = out[key]
                 if not isinstance(child, dict | list):
                     continue
                 inner = [c for entry in nodes for c in self._property(entry, key)]
-                if inner:
+                if any(self._below(n, r) for n, r in inner):
                     new = self._fill(child, inner, (*path, key), filled)
                     if new is not child:
                         if out is value:
@@ -124,7 +137,7 @@ class Defaults:
                 if not isinstance(child, dict | list):
                     continue
                 inner = [c for entry in nodes for c in self._item(entry, i)]
-                if inner:
+                if any(self._below(n, r) for n, r in inner):
                     new = self._fill(child, inner, (*path, i), filled)
                     if new is not child:
                         if items is value:
@@ -202,6 +215,28 @@ class Defaults:
             self._usable[id(sub)] = (sub, default)  # holds `sub`: its id stays its own
         return default
 
+    def _below(self, node: Mapping[str, Any], resolver: Resolver[Any]) -> bool:
+        """Does ``node``, or a subschema it reaches, have a ``default``? (Memoized; a node
+        met again while its answer is pending counts as yes: a cycle never prunes.)"""
+        known = self._has.get(id(node))
+        if known is not None:
+            return known
+        self._has[id(node)] = True
+        found = "default" in node
+        if not found:
+            reached = [self._enter(sub, resolver) for _, sub in subschemas(node)]
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                try:
+                    target = resolver.lookup(ref)
+                    reached.append((target.contents, target.resolver))
+                except Exception:  # noqa: S110 (checked when the Schema was built)
+                    pass
+            found = any(isinstance(n, Mapping) and self._below(n, r) for n, r in reached)
+        self._has[id(node)] = found
+        self._keep.append(node)  # its id stays its own
+        return found
+
     def _passes(self, sub: Mapping[str, Any], default: Any) -> bool:
         try:
             return bool(self._checker.evolve(schema=sub).is_valid(default))
@@ -209,6 +244,8 @@ class Defaults:
             return False
 
     def _enter(self, node: Any, resolver: Resolver[Any]) -> Entry:
+        if isinstance(node, Mapping) and "$id" not in node and "id" not in node:
+            return node, resolver  # no resource of its own: the same base
         return node, resolver.in_subresource(self._spec.create_resource(node))
 
     def _property(self, entry: Entry, key: str) -> list[Entry]:
@@ -268,6 +305,13 @@ def _tools(dialect: str) -> tuple[Any, Any]:
         "json-schema-draft-06": (rj.DRAFT6, validators.Draft6Validator),
         "json-schema-draft-04": (rj.DRAFT4, validators.Draft4Validator),
     }.get(dialect, (rj.DRAFT202012, validators.Draft202012Validator))
+
+
+def _named_only(node: Mapping[str, Any]) -> bool:
+    """Does ``node`` reach the values of an object only through ``properties``?"""
+    return not isinstance(node.get("additionalProperties"), Mapping) and not node.get(
+        "patternProperties"
+    )
 
 
 def _list(node: Mapping[str, Any], keyword: str) -> list[Any]:

@@ -123,7 +123,7 @@ class Model(Generic[ConfigT]):
 
     def __init__(self, tp: type[ConfigT]) -> None:
         from pydantic import BaseModel, TypeAdapter
-        from pydantic.errors import PydanticUserError
+        from pydantic.errors import PydanticUndefinedAnnotation, PydanticUserError
 
         self.type = tp
         self.name = f"{getattr(tp, '__module__', '?')}:{getattr(tp, '__qualname__', tp)}"
@@ -141,7 +141,7 @@ class Model(Generic[ConfigT]):
         try:
             self._adapter: TypeAdapter[ConfigT] = TypeAdapter(tp)
             document = self._adapter.json_schema(mode="validation")
-        except PydanticUserError as exc:
+        except (PydanticUserError, PydanticUndefinedAnnotation) as exc:
             raise SchemaError(f"{self.name}: {_first_paragraph(exc)}") from exc
         self.schema = Schema.from_dict(_unmask(document), source=self.name)
 
