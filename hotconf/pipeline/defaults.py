@@ -21,7 +21,6 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._refs import make_registry, subschemas, walk
 from .paths import Path
 from .schema import Schema
 from .snapshot import thaw
@@ -64,6 +63,9 @@ class Defaults:
     """The defaults of one schema, ready to fill candidates (see `with_defaults`)."""
 
     def __init__(self, schema: Schema) -> None:
+        # referencing and jsonschema are imported when a schema's defaults are first used
+        from ._refs import make_registry, walk
+
         doc = schema.document
         openapi = schema.dialect.startswith("openapi")
         self.active = any(
@@ -224,6 +226,8 @@ class Defaults:
         self._has[id(node)] = True
         found = "default" in node
         if not found:
+            from ._refs import subschemas
+
             reached = [self._enter(sub, resolver) for _, sub in subschemas(node)]
             ref = node.get("$ref")
             if isinstance(ref, str):

@@ -27,7 +27,6 @@ from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from ..errors import Problem, SchemaError
-from ._messages import cap
 from .paths import Path, to_pointer
 from .schema import Schema
 
@@ -286,6 +285,7 @@ def _drop_masked(value: Any) -> Any:
 def _problems(
     errors: list[ErrorDetails], data: Any, sensitive: Callable[[Path], bool]
 ) -> tuple[Problem, ...]:
+    from ._messages import cap
     secrets: set[str] | None = None
     seen: set[tuple[str, str]] = set()
     found: list[tuple[Path, Problem]] = []
