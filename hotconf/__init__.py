@@ -3,8 +3,19 @@
 A candidate config flows one way through the pipeline; nothing reaches readers before it is
 validated, nothing is announced before it is durable::
 
-    source ─bytes─▶ load ─data─▶ schema.validate ─▶ diff ─▶ commit (store) ─▶ swap ─▶ notify
-    (sources/)      (load.py)    (schema.py)        (diff.py) (store.py)     (live.py) (notify.py)
+    source ─bytes─▶ load ─data─▶ schema ─▶ diff ─▶ impact ─▶ gate ─▶ commit ─▶ swap ─▶ notify
+
+    source        sources/: files and directories (watchdog), etcd (fleet mode)
+    load … gate   pipeline/evaluate.py, the one candidate check, over pipeline/load.py,
+                  schema.py, diff.py, impact.py and levels.py: no state, no threads
+    commit        store/: the version and its webhook outbox rows in one SQLite transaction
+    swap          live/config.py: LiveConfig._commit assigns ``live.current``, a Snapshot (or
+                  the instance of the typed model, pipeline/model.py, built in evaluate)
+    notify        live/subscriptions.py (in process), webhooks/ (signed HTTP, from the outbox)
+
+Around it: `compat` (schema-diff), `fleet` (publish to etcd, canaries across instances),
+`service` (the HTTP API), `cli` (the ``hotconf`` command). docs/architecture.md has the whole
+picture: the package map, the threads, the state and the invariants.
 
 Usage::
 
@@ -18,103 +29,129 @@ Usage::
     pool = live.current["db"]["pool_size"]        # a read-only Snapshot
 """
 
+import importlib
 from typing import TYPE_CHECKING
 
-from .compat.report import CompatChange as CompatChange
-from .compat.report import CompatReport as CompatReport
-from .compat.report import schema_diff as schema_diff
-from .errors import (
-    ClosedError as ClosedError,
-)
-from .errors import (
-    ConfigError as ConfigError,
-)
-from .errors import (
-    EtcdError as EtcdError,
-)
-from .errors import (
-    HotconfError as HotconfError,
-)
-from .errors import (
-    LoadError as LoadError,
-)
-from .errors import (
-    NoValidConfigError as NoValidConfigError,
-)
-from .errors import (
-    Problem as Problem,
-)
-from .errors import (
-    PublishConflictError as PublishConflictError,
-)
-from .errors import (
-    RolloutError as RolloutError,
-)
-from .errors import (
-    SchemaError as SchemaError,
-)
-from .errors import (
-    SourceError as SourceError,
-)
-from .errors import (
-    StoreError as StoreError,
-)
-from .errors import (
-    ValidationError as ValidationError,
-)
-from .errors import (
-    VersionNotFoundError as VersionNotFoundError,
-)
-from .events import ChangeEvent as ChangeEvent
-from .events import Rejection as Rejection
-from .events import ReloadResult as ReloadResult
-from .events import RolloutEvent as RolloutEvent
-from .live.config import LiveConfig as LiveConfig
-from .live.rollouts import Rollout as Rollout
-from .live.subscriptions import Subscription as Subscription
-from .live.watch import watch as watch
-from .pipeline.diff import Change as Change
-from .pipeline.evaluate import Validator as Validator
-from .pipeline.impact import ImpactReport as ImpactReport
-from .pipeline.impact import diff as diff
-from .pipeline.levels import Level as Level
-from .pipeline.load import Limits as Limits
-from .pipeline.load import load as load
-from .pipeline.model import restart as restart
-from .pipeline.model import sensitive as sensitive
-from .pipeline.schema import Schema as Schema
-from .pipeline.snapshot import REDACTED as REDACTED
-from .pipeline.snapshot import Snapshot as Snapshot
-from .pipeline.snapshot import VersionInfo as VersionInfo
-from .sources import RawDocument as RawDocument
-from .sources import Source as Source
-from .sources.files import FileSource as FileSource
-from .webhooks.manager import Delivery as Delivery
-from .webhooks.manager import DeliveryAttempt as DeliveryAttempt
-from .webhooks.manager import RetryPolicy as RetryPolicy
-from .webhooks.manager import Subscriber as Subscriber
-from .webhooks.manager import SubscriberStatus as SubscriberStatus
-from .webhooks.manager import WebhookError as WebhookError
-from .webhooks.manager import WebhookNotFoundError as WebhookNotFoundError
-from .webhooks.manager import Webhooks as Webhooks
+# The exceptions are imported with the package: they are small and every stage raises them.
+from .errors import ClosedError as ClosedError
+from .errors import ConfigError as ConfigError
+from .errors import EtcdError as EtcdError
+from .errors import HotconfError as HotconfError
+from .errors import LoadError as LoadError
+from .errors import NoValidConfigError as NoValidConfigError
+from .errors import Problem as Problem
+from .errors import PublishConflictError as PublishConflictError
+from .errors import RolloutError as RolloutError
+from .errors import SchemaError as SchemaError
+from .errors import SourceError as SourceError
+from .errors import StoreError as StoreError
+from .errors import ValidationError as ValidationError
+from .errors import VersionNotFoundError as VersionNotFoundError
+
+# Everything else is imported on first use (PEP 562), so that `import hotconf` costs next to
+# nothing and each use pays only for its own stage: a schema for jsonschema, `watch` for
+# watchdog and SQLite, `create_app` for Starlette, `EtcdSource` for httpx.
+_LAZY = {
+    "Change": "pipeline.diff",
+    "ChangeEvent": "events",
+    "CompatChange": "compat",
+    "CompatReport": "compat",
+    "Delivery": "webhooks",
+    "DeliveryAttempt": "webhooks",
+    "EtcdSource": "sources.etcd",
+    "FileSource": "sources.files",
+    "ImpactReport": "pipeline.impact",
+    "Level": "pipeline.levels",
+    "Limits": "pipeline.load",
+    "LiveConfig": "live.config",
+    "REDACTED": "pipeline.snapshot",
+    "RawDocument": "sources",
+    "Rejection": "events",
+    "ReloadResult": "events",
+    "RetryPolicy": "webhooks",
+    "Rollout": "live.rollouts",
+    "RolloutEvent": "events",
+    "Schema": "pipeline.schema",
+    "Snapshot": "pipeline.snapshot",
+    "Source": "sources",
+    "Subscriber": "webhooks",
+    "SubscriberStatus": "webhooks",
+    "Subscription": "live.subscriptions",
+    "Validator": "pipeline.evaluate",
+    "VersionInfo": "pipeline.snapshot",
+    "WebhookError": "webhooks",
+    "WebhookNotFoundError": "webhooks",
+    "Webhooks": "webhooks",
+    "create_app": "service.app",
+    "diff": "pipeline.impact",
+    "load": "pipeline.load",
+    "restart": "pipeline.model",
+    "schema_diff": "compat",
+    "sensitive": "pipeline.model",
+    "watch": "live.watch",
+}
+# The subpackages and public modules, also reachable as attributes
+# (``hotconf.webhooks.new_secret()``).
+_MODULES = frozenset(
+    {
+        "cli", "compat", "errors", "events", "fleet", "live", "pipeline", "service", "sources",
+        "store", "testing", "webhooks",
+    }
+)  # fmt: skip
 
 if TYPE_CHECKING:
+    from .compat import CompatChange as CompatChange
+    from .compat import CompatReport as CompatReport
+    from .compat import schema_diff as schema_diff
+    from .events import ChangeEvent as ChangeEvent
+    from .events import Rejection as Rejection
+    from .events import ReloadResult as ReloadResult
+    from .events import RolloutEvent as RolloutEvent
+    from .live.config import LiveConfig as LiveConfig
+    from .live.rollouts import Rollout as Rollout
+    from .live.subscriptions import Subscription as Subscription
+    from .live.watch import watch as watch
+    from .pipeline.diff import Change as Change
+    from .pipeline.evaluate import Validator as Validator
+    from .pipeline.impact import ImpactReport as ImpactReport
+    from .pipeline.impact import diff as diff
+    from .pipeline.levels import Level as Level
+    from .pipeline.load import Limits as Limits
+    from .pipeline.load import load as load
+    from .pipeline.model import restart as restart
+    from .pipeline.model import sensitive as sensitive
+    from .pipeline.schema import Schema as Schema
+    from .pipeline.snapshot import REDACTED as REDACTED
+    from .pipeline.snapshot import Snapshot as Snapshot
+    from .pipeline.snapshot import VersionInfo as VersionInfo
     from .service.app import create_app as create_app
+    from .sources import RawDocument as RawDocument
+    from .sources import Source as Source
     from .sources.etcd import EtcdSource as EtcdSource
+    from .sources.files import FileSource as FileSource
+    from .webhooks import Delivery as Delivery
+    from .webhooks import DeliveryAttempt as DeliveryAttempt
+    from .webhooks import RetryPolicy as RetryPolicy
+    from .webhooks import Subscriber as Subscriber
+    from .webhooks import SubscriberStatus as SubscriberStatus
+    from .webhooks import WebhookError as WebhookError
+    from .webhooks import WebhookNotFoundError as WebhookNotFoundError
+    from .webhooks import Webhooks as Webhooks
+
 else:
 
     def __getattr__(name: str) -> object:
-        # The HTTP service needs Starlette, uvicorn and prometheus-client: import it on
-        # first use, so that `import hotconf` neither needs nor pays for them.
-        if name == "create_app":
-            from .service.app import create_app
+        if name in _LAZY:
+            value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        elif name in _MODULES:
+            value = importlib.import_module(f".{name}", __name__)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value
+        return value
 
-            return create_app
-        if name == "EtcdSource":  # fleet mode speaks HTTP (httpx): imported on first use too
-            from .sources.etcd import EtcdSource
-
-            return EtcdSource
-        raise AttributeError(f"module 'hotconf' has no attribute {name!r}")
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY, *_MODULES})
 
 
 __version__ = "0.1.0.dev0"

@@ -1,5 +1,5 @@
 """``python -m hotconf``: the same as the ``hotconf`` command."""
 
-from .cli.main import run
+from .cli import run
 
 run()

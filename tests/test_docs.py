@@ -48,7 +48,7 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
 
 
 def test_readme_example_command_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hotconf.cli.main import main
+    from hotconf.cli import main
 
     cmd = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[0].split("&&")[1].split()
     assert cmd[:2] == ["hotconf", "serve"]

@@ -1,5 +1,5 @@
 """The ``hotconf`` command: ``main(argv) -> int`` runs it, ``run()`` is the console script."""
 
-from .main import cli as cli
-from .main import main as main
-from .main import run as run
+from .group import cli as cli
+from .group import main as main
+from .group import run as run

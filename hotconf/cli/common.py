@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..pipeline.levels import LEVELS
-from ..pipeline.model import Model, import_model, is_model_path
-from ..pipeline.schema import Schema
+
+if TYPE_CHECKING:
+    from ..pipeline.model import Model
+    from ..pipeline.schema import Schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -32,6 +34,10 @@ def _contract(path: str | None, pointer: str | None) -> tuple[Schema | None, Mod
         if pointer is not None:
             raise click.UsageError("--pointer needs --schema")
         return None, None
+    # jsonschema and pydantic: imported only by the commands given a schema or a model
+    from ..pipeline.model import import_model, is_model_path
+    from ..pipeline.schema import Schema
+
     if is_model_path(path):
         if pointer is not None:
             raise click.UsageError("--pointer goes with a schema file, not with a model")

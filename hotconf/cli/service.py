@@ -2,16 +2,17 @@
 
 Fleet mode: ``serve --etcd URL --name NAME`` follows a config published to etcd (an
 `EtcdSource` opened by ``hotconf.watch``), and ``history``/``rollback`` with ``--etcd`` read
-and move the fleet's history in etcd (`hotconf.fleet.publisher`).
+and move the fleet's history in etcd (`hotconf.fleet`).
 
-``history`` and ``rollback`` work against a running server (``--url``) or a state directory.
-A running server is the one to ask whenever there is one: it validates with the custom checks
-of its program too, and serves the rollback at once. Offline, ``rollback`` opens the store
-directly and needs the schema the service runs with: it checks the target against it, as the
-service would at its next start (where an LKG that fails the schema is not served). It then
-records the rollback exactly as the service does (a new version; the content served when it
-was made stays pinned out), and the service serves it when it starts. Do not roll back
-offline under a running service: it would not notice until it restarts.
+``history`` and ``rollback`` work against a running server (``--url``, through
+`hotconf.cli.remote`) or a state directory. A running server is the one to ask whenever there
+is one: it validates with the custom checks of its program too, and serves the rollback at
+once. Offline, ``rollback`` opens the store directly and needs the schema the service runs
+with: it checks the target against it, as the service would at its next start (where an LKG
+that fails the schema is not served). It then records the rollback exactly as the service does
+(a new version; the content served when it was made stays pinned out), and the service serves
+it when it starts. Do not roll back offline under a running service: it would not notice until
+it restarts.
 """
 
 from __future__ import annotations
@@ -21,30 +22,18 @@ import json
 import logging
 import os
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import HotconfError
-from ..fleet import publisher as fleet
 from ..fleet.keys import PREFIX
-from ..live.config import LiveConfig
-from ..live.watch import watch
-from ..pipeline.evaluate import check
-from ..pipeline.model import Model
-from ..pipeline.schema import Schema
-from ..pipeline.snapshot import VersionInfo, canonical_json
-from ..sources import Poke, RawDocument, coerce_source
-from ..sources.etcd import EtcdSource
-from ..store.history import DB_NAME, Store
+from ..pipeline.snapshot import canonical_json
+from ..sources import Poke, RawDocument
 from .common import (
-    EXIT_INVALID,
     EXIT_OK,
-    EXIT_USAGE,
     _color,
     _contract,
     no_state_option,
@@ -52,6 +41,13 @@ from .common import (
     schema_option,
     webhooks_option,
 )
+
+# Each command imports what it runs when it runs (see `hotconf.cli`).
+if TYPE_CHECKING:
+    from ..live.config import LiveConfig
+    from ..pipeline.model import Model
+    from ..pipeline.schema import Schema
+    from ..pipeline.snapshot import VersionInfo
 
 TOKEN_ENV = "HOTCONF_TOKEN"  # noqa: S105 (the variable's name, not a token)
 READ_TOKEN_ENV = "HOTCONF_READ_TOKEN"  # noqa: S105
@@ -127,6 +123,9 @@ def watch_etcd(
         no_state: keep history in memory only (no LKG across restarts).
         kwargs: more `hotconf.watch` arguments (``on_result``, ``webhooks``...).
     """
+    from ..live.watch import watch
+    from ..sources.etcd import EtcdSource
+
     source = EtcdSource(**options, state_dir=state_dir)
     try:
         return watch(source, schema, state_dir=None if no_state else source.state_dir, **kwargs)
@@ -200,6 +199,8 @@ def serve_cmd(
     Without a token, reload and rollback are open to local callers and it listens on
     loopback only. Exits 1 when there is no valid config to serve, 2 when it cannot run.
     """
+    from ..live.watch import watch
+
     try:
         from ..service.app import Service, serve
     except ImportError as exc:  # the service extra is not installed
@@ -257,52 +258,13 @@ def serve_cmd(
     return EXIT_OK
 
 
-# -- talking to a running server ------------------------------------------------------------
-
-
-def _request(
-    url: str, path: str, *, body: dict[str, Any] | None = None, token: str | None = None
-) -> tuple[int, dict[str, Any]]:
-    """One JSON request; returns the status and the JSON body (a problem, on errors)."""
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
-        url.rstrip("/") + path, data=data, headers=headers, method="POST" if data else "GET"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            problem = json.loads(exc.read())
-        except ValueError:
-            problem = {"detail": exc.reason}
-        return exc.code, problem
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise HotconfError(f"cannot reach {url}: {reason}") from None
-
-
-def _problem(status: int, problem: dict[str, Any]) -> int:
-    click.secho(f"hotconf: {status} {problem.get('detail', '')}", fg="red", err=True)
-    for p in problem.get("problems") or ():
-        where = ": ".join(x for x in (p.get("path"), p.get("message")) if x)
-        click.echo(f"  {where}", err=True)
-    # a refused or invalid candidate is a config problem (1); anything else is "cannot run"
-    return EXIT_INVALID if status in (409, 422) else EXIT_USAGE
-
-
 # -- the state directory --------------------------------------------------------------------
 
 
 def _state_dir(config: tuple[str, ...], state_dir: str | None) -> Path:
+    from ..sources.files import coerce_source
+    from ..store.db import DB_NAME
+
     if state_dir is not None:
         directory = Path(state_dir)
     else:
@@ -351,6 +313,8 @@ def _fleet_line(info: dict[str, Any], current: int | None, canary: int | None) -
 
 
 def _fleet_history(etcd_url: str, name: str, prefix: str, limit: int, fmt: str) -> int:
+    from ..fleet import publisher as fleet
+
     with fleet.Fleet(etcd_url, name, prefix=prefix) as f:
         versions = f.versions(limit)
         current_ptr, _ = f.pointer("current")
@@ -397,11 +361,16 @@ def history_cmd(
         assert etcd_url is not None
         return _fleet_history(etcd_url, fleet_name, prefix, limit, fmt)
     if url is not None:
-        status, body = _request(url, f"/v1/versions?limit={limit}")
+        from . import remote  # httpx: imported when a server is asked
+
+        status, body = remote.request(url, f"/v1/versions?limit={limit}")
         if status != 200:
-            return _problem(status, body)
+            return remote.report(status, body)
         versions, current = body["versions"], body["current"]
     else:
+        from ..store.db import DB_NAME
+        from ..store.history import Store
+
         store = Store(_state_dir(config, state_dir) / DB_NAME)
         try:
             versions = [v.to_dict() for v in store.history(limit)]
@@ -460,6 +429,11 @@ def rollback_offline(
         VersionNotFoundError: no such version.
         ValidationError: the target fails ``schema``.
     """
+    from ..live.config import LiveConfig
+    from ..pipeline.evaluate import check
+    from ..store.db import DB_NAME
+    from ..store.history import Store
+
     store = Store(directory / DB_NAME)
     try:
         latest = store.latest()
@@ -534,12 +508,14 @@ def rollback_cmd(
             )
         return _fleet_rollback(etcd_url, fleet_name, prefix, to, fleet_schema, fleet_model)
     if url is not None:
+        from . import remote  # httpx: imported when a server is asked
+
         body = {"to": to} if to is not None else {}
-        status, answer = _request(
+        status, answer = remote.request(
             url, "/v1/rollback", body=body, token=_token(token_file, TOKEN_ENV)
         )
         if status != 200:
-            return _problem(status, answer)
+            return remote.report(status, answer)
         if answer["status"] == "noop":
             click.echo(f"noop: v{answer['version']} already serves that content")
         else:
@@ -563,6 +539,8 @@ def _fleet_rollback(
     schema: Schema | None,
     model: Model[Any] | None,
 ) -> int:
+    from ..fleet import publisher as fleet
+
     result = fleet.rollback(etcd_url, name, to, schema=schema, model=model, prefix=prefix)
     if result.status == "noop":
         click.echo(f"noop: {name} v{result.version} already has that content")
@@ -574,9 +552,3 @@ def _fleet_rollback(
         f"(rolled back from v{result.previous}); instances follow"
     )
     return EXIT_OK
-
-
-def register(group: click.Group) -> None:
-    """Add ``serve``, ``history`` and ``rollback`` to the ``hotconf`` command group."""
-    for command in (serve_cmd, history_cmd, rollback_cmd):
-        group.add_command(command)

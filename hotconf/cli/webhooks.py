@@ -14,19 +14,25 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from ..errors import HotconfError
-from ..sources import coerce_source
-from ..store.history import DB_NAME, Store
-from ..webhooks.manager import DELIVERY_STATUSES, Delivery, DeliveryStatus
+from ..webhooks.deliveries import DELIVERY_STATUSES
+
+if TYPE_CHECKING:
+    from ..store.history import Store
+    from ..webhooks.deliveries import Delivery, DeliveryStatus
 
 EXIT_OK = 0
 
 
 def _open(config: tuple[str, ...], state_dir: str | None) -> Store:
+    from ..sources.files import coerce_source
+    from ..store.db import DB_NAME
+    from ..store.history import Store
+
     if state_dir and config:
         raise click.UsageError("give CONFIG or --state-dir, not both")
     if state_dir:
@@ -91,7 +97,7 @@ def deliveries_cmd(
     store = _open(config, state_dir)
     try:
         wanted = cast("DeliveryStatus | None", status)  # click.Choice checked it
-        found = store.deliveries(wanted, subscriber=subscriber, limit=limit)
+        found = store.outbox.deliveries(wanted, subscriber=subscriber, limit=limit)
     finally:
         store.close()
     if fmt == "json":
@@ -116,15 +122,9 @@ def redeliver_cmd(delivery: int, config: tuple[str, ...], state_dir: str | None)
     """
     store = _open(config, state_dir)
     try:
-        d = store.redeliver(delivery, time.time())
+        d = store.outbox.redeliver(delivery, time.time())
     finally:
         store.close()
     version = f" v{d.version}" if d.version is not None else ""
     click.echo(f"delivery {d.id} ({d.type}{version} to {d.subscriber}) is queued again")
     return EXIT_OK
-
-
-def register(group: click.Group) -> None:
-    """Add ``deliveries`` and ``redeliver`` to the ``hotconf`` command group."""
-    group.add_command(deliveries_cmd)
-    group.add_command(redeliver_cmd)

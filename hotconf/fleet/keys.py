@@ -1,6 +1,6 @@
 """Fleet mode's records in etcd: where keys live (`Keys`), what a published version holds
 (`Envelope`), what an instance reports (`InstanceStatus`), and canary selection. The layout is
-described in `hotconf.fleet.publisher`."""
+described in `hotconf.fleet`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, RolloutError, SourceError
 from ..live.canary import Outcomes
 from ..sources import RawDocument
-from .etcd import KeyValue
+
+if TYPE_CHECKING:
+    from .etcd import KeyValue
 
 PREFIX = "/hotconf"
 ENVELOPE = 1  # the envelope format's version

@@ -50,7 +50,7 @@ from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import checksum
-from ..sources import RawDocument, coerce_source
+from ..sources import RawDocument
 from .etcd import Etcd, cmp, delete_op, prefix_end, put_op
 from .keys import PREFIX, Envelope, InstanceStatus, Keys, _json, _now, select
 
@@ -452,7 +452,7 @@ class Fleet:
         timeout: float | None = None,
         on_progress: Callable[[dict[str, Any]], object] | None = None,
     ) -> dict[str, Any]:
-        """Follow the running canary and promote or abort it by `hotconf.live.rollouts.decide`.
+        """Follow the running canary and promote or abort it by `hotconf.rollout.decide`.
 
         Returns:
             The rollout's final record (``state`` promoted or aborted, ``reason``).
@@ -528,6 +528,7 @@ def _document(
 ) -> tuple[RawDocument, str]:
     if isinstance(config, bytes):
         return RawDocument("candidate", config, format), "bytes"
+    from ..sources.files import coerce_source  # watchdog: publishing needs it only here
 
     source = coerce_source(config)
     docs = source.read()

@@ -14,7 +14,8 @@ from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import Snapshot
-from ..sources import Source, coerce_source
+from ..sources import Source
+from ..sources.files import coerce_source
 from ..store.history import Store
 from ..webhooks.manager import Subscriber, Webhooks
 from .config import LiveConfig, _utcnow

@@ -1,17 +1,19 @@
-"""Problem messages for `hotconf.pipeline.schema` that never carry secret values (DESIGN inv. 8).
+"""Problem messages for `hotconf.pipeline.schema` that never carry secret values.
 
 jsonschema writes the instance into its messages (``'hunter2' is too short``) and reprs whole
 containers, which may hold secrets. `message` keeps jsonschema's wording only where that
 cannot leak: a scalar at a path that is not sensitive, or a message that names keys. Anything
-else is rebuilt from the keyword and the schema's value alone.
+else is rebuilt from the keyword and the schema's value alone (docs/architecture.md,
+invariant 8).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 MAX_VALUE = 60
 MAX_MESSAGE = 300

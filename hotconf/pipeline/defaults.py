@@ -64,7 +64,7 @@ class Defaults:
 
     def __init__(self, schema: Schema) -> None:
         # referencing and jsonschema are imported when a schema's defaults are first used
-        from ._refs import make_registry, walk
+        from .refs import make_registry, walk
 
         doc = schema.document
         openapi = schema.dialect.startswith("openapi")
@@ -226,7 +226,7 @@ class Defaults:
         self._has[id(node)] = True
         found = "default" in node
         if not found:
-            from ._refs import subschemas
+            from .refs import subschemas
 
             reached = [self._enter(sub, resolver) for _, sub in subschemas(node)]
             ref = node.get("$ref")
@@ -294,21 +294,10 @@ def _defaults(schema: Schema) -> Defaults:
 
 
 def _tools(dialect: str) -> tuple[Any, Any]:
-    import referencing.jsonschema as rj
-    from jsonschema import validators
+    from .dialects import dialect as tools
 
-    if dialect.startswith("openapi"):
-        from openapi_schema_validator import OAS30Validator, OAS31Validator
-
-        if dialect == "openapi-3.0":
-            return rj.DRAFT4, OAS30Validator
-        return rj.DRAFT202012, OAS31Validator
-    return {
-        "json-schema-2019-09": (rj.DRAFT201909, validators.Draft201909Validator),
-        "json-schema-draft-07": (rj.DRAFT7, validators.Draft7Validator),
-        "json-schema-draft-06": (rj.DRAFT6, validators.Draft6Validator),
-        "json-schema-draft-04": (rj.DRAFT4, validators.Draft4Validator),
-    }.get(dialect, (rj.DRAFT202012, validators.Draft202012Validator))
+    cls, spec, _ = tools(dialect)
+    return spec, cls
 
 
 def _named_only(node: Mapping[str, Any]) -> bool:

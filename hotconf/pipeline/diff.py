@@ -7,7 +7,8 @@ subtrees cost one identity check or one strict comparison and are never reported
 
 Lists the schema marks as sets (``x-hotconf-set: true``) are compared without order by
 DeepDiff (``ignore_order``), which reports items added and removed by value: that is where
-its matching pays; everywhere else the direct walk is ~70x faster on large configs.
+its matching pays; everywhere else the direct walk is ~70x faster on large configs. DeepDiff
+is imported then, on the first such list, not with this module.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
-
-from deepdiff import DeepDiff
 
 from .levels import Level
 from .paths import Path, to_pointer
@@ -44,7 +43,7 @@ class Change:
         new: the value after (``None`` when removed; the default it falls back to when the
             defaults stage filled it in: `hotconf.pipeline.impact`).
         sensitive: the path holds a secret; `redacted` hides both values.
-        level: how much it matters (set by `hotconf.pipeline.impact`).
+        level: how much it matters (set by `hotconf.impact`).
         reason: why it has that level, for a human.
     """
 
@@ -61,7 +60,10 @@ class Change:
         return to_pointer(self.path)
 
     def redacted(self) -> Change:
-        """This change with secret values replaced by ``REDACTED`` (DESIGN inv. 8)."""
+        """This change with secret values replaced by ``REDACTED``.
+
+        The change itself is still reported (docs/architecture.md, invariant 8).
+        """
         if not self.sensitive:
             return self
         return replace(
@@ -137,6 +139,8 @@ def changes(
             emit((*path, i), "item_added", None, b[i])
 
     def walk_set(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
+        from deepdiff import DeepDiff
+
         found = DeepDiff(
             list(a),
             list(b),

@@ -286,6 +286,7 @@ def _problems(
     errors: list[ErrorDetails], data: Any, sensitive: Callable[[Path], bool]
 ) -> tuple[Problem, ...]:
     from ._messages import cap
+
     secrets: set[str] | None = None
     seen: set[tuple[str, str]] = set()
     found: list[tuple[Path, Problem]] = []

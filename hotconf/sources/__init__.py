@@ -6,8 +6,7 @@ they may have changed. It never parses: bytes go to `hotconf.pipeline.load` in t
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -58,17 +57,4 @@ class Source(Protocol):
         ...
 
 
-def coerce_source(
-    source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-) -> Source:
-    """A file, a directory or a list of files as a `FileSource`; a `Source` as it is."""
-    if isinstance(source, str | os.PathLike | Sequence):
-        from .files import FileSource  # watchdog is imported when files are watched
-
-        if isinstance(source, str | os.PathLike):
-            return FileSource(source, directory=os.path.isdir(source))
-        return FileSource(list(source))
-    return source
-
-
-__all__ = ["Poke", "RawDocument", "Source", "coerce_source"]
+__all__ = ["Poke", "RawDocument", "Source"]

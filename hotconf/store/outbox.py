@@ -1,10 +1,12 @@
-"""The webhook tables of the store: subscribers, the outbox and the delivery attempts.
+"""The webhook part of the store: subscribers, the outbox and the delivery attempts.
 
-Half of `hotconf.store.history.Store` (it is a mixin of it), split out to keep each module small;
-with store.py, the only code that speaks SQL. Each ``outbox`` row is one event to one
-subscriber (a `Delivery`); it is inserted in the transaction of the version or rejection it
-announces (`insert_outbox`, called by `Store.append` and `Store.record_rejection`). Each HTTP
-attempt adds a row to ``deliveries`` (a `DeliveryAttempt`).
+`Outbox` is ``store.outbox``: it shares the store's `hotconf.store.db.Database` (connection
+and lock), and only `hotconf.webhooks` and the commands that show deliveries use it. Each
+``outbox`` row is one event to one subscriber (a `Delivery`); it is inserted in the
+transaction of the version or rejection it announces (`insert_rows`, called by
+`hotconf.store.history.Store.append` and ``record_rejection``), or alone for an event that
+announces neither (`Outbox.enqueue`). Each HTTP attempt adds a row to ``deliveries`` (a
+`DeliveryAttempt`). The tables are in `hotconf.store.db`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
 
 from ..webhooks.deliveries import (
     DELIVERY_STATUSES,
@@ -25,75 +25,26 @@ from ..webhooks.deliveries import (
     OutboxRow,
 )
 from ..webhooks.subscribers import Subscriber, SubscriberStatus, WebhookError, WebhookNotFoundError
-
-# Store schema version 2. Times are epoch seconds (REAL): the dispatcher compares them.
-DDL = """
-CREATE TABLE IF NOT EXISTS subscribers (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    url TEXT NOT NULL,
-    secret TEXT NOT NULL,
-    events TEXT NOT NULL,
-    keys TEXT,
-    allow_private INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    disabled_at REAL,
-    disabled_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS webhook_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    webhook_id TEXT NOT NULL UNIQUE,
-    subscriber_id TEXT NOT NULL,
-    event_id INTEGER NOT NULL REFERENCES webhook_events (id),
-    type TEXT NOT NULL,
-    version INTEGER,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    next_attempt_at REAL,
-    last_attempt_at REAL,
-    last_status INTEGER,
-    last_error TEXT,
-    delivered_at REAL
-);
-CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (subscriber_id, status, id);
-CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, id);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    outbox_id INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    at REAL NOT NULL,
-    duration REAL NOT NULL,
-    status_code INTEGER,
-    error TEXT,
-    outcome TEXT NOT NULL,
-    next_attempt_at REAL
-);
-CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (outbox_id, id);
-"""
+from .db import Database
 
 OPEN = ("pending", "failed")  # deliveries the dispatcher still has to send
 
 
-class OutboxStore:
-    """The webhook methods of `hotconf.store.history.Store`; `Store` provides the connection."""
+class Outbox:
+    """Webhook subscribers and deliveries, in the store's database.
 
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+    Args:
+        db: the store's database; `Outbox` never opens or closes it.
+    """
 
-    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- webhook subscribers ------------------------------------------------------------------
 
     def subscribers(self) -> list[SubscriberStatus]:
         """Every webhook subscriber, oldest first (secrets included: for the dispatcher)."""
-        rows = self._query("SELECT * FROM subscribers ORDER BY created_at, id")
+        rows = self._db.query("SELECT * FROM subscribers ORDER BY created_at, id")
         return [_subscriber(r) for r in rows]
 
     def sync_subscribers(self, origin: str, subs: Sequence[Subscriber], now: float) -> None:
@@ -105,7 +56,7 @@ class OutboxStore:
         Raises:
             WebhookError: a configured id is taken by a subscriber added through the API.
         """
-        with self._tx() as db:
+        with self._db.transaction() as db:
             api = {r[0] for r in db.execute("SELECT id FROM subscribers WHERE origin = 'api'")}
             taken = sorted(api.intersection(s.id for s in subs))
             if taken:
@@ -153,7 +104,7 @@ class OutboxStore:
         Raises:
             WebhookError: the id is taken.
         """
-        with self._tx() as db:
+        with self._db.transaction() as db:
             try:
                 db.execute(
                     "INSERT INTO subscribers (id, name, origin, url, secret, events, keys,"
@@ -181,7 +132,7 @@ class OutboxStore:
             WebhookNotFoundError: no such subscriber.
             WebhookError: it is configured (code or file), not added through the API.
         """
-        with self._tx() as db:
+        with self._db.transaction() as db:
             row = db.execute("SELECT origin FROM subscribers WHERE id = ?", (ident,)).fetchone()
             if row is None:
                 raise WebhookNotFoundError(f"no webhook subscriber {ident!r}")
@@ -198,7 +149,7 @@ class OutboxStore:
         Raises:
             WebhookNotFoundError: no such subscriber.
         """
-        with self._tx() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "UPDATE subscribers SET disabled_at = NULL, disabled_reason = NULL WHERE id = ?",
                 (ident,),
@@ -210,38 +161,40 @@ class OutboxStore:
 
     # -- the outbox ---------------------------------------------------------------------------
 
-    def outbox_queue(self, subscriber: str, limit: int = 50) -> list[Delivery]:
+    def queue(self, subscriber: str, limit: int = 50) -> list[Delivery]:
         """A subscriber's deliveries still to send, oldest (lowest version) first."""
-        rows = self._query(
+        rows = self._db.query(
             "SELECT * FROM outbox WHERE subscriber_id = ? AND status IN (?, ?) ORDER BY id LIMIT ?",
             (subscriber, *OPEN, limit),
         )
         return [_delivery(r) for r in rows]
 
-    def outbox_counts(self) -> dict[DeliveryStatus, int]:
+    def counts(self) -> dict[DeliveryStatus, int]:
         """How many deliveries the outbox holds per status (every status, 0 included).
 
         One aggregate over the ``outbox_status`` index: cheap enough for every scrape.
         """
-        rows = self._query("SELECT status, count(*) FROM outbox GROUP BY status")
+        rows = self._db.query("SELECT status, count(*) FROM outbox GROUP BY status")
         found = {r[0]: int(r[1]) for r in rows}
         return {status: found.get(status, 0) for status in DELIVERY_STATUSES}
 
-    def enqueue_outbox(self, rows: Sequence[OutboxRow]) -> None:
+    def enqueue(self, rows: Sequence[OutboxRow]) -> None:
         """Write deliveries that announce no version or rejection (rollout events), in a
         transaction of their own."""
         if rows:
-            with self._tx() as db:
-                insert_outbox(db, rows)
+            with self._db.transaction() as db:
+                insert_rows(db, rows)
 
     def subscribers_with_work(self) -> list[str]:
         """The ids of subscribers with deliveries still to send."""
-        rows = self._query("SELECT DISTINCT subscriber_id FROM outbox WHERE status IN (?, ?)", OPEN)
+        rows = self._db.query(
+            "SELECT DISTINCT subscriber_id FROM outbox WHERE status IN (?, ?)", OPEN
+        )
         return [r[0] for r in rows]
 
     def record_attempts(self, results: Sequence[AttemptResult]) -> None:
         """Record what the dispatcher did, several results in one transaction."""
-        with self._tx() as db:
+        with self._db.transaction() as db:
             for r in results:
                 if r.attempt is not None:
                     db.execute(
@@ -300,7 +253,7 @@ class OutboxStore:
         sql = "SELECT * FROM outbox"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        rows = self._db.query(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
         return [_delivery(r) for r in rows]
 
     def delivery(self, ident: int) -> Delivery:
@@ -309,7 +262,7 @@ class OutboxStore:
         Raises:
             WebhookNotFoundError: no such delivery.
         """
-        rows = self._query(
+        rows = self._db.query(
             "SELECT outbox.*, webhook_events.body FROM outbox"
             " JOIN webhook_events ON webhook_events.id = outbox.event_id WHERE outbox.id = ?",
             (ident,),
@@ -324,14 +277,14 @@ class OutboxStore:
         Raises:
             WebhookNotFoundError: no such event.
         """
-        rows = self._query("SELECT body FROM webhook_events WHERE id = ?", (event,))
+        rows = self._db.query("SELECT body FROM webhook_events WHERE id = ?", (event,))
         if not rows:
             raise WebhookNotFoundError(f"no webhook event {event}")
         return str(rows[0]["body"])
 
-    def delivery_attempts(self, ident: int) -> list[DeliveryAttempt]:
+    def attempts(self, ident: int) -> list[DeliveryAttempt]:
         """The attempts of one delivery, oldest first."""
-        rows = self._query("SELECT * FROM deliveries WHERE outbox_id = ? ORDER BY id", (ident,))
+        rows = self._db.query("SELECT * FROM deliveries WHERE outbox_id = ? ORDER BY id", (ident,))
         return [
             DeliveryAttempt(
                 delivery=r["outbox_id"],
@@ -353,7 +306,7 @@ class OutboxStore:
             WebhookNotFoundError: no such delivery.
             WebhookError: it is pending or delivered; its subscriber is gone or disabled.
         """
-        with self._tx() as db:
+        with self._db.transaction() as db:
             row = db.execute("SELECT * FROM outbox WHERE id = ?", (ident,)).fetchone()
             if row is None:
                 raise WebhookNotFoundError(f"no delivery {ident}")
@@ -380,7 +333,7 @@ class OutboxStore:
         return _delivery(row)
 
 
-def insert_outbox(db: sqlite3.Connection, rows: Sequence[OutboxRow]) -> None:
+def insert_rows(db: sqlite3.Connection, rows: Sequence[OutboxRow]) -> None:
     """Insert deliveries; each distinct body is stored once, however many subscribers get it
     (a large impact report times 200 subscribers would otherwise be written 200 times)."""
     events: dict[str, int] = {}

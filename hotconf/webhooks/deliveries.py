@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..events import Rejection, RolloutEvent
-from ..pipeline.impact import ImpactReport
-from ..pipeline.snapshot import Snapshot, VersionInfo
-from .subscribers import EventType
+if TYPE_CHECKING:
+    from ..events import Rejection, RolloutEvent
+    from ..pipeline.impact import ImpactReport
+    from ..pipeline.snapshot import Snapshot, VersionInfo
+    from .subscribers import EventType
 
 DeliveryStatus = Literal["pending", "failed", "delivered", "dead"]
 DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "failed", "delivered", "dead")

@@ -34,7 +34,7 @@ import httpx
 import standardwebhooks
 
 from .. import __version__
-from ..store.history import Store
+from ..store.outbox import Outbox
 from .deliveries import AttemptResult, Delivery, RetryPolicy, retry_after
 from .ssrf import Refused, Resolver, check
 from .subscribers import Subscriber, SubscriberStatus, WebhookError, redact_url
@@ -64,7 +64,7 @@ class Dispatcher:
     """Delivers the outbox. `start` it; `wake` it after a commit; `stop` it with a drain.
 
     Args:
-        store: where the outbox is.
+        outbox: the store's outbox (``store.outbox``).
         lookup: the subscriber with an id (``None``: it was removed).
         on_disabled: told ``(id, reason, at)`` when a ``410 Gone`` disables a subscriber.
         retry: the `RetryPolicy`.
@@ -78,7 +78,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
+        outbox: Outbox,
         lookup: Callable[[str], SubscriberStatus | None],
         on_disabled: Callable[[str, str, float], None],
         *,
@@ -90,7 +90,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         resolver: Resolver | None = None,
     ) -> None:
-        self._store = store
+        self._outbox = outbox
         self._lookup = lookup
         self._on_disabled = on_disabled
         self._retry = retry
@@ -246,7 +246,7 @@ class Dispatcher:
                 self._in_store_thread(self._on_poll)
             self._scan_event.clear()
             try:
-                busy = await self._db(self._store.subscribers_with_work)
+                busy = await self._db(self._outbox.subscribers_with_work)
             except Exception:
                 log.exception("hotconf: cannot read the webhook outbox; trying again")
                 await asyncio.sleep(BACKOFF_ON_ERROR)
@@ -267,7 +267,7 @@ class Dispatcher:
             while True:
                 lane.wake.clear()
                 try:
-                    rows = await self._db(self._store.outbox_queue, ident, BATCH)
+                    rows = await self._db(self._outbox.queue, ident, BATCH)
                     if not rows and not lane.wake.is_set():
                         return  # no await since the check: a wake-up cannot slip in between
                     sent = await self._send_all(ident, lane, rows)
@@ -379,7 +379,7 @@ class Dispatcher:
         200 times at once; one copy, one query)."""
         future = self._bodies.get(event)
         if future is None:
-            future = asyncio.ensure_future(self._db(self._store.event_body, event))
+            future = asyncio.ensure_future(self._db(self._outbox.event_body, event))
             self._bodies[event] = future
             while len(self._bodies) > BODY_CACHE:
                 del self._bodies[next(iter(self._bodies))]
@@ -473,7 +473,7 @@ class Dispatcher:
             if not batch:
                 continue
             try:
-                await self._db(self._store.record_attempts, [r for r, _ in batch])
+                await self._db(self._outbox.record_attempts, [r for r, _ in batch])
             except Exception as exc:
                 log.error("hotconf: cannot record webhook attempts: %s", exc)
                 for _, done in batch:

@@ -3,7 +3,7 @@
 A `Subscriber` names a URL, a Standard Webhooks secret (``whsec_...``), the event types and
 the key patterns it wants. `Webhooks` holds the subscribers (a list, or a ``subscribers.yaml``
 that is hot-reloaded like a config, plus the ones added at run time, kept in the store) and is
-passed to ``hotconf.watch(webhooks=...)``. The flow (DESIGN inv. 3)::
+passed to ``hotconf.watch(webhooks=...)``. The flow (docs/architecture.md, invariant 3)::
 
     commit ──▶ one SQLite transaction: the version (or rejection) + one outbox row per subscriber
            ──▶ swap ──▶ wake the dispatcher ──▶ POST, signed ──▶ 2xx: delivered
@@ -69,6 +69,7 @@ from .subscribers import (
 if TYPE_CHECKING:
     from ..sources.files import FileSource
     from ..store.history import Store
+    from ..store.outbox import Outbox
     from .dispatch import Dispatcher
 
 log = logging.getLogger("hotconf")
@@ -135,7 +136,7 @@ class Webhooks:
         self._resolver = resolver
         self._lock = threading.Lock()
         self._registry: Mapping[str, SubscriberStatus] = {}
-        self._store: Store | None = None
+        self._outbox: Outbox | None = None
         self._dispatcher: Dispatcher | None = None
         self._watcher: FileSource | None = None
         self._closed = False
@@ -153,16 +154,16 @@ class Webhooks:
 
     def _open(self, store: Store) -> None:
         """Bind to the store and sync the configured subscribers into it (before start-up)."""
-        if self._store is not None:
+        if self._outbox is not None:
             raise WebhookError("this Webhooks is already in use by a LiveConfig")
-        self._store = store
+        outbox = self._outbox = store.outbox
         if self._file is None:
-            store.sync_subscribers("code", self._static, self._clock())
+            outbox.sync_subscribers("code", self._static, self._clock())
         else:
             try:
                 subs = self._file.read()
             except HotconfError as exc:
-                kept = [s for s in store.subscribers() if s.origin == "file"]
+                kept = [s for s in outbox.subscribers() if s.origin == "file"]
                 if not kept:
                     raise
                 log.error(
@@ -173,16 +174,16 @@ class Webhooks:
                 )
             else:
                 assert subs is not None
-                store.sync_subscribers("file", subs, self._clock())
+                outbox.sync_subscribers("file", subs, self._clock())
         self._refresh()
 
     def _start(self) -> None:
         """Start the dispatcher (it resumes what the outbox holds) and watch the file."""
         from .dispatch import Dispatcher  # httpx is only imported when webhooks are used
 
-        assert self._store is not None
+        assert self._outbox is not None
         self._dispatcher = Dispatcher(
-            self._store,
+            self._outbox,
             self._registry_get,
             self._mark_disabled,
             retry=self.retry,
@@ -214,9 +215,9 @@ class Webhooks:
             self._file.reload(self._apply_file)
 
     def _apply_file(self, subs: tuple[Subscriber, ...]) -> None:
-        assert self._store is not None
+        assert self._outbox is not None
         try:
-            self._store.sync_subscribers("file", subs, self._clock())
+            self._outbox.sync_subscribers("file", subs, self._clock())
         except HotconfError as exc:
             log.error("hotconf: cannot apply %s: %s", getattr(self._file, "path", "?"), exc)
             return
@@ -225,8 +226,8 @@ class Webhooks:
         self.wake()
 
     def _refresh(self) -> None:
-        assert self._store is not None
-        registry = {s.id: s for s in self._store.subscribers()}
+        assert self._outbox is not None
+        registry = {s.id: s for s in self._outbox.subscribers()}
         with self._lock:
             self._registry = registry
 
@@ -296,7 +297,7 @@ class Webhooks:
         announces no version (a promotion's version has its own ``config.changed``, written
         with it, and queued before this one)."""
         targets = self._targets(event.type, report)
-        if not targets or self._store is None or self._closed:
+        if not targets or self._outbox is None or self._closed:
             return
         body = rollout_body(name, event, report)
         stable = event.status.get("stable") or {}
@@ -304,7 +305,7 @@ class Webhooks:
         at = event.at.timestamp()
         rows = [OutboxRow(new_webhook_id(), s.id, event.type, version, body, at) for s in targets]
         try:
-            self._store.enqueue_outbox(rows)
+            self._outbox.enqueue(rows)
         except HotconfError as exc:
             log.error("hotconf: cannot queue %s webhooks: %s", event.type, exc)
             return
@@ -317,7 +318,7 @@ class Webhooks:
 
     def _abort(self, store: Store) -> None:
         """Undo `_open` after a failed start-up (unless bound to another LiveConfig)."""
-        if self._store is store:
+        if self._outbox is store.outbox:
             self.close(drain=0)
 
     def close(self, drain: float = 5.0) -> None:
@@ -333,14 +334,14 @@ class Webhooks:
 
     # -- the public API (the HTTP API's /v1/subscriptions and /v1/deliveries) ------------------
 
-    def _db(self) -> Store:
-        if self._store is None:
+    def _bound(self) -> Outbox:
+        if self._outbox is None:
             raise WebhookError("these webhooks are not in use: pass them to hotconf.watch()")
-        return self._store
+        return self._outbox
 
     def subscribers(self) -> list[SubscriberStatus]:
         """Every subscriber (configured and added), with its origin and disabled state."""
-        return self._db().subscribers()
+        return self._bound().subscribers()
 
     def add(self, subscriber: Subscriber) -> SubscriberStatus:
         """Add a subscriber at run time; it is kept in the store across restarts.
@@ -348,7 +349,7 @@ class Webhooks:
         Raises:
             WebhookError: a subscriber with that id exists.
         """
-        status = self._db().add_subscriber(subscriber, self._clock())
+        status = self._bound().add_subscriber(subscriber, self._clock())
         self._refresh()
         return status
 
@@ -359,7 +360,7 @@ class Webhooks:
             WebhookNotFoundError: no such subscriber.
             WebhookError: it comes from the configuration (edit that instead).
         """
-        self._db().remove_subscriber(id, self._clock())
+        self._bound().remove_subscriber(id, self._clock())
         self._refresh()
 
     def enable(self, id: str) -> SubscriberStatus:
@@ -368,7 +369,7 @@ class Webhooks:
         Raises:
             WebhookNotFoundError: no such subscriber.
         """
-        status = self._db().enable_subscriber(id)
+        status = self._bound().enable_subscriber(id)
         self._refresh()
         return status
 
@@ -381,12 +382,12 @@ class Webhooks:
     ) -> list[Delivery]:
         """Deliveries, newest first, optionally only those with ``status`` or to one
         ``subscriber``."""
-        return self._db().deliveries(status, subscriber=subscriber, limit=limit)
+        return self._bound().deliveries(status, subscriber=subscriber, limit=limit)
 
     def counts(self) -> dict[DeliveryStatus, int]:
         """How many deliveries there are per status (``pending``, ``failed``, ``delivered``,
         ``dead``; 0 included), counted by one SQL aggregate: cheap enough for metrics."""
-        return self._db().outbox_counts()
+        return self._bound().counts()
 
     def delivery(self, id: int) -> Delivery:
         """One delivery.
@@ -394,11 +395,11 @@ class Webhooks:
         Raises:
             WebhookNotFoundError: no such delivery.
         """
-        return self._db().delivery(id)
+        return self._bound().delivery(id)
 
     def attempts(self, id: int) -> list[DeliveryAttempt]:
         """The attempts of one delivery, oldest first."""
-        return self._db().delivery_attempts(id)
+        return self._bound().attempts(id)
 
     def redeliver(self, id: int) -> Delivery:
         """Queue a ``dead`` or ``failed`` delivery again, now, with a fresh retry schedule
@@ -408,7 +409,7 @@ class Webhooks:
             WebhookNotFoundError: no such delivery.
             WebhookError: it is pending or delivered, or its subscriber is gone or disabled.
         """
-        delivery = self._db().redeliver(id, self._clock())
+        delivery = self._bound().redeliver(id, self._clock())
         self.wake(delivery.subscriber)
         return delivery
 

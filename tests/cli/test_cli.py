@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hotconf.cli.main import main
+from hotconf.cli import main
 
 from ..conftest import config_text, wait_for
 

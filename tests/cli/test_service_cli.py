@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.service.app import Service
 
 from ..conftest import WAIT, config_text, wait_for

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.pipeline.model import import_model
 
 from ..conftest import wait_for

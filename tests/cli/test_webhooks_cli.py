@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.testing import MemorySource
 
 from ..conftest import WAIT, config_text, wait_for

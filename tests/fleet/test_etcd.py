@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.fleet import publisher as fleet
 from hotconf.fleet.etcd import Etcd, put_op
 from hotconf.sources.etcd import EtcdSource

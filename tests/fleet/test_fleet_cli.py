@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.fleet import publisher as fleet
 from hotconf.service.app import Service
 from hotconf.sources.etcd import EtcdSource

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hotconf
-from hotconf.cli.main import main
+from hotconf.cli import main
 from hotconf.pipeline.diff import changes
 from hotconf.pipeline.snapshot import canonical_json
 from hotconf.testing import EventRecorder, MemorySource

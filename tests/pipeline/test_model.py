@@ -271,7 +271,7 @@ def spy(name, globals=None, locals=None, fromlist=(), level=0):
         seen.add(globals.get("__name__"))
     return real_import(name, globals, locals, fromlist, level)
 builtins.__import__ = spy
-import hotconf, hotconf.cli.main, hotconf.pipeline.model, hotconf.testing
+import hotconf, hotconf.cli, hotconf.pipeline.model, hotconf.testing
 from hotconf.testing import MemorySource
 schema = {"properties": {"a": {"default": 1}}}
 with hotconf.watch(MemorySource({}), schema=schema, state_dir=None) as live:

@@ -1,5 +1,6 @@
-"""Durable before announced (DESIGN inv. 3): a process SIGKILLed after committing a version
-and before delivering its webhook delivers it after the restart, and announces it once."""
+"""Durable before announced (docs/architecture.md, invariant 3): a process SIGKILLed after
+committing a version and before delivering its webhook delivers it after the restart, and
+announces it once."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def run_child(tmp_path: Path, script: str, state: Path, port: int, stop_at: int)
 def outbox(state: Path) -> list[hotconf.Delivery]:
     store = Store.open(state)
     try:
-        return list(reversed(store.deliveries(limit=10_000)))
+        return list(reversed(store.outbox.deliveries(limit=10_000)))
     finally:
         store.close()
 

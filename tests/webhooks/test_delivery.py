@@ -251,7 +251,7 @@ def hotconf_store_deliveries(state: Path, subscriber: str) -> list[hotconf.Deliv
 
     store = Store.open(state)
     try:
-        return store.deliveries(subscriber=subscriber)
+        return store.outbox.deliveries(subscriber=subscriber)
     finally:
         store.close()
 

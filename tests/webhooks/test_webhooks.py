@@ -1,5 +1,5 @@
 """Webhooks without the network: subscribers, the retry schedule, the SSRF guard's address
-rules, event bodies against their schema, the store's outbox and its migration.
+rules, event bodies against their schema, no webhooks meaning no outbox rows.
 
 `Receiver`, the real HTTP receiver the other webhook tests use, lives here too.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +26,7 @@ import standardwebhooks
 import hotconf
 from hotconf.store.history import Store
 from hotconf.testing import MemorySource
-from hotconf.webhooks.deliveries import OutboxRow, retry_after
+from hotconf.webhooks.deliveries import retry_after
 from hotconf.webhooks.manager import (
     SubscriberError,
     change_body,
@@ -434,73 +433,6 @@ def test_bodies_match_the_schema_and_are_redacted() -> None:
         assert "hunter2" not in body
 
 
-def test_store_outbox_rows_commit_with_their_version() -> None:
-    store = Store(None)
-    try:
-        sub = hotconf.Subscriber("https://h.example/x", SECRET, name="a")
-        store.sync_subscribers("code", [sub], time.time())
-
-        def rows(info: hotconf.VersionInfo) -> list[OutboxRow]:
-            return [
-                OutboxRow(f"msg_{s}", s, "config.changed", info.version, '{"v":1}', time.time())
-                for s in ("a", "b")
-            ]
-
-        def broken(info: hotconf.VersionInfo) -> list[OutboxRow]:
-            raise RuntimeError("building the rows failed")
-
-        now = datetime.now(UTC)
-        store.append(data=b"{}", checksum="c1", source="s", created_at=now, outbox=rows)
-        with pytest.raises(RuntimeError):
-            store.append(data=b"{}", checksum="c2", source="s", created_at=now, outbox=broken)
-        assert [v.version for v in store.history()] == [1]  # no version without its rows
-        b, a = store.deliveries()
-        assert (a.version, a.status, a.webhook_id, a.subscriber) == (1, "pending", "msg_a", "a")
-        assert a.event == b.event  # one body for both subscribers
-        assert store.delivery(a.id).body == store.event_body(a.event) == '{"v":1}'
-        assert sorted(store.subscribers_with_work()) == ["a", "b"]
-    finally:
-        store.close()
-
-
-V1_DDL = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE versions (version INTEGER PRIMARY KEY, checksum TEXT NOT NULL,
-    created_at TEXT NOT NULL, source TEXT NOT NULL, status TEXT NOT NULL,
-    rolled_back_from INTEGER, restores INTEGER, data TEXT NOT NULL);
-CREATE TABLE rejections (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
-    source TEXT NOT NULL, checksum TEXT, problems TEXT NOT NULL);
-INSERT INTO versions VALUES (1, 'abc', '2026-01-01T00:00:00+00:00', 'c.yaml', 'applied',
-    NULL, NULL, '{"n": 1}');
-PRAGMA user_version = 1;
-"""
-
-
-def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / "hotconf.db")
-    db.executescript(V1_DDL)
-    db.close()
-    store = Store.open(tmp_path)
-    try:
-        assert store.latest() is not None and store.get(1).data == {"n": 1}
-        assert store.deliveries() == [] and store.subscribers() == []
-    finally:
-        store.close()
-    db = sqlite3.connect(tmp_path / "hotconf.db")
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"subscribers", "outbox", "deliveries"} <= tables
-    finally:
-        db.close()
-    # and a database from a newer hotconf is still refused
-    db = sqlite3.connect(tmp_path / "hotconf.db")
-    db.execute("PRAGMA user_version = 99")
-    db.close()
-    with pytest.raises(hotconf.StoreError, match="newer"):
-        Store.open(tmp_path)
-
-
 def test_webhooks_none_changes_nothing(tmp_path: Path) -> None:
     source = MemorySource({"n": 1})
     with hotconf.watch(source, state_dir=tmp_path) as live:
@@ -508,7 +440,7 @@ def test_webhooks_none_changes_nothing(tmp_path: Path) -> None:
         source.set({"n": 2})
     store = Store.open(tmp_path)
     try:
-        assert store.deliveries() == []
+        assert store.outbox.deliveries() == []
     finally:
         store.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("hotconf-webhooks")]

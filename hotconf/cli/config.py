@@ -1,12 +1,7 @@
-"""The ``hotconf`` command.
+"""The ``validate``, ``diff``, ``schema-diff`` and ``watch`` commands (run by `hotconf.cli`).
 
-Exit codes (every command):
-
-====  ===============================================================================
-0     success: the config is valid; ``watch`` was stopped with Ctrl-C or SIGTERM
-1     the config is invalid (``validate``), or ``watch`` found no valid config to serve
-2     the command cannot run: usage error, missing file, unusable schema or state dir
-====  ===============================================================================
+Each command imports the stages it runs when it runs, so that a ``hotconf diff`` without a
+schema never imports jsonschema, and none of them imports watchdog before it watches.
 """
 
 from __future__ import annotations
@@ -17,23 +12,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..compat.report import schema_diff
 from ..errors import HotconfError
-from ..events import ReloadResult
-from ..live.watch import watch
-from ..pipeline.evaluate import Evaluation, evaluate
-from ..pipeline.model import Model
-from ..pipeline.paths import to_dotted
-from ..pipeline.schema import Schema
-from ..sources import coerce_source
 from .common import (
     EXIT_INVALID,
     EXIT_OK,
-    EXIT_USAGE,
     _color,
     _contract,
     _schema,
@@ -45,15 +31,12 @@ from .common import (
     schema_option,
     webhooks_option,
 )
-from .fleet import register as _register_fleet
-from .service import register
-from .webhooks import register as register_webhook_commands
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="hotconf")
-def cli() -> None:
-    """Validate, watch and serve live configuration."""
+if TYPE_CHECKING:
+    from ..events import ReloadResult
+    from ..pipeline.evaluate import Evaluation
+    from ..pipeline.model import Model
+    from ..pipeline.schema import Schema
 
 
 def _read(
@@ -68,6 +51,9 @@ def _read(
     effective config, defaults filled in, when it does), and the problems are located at
     file:line. Raises for what makes the command unable to run (a missing file).
     """
+    from ..pipeline.evaluate import evaluate
+    from ..sources.files import coerce_source
+
     source = coerce_source(list(paths) if len(paths) > 1 else paths[0])
     evaluation = evaluate(source.read(), schema=schema, model=model, previous=previous)
     error = evaluation.load_error
@@ -76,7 +62,7 @@ def _read(
     return source.name, evaluation
 
 
-@cli.command()
+@click.command()
 @click.argument("config", nargs=-1, required=True)
 @schema_option
 @pointer_option
@@ -116,7 +102,7 @@ def validate(
     return EXIT_INVALID if problems else EXIT_OK
 
 
-@cli.command("diff")
+@click.command("diff")
 @click.argument("old")
 @click.argument("new")
 @schema_option
@@ -153,7 +139,7 @@ def diff_cmd(
 COMPAT_LEVELS = ("none", "safe", "risky", "breaking")
 
 
-@cli.command("schema-diff")
+@click.command("schema-diff")
 @click.argument("old")
 @click.argument("new")
 @pointer_option
@@ -193,6 +179,8 @@ def schema_diff_cmd(
     difference widens, narrows or changes that set; the mode decides what breaks. Exits 0
     when nothing reaches --fail-on, 1 when something does, 2 when it cannot run.
     """
+    from ..compat.report import schema_diff
+
     config = None
     if config_path is not None:
         _, evaluation = _read([config_path], None)
@@ -216,6 +204,8 @@ def schema_diff_cmd(
 
 
 def _result_line(result: ReloadResult) -> str:
+    from ..pipeline.paths import to_dotted
+
     version = result.version
     if result.status == "applied":
         paths = ", ".join(to_dotted(c.path) or "(root)" for c in result.changes[:5])
@@ -230,7 +220,7 @@ def _result_line(result: ReloadResult) -> str:
     return f"{_stamp()} rejected ({kept}): {problems}"
 
 
-@cli.command("watch")
+@click.command("watch")
 @click.argument("config", nargs=-1, required=True)
 @schema_option
 @pointer_option
@@ -260,6 +250,8 @@ def watch_cmd(
     SIGTERM (exit 0). Exits 1 when there is no valid config to serve at start (the source
     is rejected and there is no last-known-good), 2 when it cannot run.
     """
+    from ..live.watch import watch
+
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
     schema, model = _contract(schema_path, pointer)
@@ -307,7 +299,7 @@ def watch_cmd(
     return EXIT_OK
 
 
-@cli.group("schema")
+@click.group("schema")
 def schema_group() -> None:
     """Work with schemas and typed models."""
 
@@ -325,37 +317,3 @@ def schema_export(schema: str, pointer: str | None) -> int:
     """
     click.echo(json.dumps(dict(_schema(schema, pointer).document), indent=2, ensure_ascii=False))
     return EXIT_OK
-
-
-register(cli)  # serve, history, rollback
-_register_fleet(cli)  # publish
-register_webhook_commands(cli)  # deliveries, redeliver
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code instead of exiting."""
-    try:
-        rv = cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="hotconf",
-            standalone_mode=False,
-        )
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.Abort:
-        click.echo("aborted", err=True)
-        return EXIT_USAGE
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE
-    except HotconfError as exc:
-        click.secho(f"hotconf: {exc.message}", fg="red", err=True)
-        for p in exc.problems:
-            click.echo(f"  {p}", err=True)
-        return exc.exit_code
-    return rv if isinstance(rv, int) else EXIT_OK
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
