@@ -143,6 +143,43 @@ def test_pages_render_secret_values_for_a_token_only(served: tuple[Running, Path
         assert 'data-token-error="yes"' in r.text and "was not accepted" in r.text
 
 
+class _Typed:
+    """A typed config whose secret sits under a name that does not read like one."""
+
+    @staticmethod
+    def model() -> type[Any]:
+        from pydantic import BaseModel, ConfigDict, SecretStr
+
+        class App(BaseModel):
+            model_config = ConfigDict(frozen=True)
+
+            dsn: SecretStr
+            pool: int = 5
+
+        return App
+
+
+def test_a_models_secrets_stay_out_of_the_pages(tmp_path: Path) -> None:
+    dsn = "postgres://app:hunter2-value@db/app"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"dsn: {dsn}\npool: 5\n")
+    opener = functools.partial(
+        hotconf.watch, config, model=_Typed.model(), state_dir=tmp_path / "state"
+    )
+    with Running(Service(opener, token=ADMIN)) as server:
+        live = server.ready()
+        config.write_text(f"dsn: {dsn}x\npool: 6\n")
+        wait_for(lambda: live.version == 2, what="v2")
+        with client(server) as http:
+            for path in ("/", "/console/diff", "/console/rollback?to=1", "/console/versions"):
+                page = http.get(path).text
+                assert "hunter2" not in page, path
+            assert "dsn redacted secret" in _text(http.get("/").text)
+        with client(server, ADMIN) as admin:
+            assert f'dsn "{dsn}x" secret' in _text(admin.get("/").text)
+            assert "hunter2" not in admin.get("/console/diff").text
+
+
 def test_static_files_come_with_the_same_policy(served: tuple[Running, Path]) -> None:
     server, _ = served
     with client(server) as http:

@@ -239,8 +239,8 @@ class Console:
 
     async def _overview(self, request: Request, context: dict[str, Any]) -> dict[str, Any]:
         live = self.service.live
-        snap = live.current
-        sensitive = Classifier(live.schema).sensitive
+        snap = live.snapshot()
+        sensitive = Classifier(live.schemas).sensitive
         rows = config_rows(snap, sensitive, context["secrets"])
         latest = self.summaries.get(snap.version)
         if latest is None and snap.version > 1:
