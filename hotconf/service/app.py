@@ -251,7 +251,6 @@ class Service:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, ChangeEvent):
             self.feed.publish()
-            self.console.record(event)
             self.events.publish(
                 "version",
                 {

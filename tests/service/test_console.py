@@ -180,6 +180,23 @@ def test_a_models_secrets_stay_out_of_the_pages(tmp_path: Path) -> None:
             assert "hunter2" not in admin.get("/console/diff").text
 
 
+def test_a_removed_key_shows_the_default_it_falls_back_to() -> None:
+    from hotconf.service.console.views import change_rows
+
+    report = hotconf.diff({"pool": 6, "dsn": "x"}, {"dsn": "x"}, model=_Typed.model())
+    [row] = change_rows(report)
+    assert (row.key, row.kind, row.level, row.old, row.new, row.default) == (
+        "pool",
+        "removed",
+        "risky",
+        "6",
+        "5",
+        True,
+    )
+    [plain] = change_rows(hotconf.diff({"pool": 6}, {}))
+    assert (plain.kind, plain.new, plain.default) == ("removed", None, False)
+
+
 def test_static_files_come_with_the_same_policy(served: tuple[Running, Path]) -> None:
     server, _ = served
     with client(server) as http:

@@ -29,7 +29,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...errors import VersionNotFoundError
-from ...events import ChangeEvent
 from ...pipeline.impact import Classifier
 from ...pipeline.levels import LEVELS
 from ...pipeline.snapshot import thaw
@@ -160,10 +159,6 @@ class Console:
                 ],
             ),
         ]
-
-    def record(self, event: ChangeEvent) -> None:
-        """Remember a new version's level and changes (the service calls it on each one)."""
-        self.summaries.record(event.version, event.report)
 
     # -- rendering -----------------------------------------------------------------------
 

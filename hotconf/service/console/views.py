@@ -106,23 +106,29 @@ class ChangeRow:
     old: str | None
     new: str | None
     secret: bool
+    default: bool
+    """``new`` is the default a removed key falls back to."""
 
 
 def change_rows(report: ImpactReport) -> list[ChangeRow]:
     """The report's changes, highest level first, then by key (values redacted as given)."""
-    rows = [
-        ChangeRow(
-            key=to_dotted(c.path) or "(root)",
-            pointer=c.pointer,
-            kind=KINDS.get(c.kind, c.kind.replace("_", " ")),
-            level=str(c.level),
-            reason=c.reason,
-            old=None if c.kind in ("key_added", "item_added") else show(thaw(c.old)),
-            new=None if c.kind in ("key_removed", "item_removed") else show(thaw(c.new)),
-            secret=c.sensitive,
+    rows = []
+    for c in report.changes:
+        added = c.kind in ("key_added", "item_added")
+        removed = c.kind in ("key_removed", "item_removed")
+        rows.append(
+            ChangeRow(
+                key=to_dotted(c.path) or "(root)",
+                pointer=c.pointer,
+                kind=KINDS.get(c.kind, c.kind.replace("_", " ")),
+                level=str(c.level),
+                reason=c.reason,
+                old=None if added else show(thaw(c.old)),
+                new=None if removed and c.new is None else show(thaw(c.new)),
+                secret=c.sensitive,
+                default=removed and c.new is not None,
+            )
         )
-        for c in report.changes
-    ]
     rank = {str(level): n for n, level in enumerate(LEVELS)}
     rows.sort(key=lambda r: (-rank[r.level], r.key))
     return rows
@@ -164,10 +170,11 @@ class Summary:
 
 
 class Summaries:
-    """The level and number of changes of each version (against the one before it), kept.
+    """The level and number of changes of each version against the one before it, kept.
 
-    Versions never change, so an entry never goes stale: the service records each version's
-    report as it lands, and the ones before start-up are computed once, when first shown.
+    Computed as ``GET /v1/diff`` computes them (`LiveConfig.compare`), so the timeline and
+    the diff page agree, once per version when first shown: versions never change, so an
+    entry never goes stale.
 
     Args:
         size: how many versions to remember.
