@@ -109,7 +109,8 @@ CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (outbox_id, id);
 
 # Versions as deltas (see `hotconf.store.history`). ``encoding`` says where a version's data is:
 # ``head``: whole, in the one-row table ``head`` (the newest version: its JSON in document order;
-# apart, so that rewriting it as a delta leaves no half-empty page behind in ``versions``);
+# apart, so that rewriting it as a delta leaves no half-empty page behind in ``versions``; one
+# row, replaced by the next version's in one statement);
 # ``delta+zlib``: ``body`` turns version ``base`` into this one; ``json+zlib``: ``body`` is
 # whole, compressed; ``json``: ``body`` is whole, as schema 2 kept it (canonical JSON). ``chain``
 # and ``links`` (of the newest version) measure the deltas restored through it.
@@ -136,11 +137,12 @@ INSERT INTO versions_3 (version, checksum, created_at, source, status, rolled_ba
 DROP TABLE versions;
 ALTER TABLE versions_3 RENAME TO versions;
 CREATE TABLE head (
-    version INTEGER PRIMARY KEY,
+    slot INTEGER PRIMARY KEY CHECK (slot = 0),
+    version INTEGER NOT NULL UNIQUE,
     body BLOB NOT NULL
 );
-INSERT INTO head (version, body)
-    SELECT version, body FROM versions ORDER BY version DESC LIMIT 1;
+INSERT INTO head (slot, version, body)
+    SELECT 0, version, body FROM versions ORDER BY version DESC LIMIT 1;
 UPDATE versions SET encoding = 'head', body = x'' WHERE version IN (SELECT version FROM head);
 CREATE INDEX outbox_event ON outbox (event_id);
 """

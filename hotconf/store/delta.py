@@ -53,7 +53,7 @@ def _kind(value: Any) -> int:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    if type(value) is MappingProxyType or isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"not JSON-compatible: {type(value).__name__}")
 

@@ -160,14 +160,11 @@ class Store:
         with self._db.transaction() as db:
             # Rewrite the newest row only if it is still the one this store knows (another
             # process may have committed since): then the new row is the delta's base.
-            if (
-                old is not None
-                and tip is not None
-                and db.execute(_REWRITE, (*old, tip.version)).rowcount
-            ):
-                db.execute("DELETE FROM head WHERE version = ?", (tip.version,))
-            else:
+            if old is None or tip is None or not db.execute(_REWRITE, (*old, tip.version)).rowcount:
                 chain = links = 0
+                # the newest version is not the one this store knows: keep it whole, here,
+                # before the new version takes its place in head
+                db.execute(_UNHEAD)
             cursor = db.execute(
                 _INSERT_VERSION,
                 (
@@ -182,7 +179,7 @@ class Store:
                 ),
             )
             assert cursor.lastrowid is not None
-            db.execute("INSERT INTO head (version, body) VALUES (?, ?)", (cursor.lastrowid, body))
+            db.execute(_HEAD, (cursor.lastrowid, body))
             info = VersionInfo(
                 version=cursor.lastrowid,
                 checksum=checksum,
@@ -415,6 +412,10 @@ _REWRITE = (
     " base = CASE WHEN ?1 = 'delta+zlib' THEN version + 1 END"
     " WHERE version = ?3 AND encoding = 'head'"
     " AND version = (SELECT max(version) FROM versions)"
+)
+_HEAD = "INSERT OR REPLACE INTO head (slot, version, body) VALUES (0, ?, ?)"
+_UNHEAD = (
+    "UPDATE versions SET encoding = 'json', body = (SELECT body FROM head) WHERE encoding = 'head'"
 )
 _NEWEST = (
     "SELECT versions.*, head.body AS whole FROM versions LEFT JOIN head USING (version)"

@@ -164,7 +164,6 @@ def plan(db: sqlite3.Connection, rules: Retention, now: datetime) -> Plan:
 def drop(db: sqlite3.Connection, plan: Plan) -> None:
     """Delete what ``plan`` says, inside the caller's transaction."""
     db.executemany("DELETE FROM versions WHERE version = ?", [(v,) for v in plan.versions])
-    db.executemany("DELETE FROM head WHERE version = ?", [(v,) for v in plan.versions])
     db.executemany("DELETE FROM rejections WHERE id = ?", [(r,) for r in plan.rejections])
     db.executemany("DELETE FROM deliveries WHERE outbox_id = ?", [(d,) for d in plan.deliveries])
     db.executemany("DELETE FROM outbox WHERE id = ?", [(d,) for d in plan.deliveries])
