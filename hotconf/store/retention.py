@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,7 +130,7 @@ class Plan:
     rewritten: tuple[int, ...] = ()
     rejections: tuple[int, ...] = ()
     deliveries: tuple[int, ...] = ()
-    events: tuple[int, ...] = field(default=())
+    events: tuple[int, ...] = ()
     attempts: int = 0
 
     def pruned(self, dry_run: bool) -> Pruned:
