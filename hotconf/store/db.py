@@ -109,8 +109,7 @@ CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (outbox_id, id);
 
 # Versions as deltas (see `hotconf.store.history`). ``encoding`` says where a version's data is:
 # ``head``: whole, in the one-row table ``head`` (the newest version: its JSON in document order;
-# apart, so that rewriting it as a delta leaves no half-empty page behind in ``versions``; one
-# row, replaced by the next version's in one statement);
+# apart, so that rewriting it as a delta leaves no half-empty page behind in ``versions``);
 # ``delta+zlib``: ``body`` turns version ``base`` into this one; ``json+zlib``: ``body`` is
 # whole, compressed; ``json``: ``body`` is whole, as schema 2 kept it (canonical JSON). ``chain``
 # and ``links`` (of the newest version) measure the deltas restored through it.

@@ -165,6 +165,9 @@ class Store:
                 # the newest version is not the one this store knows: keep it whole, here,
                 # before the new version takes its place in head
                 db.execute(_UNHEAD)
+            # Free the old head's pages before the new one takes some: INSERT OR REPLACE would
+            # hold both for a moment, and the file would keep the room for two.
+            db.execute("DELETE FROM head")
             cursor = db.execute(
                 _INSERT_VERSION,
                 (
@@ -413,7 +416,7 @@ _REWRITE = (
     " WHERE version = ?3 AND encoding = 'head'"
     " AND version = (SELECT max(version) FROM versions)"
 )
-_HEAD = "INSERT OR REPLACE INTO head (slot, version, body) VALUES (0, ?, ?)"
+_HEAD = "INSERT INTO head (slot, version, body) VALUES (0, ?, ?)"
 _UNHEAD = (
     "UPDATE versions SET encoding = 'json', body = (SELECT body FROM head) WHERE encoding = 'head'"
 )
