@@ -61,14 +61,12 @@ def _inline(db: sqlite3.Connection, rows: int) -> Callable[[int], None]:
 
     def commit(n: int) -> None:
         db.execute("BEGIN IMMEDIATE")
-        last = db.execute(
+        db.execute(
             "UPDATE versions SET encoding = 'delta+zlib', body = ?, base = version + 1"
-            " WHERE version = (SELECT max(version) FROM versions) AND encoding = 'head'"
-            " RETURNING version",
+            " WHERE version = (SELECT max(version) FROM versions) AND encoding = 'head'",
             (empty,),
-        ).fetchone()
-        if last is not None:
-            db.execute("DELETE FROM head WHERE version = ?", last)
+        )
+        db.execute("DELETE FROM head")
         now = _now()
         version = db.execute(
             "INSERT INTO versions (version, checksum, created_at, source, status, encoding,"
@@ -76,7 +74,7 @@ def _inline(db: sqlite3.Connection, rows: int) -> Callable[[int], None]:
             " 'head', 0, 0, x'' FROM versions",
             (f"{n:064x}", now.isoformat()),
         ).lastrowid
-        db.execute("INSERT INTO head (version, body) VALUES (?, ?)", (version, b'{"n":1}'))
+        db.execute("INSERT INTO head (slot, version, body) VALUES (0, ?, ?)", (version, b'{"n":1}'))
         event = db.execute("INSERT INTO webhook_events (body) VALUES (?)", (BODY,)).lastrowid
         at = now.timestamp()
         db.executemany(

@@ -14,7 +14,8 @@ that turns the new version back into it (`hotconf.store.delta`, compressed): a s
 makes a small row. A version further back is restored by replaying the deltas from the
 nearest whole row above it, and checked against its checksum (docs/architecture.md, invariant
 12). So that replaying stays cheap, the chain a whole row heads is cut (the row before is kept
-whole, compressed) once its deltas reach half the size of the whole row, or 100 of them.
+whole, compressed) once its deltas reach half the size of the whole row, or 100 of them; a
+config under 1 KiB is kept whole every time, where a delta would cost more than it saves.
 Deltas point to newer versions, so pruning old versions never touches the ones kept. In
 memory (``state_dir=None``) it is the same database, and the same code.
 """
@@ -48,6 +49,7 @@ HEAD, WHOLE, PACKED, DELTA = "head", "json", "json+zlib", "delta+zlib"  # versio
 CHAIN_SHARE = 0.5  # the deltas replayed through a whole row stay under this share of its size
 CHAIN_LINKS = 100  # and this many
 _PACK_LEVEL = 1  # zlib level of a whole row packed on the commit path: fast, ~3.5x smaller
+SMALL = 1024  # a version whose JSON is shorter is kept whole: no diff, no compression
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class _Tip:
     version: int
     data: Mapping[str, Any]
     encoded: delta.Encoded
+    size: int  # of its JSON
     chain: int
     links: int
 
@@ -150,7 +153,9 @@ class Store:
         body = encoded.body()
         old: tuple[str, bytes] | None = None  # what the newest row becomes
         chain = links = 0
-        if tip is not None:
+        if tip is not None and tip.size < SMALL:  # a delta would not be worth its cost
+            old = (WHOLE, tip.encoded.body())
+        elif tip is not None:
             equal = [k for k, text in encoded.texts.items() if tip.encoded.texts.get(k) == text]
             back, size = delta.pack(delta.diff(data, tip.data, equal=equal))
             if tip.chain + size <= CHAIN_SHARE * len(body) and tip.links < CHAIN_LINKS:
@@ -199,7 +204,7 @@ class Store:
             if not frozen:
                 data = json.loads(body)
                 encoded = delta.Encoded(data, encoded.texts)
-            self._tip = _Tip(info.version, data, encoded, chain, links)
+            self._tip = _Tip(info.version, data, encoded, len(body), chain, links)
         if self.retention.active:
             try:
                 self.prune(now=created_at)
@@ -219,7 +224,7 @@ class Store:
             raise StoreError(
                 f"state database {self.path}: version {row['version']} is corrupt"
             ) from exc
-        return _Tip(row["version"], data, delta.encode(data), row["chain"], row["links"])
+        return _Tip(row["version"], data, delta.encode(data), len(body), row["chain"], row["links"])
 
     def latest(self) -> StoredVersion | None:
         """The newest version: the last-known-good."""

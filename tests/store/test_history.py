@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import hotconf
 from hotconf.pipeline.snapshot import canonical_json, checksum, freeze
 from hotconf.store import delta
-from hotconf.store.history import CHAIN_LINKS, Store
+from hotconf.store.history import CHAIN_LINKS, SMALL, Store
 from hotconf.testing import MemorySource
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -163,10 +163,12 @@ def _replay(history: _History, base: dict[str, Any], steps: list[tuple[str, int]
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(base=CONFIGS, steps=STEPS, frozen=st.booleans())
+@given(base=CONFIGS, steps=STEPS, frozen=st.booleans(), big=st.booleans())
 def test_every_version_of_a_random_history_restores_exactly(
-    base: dict[str, Any], steps: list[tuple[str, int]], frozen: bool
+    base: dict[str, Any], steps: list[tuple[str, int]], frozen: bool, big: bool
 ) -> None:
+    if big:  # over SMALL: older versions become deltas (a small config is kept whole)
+        base = {**base, "pad": "x" * SMALL}
     with tempfile.TemporaryDirectory() as directory:
         history = _History(str(Path(directory) / "hotconf.db"), frozen)
         try:
@@ -182,6 +184,7 @@ def test_every_version_of_a_random_history_restores_exactly(
 def test_a_memory_only_history_restores_exactly_too(
     base: dict[str, Any], steps: list[tuple[str, int]]
 ) -> None:
+    base = {**base, "pad": "x" * SMALL}
     history = _History(None, frozen=True)
     try:
         _replay(history, base, steps)

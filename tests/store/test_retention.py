@@ -28,7 +28,7 @@ SECRET = "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw=="
 
 
 def _config(n: int) -> dict[str, Any]:
-    return {"n": n, "z": {"b": n % 3, "a": [n, "x"]}, "rest": {f"k{i}": i for i in range(40)}}
+    return {"n": n, "z": {"b": n % 3, "a": [n, "x"]}, "rest": {f"key_{i}": i for i in range(120)}}
 
 
 def _history(store: Store, count: int, *, days: float = 1.0) -> list[dict[str, Any]]:
