@@ -8,12 +8,15 @@ store with its webhook outbox rows in one transaction → swap the reference →
 becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
-(`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
-only through the narrow `Host` interface that `_RolloutHost` implements here).
+(`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
+only through the narrow `Host` interface that `_RolloutHost` implements here) and per-request
+pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off ``current``'s read
+path).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -34,14 +37,18 @@ from ..errors import (
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
 from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
-from ..pipeline.impact import ImpactReport, assess
+from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.paths import Path, split_dotted
+from ..pipeline.provenance import ABSENT as NOT_SET
+from ..pipeline.provenance import Explanation, unexplained
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
+from .pins import Pin, pinned
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
@@ -49,10 +56,20 @@ from .worker import Deferred, ReloadWorker
 log = logging.getLogger("hotconf")
 
 PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
+SECRETS = "secret_paths"  # store meta key: every path a secret file has set (JSON)
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _secret_paths(stored: str | None) -> frozenset[tuple[str, ...]]:
+    try:
+        found = json.loads(stored) if stored else []
+        return frozenset(tuple(str(part) for part in path) for path in found)
+    except (ValueError, TypeError):
+        log.error("hotconf: the stored secret paths are unreadable; starting from none")
+        return frozenset()
 
 
 class LiveConfig:
@@ -72,7 +89,7 @@ class LiveConfig:
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
+        "_pinned", "_rollouts", "_schema", "_secrets", "_source", "_source_checksum", "_store",
         "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
         "name", "webhooks",
     )  # fmt: skip
@@ -113,6 +130,7 @@ class LiveConfig:
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
+        self._secrets = _secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
@@ -143,7 +161,7 @@ class LiveConfig:
         stored = self._store.latest()
         lkg_problems: tuple[Problem, ...] = ()
         if stored is not None:
-            lkg_problems = check(stored.data, self._schema, self._validators)
+            lkg_problems = check(stored.data, self._schema, self._validators, secrets=self._secrets)
             if lkg_problems:
                 log.error(
                     "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
@@ -195,6 +213,71 @@ class LiveConfig:
             value = snap._resolve(key)
         return default if value is ABSENT else value
 
+    def pin(self, config: Any = None) -> Pin:
+        """Pin the config served now for this thread or asyncio task: ``with live.pin() as
+        cfg:``. Inside, `pinned` is that config, whatever reloads happen meanwhile, so one
+        request reads one version (docs/pins.md); outside, `pinned` is ``current``.
+
+        Args:
+            config: what to pin instead of ``current`` (``live.snapshot_for(key)`` during a
+                canary rollout).
+
+        Returns:
+            A context manager; ``as`` gives the pinned config. Pins nest, and each thread or
+            task has its own (contextvars): a thread started inside does not inherit it.
+        """
+        return Pin(self, self.current if config is None else config)
+
+    @property
+    def pinned(self) -> Any:
+        """The config pinned for this thread or task by `pin`, or ``current`` when none is.
+
+        Reading it costs a context variable lookup more than ``current``, which stays one
+        attribute read: read ``pinned`` where a request must see one version.
+        """
+        return pinned(self)
+
+    def is_sensitive(self, key: str | Path) -> bool:
+        """Must the value at a dotted key or path be redacted wherever hotconf shows it?
+
+        True when the schema marks it (``writeOnly``, ``format: password``,
+        ``x-hotconf-sensitive``), its name looks secret (password, token, api_key, ...), or a
+        secret file (``watch(secrets_dir=...)``) has ever set it.
+        """
+        path = split_dotted(key) if isinstance(key, str) else tuple(key)
+        return Classifier(self._schema, self._secrets).sensitive(path)
+
+    def explain(self, key: str, snapshot: Snapshot | None = None) -> Explanation:
+        """Where the value of a dotted key came from: which layer set it (a file and line, an
+        environment variable, a secret file, a default) and what it overrode.
+
+        Args:
+            key: a dotted key (``"db.pool_size"``).
+            snapshot: the version to explain (default: the one served now; a pinned one,
+                say).
+
+        Returns:
+            An `Explanation` of the version served now (``str()`` renders it); secret values
+            are redacted in it. A version restored from the history (a rollback, the
+            last-known-good at start-up) has no layers: its explanation says so.
+
+        Example:
+            >>> print(live.explain("db.pool_size"))  # doctest: +SKIP
+            db.pool_size = 30 (v4)
+              set by   environment variable APP_DB__POOL_SIZE
+              overrode file /srv/app/config.yaml:3 (10)
+        """
+        snap = self.current if snapshot is None else snapshot
+        path = split_dotted(key)
+        found = snap.lookup(key, NOT_SET)
+        sensitive = Classifier(self._schema, self._secrets).sensitive
+        origin = snap._origin
+        if origin is None:
+            return unexplained(
+                path, value=found, version=snap.version, source=snap.source, sensitive=sensitive
+            )
+        return origin.explain(path, value=found, version=snap.version, sensitive=sensitive)
+
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
         return self._store.history(limit)
@@ -219,7 +302,13 @@ class LiveConfig:
         """
         a, b = self.snapshot(old), self.snapshot(new)
         report = assess(
-            a, b, self._schema, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
+            a,
+            b,
+            self._schema,
+            old_checksum=a.checksum,
+            new_checksum=b.checksum,
+            old_version=old,
+            secrets=self._secrets,
         )
         return report.with_version(new)
 
@@ -257,6 +346,7 @@ class LiveConfig:
             validators=self._validators,
             previous=self.current,
             gate=gate,
+            secrets=self._secrets,
         )
 
     # -- the pipeline -------------------------------------------------------------------
@@ -354,6 +444,7 @@ class LiveConfig:
             known=known,
             gate=None if force else self._gate,
             report_unparsed=False,
+            secrets=self._secrets,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:
@@ -368,6 +459,10 @@ class LiveConfig:
             self._unpin()  # the source changed since the rollback: it speaks again
         if ev.verdict == "unchanged":
             assert prev is not None
+            if csum == prev.checksum and ev.origin is not None:
+                # The same content, read from the layers again (a restart over the
+                # last-known-good, an edit that changed nothing): they explain it now.
+                prev._origin = ev.origin
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
             self._source_checksum = csum
@@ -429,6 +524,10 @@ class LiveConfig:
             if self.webhooks is not None and prev is not None
             else None
         )
+        meta: dict[str, str | None] = {PIN: pin} if pin is not None else {}
+        secrets = self._secrets | ev.secrets
+        if secrets != self._secrets:  # once a secret, always a secret (for this state)
+            meta[SECRETS] = json.dumps(sorted(secrets))
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -440,15 +539,16 @@ class LiveConfig:
                 rolled_back_from=rolled_back_from,
                 restores=restores,
                 outbox=outbox,
-                meta={PIN: pin} if pin is not None else None,
+                meta=meta or None,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
             raise
         if pin is not None:
             self._pinned = pin
+        self._secrets = secrets
         timings["commit"] = time.perf_counter() - mark
-        snap = Snapshot._from_frozen(ev.frozen, info)
+        snap = Snapshot._from_frozen(ev.frozen, info, ev.origin)
         object.__setattr__(self, "current", snap)  # the swap: one reference assignment
         self.degraded = False
         report = ev.report.with_version(info.version)
@@ -513,7 +613,11 @@ class LiveConfig:
             prev = self.current
             target = self._store.get(to if to is not None else prev.version - 1)
             ev = evaluate(
-                target.data, schema=self._schema, validators=self._validators, previous=prev
+                target.data,
+                schema=self._schema,
+                validators=self._validators,
+                previous=prev,
+                secrets=self._secrets,
             )
             if ev.problems:
                 raise ValidationError(

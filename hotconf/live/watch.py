@@ -14,6 +14,7 @@ from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
 from ..sources import Source
 from ..sources.files import coerce_source
+from ..sources.layers import LayeredSource
 from ..store.history import Store
 from ..webhooks.manager import Subscriber, Webhooks
 from .config import LiveConfig, _utcnow
@@ -33,13 +34,16 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: Webhooks | str | os.PathLike[str] | Iterable[Subscriber] | None = None,
+    env_prefix: str | None = None,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> LiveConfig:
     """Load a config, validate it, and keep it current as its source changes.
 
     Args:
         source: a file, a list of files (deep-merged in order), a directory (its
-            ``*.yaml``/``*.yml``/``*.json`` merged in name order; Kubernetes ConfigMap
-            volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
+            ``*.yaml``/``*.yml``/``*.json``/``*.toml`` merged in name order; Kubernetes
+            ConfigMap volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
         schema: a JSON Schema (file or dict), or a `Schema` (e.g. an OpenAPI component:
             ``Schema.from_file("openapi.yaml", pointer="#/components/schemas/AppConfig")``).
         validators: custom checks run after the schema, before the swap.
@@ -56,6 +60,17 @@ def watch(
         webhooks: webhook subscribers: a ``subscribers.yaml`` (hot-reloaded), a list of
             `Subscriber` values, or a `Webhooks` with delivery settings; ``live.webhooks``
             lists and redelivers deliveries. See docs/webhooks.md.
+        env_prefix: override keys with environment variables under this prefix:
+            ``APP_DB__POOL_SIZE=30`` sets ``db.pool_size`` to 30 (a YAML 1.2 scalar;
+            ``__`` nests). Read at start and with every candidate. See docs/layers.md.
+        secrets_dir: a directory of secret files, one per key (``db__password``), as
+            Kubernetes Secret volumes and Docker secrets lay them out; watched, and its
+            values redacted wherever hotconf shows values.
+        defaults: the lowest layer: a mapping, or a config file (watched).
+
+        Precedence, lowest first: ``defaults`` < ``source`` < ``secrets_dir`` <
+        ``env_prefix`` (the environment wins, as in pydantic-settings); ``live.explain(key)``
+        tells which one set a value.
 
     Returns:
         A started `LiveConfig`.
@@ -69,7 +84,11 @@ def watch(
         >>> live = hotconf.watch("config.yaml", schema="config.schema.json")  # doctest: +SKIP
         >>> live.get("db.pool_size", default=10)  # doctest: +SKIP
     """
-    src = coerce_source(source)
+    src = (
+        LayeredSource(source, defaults=defaults, secrets_dir=secrets_dir, env_prefix=env_prefix)
+        if env_prefix is not None or secrets_dir is not None or defaults is not None
+        else coerce_source(source)
+    )
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)

@@ -1,8 +1,10 @@
 """The one candidate check: `evaluate` turns a candidate into an `Evaluation`.
 
-Raw documents (or data) → one candidate (parse each, deep-merge in order) → canonical checksum
-→ problems (schema, then custom validators) located at file:line → impact report against the
-previous config → gate. Reloads, dry-run validation, rollouts, fleet publish and rollback, and
+Raw documents (or data) → one candidate (parse each, deep-merge in order, place the values
+of environment variables and secret files: `hotconf.pipeline.assemble`) → canonical
+checksum → problems (schema, then custom validators) located at file:line (or at the
+variable or secret file that set the value) → impact report against the previous config →
+gate. Reloads, dry-run validation, rollouts, fleet publish and rollback, and
 the CLI all go through it; what each then does with the verdict (commit, hold, refuse, print)
 is theirs. Nothing here has state or threads.
 """
@@ -19,10 +21,13 @@ from typing import Any, Literal
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
+from .assemble import Assembled, Key, assemble, defines
+from .assemble import merge as merge
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
-from .load import locate, parse
+from .load import locate
 from .paths import from_pointer, to_pointer
+from .provenance import Origin
 from .schema import Schema
 from .snapshot import canonical_json, freeze, thaw
 
@@ -33,34 +38,24 @@ Validator = Callable[[Mapping[str, Any]], Iterable[Problem | str] | None]
 it passes. An exception raised by a validator rejects the candidate."""
 
 
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge two documents: mappings merge key by key, anything else is replaced."""
-    out = dict(base)
-    for key, value in override.items():
-        old = out.get(key)
-        if isinstance(old, Mapping) and isinstance(value, Mapping):
-            out[key] = merge(old, value)
-        else:
-            out[key] = value
-    return out
-
-
 def check(
     data: Mapping[str, Any],
     schema: Schema | None,
     validators: Iterable[Validator] = (),
     *,
     frozen: Mapping[str, Any] | None = None,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> tuple[Problem, ...]:
     """Validate a candidate: the schema first (on the plain data jsonschema wants), then the
     custom validators (on frozen data, so a validator cannot change what gets committed).
+    ``secrets``: paths whose values messages must not quote, whatever the schema says.
 
     Returns:
         The problems; empty when the candidate passes.
     """
     problems: list[Problem] = []
     if schema is not None:
-        problems.extend(schema.validate(data))
+        problems.extend(schema.validate(data, secrets=secrets))
     if problems:
         return tuple(problems)  # custom checks may assume a schema-valid candidate
     validators = tuple(validators)
@@ -92,28 +87,33 @@ def digest(docs: Iterable[RawDocument]) -> str:
 
 
 def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for i, doc in enumerate(docs):
-        part = parse(doc.data, doc.format, name=doc.name)
-        data = part if i == 0 else merge(data, part)
-    return data
+    """The documents of a candidate, parsed and merged (`assemble` without a schema)."""
+    return assemble(tuple(docs)).data
 
 
 def locate_problems(
-    problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]
+    problems: tuple[Problem, ...],
+    docs: tuple[RawDocument, ...],
+    placed: Sequence[Key | None] | None = None,
 ) -> tuple[Problem, ...]:
-    """Give problems a file and line: the last document that defines the path wins."""
-    wanted = {p.path for p in problems if p.line is None}
+    """Give problems a file and line: the last document that defines the path wins. A
+    one-value document (placed at ``placed[i]``) gives its name and no line."""
+    wanted = {p.path for p in problems if p.line is None and p.source is None}
     if not wanted:
         return problems
-    found: dict[str, tuple[str, int]] = {}
-    for doc in docs:
-        for pointer, line in locate(doc.data, doc.format, wanted).items():
-            found[pointer] = (doc.name, line)
+    found: dict[str, tuple[str, int | None]] = {}
+    for i, doc in enumerate(docs):
+        if doc.key is None:
+            for pointer, line in locate(doc.data, doc.format, wanted).items():
+                found[pointer] = (doc.name, line)
+        elif placed is not None:
+            for pointer in wanted:
+                if defines(doc, placed[i], from_pointer(pointer)):
+                    found[pointer] = (doc.name, None)
     out = []
     for p in problems:
-        hit = found.get(p.path) if p.line is None else None
-        if hit is None and p.line is None:
+        hit = found.get(p.path) if p.path in wanted else None
+        if hit is None and p.path in wanted:
             # point at the nearest ancestor the documents define (a missing key's parent)
             parts = from_pointer(p.path) if p.path else ()
             for n in range(len(parts) - 1, -1, -1):
@@ -149,6 +149,11 @@ class Evaluation:
             or when it does not parse and no report was asked for).
         load_error: the `LoadError` when it does not parse.
         timings: seconds spent per stage (parse, hash, freeze, validate, diff).
+        secrets: the paths whose values are secret whatever the schema says: those secret
+            files set, and the ``secrets`` it was given.
+        origin: the documents it was assembled from (what ``live.explain`` replays), when
+            it came from documents and parsed.
+        ignored: warnings about environment variables left out (unknown keys).
     """
 
     verdict: Verdict
@@ -160,6 +165,9 @@ class Evaluation:
     report: ImpactReport | None = None
     load_error: LoadError | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    secrets: frozenset[tuple[str, ...]] = frozenset()
+    origin: Origin | None = None
+    ignored: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -185,6 +193,7 @@ def evaluate(
     known: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> Evaluation:
     """Check one candidate: parse, hash, validate, assess against ``previous``, gate.
 
@@ -202,6 +211,8 @@ def evaluate(
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
+        secrets: paths to redact whatever the schema says (besides those the candidate's
+            secret files set): a LiveConfig passes every path a secret file ever set.
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -227,12 +238,13 @@ def evaluate(
         version = getattr(previous, "version", None)
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
+    assembled: Assembled | None = None
     if isinstance(candidate, Mapping):
         data = thaw(candidate)
     else:
         docs = tuple(candidate)
         try:
-            data = parse_all(docs)
+            assembled = assemble(docs, schema)
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
             report = None
@@ -244,19 +256,36 @@ def evaluate(
                     problems=problems,
                     old_checksum=previous_checksum,
                     old_version=previous_version,
+                    secrets=frozenset(secrets),
                 )
             return Evaluation("invalid", problems=problems, report=report, load_error=exc)
+        data = assembled.data
         lap("parse")
+    hidden = frozenset(secrets) | (assembled.secrets if assembled else frozenset())
+    origin = Origin(docs, assembled.paths) if assembled is not None else None
+    ignored = assembled.ignored if assembled is not None else ()
+    refused = assembled.problems if assembled is not None else ()
     canonical = canonical_json(data)
     csum = hashlib.sha256(canonical).hexdigest()
     lap("hash")
-    if csum in known:
-        return Evaluation("unchanged", data, canonical=canonical, checksum=csum, timings=timings)
+    if csum in known and not refused:
+        return Evaluation(
+            "unchanged",
+            data,
+            canonical=canonical,
+            checksum=csum,
+            timings=timings,
+            secrets=hidden,
+            origin=origin,
+            ignored=ignored,
+        )
     frozen = freeze(data)
     lap("freeze")
-    problems = check(data, schema, validators, frozen=frozen)
+    # custom checks may assume that every layer was placed
+    problems = check(data, schema, () if refused else validators, frozen=frozen, secrets=hidden)
     if problems and docs:
-        problems = locate_problems(problems, docs)
+        problems = locate_problems(problems, docs, assembled.paths if assembled else None)
+    problems = refused + problems
     lap("validate")
     report = assess(
         previous,
@@ -266,6 +295,7 @@ def evaluate(
         old_checksum=previous_checksum,
         new_checksum=csum,
         old_version=previous_version,
+        secrets=hidden,
     )
     lap("diff")
     verdict: Verdict
@@ -277,4 +307,7 @@ def evaluate(
         verdict = "held"
     else:
         verdict = "ok"
-    return Evaluation(verdict, data, frozen, canonical, csum, problems, report, None, timings)
+    return Evaluation(
+        verdict, data, frozen, canonical, csum, problems, report, None, timings, hidden, origin,
+        ignored,
+    )  # fmt: skip

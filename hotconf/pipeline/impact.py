@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,7 +25,7 @@ from ..errors import Problem
 from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
-from .paths import Path, to_pointer
+from .paths import Path, covered, to_pointer
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
@@ -70,12 +70,16 @@ class Classifier:
 
     Args:
         schema: the schema of the new config (``None``: structure and values only).
+        secrets: paths that are secret whatever the schema says (values a secret file set).
     """
 
-    def __init__(self, schema: Schema | None) -> None:
+    def __init__(self, schema: Schema | None, secrets: Collection[tuple[str, ...]] = ()) -> None:
         self.schema = schema
+        self.secrets = secrets
 
     def sensitive(self, path: Path) -> bool:
+        if covered(path, self.secrets):
+            return True
         if self.schema is not None:
             return self.schema.is_sensitive(path)
         return any(isinstance(s, str) and sensitive_name(s) for s in path)
@@ -299,12 +303,14 @@ def assess(
     old_checksum: str | None = None,
     new_checksum: str | None = None,
     old_version: int | None = None,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> ImpactReport:
     """Diff ``old`` and ``new`` and classify every change (the live pipeline's stage).
 
     ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
+    ``secrets`` are paths redacted whatever the schema says (values a secret file set).
     """
-    classifier = Classifier(schema)
+    classifier = Classifier(schema, secrets)
     found = changes(
         old if old is not None else {},
         new,

@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from . import _fastpath
 from ._messages import cap, message
 from ._refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
 from .load import load
-from .paths import from_pointer, to_pointer
+from .paths import covered, from_pointer, to_pointer
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -230,11 +230,15 @@ class Schema:
             return cls.from_dict(value)
         raise TypeError(f"a schema is a Schema, a path or a mapping, not {type(value).__name__}")
 
-    def validate(self, data: Any) -> tuple[Problem, ...]:
+    def validate(
+        self, data: Any, *, secrets: Collection[tuple[str, ...]] = ()
+    ) -> tuple[Problem, ...]:
         """Check a config against the schema.
 
         Args:
             data: plain config data (dict, list, str, int, float, bool, None).
+            secrets: paths that are secret whatever the schema says (values a secret file
+                set): messages never quote a value at or under them.
 
         Returns:
             ``()`` when valid; otherwise problems sorted by path, ``code`` the failing keyword,
@@ -253,7 +257,7 @@ class Schema:
             if error.context:
                 error = best_match([error]) or error
             path = tuple(error.absolute_path)
-            text = message(error, self.is_sensitive(path))
+            text = message(error, self.is_sensitive(path) or covered(path, secrets))
             found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
         found.sort(key=lambda item: (_sort_key(item[0]), item[1].code, item[1].message))
         problems = [problem for _, problem in found[:MAX_PROBLEMS]]
