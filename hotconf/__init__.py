@@ -78,8 +78,8 @@ _LAZY = {
 # (``hotconf.webhooks.new_secret()``).
 _MODULES = frozenset(
     {
-        "cli", "compat", "errors", "events", "fleet", "live", "pipeline", "service", "sources",
-        "store", "testing", "webhooks",
+        "cli", "compat", "errors", "events", "fleet", "live", "middleware", "pipeline",
+        "service", "sources", "store", "testing", "webhooks",
     }
 )  # fmt: skip
 
