@@ -45,6 +45,7 @@ _LAZY = {
     "Delivery": "webhooks",
     "DeliveryAttempt": "webhooks",
     "EtcdSource": "sources.etcd",
+    "Explanation": "pipeline.provenance",
     "FileSource": "sources.files",
     "ImpactReport": "pipeline.impact",
     "Level": "pipeline.levels",
@@ -58,6 +59,7 @@ _LAZY = {
     "Rollout": "live.rollouts",
     "RolloutEvent": "events",
     "Schema": "pipeline.schema",
+    "Setting": "pipeline.provenance",
     "Snapshot": "pipeline.snapshot",
     "Source": "sources",
     "Subscriber": "webhooks",
@@ -102,6 +104,8 @@ if TYPE_CHECKING:
     from .pipeline.levels import Level as Level
     from .pipeline.load import Limits as Limits
     from .pipeline.load import load as load
+    from .pipeline.provenance import Explanation as Explanation
+    from .pipeline.provenance import Setting as Setting
     from .pipeline.schema import Schema as Schema
     from .pipeline.snapshot import REDACTED as REDACTED
     from .pipeline.snapshot import Snapshot as Snapshot
@@ -150,6 +154,7 @@ __all__ = [
     "DeliveryAttempt",
     "EtcdError",
     "EtcdSource",
+    "Explanation",
     "FileSource",
     "HotconfError",
     "ImpactReport",
@@ -169,6 +174,7 @@ __all__ = [
     "RolloutEvent",
     "Schema",
     "SchemaError",
+    "Setting",
     "Snapshot",
     "Source",
     "SourceError",

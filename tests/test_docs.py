@@ -32,6 +32,29 @@ def test_readme_python_blocks_run(
     exec(compile(python_blocks(README)[index], f"README.md block {index}", "exec"), {})
 
 
+PAGES = ("layers.md", "pins.md")  # the docs pages whose python blocks run as tests
+PAGE_BLOCKS = [
+    (page, i)
+    for page in PAGES
+    for i in range(len(python_blocks((ROOT / "docs" / page).read_text())))
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+@pytest.mark.parametrize(("page", "index"), PAGE_BLOCKS, ids=[f"{p}-{i}" for p, i in PAGE_BLOCKS])
+def test_docs_pages_python_blocks_run(
+    page: str, index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    environ = dict(os.environ)  # an example may set variables, as a deployment would
+    try:
+        block = python_blocks((ROOT / "docs" / page).read_text())[index]
+        exec(compile(block, f"docs/{page} block {index}", "exec"), {})
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+
+
 def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
     commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
     assert commands[0].startswith("python3 -m pip install -e '.[serve]' && hotconf serve examples/")
