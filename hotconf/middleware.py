@@ -30,10 +30,9 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol
-
-from .live.pins import Pin, pinned
 
 log = logging.getLogger("hotconf")
 
@@ -49,10 +48,15 @@ OnResponse = Callable[[Any, bool], object]
 
 
 class Live(Protocol):
-    """What the middleware needs of a `hotconf.LiveConfig`: the config served now."""
+    """What the middleware needs of a `hotconf.LiveConfig`."""
 
     @property
     def current(self) -> Any: ...
+
+    @property
+    def pinned(self) -> Any: ...
+
+    def pin(self, config: Any = None) -> AbstractContextManager[Any]: ...
 
 
 def _report(on_response: OnResponse | None, config: Any, ok: bool) -> None:
@@ -103,7 +107,7 @@ class PinMiddleware:
 
         ok = False
         try:
-            with Pin(self.live, config):
+            with self.live.pin(config):
                 await self.app(scope, receive, send_status)
             ok = status < 500
         finally:
@@ -141,7 +145,7 @@ class PinWSGIMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         config = self.live.current if self.select is None else self.select(environ)
         context = contextvars.copy_context()
-        context.run(Pin(self.live, config).__enter__)  # left set: the copy is dropped after
+        context.run(self.live.pin(config).__enter__)  # left set: the copy is dropped after
         status = [0]
 
         def start(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -223,7 +227,7 @@ def pinned_config(live: Live) -> Callable[[], Awaitable[Any]]:
     """
 
     async def config() -> Any:
-        return pinned(live)
+        return live.pinned
 
     config.__qualname__ = config.__name__ = "hotconf_config"
     return config

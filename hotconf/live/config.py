@@ -48,7 +48,7 @@ from ..sources import RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
-from .pins import Pin, pinned
+from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
@@ -89,9 +89,9 @@ class LiveConfig:
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_pinned", "_rollouts", "_schema", "_secrets", "_source", "_source_checksum", "_store",
-        "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
-        "name", "webhooks",
+        "_pinned", "_pins", "_rollouts", "_schema", "_secrets", "_source", "_source_checksum",
+        "_store", "_subscribers", "_validators", "_worker", "current", "degraded",
+        "last_rejection", "name", "webhooks",
     )  # fmt: skip
 
     current: Snapshot
@@ -124,6 +124,7 @@ class LiveConfig:
         self._clock = clock
         self._on_result = on_result
         self._lock = threading.RLock()
+        self._pins = pin_variable(self.name)
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
         self._rollouts = Rollouts(_RolloutHost(self))
@@ -226,7 +227,7 @@ class LiveConfig:
             A context manager; ``as`` gives the pinned config. Pins nest, and each thread or
             task has its own (contextvars): a thread started inside does not inherit it.
         """
-        return Pin(self, self.current if config is None else config)
+        return Pin(self._pins, self.current if config is None else config)
 
     @property
     def pinned(self) -> Any:
@@ -235,7 +236,8 @@ class LiveConfig:
         Reading it costs a context variable lookup more than ``current``, which stays one
         attribute read: read ``pinned`` where a request must see one version.
         """
-        return pinned(self)
+        found = self._pins.get(None)
+        return self.current if found is None else found
 
     def is_sensitive(self, key: str | Path) -> bool:
         """Must the value at a dotted key or path be redacted wherever hotconf shows it?

@@ -9,6 +9,7 @@ threads and the thread pools of Starlette and FastAPI each see their own), and
 The pin is kept off ``current`` on purpose: a property that looked up a context variable there
 would double the cost of every read (bench/bench_pins.py). Code that must see one version per
 request reads ``live.pinned``; `hotconf.middleware` pins one per request for ASGI and WSGI apps.
+Each LiveConfig has its own context variable, so ``pinned`` is one lookup.
 
 Whatever ``current`` holds is pinned as it is (a `Snapshot`, or a typed model's instance), and
 a pin can hold any config (``live.pin(live.snapshot_for(user))`` during a canary rollout).
@@ -20,37 +21,34 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
-# One variable for every LiveConfig (context variables are meant to live at module level):
-# a mapping from LiveConfig to what is pinned for it, replaced (never changed) by each pin.
-_PINS: ContextVar[dict[object, Any]] = ContextVar("hotconf_pins")
-_NONE: dict[object, Any] = {}
 
+def pin_variable(name: str) -> ContextVar[Any]:
+    """The context variable of one LiveConfig's pins (``None``: nothing pinned).
 
-def pinned(live: Any) -> Any:
-    """What is pinned for ``live`` in this context, else ``live.current``."""
-    found = _PINS.get(_NONE).get(live, _NONE)
-    return live.current if found is _NONE else found
+    One per LiveConfig, made with it: ``pinned`` is then one ``get`` on it. Every pin is
+    reset when its block ends, so no context keeps a reference to the variable after that.
+    """
+    return ContextVar(f"hotconf pin: {name}")
 
 
 class Pin:
-    """``with live.pin() as cfg:``: pins ``cfg`` for ``live`` until the block ends.
+    """``with live.pin() as cfg:``: pins ``cfg`` until the block ends.
 
     A `Pin` is entered once; pins nest (the inner one wins until it ends). Exit it in the
     context it was entered in (the same thread, or the same asyncio task).
     """
 
-    __slots__ = ("_live", "_token", "config")
+    __slots__ = ("_token", "_variable", "config")
 
-    def __init__(self, live: object, config: Any) -> None:
-        self._live = live
+    def __init__(self, variable: ContextVar[Any], config: Any) -> None:
+        self._variable = variable
         self.config = config
-        self._token: Token[dict[object, Any]] | None = None
+        self._token: Token[Any] | None = None
 
     def __enter__(self) -> Any:
         if self._token is not None:
             raise RuntimeError("this pin is entered already; call live.pin() again")
-        pins = _PINS.get(_NONE)
-        self._token = _PINS.set({**pins, self._live: self.config})
+        self._token = self._variable.set(self.config)
         return self.config
 
     def __exit__(
@@ -61,7 +59,7 @@ class Pin:
     ) -> None:
         token, self._token = self._token, None
         if token is not None:
-            _PINS.reset(token)
+            self._variable.reset(token)
 
 
-__all__ = ["Pin", "pinned"]
+__all__ = ["Pin", "pin_variable"]
