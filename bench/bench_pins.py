@@ -10,7 +10,7 @@ Requests: microseconds per request through a Starlette app called in process (no
 ASGI call with a fixed scope, the response discarded), bare and wrapped in ``PinMiddleware``
 (with and without an ``on_response`` hook), interleaved; medians over rounds.
 
-Run: python3 bench/bench_pins.py [--rounds N] [--number N] [--requests N]
+Run: python3 bench/bench_pins.py [--rounds N] [--number N] [--requests N] [--quick]
 """
 
 from __future__ import annotations
@@ -144,7 +144,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--number", type=int, default=500_000)
     parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--quick", action="store_true", help="a tiny run (the test suite's)")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.number, args.requests = 2, 2_000, 50
 
     found = reads(args.rounds, args.number)
     base = found["dict chain"]

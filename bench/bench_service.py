@@ -15,6 +15,7 @@
    what the feed (one event per version bump) and the handler cost on their own.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
+     [--quick]   (smoke test: one short round, 5 long-polls)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -111,8 +113,9 @@ def _get(url: str) -> bytes:
 
 
 def _wrk(wrk: str, url: str, duration: float, connections: int) -> float:
+    seconds = max(1, math.ceil(duration))  # wrk takes whole seconds only
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{duration:g}s", url + "/v1/config"],
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", url + "/v1/config"],
         capture_output=True,
         text=True,
         check=True,
@@ -345,8 +348,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
     parser.add_argument("--only", choices=["rps", "long-poll"])
+    parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.connections, args.polls = 1, 1.0, 4, 5
     if args.serve:
         _serve(args.serve[0], Path(args.serve[1]))
         return

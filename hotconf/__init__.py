@@ -3,8 +3,18 @@
 A candidate config flows one way through the pipeline; nothing reaches readers before it is
 validated, nothing is announced before it is durable::
 
-    source ─bytes─▶ load ─data─▶ schema.validate ─▶ diff ─▶ commit (store) ─▶ swap ─▶ notify
-    (sources/)      (load.py)    (schema.py)        (diff.py) (store.py)     (live.py) (notify.py)
+    source ─bytes─▶ load ─data─▶ schema ─▶ diff ─▶ impact ─▶ gate ─▶ commit ─▶ swap ─▶ notify
+
+    source        sources/: files and directories (watchdog), etcd (fleet mode)
+    load … gate   pipeline/evaluate.py, the one candidate check, over pipeline/load.py,
+                  schema.py, diff.py, impact.py and levels.py: no state, no threads
+    commit        store/: the version and its webhook outbox rows in one SQLite transaction
+    swap          live/config.py: LiveConfig._commit assigns ``live.current``, a Snapshot
+    notify        live/subscriptions.py (in process), webhooks/ (signed HTTP, from the outbox)
+
+Around it: `compat` (schema-diff), `fleet` (publish to etcd, canaries across instances),
+`service` (the HTTP API), `cli` (the ``hotconf`` command). docs/architecture.md has the whole
+picture: the package map, the threads, the state and the invariants.
 
 Usage::
 

@@ -24,8 +24,8 @@ from .common import EXIT_OK, EXIT_USAGE
 
 # name -> (module, command, summary). A command's module is imported when the command runs
 # (or shows its own help), never to list it: `hotconf --help` and `--version` import no
-# command. The summary is the first paragraph of the command's help, which tests/test_cli.py
-# checks against the command itself.
+# command. The summary is the first paragraph of the command's help, which
+# tests/test_startup.py checks against the command itself.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "deliveries": (
         "webhooks",

@@ -4,7 +4,7 @@ A schema is read as the set of configs it accepts. Each difference between two s
 that set, narrows it, changes it (both), changes nothing that validation sees (metadata, a
 ``default``), or cannot be proven either way ("semantic": a changed ``pattern``, an ``if``
 condition, overlapping ``oneOf`` branches nobody can rule out). The mode turns each effect into a
-level on the impact scale of DESIGN.md:
+level on the scale of config impact reports (`hotconf.pipeline.levels`, docs/impact.md):
 
 =========  ======================================  ========  ========  ========  ========
 mode       question                                widen     narrow    change    semantic
@@ -15,7 +15,7 @@ full       both                                    breaking  breaking  breaking 
 =========  ======================================  ========  ========  ========  ========
 
 A changed ``default`` is ``risky`` in every mode; metadata is ``none``. The rules themselves
-live in `hotconf.compat.rules`; docs/compat.md is the user guide.
+are listed in `hotconf.compat.rules`; docs/compat.md is the user guide.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from typing import Any, Literal, get_args
 
 from ..pipeline.paths import to_pointer
 from ..pipeline.schema import Schema
-from . import rules as rules
-from .rules import Effect as Effect
+from .comparator import WILDCARD, Finding, Path
+from .comparator import Effect as Effect
+from .navigate import Side
+from .rules import compare_schemas
 
 Level = Literal["none", "safe", "risky", "breaking"]
 Mode = Literal["upgrade", "rollback", "full"]
@@ -271,10 +273,10 @@ def schema_diff(
         raise ValueError(f"mode is one of {', '.join(MODES)}, not {mode!r}")
     old_schema, new_schema = _coerce(old, pointer), _coerce(new, pointer)
 
-    def sensitive(path: rules.Path) -> bool:
+    def sensitive(path: Path) -> bool:
         return old_schema.is_sensitive(path) or new_schema.is_sensitive(path)
 
-    findings, old_side, new_side = rules.compare_schemas(old_schema, new_schema, sensitive)
+    findings, old_side, new_side = compare_schemas(old_schema, new_schema, sensitive)
     blamed = _blamed(old_side, new_side, mode, config) if config is not None else None
     changes = []
     for f in findings:
@@ -321,7 +323,7 @@ Blame = tuple[tuple[str, ...], str]
 _MAX_ERRORS = 10_000
 
 
-def _blame(side: rules.Side, config: Any) -> set[Blame]:
+def _blame(side: Side, config: Any) -> set[Blame]:
     """Where (and by which keyword) ``config`` fails ``side``'s schema."""
     found: set[Blame] = set()
     for n, error in enumerate(side.errors(config)):
@@ -359,7 +361,7 @@ def _unexpected(key: str, error: Any) -> bool:
     )
 
 
-def _blamed(old: rules.Side, new: rules.Side, mode: Mode, config: Any) -> set[Blame]:
+def _blamed(old: Side, new: Side, mode: Mode, config: Any) -> set[Blame]:
     before, after = _blame(old, config), _blame(new, config)
     if mode == "upgrade":
         return after - before
@@ -369,7 +371,7 @@ def _blamed(old: rules.Side, new: rules.Side, mode: Mode, config: Any) -> set[Bl
 
 
 def _related(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    return all(x == y or rules.WILDCARD in (x, y) for x, y in zip(a, b, strict=False))
+    return all(x == y or WILDCARD in (x, y) for x, y in zip(a, b, strict=False))
 
 
 def _values(data: Any, path: tuple[str, ...]) -> list[Any]:
@@ -379,12 +381,10 @@ def _values(data: Any, path: tuple[str, ...]) -> list[Any]:
     head, rest = path[0], path[1:]
     if isinstance(data, Mapping):
         children = (
-            list(data.values())
-            if head == rules.WILDCARD
-            else ([data[head]] if head in data else [])
+            list(data.values()) if head == WILDCARD else ([data[head]] if head in data else [])
         )
     elif isinstance(data, list | tuple):
-        if head == rules.WILDCARD:
+        if head == WILDCARD:
             children = list(data)
         else:
             children = [data[int(head)]] if head.isdigit() and int(head) < len(data) else []
@@ -399,15 +399,15 @@ def _lacks(data: Any, path: tuple[str, ...]) -> bool:
         return False
     head, rest = path[0], path[1:]
     if isinstance(data, Mapping):
-        if head == rules.WILDCARD:
+        if head == WILDCARD:
             return any(_lacks(v, rest) for v in data.values())
         return head not in data or _lacks(data[head], rest)
-    if isinstance(data, list | tuple) and head == rules.WILDCARD:
+    if isinstance(data, list | tuple) and head == WILDCARD:
         return any(_lacks(v, rest) for v in data)
     return False
 
 
-def _affected(f: rules.Finding, level: Level, config: Any, blamed: set[Blame]) -> bool:
+def _affected(f: Finding, level: Level, config: Any, blamed: set[Blame]) -> bool:
     if f.kind.startswith("default_"):
         return _lacks(config, f.path)
     rejected = any(_related(path, f.path) for path, _ in blamed)

@@ -1,8 +1,8 @@
 """jsonschema, referencing and openapi-schema-validator, imported when a `Schema` is built.
 
-`hotconf.schema` and `hotconf._compat_rules` reach these libraries through `dialect` and
-`best_match` only, so a process that never builds a schema never imports them (``hotconf
---version``, ``hotconf diff`` without ``--schema``), and a JSON Schema never imports
+`hotconf.pipeline.schema` and `hotconf.compat.navigate` reach these libraries through
+`dialect` and `best_match` only, so a process that never builds a schema never imports them
+(``hotconf --version``, ``hotconf diff`` without ``--schema``), and a JSON Schema never imports
 openapi-schema-validator (which brings pydantic).
 
 jsonschema's format module imports rfc3987-syntax, when it is installed (jsonschema's

@@ -59,7 +59,10 @@ class Change:
         return to_pointer(self.path)
 
     def redacted(self) -> Change:
-        """This change with secret values replaced by ``REDACTED`` (DESIGN inv. 8)."""
+        """This change with secret values replaced by ``REDACTED``.
+
+        The change itself is still reported (docs/architecture.md, invariant 8).
+        """
         if not self.sensitive:
             return self
         return replace(

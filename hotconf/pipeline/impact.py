@@ -1,7 +1,7 @@
 """Impact: what a change means. Classifies each `Change` with the schema into a level with a
 reason, and bundles them into an `ImpactReport` that renders as text, JSON or Markdown.
 
-Levels (DESIGN "Impact levels"), lowest to highest:
+Levels (`hotconf.pipeline.levels`; docs/impact.md is the user guide), lowest to highest:
 
 - ``none``: semantically equal (order, comments, anchors, quoting): the candidate is a no-op;
 - ``safe``: a value changed within the schema, an optional key or a list item added;
@@ -15,10 +15,12 @@ Levels (DESIGN "Impact levels"), lowest to highest:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import Problem
@@ -30,6 +32,7 @@ from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
 _MISSING: Any = object()
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _COLORS = {"none": "2", "safe": "32", "risky": "33", "restart": "36", "breaking": "1;31"}
 _SIGNS = {
     "value_changed": "~",
@@ -77,11 +80,15 @@ class Classifier:
         self.schema = schema
         self.secrets = secrets
 
-    def sensitive(self, path: Path) -> bool:
-        if covered(path, self.secrets):
+    def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
+        """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
+        if self.secrets and covered(path, self.secrets):
             return True
         if self.schema is not None:
-            return self.schema.is_sensitive(path)
+            return self.schema.is_sensitive(path, parent=parent)
+        if parent is not None and path:
+            last = path[-1]
+            return parent or (isinstance(last, str) and sensitive_name(last))
         return any(isinstance(s, str) and sensitive_name(s) for s in path)
 
     def hide_secrets(self, change: Change) -> Change:
@@ -89,21 +96,32 @@ class Classifier:
         value added, removed or replaced whole (``db`` added with a ``password`` in it)."""
         if change.sensitive:
             return change.redacted()
+        here = self.sensitive(change.path)
         return replace(
             change,
-            old=self._scrub(change.old, change.path),
-            new=self._scrub(change.new, change.path),
+            old=self._scrub(change.old, change.path, here),
+            new=self._scrub(change.new, change.path, here),
         )
 
-    def _scrub(self, value: Any, path: Path) -> Any:
-        if isinstance(value, Mapping):
+    def _scrub(self, value: Any, path: Path, here: bool) -> Any:
+        # ``here``: is ``path`` sensitive? Each child's answer follows from it and the child's
+        # own last step, so one walk down the value settles every path in it.
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
+        sensitive = functools.partial(self.sensitive, parent=here)
+        if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
             return {
-                k: REDACTED if self.sensitive((*path, k)) else self._scrub(v, (*path, k))
+                k: REDACTED
+                if sensitive(at := (*path, k))
+                else (v if type(v) in _SCALARS else self._scrub(v, at, False))
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
             return [
-                REDACTED if self.sensitive((*path, i)) else self._scrub(v, (*path, i))
+                REDACTED
+                if sensitive(at := (*path, i))
+                else (v if type(v) in _SCALARS else self._scrub(v, at, False))
                 for i, v in enumerate(value)
             ]
         return value

@@ -1,9 +1,11 @@
 """Read endpoints: the config (with ETags and long-polls), one key, versions, diffs, rejections.
 
 Config reads carry secret values only to a caller with a token; everyone else gets them
-replaced by ``"<redacted>"`` (DESIGN inv. 8), path by path as the schema says. The ETag is
-the real checksum either way, so a client revalidates the same whether it sees secrets or
-not. Listings (versions, diffs, rejections) never carry a value that is secret.
+replaced by ``"<redacted>"`` (docs/architecture.md, invariant 8), path by path as the schema
+says. A checksum covers the secrets too, so the ETag and the checksums in listings are the real
+checksum only for a caller who may see secrets, and a keyed fingerprint of it for everyone
+else (`public_checksum`). Listings (versions, diffs, rejections) never carry a value that is
+secret.
 """
 
 from __future__ import annotations
