@@ -9,14 +9,14 @@ becomes visible before it is validated, nor announced before it is durable (inva
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
 (`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
-only through the narrow `Host` interface that `_RolloutHost` implements here) and per-request
+only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
+per-request
 pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off ``current``'s read
 path).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -30,7 +30,6 @@ from ..errors import (
     HotconfError,
     NoValidConfigError,
     Problem,
-    RolloutError,
     StoreError,
     ValidationError,
 )
@@ -40,14 +39,14 @@ from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
 from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.paths import Path, split_dotted
-from ..pipeline.provenance import ABSENT as NOT_SET
-from ..pipeline.provenance import Explanation, unexplained
+from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
+from .host import RolloutHost
 from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
@@ -61,15 +60,6 @@ SECRETS = "secret_paths"  # store meta key: every path a secret file has set (JS
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _secret_paths(stored: str | None) -> frozenset[tuple[str, ...]]:
-    try:
-        found = json.loads(stored) if stored else []
-        return frozenset(tuple(str(part) for part in path) for path in found)
-    except (ValueError, TypeError):
-        log.error("hotconf: the stored secret paths are unreadable; starting from none")
-        return frozenset()
 
 
 class LiveConfig:
@@ -127,11 +117,11 @@ class LiveConfig:
         self._pins = pin_variable(self.name)
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
-        self._rollouts = Rollouts(_RolloutHost(self))
+        self._rollouts = Rollouts(RolloutHost(self))
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
-        self._secrets = _secret_paths(store.get_meta(SECRETS))
+        self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
@@ -215,53 +205,31 @@ class LiveConfig:
         return default if value is ABSENT else value
 
     def pin(self, config: Any = None) -> Pin:
-        """Pin the config served now for this thread or asyncio task: ``with live.pin() as
-        cfg:``. Inside, `pinned` is that config, whatever reloads happen meanwhile, so one
-        request reads one version (docs/pins.md); outside, `pinned` is ``current``.
-
-        Args:
-            config: what to pin instead of ``current`` (``live.snapshot_for(key)`` during a
-                canary rollout).
-
-        Returns:
-            A context manager; ``as`` gives the pinned config. Pins nest, and each thread or
-            task has its own (contextvars): a thread started inside does not inherit it.
-        """
+        """``with live.pin() as cfg:`` pins ``cfg`` (default ``current``; during a canary,
+        ``live.snapshot_for(key)``) for this thread or asyncio task: inside, `pinned` is it,
+        whatever reloads happen, so a request reads one version (docs/pins.md). Pins nest; a
+        thread started inside does not inherit one (contextvars)."""
         return Pin(self._pins, self.current if config is None else config)
 
     @property
     def pinned(self) -> Any:
-        """The config pinned for this thread or task by `pin`, or ``current`` when none is.
-
-        Reading it costs a context variable lookup more than ``current``, which stays one
-        attribute read: read ``pinned`` where a request must see one version.
-        """
+        """The config `pin` pinned for this thread or task, else ``current``. It costs a context
+        variable lookup more than ``current`` (one attribute read): read it where a request
+        must see one version."""
         found = self._pins.get(None)
         return self.current if found is None else found
 
     def is_sensitive(self, key: str | Path) -> bool:
-        """Must the value at a dotted key or path be redacted wherever hotconf shows it?
-
-        True when the schema marks it (``writeOnly``, ``format: password``,
-        ``x-hotconf-sensitive``), its name looks secret (password, token, api_key, ...), or a
-        secret file (``watch(secrets_dir=...)``) has ever set it.
-        """
+        """Is the value at a dotted key or path redacted wherever hotconf shows it? True when
+        the schema marks it, its name looks secret, or a secret file ever set it."""
         path = split_dotted(key) if isinstance(key, str) else tuple(key)
         return Classifier(self._schema, self._secrets).sensitive(path)
 
     def explain(self, key: str, snapshot: Snapshot | None = None) -> Explanation:
-        """Where the value of a dotted key came from: which layer set it (a file and line, an
-        environment variable, a secret file, a default) and what it overrode.
-
-        Args:
-            key: a dotted key (``"db.pool_size"``).
-            snapshot: the version to explain (default: the one served now; a pinned one,
-                say).
-
-        Returns:
-            An `Explanation` of the version served now (``str()`` renders it); secret values
-            are redacted in it. A version restored from the history (a rollback, the
-            last-known-good at start-up) has no layers: its explanation says so.
+        """Where the value of a dotted key came from: the layer that set it (a file and line,
+        an environment variable, a secret file, a default) and what it overrode, in the
+        version served now (or ``snapshot``). Secret values are redacted; a version restored
+        from the history has no layers, and its `Explanation` says so (docs/layers.md).
 
         Example:
             >>> print(live.explain("db.pool_size"))  # doctest: +SKIP
@@ -269,16 +237,8 @@ class LiveConfig:
               set by   environment variable APP_DB__POOL_SIZE
               overrode file /srv/app/config.yaml:3 (10)
         """
-        snap = self.current if snapshot is None else snapshot
-        path = split_dotted(key)
-        found = snap.lookup(key, NOT_SET)
         sensitive = Classifier(self._schema, self._secrets).sensitive
-        origin = snap._origin
-        if origin is None:
-            return unexplained(
-                path, value=found, version=snap.version, source=snap.source, sensitive=sensitive
-            )
-        return origin.explain(path, value=found, version=snap.version, sensitive=sensitive)
+        return explain(self.current if snapshot is None else snapshot, key, sensitive)
 
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
@@ -529,7 +489,7 @@ class LiveConfig:
         meta: dict[str, str | None] = {PIN: pin} if pin is not None else {}
         secrets = self._secrets | ev.secrets
         if secrets != self._secrets:  # once a secret, always a secret (for this state)
-            meta[SECRETS] = json.dumps(sorted(secrets))
+            meta[SECRETS] = secret_paths_json(secrets)
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -834,58 +794,3 @@ class LiveConfig:
         current = getattr(self, "current", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-class _RolloutHost:
-    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
-
-    __slots__ = ("_live",)
-
-    def __init__(self, live: LiveConfig) -> None:
-        self._live = live
-
-    @property
-    def name(self) -> str:
-        return self._live.name
-
-    @property
-    def current(self) -> Snapshot:
-        return self._live.current
-
-    @property
-    def subscribers(self) -> Subscribers:
-        return self._live._subscribers
-
-    def now(self) -> datetime:
-        return self._live._clock()
-
-    def evaluate(
-        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
-    ) -> Evaluation:
-        live = self._live
-        return live._evaluate(candidate, format, gate=None if force else live._gate)
-
-    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
-        live = self._live
-        with live._lock:
-            live._ensure_open()
-            prev = live.current
-            if prev is not stable:
-                raise RolloutError(
-                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
-                    "not promoted"
-                )
-            # The evaluation was made against `stable`, still served: its report holds.
-            # Keep the source's unchanged content from undoing the promotion at the next
-            # poll or restart, exactly as rollback() does.
-            result = live._commit(
-                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
-            )
-        assert result.snapshot is not None
-        return result.snapshot
-
-    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
-        live = self._live
-        if live.webhooks is not None:
-            live.webhooks._announce_rollout(live.name, event, report)
-        live._rollouts.deliver(event)

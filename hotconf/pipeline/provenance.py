@@ -12,6 +12,7 @@ secret value).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,10 @@ from typing import Any
 from ..sources import RawDocument
 from .assemble import Key, value_of
 from .load import locate, parse
-from .paths import Path, to_dotted, to_pointer
-from .snapshot import redact
+from .paths import Path, split_dotted, to_dotted, to_pointer
+from .snapshot import Snapshot, redact
+
+log = logging.getLogger("hotconf")
 
 _LABELS = {
     "default": "default",
@@ -246,4 +249,35 @@ def unexplained(
 ABSENT = _ABSENT
 """The ``value`` to pass for a key the version does not have."""
 
-__all__ = ["ABSENT", "Explanation", "Origin", "Setting", "unexplained"]
+
+def explain(snapshot: Snapshot, key: str, sensitive: Callable[[Path], bool]) -> Explanation:
+    """Explain a dotted key of a snapshot: replay its `Origin`, or say it has none."""
+    path = split_dotted(key)
+    found = snapshot.lookup(key, _ABSENT)
+    origin = snapshot._origin
+    if origin is None:
+        return unexplained(
+            path, value=found, version=snapshot.version, source=snapshot.source, sensitive=sensitive
+        )
+    return origin.explain(path, value=found, version=snapshot.version, sensitive=sensitive)
+
+
+def secret_paths(stored: str | None) -> frozenset[tuple[str, ...]]:
+    """The secret paths kept in the store's meta (JSON), or none when unreadable."""
+    try:
+        found = json.loads(stored) if stored else []
+        return frozenset(tuple(str(part) for part in path) for path in found)
+    except (ValueError, TypeError):
+        log.error("hotconf: the stored secret paths are unreadable; starting from none")
+        return frozenset()
+
+
+def secret_paths_json(paths: frozenset[tuple[str, ...]]) -> str:
+    """What `secret_paths` reads back."""
+    return json.dumps(sorted(paths))
+
+
+__all__ = [
+    "ABSENT", "Explanation", "Origin", "Setting", "explain", "secret_paths", "secret_paths_json",
+    "unexplained",
+]  # fmt: skip
