@@ -1,10 +1,12 @@
 """`LiveConfig`: the served snapshot and everything that changes it, in one class.
 
-Readers take ``live.current``: one attribute read of an immutable `Snapshot`, no lock
-(docs/architecture.md, invariant 1). Writers (the reload worker, `reload`, `rollback`, a
-promoted rollout) serialize on one lock and run one sequence: read the source → `evaluate`
-the candidate (parse, checksum, schema and checks, impact report, gate) → commit it to the
-store with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
+Readers take ``live.current``: one attribute read of an immutable `Snapshot`, or of the
+instance of the typed model it was made with (``watch(source, model=AppConfig)``, built once
+per version in `evaluate` and swapped in beside its snapshot), no lock (docs/architecture.md,
+invariant 1). Writers (the reload worker, `reload`, `rollback`, a promoted rollout) serialize
+on one lock and run one sequence: read the source → `evaluate` the candidate (parse,
+defaults, checksum, schema, model and checks, impact report, gate) → commit it to the store
+with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
 becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
@@ -23,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from ..errors import (
     ClosedError,
@@ -35,9 +37,10 @@ from ..errors import (
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
-from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
+from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
 from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.model import Model
 from ..pipeline.paths import Path, split_dotted
 from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
@@ -52,6 +55,17 @@ from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
+if TYPE_CHECKING:
+    # A default (PEP 696) makes a bare ``LiveConfig`` mean ``LiveConfig[Snapshot]``. The
+    # runtime TypeVar needs none: typing_extensions stays out of ``import hotconf``.
+    from typing_extensions import TypeVar
+
+    ConfigT = TypeVar("ConfigT", default=Snapshot)
+else:
+    from typing import TypeVar
+
+    ConfigT = TypeVar("ConfigT")
+
 log = logging.getLogger("hotconf")
 
 PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
@@ -62,15 +76,17 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class LiveConfig:
+class LiveConfig(Generic[ConfigT]):
     """A config that stays current: validated, versioned, swapped atomically.
 
-    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`) or
-    ``live.get("db.pool_size", default)``; both are lock-free. Close it when done, or use it as
-    a context manager.
+    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`; with ``model=``, an
+    instance of the model) or ``live.get("db.pool_size", default)``; both are lock-free.
+    ``live.snapshot()`` is the `Snapshot` served now either way. Close it when done, or use
+    it as a context manager.
 
     Attributes:
-        current: the snapshot served now.
+        current: the config served now: its `Snapshot`, or with a model, the model's
+            instance for the same version (immutable, built once per version).
         last_rejection: the last `Rejection`, or ``None``.
         name: the config's name (events, history, logs).
         degraded: serving the last-known-good because the source is rejected.
@@ -78,20 +94,23 @@ class LiveConfig:
     """
 
     __slots__ = (
-        "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_pinned", "_pins", "_rollouts", "_schema", "_secrets", "_source", "_source_checksum",
-        "_store", "_subscribers", "_validators", "_worker", "current", "degraded",
-        "last_rejection", "name", "webhooks",
+        "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
+        "_model", "_on_result", "_pinned", "_pins", "_rollouts", "_schema", "_secrets",
+        "_snapshot", "_source", "_source_checksum", "_store", "_subscribers", "_validators",
+        "_worker", "current", "degraded", "last_rejection", "name", "webhooks",
     )  # fmt: skip
 
-    current: Snapshot
+    _snapshot: Snapshot
+    current: ConfigT
 
     def __init__(
         self,
         source: Source,
         *,
         schema: Schema | None = None,
+        model: Model[ConfigT] | None = None,
         validators: Iterable[Validator] = (),
+        apply_defaults: bool = True,
         store: Store,
         name: str | None = None,
         poll_interval: float | None = 30.0,
@@ -108,6 +127,8 @@ class LiveConfig:
             raise ValueError(f"gate must be one of {names}, not {gate!r}") from None
         self._source = source
         self._schema = schema
+        self._model = model
+        self._defaults = apply_defaults
         self._validators = tuple(validators)
         self._store = store
         self.name = name or source.name
@@ -152,7 +173,10 @@ class LiveConfig:
         stored = self._store.latest()
         lkg_problems: tuple[Problem, ...] = ()
         if stored is not None:
-            lkg_problems = check(stored.data, self._schema, self._validators, secrets=self._secrets)
+            lkg_problems, instance = validate(
+                stored.data, self._schema, self._validators, model=self._model,
+                secrets=self._secrets,
+            )  # fmt: skip
             if lkg_problems:
                 log.error(
                     "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
@@ -160,7 +184,7 @@ class LiveConfig:
                     self.name,
                 )
             else:
-                object.__setattr__(self, "current", Snapshot(stored.data, stored.info))
+                self._swap(Snapshot(stored.data, stored.info), instance)
         result = self._run("start")
         if result.status != "rejected":
             return
@@ -183,13 +207,19 @@ class LiveConfig:
             result.snapshot.version,
         )
 
+    def _swap(self, snap: Snapshot, instance: Any) -> None:
+        # Two reference assignments: each is atomic; `current` goes last, so a reader of
+        # `current` never sees a version whose snapshot is not yet served.
+        object.__setattr__(self, "_snapshot", snap)
+        object.__setattr__(self, "current", snap if self._model is None else instance)
+
     # -- reading ------------------------------------------------------------------------
 
     @property
     def version(self) -> int:
-        """The version served now (read ``live.current`` once if you need data and version
-        from the same snapshot)."""
-        return self.current.version
+        """The version served now (read ``live.snapshot()`` once if you need data and
+        version from the same snapshot)."""
+        return self._snapshot.version
 
     def get(self, key: str | tuple[str | int, ...], default: Any = None) -> Any:
         """The value at a dotted key (``"db.pool_size"``, ``"hosts.0"``) or tuple path.
@@ -197,14 +227,14 @@ class LiveConfig:
         Returns:
             The value in the current snapshot, or ``default`` when it is absent.
         """
-        snap = self.current
+        snap = self._snapshot
         try:
             value = snap._memo[key]
         except KeyError:
             value = snap._resolve(key)
         return default if value is ABSENT else value
 
-    def pin(self, config: Any = None) -> Pin:
+    def pin(self, config: ConfigT | None = None) -> Pin[ConfigT]:
         """``with live.pin() as cfg:`` pins ``cfg`` (default ``current``; during a canary,
         ``live.snapshot_for(key)``) for this thread or asyncio task: inside, `pinned` is it,
         whatever reloads happen, so a request reads one version (docs/pins.md). Pins nest; a
@@ -212,18 +242,18 @@ class LiveConfig:
         return Pin(self._pins, self.current if config is None else config)
 
     @property
-    def pinned(self) -> Any:
+    def pinned(self) -> ConfigT:
         """The config `pin` pinned for this thread or task, else ``current``. It costs a context
         variable lookup more than ``current`` (one attribute read): read it where a request
         must see one version."""
-        found = self._pins.get(None)
+        found: ConfigT | None = self._pins.get(None)
         return self.current if found is None else found
 
     def is_sensitive(self, key: str | Path) -> bool:
         """Is the value at a dotted key or path redacted wherever hotconf shows it? True when
         the schema marks it, its name looks secret, or a secret file ever set it."""
         path = split_dotted(key) if isinstance(key, str) else tuple(key)
-        return Classifier(self._schema, self._secrets).sensitive(path)
+        return Classifier(self.schemas, secrets=self._secrets).sensitive(path)
 
     def explain(self, key: str, snapshot: Snapshot | None = None) -> Explanation:
         """Where the value of a dotted key came from: the layer that set it (a file and line,
@@ -237,21 +267,24 @@ class LiveConfig:
               set by   environment variable APP_DB__POOL_SIZE
               overrode file /srv/app/config.yaml:3 (10)
         """
-        sensitive = Classifier(self._schema, self._secrets).sensitive
-        return explain(self.current if snapshot is None else snapshot, key, sensitive)
+        sensitive = Classifier(self.schemas, secrets=self._secrets).sensitive
+        return explain(self._snapshot if snapshot is None else snapshot, key, sensitive)
 
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
         return self._store.history(limit)
 
-    def snapshot(self, version: int) -> Snapshot:
-        """An earlier (or the current) version as a `Snapshot`, read from the history.
+    def snapshot(self, version: int | None = None) -> Snapshot:
+        """The `Snapshot` served now, or an earlier version's, read from the history.
+
+        With a model, ``live.current`` is the model's instance and this is the same version
+        as data: its ``version``, ``checksum`` and ``live.get``-style reads.
 
         Raises:
             VersionNotFoundError: no such version.
         """
-        current = self.current
-        if version == current.version:
+        current = self._snapshot
+        if version is None or version == current.version:
             return current
         stored = self._store.get(version)
         return Snapshot(stored.data, stored.info)
@@ -266,7 +299,7 @@ class LiveConfig:
         report = assess(
             a,
             b,
-            self._schema,
+            self.schemas,
             old_checksum=a.checksum,
             new_checksum=b.checksum,
             old_version=old,
@@ -305,8 +338,10 @@ class LiveConfig:
             if isinstance(candidate, bytes)
             else candidate,
             schema=self._schema,
+            model=self._model,
             validators=self._validators,
-            previous=self.current,
+            apply_defaults=self._defaults,
+            previous=self._snapshot,
             gate=gate,
             secrets=self._secrets,
         )
@@ -377,11 +412,11 @@ class LiveConfig:
         return result if result is not None else self._noop()
 
     def _noop(self) -> ReloadResult:
-        return ReloadResult("noop", getattr(self, "current", None))
+        return ReloadResult("noop", getattr(self, "_snapshot", None))
 
     def _reload(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
         """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
-        prev: Snapshot | None = getattr(self, "current", None)
+        prev: Snapshot | None = getattr(self, "_snapshot", None)
         mark = time.perf_counter()
         try:
             docs = self._source.read()
@@ -401,7 +436,9 @@ class LiveConfig:
         ev = evaluate(
             docs,
             schema=self._schema,
+            model=self._model,
             validators=self._validators,
+            apply_defaults=self._defaults,
             previous=prev,
             known=known,
             gate=None if force else self._gate,
@@ -417,6 +454,10 @@ class LiveConfig:
         self._last_digest = digest
         csum = ev.checksum
         assert csum is not None
+        if ev.valid:
+            evaluated = getattr(self._source, "evaluated", None)
+            if evaluated is not None:
+                evaluated(docs, csum)  # a fleet source maps it to the version it delivered
         if self._pinned is not None and csum != self._pinned:
             self._unpin()  # the source changed since the rollback: it speaks again
         if ev.verdict == "unchanged":
@@ -511,7 +552,7 @@ class LiveConfig:
         self._secrets = secrets
         timings["commit"] = time.perf_counter() - mark
         snap = Snapshot._from_frozen(ev.frozen, info, ev.origin)
-        object.__setattr__(self, "current", snap)  # the swap: one reference assignment
+        self._swap(snap, ev.instance)  # the swap: reference assignments, no lock for readers
         self.degraded = False
         report = ev.report.with_version(info.version)
         log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
@@ -528,7 +569,7 @@ class LiveConfig:
         report: ImpactReport | None = None,
     ) -> ReloadResult:
         rejection = Rejection(self._clock(), self._source.name, problems, csum)
-        prev: Snapshot | None = getattr(self, "current", None)
+        prev: Snapshot | None = getattr(self, "_snapshot", None)
         outbox = (
             self.webhooks._announce_rejection(self.name, prev, rejection, report)
             if self.webhooks is not None
@@ -572,12 +613,14 @@ class LiveConfig:
         """
         self._ensure_open()
         with self._lock:
-            prev = self.current
+            prev = self._snapshot
             target = self._store.get(to if to is not None else prev.version - 1)
             ev = evaluate(
                 target.data,
                 schema=self._schema,
+                model=self._model,
                 validators=self._validators,
+                apply_defaults=self._defaults,
                 previous=prev,
                 secrets=self._secrets,
             )
@@ -732,8 +775,20 @@ class LiveConfig:
 
     @property
     def schema(self) -> Schema | None:
-        """The schema candidates are validated against (``None``: none)."""
+        """The JSON Schema candidates are validated against (``None``: none)."""
         return self._schema
+
+    @property
+    def model(self) -> type[ConfigT] | None:
+        """The typed model candidates are validated against (``None``: none)."""
+        return self._model.type if self._model is not None else None
+
+    @property
+    def schemas(self) -> tuple[Schema, ...]:
+        """The schemas that say what is secret, what needs a restart and what the defaults
+        are: the JSON Schema and the model's, those that are given."""
+        model = self._model.schema if self._model is not None else None
+        return tuple(s for s in (self._schema, model) if s is not None)
 
     @property
     def source(self) -> Source:
@@ -779,7 +834,7 @@ class LiveConfig:
         with self._lock:  # not under a rollback or reload that got in before the close
             self._store.close()
 
-    def __enter__(self) -> LiveConfig:
+    def __enter__(self) -> LiveConfig[ConfigT]:
         return self
 
     def __exit__(
@@ -791,6 +846,6 @@ class LiveConfig:
         self.close()
 
     def __repr__(self) -> str:
-        current = getattr(self, "current", None)
+        current = getattr(self, "_snapshot", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"

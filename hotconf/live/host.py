@@ -24,7 +24,7 @@ class RolloutHost:
 
     __slots__ = ("_live",)
 
-    def __init__(self, live: LiveConfig) -> None:
+    def __init__(self, live: LiveConfig[Any]) -> None:
         self._live = live
 
     @property
@@ -33,7 +33,7 @@ class RolloutHost:
 
     @property
     def current(self) -> Snapshot:
-        return self._live.current
+        return self._live._snapshot
 
     @property
     def subscribers(self) -> Subscribers:
@@ -52,7 +52,7 @@ class RolloutHost:
         live = self._live
         with live._lock:
             live._ensure_open()
-            prev = live.current
+            prev = live._snapshot
             if prev is not stable:
                 raise RolloutError(
                     f"{source}: the stable config changed to v{prev.version} meanwhile; "

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 def pin_variable(name: str) -> ContextVar[Any]:
@@ -31,7 +33,7 @@ def pin_variable(name: str) -> ContextVar[Any]:
     return ContextVar(f"hotconf pin: {name}")
 
 
-class Pin:
+class Pin(Generic[T]):
     """``with live.pin() as cfg:``: pins ``cfg`` until the block ends.
 
     A `Pin` is entered once; pins nest (the inner one wins until it ends). Exit it in the
@@ -40,12 +42,12 @@ class Pin:
 
     __slots__ = ("_token", "_variable", "config")
 
-    def __init__(self, variable: ContextVar[Any], config: Any) -> None:
+    def __init__(self, variable: ContextVar[Any], config: T) -> None:
         self._variable = variable
         self.config = config
         self._token: Token[Any] | None = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> T:
         if self._token is not None:
             raise RuntimeError("this pin is entered already; call live.pin() again")
         self._token = self._variable.set(self.config)

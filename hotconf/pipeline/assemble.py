@@ -77,8 +77,12 @@ def value_of(doc: RawDocument) -> Any:
         raise LoadError(f"{doc.name}: {msg}", [problem]) from None
 
 
-def assemble(docs: Sequence[RawDocument], schema: Schema | None = None) -> Assembled:
-    """Parse and merge the documents of a candidate, lowest precedence first.
+def assemble(
+    docs: Sequence[RawDocument], schema: Schema | Sequence[Schema] | None = None
+) -> Assembled:
+    """Parse and merge the documents of a candidate, lowest precedence first. ``schema``
+    may be several (a JSON Schema and a model's): a key is known if any describes it,
+    refused if any is closed there.
 
     Raises:
         LoadError: a document does not parse.
@@ -88,6 +92,7 @@ def assemble(docs: Sequence[RawDocument], schema: Schema | None = None) -> Assem
     problems: list[Problem] = []
     ignored: list[str] = []
     secrets: set[Key] = set()
+    schemas = () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
     for i, doc in enumerate(docs):
         if doc.key is None:
             part = parse(doc.data, doc.format, name=doc.name)
@@ -95,7 +100,7 @@ def assemble(docs: Sequence[RawDocument], schema: Schema | None = None) -> Assem
             paths.append(None)
             continue
         value = value_of(doc)
-        path, known = resolve(doc.key, data, schema)
+        path, known = resolve(doc.key, data, schemas)
         if not doc.key:  # the root: a defaults mapping
             if not isinstance(value, Mapping):
                 msg = "defaults must be a mapping"
@@ -105,7 +110,7 @@ def assemble(docs: Sequence[RawDocument], schema: Schema | None = None) -> Assem
             continue
         if not known:
             shown = to_dotted(path)
-            if schema is not None and closed(schema, data, path):
+            if any(closed(s, data, path) for s in schemas):
                 problems.append(
                     Problem(
                         f"sets {shown}, a key the schema does not allow (it allows no other "
@@ -139,7 +144,7 @@ def _nest(path: Key, value: Any) -> dict[str, Any]:
     return {path[0]: value}
 
 
-def resolve(key: Key, data: Mapping[str, Any], schema: Schema | None) -> tuple[Key, bool]:
+def resolve(key: Key, data: Mapping[str, Any], schemas: Sequence[Schema]) -> tuple[Key, bool]:
     """The path a one-value document's key names, and whether it is known (see the module
     docstring)."""
     node: Any = data
@@ -147,12 +152,12 @@ def resolve(key: Key, data: Mapping[str, Any], schema: Schema | None) -> tuple[K
     known = bool(key) and all(key)
     for part in key:
         names: set[str] = set(node) if isinstance(node, Mapping) else set()
-        if schema is not None:
+        for schema in schemas:
             names.update(_properties(schema, path))
         path.append(_match(part, names))
         node = node.get(path[-1]) if isinstance(node, Mapping) else None
         if known and not _has(data, path):
-            known = schema is not None and bool(schema.annotations(path))
+            known = any(schema.annotations(path) for schema in schemas)
     return tuple(path), known
 
 

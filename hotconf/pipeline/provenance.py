@@ -31,6 +31,7 @@ _LABELS = {
     "secret": "secret file",
     "env": "environment variable",
     "history": "history",
+    "schema": "default from",
 }
 
 
@@ -39,7 +40,8 @@ class Setting:
     """One layer's setting of a key.
 
     Attributes:
-        layer: ``default``, ``file``, ``secret``, ``env``, or ``history`` for a version
+        layer: ``default``, ``file``, ``secret``, ``env``; ``schema`` for a value no layer
+            has that a schema's (or model's) ``default`` filled in; ``history`` for a version
             restored from the history (a rollback, the last-known-good at start-up).
         origin: where: ``config.yaml:3`` (a file and line), ``APP_DB__POOL_SIZE`` (a
             variable), ``/run/secrets/db__password`` (a secret file), ``defaults``.
@@ -210,13 +212,17 @@ class Origin:
             doc = self.documents[i]
             return Setting(doc.layer, self._where(doc, path), redact(raw, sensitive, path))
 
+        shown = redact(value, sensitive, path) if value is not _ABSENT else None
+        settings = tuple(setting(i, raw) for i, raw in set_by)
+        if value is not _ABSENT and not settings:  # no layer has it: a default filled it in
+            settings = (Setting("schema", "the schema's default", shown),)
         return Explanation(
             key=to_dotted(path),
             version=version,
             found=value is not _ABSENT,
-            value=redact(value, sensitive, path) if value is not _ABSENT else None,
+            value=shown,
             sensitive=secret,
-            set_by=tuple(setting(i, raw) for i, raw in set_by),
+            set_by=settings,
             overrode=tuple(setting(i, raw) for i, raw in overrode),
         )
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import HotconfError, Problem, SchemaError
 from . import _fastpath
 from ._messages import cap, message
-from .load import format_for, load
+from .load import SUFFIXES, load
 from .paths import covered, from_pointer, to_pointer
 from .refs import (
     Annotator,
@@ -233,12 +233,15 @@ class Schema:
             name, _, fragment = name.rpartition("#")
             pointer = "#" + fragment
         try:
-            document = load(name)
+            # A schema is YAML or JSON (which YAML reads) unless its suffix says otherwise:
+            # a schema file without one is read as YAML, not refused as a config would be.
+            fmt = SUFFIXES.get(os.path.splitext(name)[1].lower(), "yaml")
+            document = load(name, fmt)
         except HotconfError as error:
             raise SchemaError(f"cannot read schema: {error.message}", error.problems) from error
         except OSError as error:
             raise SchemaError(f"cannot read schema {name}: {error.strerror}") from error
-        if format_for(name) != "json":  # YAML aliases share nodes: take a private copy
+        if fmt != "json":  # YAML aliases share nodes: take a private copy
             return cls(document, pointer, source=name)
         schema = cls.__new__(cls)  # JSON data is plain and unshared: no copy needed
         schema._build(document, pointer, name)
@@ -269,6 +272,31 @@ class Schema:
         if isinstance(value, Mapping):
             return cls.from_dict(value)
         raise TypeError(f"a schema is a Schema, a path or a mapping, not {type(value).__name__}")
+
+    @classmethod
+    def from_model(cls, model: type[Any]) -> Schema:
+        """The JSON Schema of a typed model (validation mode), as a `Schema`.
+
+        Args:
+            model: a pydantic ``BaseModel`` (frozen), a frozen dataclass or a ``TypedDict``.
+
+        Returns:
+            The schema hotconf reads the model's annotations, secrets and defaults from
+            (``hotconf schema export`` prints it). Validating with it is JSON Schema's
+            verdict, not pydantic's: ``watch(model=...)`` validates with the model itself.
+
+        Raises:
+            SchemaError: pydantic cannot make a JSON Schema of it, or it is not frozen.
+            TypeError: it is not a model, a dataclass or a TypedDict.
+
+        Example:
+            >>> schema = Schema.from_model(AppConfig)  # doctest: +SKIP
+            >>> schema.annotation(["db", "host"], "x-hotconf-reload")  # doctest: +SKIP
+            'restart'
+        """
+        from .model import Model
+
+        return Model.of(model).schema
 
     def validate(
         self, data: Any, *, secrets: Collection[tuple[str, ...]] = ()

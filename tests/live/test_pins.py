@@ -78,6 +78,22 @@ def test_any_config_can_be_pinned_such_as_a_typed_model(
         assert live.pinned.pool_size == 1
 
 
+@dataclass(frozen=True)
+class Typed:
+    db: Db
+
+
+def test_pins_hold_a_typed_models_instance() -> None:
+    source = MemorySource({"db": {"pool_size": 1}})
+    with hotconf.watch(source, model=Typed, state_dir=None) as live:
+        with live.pin() as cfg:
+            source.set({"db": {"pool_size": 2}})
+            assert isinstance(cfg, Typed) and live.pinned is cfg
+            assert live.pinned.db.pool_size == 1 and live.current.db.pool_size == 2
+        assert live.pinned is live.current
+        assert live.explain("db.pool_size").layer == "file"
+
+
 def test_a_thread_started_inside_a_pin_does_not_inherit_it(
     pair: tuple[hotconf.LiveConfig, MemorySource],
 ) -> None:
