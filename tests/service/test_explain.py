@@ -42,6 +42,9 @@ def test_explain_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         with server.client() as anonymous:
             assert anonymous.get("/v1/config/db.dsn").json()["value"] == hotconf.REDACTED
             assert anonymous.get("/v1/config").json()["db"]["dsn"] == hotconf.REDACTED
+            page = anonymous.get("/", headers={"Accept": "text/html"})
+            assert page.status_code == 200 and "db.dsn" in page.text
+            assert "pw-77" not in page.text  # the console redacts secret-file values too
         r = http.get("/v1/config/db.nothing", params={"explain": "1"})
         assert r.status_code == 200 and r.json()["found"] is False
         assert http.get("/v1/config/db", params={"explain": "2"}).status_code == 400
