@@ -32,12 +32,18 @@ def test_readme_python_blocks_run(
     exec(compile(python_blocks(README)[index], f"README.md block {index}", "exec"), {})
 
 
+def sh_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)\n```", text, flags=re.S)
+
+
 def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
-    commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
-    assert commands[0].startswith("python3 -m pip install -e '.[serve]' && hotconf serve examples/")
-    install, test = next(c for c in commands if "pytest" in c).split(" && ")
+    venv, serve, *_ = sh_blocks(README)
+    assert venv == "python3 -m venv .venv && . .venv/bin/activate"  # PEP 668: no bare pip
+    assert serve.startswith("python3 -m pip install -e '.[serve]' && hotconf serve examples/")
+    install, test = next(c for c in sh_blocks(README) if "pytest" in c).split(" && ")
     assert install == "bash scripts/install-test-deps"
     ci = (ROOT / ".ci" / "run").read_text()
+    assert f"\n    {venv}\n" in ci  # when no virtualenv is active
     assert f"\n{install}\n" in ci
     assert f"\n{test}\n" in ci
 
@@ -45,7 +51,7 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
 def test_readme_example_command_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     from hotconf.cli import main
 
-    cmd = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[0].split("&&")[1].split()
+    cmd = sh_blocks(README)[1].split("&&")[1].split()
     assert cmd[:2] == ["hotconf", "serve"]
     monkeypatch.chdir(ROOT)
     assert main(["validate", *cmd[2:]]) == 0
