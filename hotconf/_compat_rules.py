@@ -137,7 +137,8 @@ class Side:
         found = self._validators.get(pointer)
         if found is None:
             target = {"$ref": f"{self.base}#{pointer}"}
-            found = self.cls(target, registry=self.registry, format_checker=self.checker)
+            cls = type(self.schema._validator)  # loop-safe when references loop in place
+            found = cls(target, registry=self.schema._registry, format_checker=self.checker)
             self._validators[pointer] = found
         return found
 
@@ -351,6 +352,7 @@ class Comparator:
         self._calls = 0
         self._truncated = False
         self._unevaluated: set[Path] = set()
+        self._views = 0  # `view`s in progress: a reference loop in place would nest them forever
 
     def emit(self, kind: str, path: Path, where: str, effect: Effect, reason: str, *values: Any,
              effects: frozenset[Effect] = frozenset()) -> None:  # fmt: skip
@@ -401,6 +403,15 @@ class Comparator:
 
     def view(self, node: Node) -> Node:
         """``node`` with references resolved, single ``allOf``s merged, nullable forms folded."""
+        if self._views > MAX_DEPTH:
+            return node
+        self._views += 1
+        try:
+            return self._view(node)
+        finally:
+            self._views -= 1
+
+    def _view(self, node: Node) -> Node:
         for _ in range(32):
             schema = node.schema
             if schema is True:

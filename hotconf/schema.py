@@ -31,7 +31,17 @@ from openapi_schema_validator import (
 
 from . import _fastpath
 from ._messages import cap, message
-from ._refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
+from ._refs import (
+    REF_KEYWORDS,
+    Annotator,
+    check_refs,
+    closed_handlers,
+    loop_in_place,
+    loop_safe,
+    make_registry,
+    refusing_registry,
+    walk,
+)
 from .errors import HotconfError, Problem, SchemaError
 from .load import load
 from .paths import from_pointer, to_pointer
@@ -123,7 +133,7 @@ class Schema:
     """
 
     __slots__ = (
-        "_annotator", "_cache", "_fast", "_sensitive", "_validator",
+        "_annotator", "_cache", "_fast", "_registry", "_sensitive", "_validator",
         "checksum", "dialect", "document", "pointer", "root", "source",
     )  # fmt: skip
 
@@ -163,6 +173,17 @@ class Schema:
             ensure_ascii=False,
         )
         self.checksum = hashlib.sha256(canonical.encode()).hexdigest()
+        self._registry = registry
+        loop = None
+        if any(f'"{keyword}"' in canonical for keyword in REF_KEYWORDS):
+            loop = loop_in_place(doc, spec, registry, base, openapi=openapi)
+        if loop is not None:
+            _check_unevaluated(canonical, loop, source)
+            self._registry = make_registry(_one_dialect(doc, cls, openapi, source), spec)[0]
+            safe = loop_safe(cls)
+            self._validator = safe(
+                {"$ref": target}, registry=self._registry, format_checker=checker
+            )
 
     @classmethod
     def from_dict(
@@ -481,6 +502,35 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
         raise _schema_error(source, f"not a valid schema: {message}", tuple(error.absolute_path))
 
 
+def _check_unevaluated(canonical: str, loop: tuple[str | int, ...], source: str | None) -> None:
+    # jsonschema works out what unevaluated* leaves over by following every reference, without
+    # end on a loop: validation follows a loop once (`loop_safe`), that part of jsonschema cannot.
+    if '"unevaluatedProperties"' in canonical or '"unevaluatedItems"' in canonical:
+        raise _schema_error(
+            source,
+            "unevaluatedProperties and unevaluatedItems cannot be used in a schema whose "
+            f"references loop back to {to_pointer(loop) or '/'} without descending into the config",
+        )
+
+
+def _one_dialect(doc: Mapping[str, Any], cls: Any, openapi: bool, source: str | None) -> Any:
+    # jsonschema picks its validator class again from the `$schema` of each subschema it enters,
+    # which would trade the loop-safe class for the plain one: this copy says the dialect only
+    # through the class. A subschema in another dialect would still switch, so it is refused.
+    copy = json.loads(json.dumps(doc))
+    for where, node, is_schema in walk(copy, openapi=openapi):
+        if is_schema and "$schema" in node:
+            if validators.validator_for(node, default=cls) is not cls:
+                raise _schema_error(
+                    source,
+                    "references that loop back without descending into the config cannot be "
+                    "used in a schema that mixes dialects",
+                    where,
+                )
+            del node["$schema"]
+    return copy
+
+
 def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> None:
     from jsonschema_path import SchemaPath
     from openapi_spec_validator.validation import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
@@ -490,6 +540,12 @@ def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> Non
     spec_path = SchemaPath.from_dict(doc, handlers=closed_handlers)
     try:
         error = next(iter(spec_cls(spec_path).iter_errors()), None)
+    except RecursionError:
+        raise _schema_error(
+            source,
+            "openapi-spec-validator cannot check a document whose references loop back without "
+            "descending into the config (such as a schema whose allOf refers to itself)",
+        ) from None
     except Exception as exc:  # the walk raises (not yields) on what it cannot resolve
         raise _schema_error(source, f"not a valid OpenAPI document: {exc}") from exc
     if error is not None:
