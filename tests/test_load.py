@@ -25,7 +25,7 @@ FAST = FAST_LOADER is not None
 needs_fast = pytest.mark.skipif(not FAST, reason="yaml-rs 0.1.6 (the fast extra) not installed")
 
 
-MODES = ["libyaml", "pure", *(["fast"] if FAST else [])]
+MODES = ["libyaml", "pure", pytest.param("fast", marks=needs_fast)]
 
 
 def once(test: Any) -> Any:
