@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from .diff import LEVELS
-from .schema import Schema
+
+if TYPE_CHECKING:
+    from .schema import Schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -23,6 +26,8 @@ def _schema(path: str | None, pointer: str | None) -> Schema | None:
         if pointer is not None:
             raise click.UsageError("--pointer needs --schema")
         return None
+    from .schema import Schema  # jsonschema: imported only by the commands given a schema
+
     return Schema.from_file(path, pointer=pointer)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,7 +26,10 @@ from ._cli_common import (
     pointer_option,
     schema_option,
 )
-from .fleet import PREFIX, Fleet, InstanceStatus, PublishResult
+from ._fleet_keys import PREFIX
+
+if TYPE_CHECKING:  # etcd speaks HTTP (httpx): `hotconf.fleet` is imported by `publish` only
+    from .fleet import Fleet, InstanceStatus, PublishResult
 
 
 def _say(line: str, *, err: bool = False) -> None:
@@ -100,6 +103,8 @@ def publish_cmd(
     its canary is aborted or --watch times out; 2 when it cannot run (etcd unreachable, a
     publish that lost the race to another one).
     """
+    from .fleet import Fleet
+
     schema = _schema(schema_path, pointer)
     with Fleet(etcd_url, name, prefix=prefix) as fleet:
         result = fleet.publish(
@@ -166,8 +171,3 @@ def _follow_canary(fleet: Fleet, poll: float, timeout: float) -> int:
     final = fleet.watch_rollout(poll=poll, timeout=timeout, on_progress=progress)
     _say(f"{final['state']} v{final['version']}: {final.get('reason', '')}")
     return EXIT_OK if final["state"] == "promoted" else EXIT_INVALID
-
-
-def register(group: click.Group) -> None:
-    """Add ``publish`` to the ``hotconf`` command group."""
-    group.add_command(publish_cmd)

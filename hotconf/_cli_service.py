@@ -21,15 +21,12 @@ import json
 import logging
 import os
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import fleet
 from ._cli_common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -43,13 +40,14 @@ from ._cli_common import (
 )
 from ._fleet_keys import PREFIX
 from .errors import HotconfError
-from .live import LiveConfig, coerce_source, watch
-from .pipeline import check
-from .schema import Schema
-from .snapshot import VersionInfo, canonical_json
+from .snapshot import canonical_json
 from .sources import Poke, RawDocument
-from .sources.etcd import EtcdSource
-from .store import DB_NAME, Store
+
+# Each command imports what it runs when it runs (see `hotconf.cli`).
+if TYPE_CHECKING:
+    from .live import LiveConfig
+    from .schema import Schema
+    from .snapshot import VersionInfo
 
 TOKEN_ENV = "HOTCONF_TOKEN"  # noqa: S105 (the variable's name, not a token)
 READ_TOKEN_ENV = "HOTCONF_READ_TOKEN"  # noqa: S105
@@ -125,6 +123,9 @@ def watch_etcd(
         no_state: keep history in memory only (no LKG across restarts).
         kwargs: more `hotconf.watch` arguments (``on_result``, ``webhooks``...).
     """
+    from .live import watch
+    from .sources.etcd import EtcdSource
+
     source = EtcdSource(**options, state_dir=state_dir)
     try:
         return watch(source, schema, state_dir=None if no_state else source.state_dir, **kwargs)
@@ -198,6 +199,8 @@ def serve_cmd(
     Without a token, reload and rollback are open to local callers and it listens on
     loopback only. Exits 1 when there is no valid config to serve, 2 when it cannot run.
     """
+    from .live import watch
+
     try:
         from .service import Service, serve
     except ImportError as exc:  # the service extra is not installed
@@ -260,6 +263,9 @@ def _request(
     url: str, path: str, *, body: dict[str, Any] | None = None, token: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """One JSON request; returns the status and the JSON body (a problem, on errors)."""
+    import urllib.error
+    import urllib.request
+
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
     headers = {"Accept": "application/json"}
@@ -299,6 +305,9 @@ def _problem(status: int, problem: dict[str, Any]) -> int:
 
 
 def _state_dir(config: tuple[str, ...], state_dir: str | None) -> Path:
+    from .sources.files import coerce_source
+    from .store import DB_NAME
+
     if state_dir is not None:
         directory = Path(state_dir)
     else:
@@ -347,6 +356,8 @@ def _fleet_line(info: dict[str, Any], current: int | None, canary: int | None) -
 
 
 def _fleet_history(etcd_url: str, name: str, prefix: str, limit: int, fmt: str) -> int:
+    from . import fleet
+
     with fleet.Fleet(etcd_url, name, prefix=prefix) as f:
         versions = f.versions(limit)
         current_ptr, _ = f.pointer("current")
@@ -398,6 +409,8 @@ def history_cmd(
             return _problem(status, body)
         versions, current = body["versions"], body["current"]
     else:
+        from .store import DB_NAME, Store
+
         store = Store(_state_dir(config, state_dir) / DB_NAME)
         try:
             versions = [v.to_dict() for v in store.history(limit)]
@@ -452,6 +465,10 @@ def rollback_offline(directory: Path, schema: Schema, to: int | None) -> str:
         VersionNotFoundError: no such version.
         ValidationError: the target fails ``schema``.
     """
+    from .live import LiveConfig
+    from .pipeline import check
+    from .store import DB_NAME, Store
+
     store = Store(directory / DB_NAME)
     try:
         latest = store.latest()
@@ -548,6 +565,8 @@ def rollback_cmd(
 
 
 def _fleet_rollback(etcd_url: str, name: str, prefix: str, to: int | None, schema: Schema) -> int:
+    from . import fleet
+
     result = fleet.rollback(etcd_url, name, to, schema=schema, prefix=prefix)
     if result.status == "noop":
         click.echo(f"noop: {name} v{result.version} already has that content")
@@ -559,9 +578,3 @@ def _fleet_rollback(etcd_url: str, name: str, prefix: str, to: int | None, schem
         f"(rolled back from v{result.previous}); instances follow"
     )
     return EXIT_OK
-
-
-def register(group: click.Group) -> None:
-    """Add ``serve``, ``history`` and ``rollback`` to the ``hotconf`` command group."""
-    for command in (serve_cmd, history_cmd, rollback_cmd):
-        group.add_command(command)

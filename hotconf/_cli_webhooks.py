@@ -14,19 +14,24 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
+from ._deliveries import DELIVERY_STATUSES
 from .errors import HotconfError
-from .live import coerce_source
-from .store import DB_NAME, Store
-from .webhooks import DELIVERY_STATUSES, Delivery, DeliveryStatus
+
+if TYPE_CHECKING:
+    from ._deliveries import Delivery, DeliveryStatus
+    from .store import Store
 
 EXIT_OK = 0
 
 
 def _open(config: tuple[str, ...], state_dir: str | None) -> Store:
+    from .sources.files import coerce_source
+    from .store import DB_NAME, Store
+
     if state_dir and config:
         raise click.UsageError("give CONFIG or --state-dir, not both")
     if state_dir:
@@ -122,9 +127,3 @@ def redeliver_cmd(delivery: int, config: tuple[str, ...], state_dir: str | None)
     version = f" v{d.version}" if d.version is not None else ""
     click.echo(f"delivery {d.id} ({d.type}{version} to {d.subscriber}) is queued again")
     return EXIT_OK
-
-
-def register(group: click.Group) -> None:
-    """Add ``deliveries`` and ``redeliver`` to the ``hotconf`` command group."""
-    group.add_command(deliveries_cmd)
-    group.add_command(redeliver_cmd)

@@ -17,15 +17,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Literal
 
-import referencing.jsonschema as rj
-from jsonschema import validators
-from openapi_schema_validator import (
-    OAS30Validator,
-    OAS31Validator,
-    oas30_format_checker,
-    oas31_format_checker,
-)
-
+from ._jsonschema import dialect
 from ._refs import make_registry, walk
 from .paths import to_pointer
 from .schema import Schema
@@ -37,15 +29,6 @@ WILDCARD = "*"
 MAX_COMPARISONS = 50_000
 MAX_DEPTH = 64  # nested schema levels; each costs several Python stack frames
 
-_DIALECTS: dict[str, tuple[Any, Any, Any]] = {
-    "json-schema-2020-12": (validators.Draft202012Validator, rj.DRAFT202012, None),
-    "json-schema-2019-09": (validators.Draft201909Validator, rj.DRAFT201909, None),
-    "json-schema-draft-07": (validators.Draft7Validator, rj.DRAFT7, None),
-    "json-schema-draft-06": (validators.Draft6Validator, rj.DRAFT6, None),
-    "json-schema-draft-04": (validators.Draft4Validator, rj.DRAFT4, None),
-    "openapi-3.0": (OAS30Validator, rj.DRAFT4, oas30_format_checker),
-    "openapi-3.1": (OAS31Validator, rj.DRAFT202012, oas31_format_checker),
-}
 _LEGACY_REF = frozenset({"json-schema-draft-04", "json-schema-draft-06", "json-schema-draft-07"})
 _BOOL_EXCLUSIVE = frozenset({"json-schema-draft-04", "openapi-3.0"})
 _TUPLE_ITEMS = _LEGACY_REF | {"json-schema-2019-09"}
@@ -106,8 +89,7 @@ class Side:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self.dialect = schema.dialect
-        self.cls, self.spec, checker = _DIALECTS[schema.dialect]
-        self.checker = checker if checker is not None else self.cls.FORMAT_CHECKER
+        self.cls, self.spec, self.checker = dialect(schema.dialect)
         doc = dict(schema.document)
         self.registry, self.base = make_registry(doc, self.spec)
         openapi = self.dialect.startswith("openapi")

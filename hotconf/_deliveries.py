@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ._subscribers import EventType
-from .events import Rejection, RolloutEvent
-from .impact import ImpactReport
-from .snapshot import Snapshot, VersionInfo
+if TYPE_CHECKING:
+    from ._subscribers import EventType
+    from .events import Rejection, RolloutEvent
+    from .impact import ImpactReport
+    from .snapshot import Snapshot, VersionInfo
 
 DeliveryStatus = Literal["pending", "failed", "delivered", "dead"]
 DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "failed", "delivered", "dead")

@@ -27,11 +27,12 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from jsonschema import FormatChecker
+from typing import TYPE_CHECKING, Any
 
 from ._refs import refuse, walk
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
 
 _DIALECTS = {
     "json-schema-2020-12": "Draft202012Validator",

@@ -10,12 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._canary import Outcomes
-from ._etcd import KeyValue
 from .errors import Problem, RolloutError, SourceError
 from .sources import RawDocument
+
+if TYPE_CHECKING:
+    from ._etcd import KeyValue
 
 PREFIX = "/hotconf"
 ENVELOPE = 1  # the envelope format's version

@@ -9,9 +9,10 @@ else is rebuilt from the keyword and the schema's value alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 MAX_VALUE = 60
 MAX_MESSAGE = 300

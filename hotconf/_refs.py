@@ -21,16 +21,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jsonschema import validators
-from referencing import Registry, Specification
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import lookup_recursive_ref
-
 from .errors import Problem
 from .paths import to_pointer
 
 if TYPE_CHECKING:
+    from referencing import Registry, Specification
     from referencing._core import Resolver
+    from referencing.exceptions import Unresolvable
 
     Entry = tuple[Mapping[str, Any], Resolver[Any]]
 
@@ -117,6 +114,8 @@ def make_registry(document: Mapping[str, Any], spec: Specification[Any]) -> tupl
 
 def refusing_registry() -> Registry[Any]:
     """An empty registry whose ``retrieve`` is `refuse`."""
+    from referencing import Registry  # imported with the first schema, not with hotconf
+
     # attrs gives Registry its `retrieve` alias at runtime; mypy only sees the private name.
     return Registry(retrieve=refuse)  # type: ignore[call-arg]
 
@@ -204,6 +203,8 @@ def check_refs(
         one `Problem` (code ``ref``, path into the schema document) per reference that does
         not resolve inside the document; ``()`` when all do.
     """
+    from referencing.exceptions import Unresolvable
+
     problems: list[Problem] = []
     resolvers: dict[Where, Resolver[Any]] = {(): registry.resolver(base)}
     for where, node, is_schema in walk(document, openapi=openapi):
@@ -247,6 +248,8 @@ def _ref(validator: Any, ref: str, instance: Any, schema: Any) -> Iterator[Any]:
 
 
 def _recursive_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Iterator[Any]:
+    from referencing.jsonschema import lookup_recursive_ref
+
     yield from _follow(validator, instance, lookup_recursive_ref(validator._resolver))
 
 
@@ -258,6 +261,8 @@ def loop_safe(cls: Any) -> Any:
     as satisfied there: the outer check covers everything else, so
     ``{"$ref": "#", "properties": {"next": {"$ref": "#"}}}`` means its ``properties``.
     """
+    from ._jsonschema import validators
+
     mine = {"$ref": _ref, "$dynamicRef": _ref, "$recursiveRef": _recursive_ref}
     return validators.extend(cls, {k: v for k, v in mine.items() if k in cls.VALIDATORS})
 
@@ -275,6 +280,8 @@ def loop_in_place(
     The steps that stay at the same value are the references and ``allOf``, ``anyOf``,
     ``oneOf``, ``not``, ``if``/``then``/``else``, ``dependentSchemas`` and ``dependencies``.
     """
+    from referencing.exceptions import Unresolvable
+
     resolvers: dict[Where, Resolver[Any]] = {(): registry.resolver(base)}
     where_of: dict[int, Where] = {}
     steps: dict[int, list[Any]] = {}
@@ -354,6 +361,8 @@ class Annotator:
         return tuple(node for node, _ in level)
 
     def _expand(self, entries: list[Entry]) -> list[Entry]:
+        from referencing.exceptions import Unresolvable
+
         # Every entry's resolver is already "inside" its node (its $id applied once).
         out: list[Entry] = []
         seen: set[int] = set()

@@ -9,6 +9,7 @@ Re-exported by `hotconf.webhooks`.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import os
@@ -271,7 +272,11 @@ SUBSCRIBERS_SCHEMA: Mapping[str, Any] = {
         }
     },
 }
-_FILE_SCHEMA = Schema.from_dict(SUBSCRIBERS_SCHEMA)
+
+
+@functools.cache
+def _file_schema() -> Schema:
+    return Schema.from_dict(SUBSCRIBERS_SCHEMA)  # built on first use: it imports jsonschema
 
 
 def read_subscribers(path: str | os.PathLike[str]) -> tuple[Subscriber, ...]:
@@ -291,7 +296,7 @@ def read_subscribers(path: str | os.PathLike[str]) -> tuple[Subscriber, ...]:
     name = os.fspath(path)
     data = load(name)
     problems = [
-        Problem(p.message, p.path, p.code, name, p.line) for p in _FILE_SCHEMA.validate(data)
+        Problem(p.message, p.path, p.code, name, p.line) for p in _file_schema().validate(data)
     ]
     subs: list[Subscriber] = []
     if not problems:

@@ -7,7 +7,8 @@ subtrees cost one identity check or one strict comparison and are never reported
 
 Lists the schema marks as sets (``x-hotconf-set: true``) are compared without order by
 DeepDiff (``ignore_order``), which reports items added and removed by value: that is where
-its matching pays; everywhere else the direct walk is ~70x faster on large configs.
+its matching pays; everywhere else the direct walk is ~70x faster on large configs. DeepDiff
+is imported then, on the first such list, not with this module.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
-
-from deepdiff import DeepDiff
 
 from .paths import Path, to_pointer
 from .snapshot import REDACTED, canonical_json
@@ -137,6 +136,8 @@ def changes(
             emit((*path, i), "item_added", None, b[i])
 
     def walk_set(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
+        from deepdiff import DeepDiff
+
         found = DeepDiff(
             list(a),
             list(b),

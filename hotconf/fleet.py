@@ -504,7 +504,7 @@ def _document(
 ) -> tuple[RawDocument, str]:
     if isinstance(config, bytes):
         return RawDocument("candidate", config, format), "bytes"
-    from .live import coerce_source  # live imports much; publishing needs it only here
+    from .sources.files import coerce_source  # watchdog: publishing needs it only here
 
     source = coerce_source(config)
     docs = source.read()

@@ -36,7 +36,7 @@ from .pipeline import Validator, parse_all
 from .schema import Schema
 from .snapshot import _ABSENT, Snapshot, VersionInfo, checksum, freeze, thaw
 from .sources import RawDocument, Source
-from .sources.files import FileSource
+from .sources.files import coerce_source
 from .store import Store
 from .webhooks import Subscriber, Webhooks
 from .worker import ReloadWorker
@@ -333,16 +333,6 @@ class LiveConfig(Reloading, Subscribing, RollingOut):
         current = getattr(self, "current", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-def coerce_source(
-    source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-) -> Source:
-    if isinstance(source, str | os.PathLike):
-        return FileSource(source, directory=os.path.isdir(source))
-    if isinstance(source, Sequence):
-        return FileSource(list(source))
-    return source
 
 
 def watch(

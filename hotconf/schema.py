@@ -17,17 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-import referencing.jsonschema as rj
-from jsonschema import FormatChecker, validators
-from jsonschema.exceptions import best_match
-from openapi_schema_validator import (
-    OAS30Validator,
-    OAS31Validator,
-    oas30_format_checker,
-    oas31_format_checker,
-)
+from typing import TYPE_CHECKING, Any
 
 from . import _fastpath
 from ._messages import cap, message
@@ -46,25 +36,21 @@ from .errors import HotconfError, Problem, SchemaError
 from .load import load
 from .paths import from_pointer, to_pointer
 
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+
 MAX_PROBLEMS = 100
 
-# $schema URI (without a trailing "#") -> (dialect, validator class, referencing spec)
-_DIALECTS: dict[str, tuple[str, Any, Any]] = {
-    "https://json-schema.org/draft/2020-12/schema": (
-        "json-schema-2020-12", validators.Draft202012Validator, rj.DRAFT202012),
-    "https://json-schema.org/draft/2019-09/schema": (
-        "json-schema-2019-09", validators.Draft201909Validator, rj.DRAFT201909),
-    "http://json-schema.org/draft-07/schema": (
-        "json-schema-draft-07", validators.Draft7Validator, rj.DRAFT7),
-    "http://json-schema.org/draft-06/schema": (
-        "json-schema-draft-06", validators.Draft6Validator, rj.DRAFT6),
-    "http://json-schema.org/draft-04/schema": (
-        "json-schema-draft-04", validators.Draft4Validator, rj.DRAFT4),
-}  # fmt: skip
-_OPENAPI: dict[str, tuple[str, Any, Any, FormatChecker]] = {
-    "3.0": ("openapi-3.0", OAS30Validator, rj.DRAFT4, oas30_format_checker),
-    "3.1": ("openapi-3.1", OAS31Validator, rj.DRAFT202012, oas31_format_checker),
+# $schema URI (without a trailing "#") -> dialect; jsonschema's classes for each are looked up
+# when a schema is built (`hotconf._jsonschema`): importing this module imports neither.
+_DIALECTS: dict[str, str] = {
+    "https://json-schema.org/draft/2020-12/schema": "json-schema-2020-12",
+    "https://json-schema.org/draft/2019-09/schema": "json-schema-2019-09",
+    "http://json-schema.org/draft-07/schema": "json-schema-draft-07",
+    "http://json-schema.org/draft-06/schema": "json-schema-draft-06",
+    "http://json-schema.org/draft-04/schema": "json-schema-draft-04",
 }
+_OPENAPI = {"3.0": "openapi-3.0", "3.1": "openapi-3.1"}
 _OAS31_DIALECT = "https://spec.openapis.org/oas/3.1/dialect/base"
 
 _SENSITIVE_WORDS = frozenset(
@@ -281,6 +267,8 @@ class Schema:
         """
         if self._fast is not None and self._fast(data):
             return ()
+        from ._jsonschema import best_match
+
         found: list[tuple[tuple[Any, ...], Problem]] = []
         for error in self._validator.iter_errors(data):
             if error.context:
@@ -409,20 +397,21 @@ def _schema_error(source: str | None, message: str, where: Sequence[str | int] =
 
 
 def _dialect(doc: Mapping[str, Any], source: str | None) -> tuple[str, Any, Any, FormatChecker]:
+    from ._jsonschema import dialect
+
     if "openapi" in doc:
         version = str(doc["openapi"])
-        entry = _OPENAPI.get(version[:3]) if version[3:4] == "." else None
-        if entry is None:
+        name = _OPENAPI.get(version[:3]) if version[3:4] == "." else None
+        if name is None:
             raise _schema_error(source, f"OpenAPI {version} is not supported (3.0.x, 3.1.x are)")
-        return entry
+        return (name, *dialect(name))
     if "swagger" in doc:
         raise _schema_error(source, "Swagger 2.0 is not supported (OpenAPI 3.0.x, 3.1.x are)")
     uri = doc.get("$schema", "https://json-schema.org/draft/2020-12/schema")
     found = _DIALECTS.get(uri.rstrip("#")) if isinstance(uri, str) else None
     if found is None:
         raise _schema_error(source, _unknown_dialect(uri))
-    name, cls, spec = found
-    return name, cls, spec, cls.FORMAT_CHECKER
+    return (found, *dialect(found))
 
 
 def _unknown_dialect(uri: object) -> str:
@@ -492,6 +481,8 @@ def _check_nested_dialects(doc: Mapping[str, Any], openapi: bool, source: str | 
 
 def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
     # Like cls.check_schema, but with a registry that refuses to fetch (the default one would).
+    from ._jsonschema import best_match, validators
+
     meta_cls = validators.validator_for(cls.META_SCHEMA, default=cls)
     meta = meta_cls(
         cls.META_SCHEMA, registry=refusing_registry(), format_checker=cls.FORMAT_CHECKER
@@ -517,6 +508,8 @@ def _one_dialect(doc: Mapping[str, Any], cls: Any, openapi: bool, source: str | 
     # jsonschema picks its validator class again from the `$schema` of each subschema it enters,
     # which would trade the loop-safe class for the plain one: this copy says the dialect only
     # through the class. A subschema in another dialect would still switch, so it is refused.
+    from ._jsonschema import validators
+
     copy = json.loads(json.dumps(doc))
     for where, node, is_schema in walk(copy, openapi=openapi):
         if is_schema and "$schema" in node:

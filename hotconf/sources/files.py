@@ -41,7 +41,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from ..errors import LoadError, Problem, SourceError
 from ..load import DEFAULT_LIMITS, format_for
-from . import Poke, RawDocument
+from . import Poke, RawDocument, Source
 
 log = logging.getLogger("hotconf")
 
@@ -291,6 +291,18 @@ class FileSource:
         with self._lock:
             self._pending.clear()
             self._rearm.clear()
+
+
+def coerce_source(
+    source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> Source:
+    """A source from what ``hotconf.watch`` accepts: a `Source` as is, a file, a directory
+    or a list of files (a `FileSource`)."""
+    if isinstance(source, str | os.PathLike):
+        return FileSource(source, directory=os.path.isdir(source))
+    if isinstance(source, Sequence):
+        return FileSource(list(source))
+    return source
 
 
 def _readlink(path: str) -> str | None:
