@@ -149,7 +149,12 @@ def test_every_module_the_suite_imports_comes_with_the_install_step() -> None:
 
 def test_everything_the_install_step_brings_is_pinned_within_pyproject_ranges() -> None:
     pinned = pins()
-    unpinned = sorted(f"{name} ({why})" for name, why in needed().items() if name not in pinned)
+    brought = needed()
+    for name in sorted(brought.keys() & pinned.keys()):  # what it needs is read from metadata
+        installed = Version(metadata.version(name))
+        if installed != pinned[name]:
+            missing(f"{name} {installed} is installed, constraints/test.txt pins {pinned[name]}")
+    unpinned = sorted(f"{name} ({why})" for name, why in brought.items() if name not in pinned)
     assert not unpinned, f"not pinned in constraints/test.txt: {unpinned}"
     assert "hotconf" not in pinned
     for req in requested():
