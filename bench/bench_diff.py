@@ -5,8 +5,8 @@ For 10k and 100k leaves (1k too; 100k with --big), B is A with 1% of the leaves 
 
 - a bare direct recursive walk (~30 lines, below): the floor;
 - DeepDiff(A, B, threshold_to_diff_deeper=0) (exact paths, as perf-baseline.md notes);
-- hotconf.diff.changes(A, B): the change list the live pipeline computes;
-- hotconf.impact.assess(A, B, schema): changes classified with a schema (levels, reasons).
+- hotconf.pipeline.diff.changes(A, B): the change list the live pipeline computes;
+- hotconf.pipeline.impact.assess(A, B, schema): changes classified with a schema (levels, reasons).
 
 Every tool's set of changed paths is checked against the ground truth before timing.
 Goal: hotconf at most 2x the direct walk.
@@ -25,9 +25,9 @@ from typing import Any
 from _gen import make_config
 from deepdiff import DeepDiff
 
-from hotconf.diff import changes
-from hotconf.impact import assess
-from hotconf.schema import Schema
+from hotconf.pipeline.diff import changes
+from hotconf.pipeline.impact import assess
+from hotconf.pipeline.schema import Schema
 
 
 def walk(a: Any, b: Any, path: tuple[Any, ...], out: list[tuple[Any, ...]]) -> None:
@@ -94,8 +94,11 @@ def main() -> None:
     parser.add_argument("--big", action="store_true", help="add 100k leaves")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-deepdiff", action="store_true", help="skip DeepDiff (slow)")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 200 leaves, one run")
     args = parser.parse_args()
     sizes = [1_000, 10_000, *([100_000] if args.big else [])]
+    if args.quick:
+        sizes, args.runs = [200], 1
     schema = Schema.coerce({"type": "object"})
     print(f"{'leaves':>7} {'walk':>9} {'DeepDiff':>10} {'hotconf':>9} {'assess':>9} "
           f"{'hotconf/walk':>13} {'assess/walk':>12} {'DeepDiff/walk':>14}")  # fmt: skip

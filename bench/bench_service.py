@@ -2,7 +2,7 @@
 
 1. Requests per second of ``GET /v1/config`` (keep-alive, anonymous: the redacted body) on
    loopback, against a bare Starlette app with one route that returns the same bytes, both
-   served the same way (uvicorn, the same ``Config`` and ``hotconf.service.Server``, each in
+   served the same way (uvicorn, the same ``Config`` and ``hotconf.service.app.Server``, each in
    its own process), measured alternately, round by round; the figure is the median of the
    per-round ratios. The client is ``wrk`` when it is installed, else a pipelining-free
    asyncio client in its own process. Goal: ratio >= 0.8.
@@ -15,6 +15,7 @@
    what the feed (one event per version bump) and the handler cost on their own.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
+     [--quick]   (smoke test: one short round, 5 long-polls)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -49,7 +51,7 @@ def _serve(kind: str, workdir: Path) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from hotconf.service import Server, bind
+    from hotconf.service.app import Server, bind
 
     body = (workdir / "body.json").read_bytes()
 
@@ -59,7 +61,7 @@ def _serve(kind: str, workdir: Path) -> None:
     app = Starlette(routes=[Route("/v1/config", config, methods=["GET"])])
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    # the same uvicorn settings as hotconf.service.serve
+    # the same uvicorn settings as hotconf.service.app.serve
     settings = uvicorn.Config(
         app, lifespan="on", log_config=None, access_log=False, server_header=False
     )
@@ -111,8 +113,9 @@ def _get(url: str) -> bytes:
 
 
 def _wrk(wrk: str, url: str, duration: float, connections: int) -> float:
+    seconds = max(1, math.ceil(duration))  # wrk takes whole seconds only
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{duration:g}s", url + "/v1/config"],
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", url + "/v1/config"],
         capture_output=True,
         text=True,
         check=True,
@@ -263,7 +266,7 @@ async def _app_release(polls: int) -> list[float]:
     import functools
 
     import hotconf
-    from hotconf.service import Service
+    from hotconf.service.app import Service
     from hotconf.testing import MemorySource
 
     source = MemorySource({"db": {"host": "h", "pool_size": 1, "password": "p4ssw0rd-x"}})
@@ -345,8 +348,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
     parser.add_argument("--only", choices=["rps", "long-poll"])
+    parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.connections, args.polls = 1, 1.0, 4, 5
     if args.serve:
         _serve(args.serve[0], Path(args.serve[1]))
         return

@@ -3,8 +3,18 @@
 A candidate config flows one way through the pipeline; nothing reaches readers before it is
 validated, nothing is announced before it is durable::
 
-    source ─bytes─▶ load ─data─▶ schema.validate ─▶ diff ─▶ commit (store) ─▶ swap ─▶ notify
-    (sources/)      (load.py)    (schema.py)        (diff.py) (store.py)     (live.py) (notify.py)
+    source ─bytes─▶ load ─data─▶ schema ─▶ diff ─▶ impact ─▶ gate ─▶ commit ─▶ swap ─▶ notify
+
+    source        sources/: files and directories (watchdog), etcd (fleet mode)
+    load … gate   pipeline/evaluate.py, the one candidate check, over pipeline/load.py,
+                  schema.py, diff.py, impact.py and levels.py: no state, no threads
+    commit        store/: the version and its webhook outbox rows in one SQLite transaction
+    swap          live/config.py: LiveConfig._commit assigns ``live.current``, a Snapshot
+    notify        live/subscriptions.py (in process), webhooks/ (signed HTTP, from the outbox)
+
+Around it: `compat` (schema-diff), `fleet` (publish to etcd, canaries across instances),
+`service` (the HTTP API), `cli` (the ``hotconf`` command). docs/architecture.md has the whole
+picture: the package map, the threads, the state and the invariants.
 
 Usage::
 
@@ -16,8 +26,6 @@ Usage::
 """
 
 import importlib
-import sys
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 # The exceptions are imported with the package: they are small and every stage raises them.
@@ -40,7 +48,7 @@ from .errors import VersionNotFoundError as VersionNotFoundError
 # nothing and each use pays only for its own stage: a schema for jsonschema, `watch` for
 # watchdog and SQLite, `create_app` for Starlette, `EtcdSource` for httpx.
 _LAZY = {
-    "Change": "diff",
+    "Change": "pipeline.diff",
     "ChangeEvent": "events",
     "CompatChange": "compat",
     "CompatReport": "compat",
@@ -48,69 +56,67 @@ _LAZY = {
     "DeliveryAttempt": "webhooks",
     "EtcdSource": "sources.etcd",
     "FileSource": "sources.files",
-    "ImpactReport": "impact",
-    "Level": "diff",
-    "Limits": "load",
-    "LiveConfig": "live",
-    "REDACTED": "snapshot",
+    "ImpactReport": "pipeline.impact",
+    "Level": "pipeline.levels",
+    "Limits": "pipeline.load",
+    "LiveConfig": "live.config",
+    "REDACTED": "pipeline.snapshot",
     "RawDocument": "sources",
     "Rejection": "events",
     "ReloadResult": "events",
     "RetryPolicy": "webhooks",
-    "Rollout": "rollout",
+    "Rollout": "live.rollouts",
     "RolloutEvent": "events",
-    "Schema": "schema",
-    "Snapshot": "snapshot",
+    "Schema": "pipeline.schema",
+    "Snapshot": "pipeline.snapshot",
     "Source": "sources",
     "Subscriber": "webhooks",
     "SubscriberStatus": "webhooks",
-    "Subscription": "notify",
-    "Validator": "pipeline",
-    "VersionInfo": "snapshot",
+    "Subscription": "live.subscriptions",
+    "Validator": "pipeline.evaluate",
+    "VersionInfo": "pipeline.snapshot",
     "WebhookError": "webhooks",
     "WebhookNotFoundError": "webhooks",
     "Webhooks": "webhooks",
-    "create_app": "service",
-    "diff": "impact",
-    "load": "load",
+    "create_app": "service.app",
+    "diff": "pipeline.impact",
+    "load": "pipeline.load",
     "schema_diff": "compat",
-    "watch": "live",
+    "watch": "live.watch",
 }
-# The public modules, also reachable as attributes (``hotconf.webhooks.new_secret()``).
+# The subpackages and public modules, also reachable as attributes
+# (``hotconf.webhooks.new_secret()``).
 _MODULES = frozenset(
     {
-        "cli", "compat", "errors", "events", "fleet", "impact", "live", "notify", "paths",
-        "pipeline", "rollout", "schema", "service", "snapshot", "sources", "store", "testing",
-        "webhooks", "worker",
+        "cli", "compat", "errors", "events", "fleet", "live", "pipeline", "service", "sources",
+        "store", "testing", "webhooks",
     }
 )  # fmt: skip
-# `hotconf.diff` and `hotconf.load` are functions, and modules of the same names too.
-_FUNCTIONS_OVER_MODULES = frozenset({"diff", "load"})
 
 if TYPE_CHECKING:
     from .compat import CompatChange as CompatChange
     from .compat import CompatReport as CompatReport
     from .compat import schema_diff as schema_diff
-    from .diff import Change as Change
-    from .diff import Level as Level
     from .events import ChangeEvent as ChangeEvent
     from .events import Rejection as Rejection
     from .events import ReloadResult as ReloadResult
     from .events import RolloutEvent as RolloutEvent
-    from .impact import ImpactReport as ImpactReport
-    from .impact import diff as diff
-    from .live import LiveConfig as LiveConfig
-    from .live import watch as watch
-    from .load import Limits as Limits
-    from .load import load as load
-    from .notify import Subscription as Subscription
-    from .pipeline import Validator as Validator
-    from .rollout import Rollout as Rollout
-    from .schema import Schema as Schema
-    from .service import create_app as create_app
-    from .snapshot import REDACTED as REDACTED
-    from .snapshot import Snapshot as Snapshot
-    from .snapshot import VersionInfo as VersionInfo
+    from .live.config import LiveConfig as LiveConfig
+    from .live.rollouts import Rollout as Rollout
+    from .live.subscriptions import Subscription as Subscription
+    from .live.watch import watch as watch
+    from .pipeline.diff import Change as Change
+    from .pipeline.evaluate import Validator as Validator
+    from .pipeline.impact import ImpactReport as ImpactReport
+    from .pipeline.impact import diff as diff
+    from .pipeline.levels import Level as Level
+    from .pipeline.load import Limits as Limits
+    from .pipeline.load import load as load
+    from .pipeline.schema import Schema as Schema
+    from .pipeline.snapshot import REDACTED as REDACTED
+    from .pipeline.snapshot import Snapshot as Snapshot
+    from .pipeline.snapshot import VersionInfo as VersionInfo
+    from .service.app import create_app as create_app
     from .sources import RawDocument as RawDocument
     from .sources import Source as Source
     from .sources.etcd import EtcdSource as EtcdSource
@@ -139,17 +145,6 @@ else:
     def __dir__() -> list[str]:
         return sorted({*globals(), *_LAZY, *_MODULES})
 
-
-class _Package(ModuleType):
-    def __setattr__(self, name: str, value: object) -> None:
-        # Importing a submodule sets it as an attribute of the package: for `diff` and `load`
-        # that would hide the function of that name, which is what `hotconf.diff` means.
-        if name in _FUNCTIONS_OVER_MODULES and isinstance(value, ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 __version__ = "0.1.0.dev0"
 

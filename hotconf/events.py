@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from .diff import Change, Level
 from .errors import Problem
-from .impact import ImpactReport
-from .paths import to_dotted
-from .snapshot import Snapshot
+from .pipeline.diff import Change
+from .pipeline.impact import ImpactReport
+from .pipeline.levels import Level
+from .pipeline.paths import to_dotted
+from .pipeline.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,9 @@ class ChangeEvent:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A candidate was refused; the last-known-good stays served (DESIGN inv. 6).
+    """A candidate was refused; the last-known-good stays served.
+
+    Every rejection is recorded, logged and announced (docs/architecture.md, invariant 6).
 
     Attributes:
         at: when (UTC).

@@ -15,7 +15,7 @@ import pytest
 
 import hotconf
 
-from .test_cli import Lines
+from .cli.test_cli import Lines
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = (ROOT / "scripts" / "install-test-deps").read_text()
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 CONSTRAINTS = ROOT / "constraints" / "test.txt"
-SUITE = [*ROOT.glob("tests/*.py"), *ROOT.glob("bench/*.py"), *ROOT.glob("examples/**/*.py")]
+SUITE = [*ROOT.glob("tests/**/*.py"), *ROOT.glob("bench/*.py"), *ROOT.glob("examples/**/*.py")]
 
 
 def installed_extras() -> set[str]:

@@ -18,7 +18,7 @@ import click
 import pytest
 
 import hotconf
-from hotconf import cli
+from hotconf.cli import group as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "service"
@@ -29,7 +29,7 @@ OPENAPI_LIBS = {"openapi_schema_validator", "openapi_spec_validator", "pydantic"
 IRI_LIBS = {"rfc3987_syntax", "lark"}  # jsonschema's iri formats: built on first iri check
 SERVICE_LIBS = {"starlette", "uvicorn", "prometheus_client"}
 OTHER_LIBS = {"deepdiff", "httpx", "standardwebhooks", "watchdog", "yaml", "sqlite3"}
-COMMAND_MODULES = {f"hotconf.{m}" for m, _, _ in cli.COMMANDS.values()}
+COMMAND_MODULES = {f"hotconf.cli.{m}" for m, _, _ in cli.COMMANDS.values()}
 HEAVY = SCHEMA_LIBS | OPENAPI_LIBS | IRI_LIBS | SERVICE_LIBS | OTHER_LIBS
 
 
@@ -89,7 +89,7 @@ def test_diff_without_a_schema_imports_no_schema_library(tmp_path: Path) -> None
     assert code == 0
     assert not modules & (SCHEMA_LIBS | OPENAPI_LIBS | IRI_LIBS | SERVICE_LIBS)
     assert not modules & {"deepdiff", "httpx", "standardwebhooks", "sqlite3"}
-    assert "hotconf._cli_service" not in modules
+    assert "hotconf.cli.service" not in modules
 
 
 def test_a_json_schema_imports_jsonschema_but_not_openapi_nor_the_iri_grammar() -> None:
@@ -212,10 +212,10 @@ def test_diff_and_load_stay_functions_whatever_is_imported_first(first: str) -> 
         f"""
         import hotconf
         if {modules_first!r}:
-            import hotconf.diff, hotconf.load, hotconf.impact
-        from hotconf.diff import changes
-        from hotconf.load import parse
-        import hotconf.live  # imports both modules again, as any stage does
+            import hotconf.pipeline.diff, hotconf.pipeline.load, hotconf.pipeline.impact
+        from hotconf.pipeline.diff import changes
+        from hotconf.pipeline.load import parse
+        import hotconf.live.config  # imports both modules again, as any stage does
         result = [
             callable(hotconf.diff), hotconf.diff.__module__,
             callable(hotconf.load), hotconf.load.__module__,
@@ -223,7 +223,7 @@ def test_diff_and_load_stay_functions_whatever_is_imported_first(first: str) -> 
         ]
         """
     )
-    assert result == [True, "hotconf.impact", True, "hotconf.load", True]
+    assert result == [True, "hotconf.pipeline.impact", True, "hotconf.pipeline.load", True]
 
 
 def test_unknown_and_private_names_are_attribute_errors() -> None:
@@ -243,7 +243,7 @@ def test_version_is_the_installed_distributions() -> None:
 def _defined_commands() -> dict[str, click.Command]:
     found: dict[str, click.Command] = {}
     for module in sorted({m for m, _, _ in cli.COMMANDS.values()}):
-        loaded = __import__(f"hotconf.{module}", fromlist=["_"])
+        loaded = __import__(f"hotconf.cli.{module}", fromlist=["_"])
         for value in vars(loaded).values():
             if isinstance(value, click.Command) and value.callback is not None:
                 assert value.name is not None
@@ -256,7 +256,7 @@ def test_the_command_table_lists_every_command_with_its_own_summary() -> None:
     assert set(defined) == set(cli.COMMANDS)
     for name, (module, attr, summary) in cli.COMMANDS.items():
         command = defined[name]
-        assert command is getattr(sys.modules[f"hotconf.{module}"], attr)
+        assert command is getattr(sys.modules[f"hotconf.cli.{module}"], attr)
         assert command.help is not None
         first = inspect.cleandoc(command.help).split("\n\n")[0]
         assert " ".join(first.split()) == summary, name

@@ -1,7 +1,7 @@
 """Sources: where candidates come from.
 
 A source hands out its raw documents (`read`) and, once started, pokes the reload worker when
-they may have changed. It never parses: bytes go to `hotconf.load` in the pipeline.
+they may have changed. It never parses: bytes go to `hotconf.pipeline.load` in the pipeline.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ pipeline), and the instance catches up when the watch reconnects.
 
 A second thread reports what the instance serves under a lease (``instances/<id>``): the
 version, a rejection if the newest one was refused, and outcomes per version
-(`EtcdSource.record` or ``signals=``). `hotconf.fleet` reads these to run canaries.
+(`EtcdSource.record` or ``signals=``). `hotconf.fleet.publisher` reads these to run canaries.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._etcd import Etcd, WatchStream
-from .._fleet_keys import PREFIX, Envelope, Keys
 from ..errors import EtcdError, Problem, SourceError
+from ..fleet.etcd import Etcd, WatchStream
+from ..fleet.keys import PREFIX, Envelope, Keys
 from . import Poke, RawDocument
 
 if TYPE_CHECKING:
     from ..events import Rejection
-    from ..live import LiveConfig
+    from ..live.config import LiveConfig
 
 log = logging.getLogger("hotconf")
 
@@ -379,7 +379,7 @@ class EtcdSource:
         Raises:
             EtcdError: etcd cannot be reached.
         """
-        from ..fleet import Fleet  # fleet mode's publisher side: imported when asked
+        from ..fleet.publisher import Fleet  # fleet mode's publisher side: imported when asked
 
         status = Fleet(self._etcd, self.name, prefix=self.keys.prefix).rollout_status()
         if status is not None:

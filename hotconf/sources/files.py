@@ -40,7 +40,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from ..errors import LoadError, Problem, SourceError
-from ..load import DEFAULT_LIMITS, format_for
+from ..pipeline.load import DEFAULT_LIMITS, format_for
 from . import Poke, RawDocument, Source
 
 log = logging.getLogger("hotconf")

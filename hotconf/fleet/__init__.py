@@ -1,0 +1,27 @@
+"""Fleet mode: publish a config to etcd and follow it from every instance.
+
+`publish`, `rollback` and `Fleet` are the publisher's side; instances follow with
+`hotconf.EtcdSource`. docs/fleet.md is the user guide.
+"""
+
+from .publisher import PREFIX as PREFIX
+from .publisher import Envelope as Envelope
+from .publisher import Fleet as Fleet
+from .publisher import InstanceStatus as InstanceStatus
+from .publisher import Keys as Keys
+from .publisher import PublishResult as PublishResult
+from .publisher import publish as publish
+from .publisher import rollback as rollback
+from .publisher import select as select
+
+__all__ = [
+    "PREFIX",
+    "Envelope",
+    "Fleet",
+    "InstanceStatus",
+    "Keys",
+    "PublishResult",
+    "publish",
+    "rollback",
+    "select",
+]

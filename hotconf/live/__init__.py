@@ -1,0 +1,1 @@
+"""`LiveConfig`: the served snapshot, the reload worker, subscriptions and rollouts."""

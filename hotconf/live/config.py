@@ -1,0 +1,785 @@
+"""`LiveConfig`: the served snapshot and everything that changes it, in one class.
+
+Readers take ``live.current``: one attribute read of an immutable `Snapshot`, no lock
+(docs/architecture.md, invariant 1). Writers (the reload worker, `reload`, `rollback`, a
+promoted rollout) serialize on one lock and run one sequence: read the source → `evaluate`
+the candidate (parse, checksum, schema and checks, impact report, gate) → commit it to the
+store with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
+becomes visible before it is validated, nor announced before it is durable (invariant 3).
+
+Its parts: the reload worker (`hotconf.live.worker`), subscriptions
+(`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
+only through the narrow `Host` interface that `_RolloutHost` implements here).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal
+
+from ..errors import (
+    ClosedError,
+    HotconfError,
+    NoValidConfigError,
+    Problem,
+    RolloutError,
+    StoreError,
+    ValidationError,
+)
+from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
+from ..pipeline import evaluate as pipeline
+from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
+from ..pipeline.impact import ImpactReport, assess
+from ..pipeline.levels import Level, LevelName
+from ..pipeline.schema import Schema
+from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
+from ..sources import RawDocument, Source
+from ..store.history import Store
+from ..webhooks.manager import Webhooks
+from .canary import Signals
+from .rollouts import Rollout, Rollouts
+from .subscriptions import Subscribers, Subscription
+from .worker import Deferred, ReloadWorker
+
+log = logging.getLogger("hotconf")
+
+PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LiveConfig:
+    """A config that stays current: validated, versioned, swapped atomically.
+
+    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`) or
+    ``live.get("db.pool_size", default)``; both are lock-free. Close it when done, or use it as
+    a context manager.
+
+    Attributes:
+        current: the snapshot served now.
+        last_rejection: the last `Rejection`, or ``None``.
+        name: the config's name (events, history, logs).
+        degraded: serving the last-known-good because the source is rejected.
+        webhooks: the webhook deliveries (``watch(webhooks=...)``), or ``None``.
+    """
+
+    __slots__ = (
+        "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
+        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
+        "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
+        "name", "webhooks",
+    )  # fmt: skip
+
+    current: Snapshot
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        schema: Schema | None = None,
+        validators: Iterable[Validator] = (),
+        store: Store,
+        name: str | None = None,
+        poll_interval: float | None = 30.0,
+        clock: Callable[[], datetime] = _utcnow,
+        on_result: Callable[[ReloadResult], None] | None = None,
+        gate: Level | LevelName = Level.RESTART,
+        worker: ReloadWorker | None = None,
+        webhooks: Webhooks | None = None,
+    ) -> None:
+        try:
+            self._gate = Level.of(gate)
+        except ValueError:
+            names = ", ".join(level.value for level in Level)
+            raise ValueError(f"gate must be one of {names}, not {gate!r}") from None
+        self._source = source
+        self._schema = schema
+        self._validators = tuple(validators)
+        self._store = store
+        self.name = name or source.name
+        self._clock = clock
+        self._on_result = on_result
+        self._lock = threading.RLock()
+        self._closed = False
+        self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
+        self._rollouts = Rollouts(_RolloutHost(self))
+        self._last_digest: str | None = None
+        self._source_checksum: str | None = None
+        self._pinned = store.get_meta(PIN)
+        self.last_rejection: Rejection | None = None
+        self.degraded = False
+        self._worker: ReloadWorker | None = None
+        self.webhooks = webhooks
+        try:
+            if webhooks is not None:
+                webhooks._open(store)  # subscribers known before anything commits
+            self._start_up()
+            if webhooks is not None:
+                webhooks._start()  # resumes deliveries a previous run left in the outbox
+        except BaseException:
+            if webhooks is not None:
+                webhooks._abort(store)
+            store.close()
+            raise
+        if not source.synchronous:
+            self._worker = worker or ReloadWorker(
+                lambda defer: self._run("watch", defer=defer),
+                source.check,
+                poll_interval=poll_interval,
+            )
+            self._worker.start()
+        source.start(self._poke)
+
+    # -- start-up (invariant 7) ---------------------------------------------------------
+
+    def _start_up(self) -> None:
+        stored = self._store.latest()
+        lkg_problems: tuple[Problem, ...] = ()
+        if stored is not None:
+            lkg_problems = check(stored.data, self._schema, self._validators)
+            if lkg_problems:
+                log.error(
+                    "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
+                    stored.info.version,
+                    self.name,
+                )
+            else:
+                object.__setattr__(self, "current", Snapshot(stored.data, stored.info))
+        result = self._run("start")
+        if result.status != "rejected":
+            return
+        if result.snapshot is None:
+            problems = result.problems + tuple(
+                Problem(f"last-known-good v{stored.info.version}: {p.message}", p.path, p.code)
+                for p in lkg_problems
+                if stored is not None
+            )
+            where = self._store.path.parent if self._store.path else "memory"
+            raise NoValidConfigError(
+                f"{self.name}: no valid config to serve: the source is rejected and there is "
+                f"no usable last-known-good (state: {where})",
+                problems,
+            )
+        self.degraded = True
+        log.warning(
+            "hotconf: %s is rejected; serving last-known-good v%d (degraded)",
+            self.name,
+            result.snapshot.version,
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The version served now (read ``live.current`` once if you need data and version
+        from the same snapshot)."""
+        return self.current.version
+
+    def get(self, key: str | tuple[str | int, ...], default: Any = None) -> Any:
+        """The value at a dotted key (``"db.pool_size"``, ``"hosts.0"``) or tuple path.
+
+        Returns:
+            The value in the current snapshot, or ``default`` when it is absent.
+        """
+        snap = self.current
+        try:
+            value = snap._memo[key]
+        except KeyError:
+            value = snap._resolve(key)
+        return default if value is ABSENT else value
+
+    def history(self, limit: int | None = None) -> list[VersionInfo]:
+        """Versions, newest first (metadata only: nothing secret)."""
+        return self._store.history(limit)
+
+    def snapshot(self, version: int) -> Snapshot:
+        """An earlier (or the current) version as a `Snapshot`, read from the history.
+
+        Raises:
+            VersionNotFoundError: no such version.
+        """
+        current = self.current
+        if version == current.version:
+            return current
+        stored = self._store.get(version)
+        return Snapshot(stored.data, stored.info)
+
+    def compare(self, old: int, new: int) -> ImpactReport:
+        """The impact report between two versions of the history.
+
+        Raises:
+            VersionNotFoundError: either version does not exist.
+        """
+        a, b = self.snapshot(old), self.snapshot(new)
+        report = assess(
+            a, b, self._schema, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
+        )
+        return report.with_version(new)
+
+    def validate(self, candidate: bytes | Mapping[str, Any], format: str = "yaml") -> ImpactReport:
+        """Dry-run a candidate against the current config: nothing is applied or recorded.
+
+        Args:
+            candidate: the config as YAML/JSON bytes, or as data.
+            format: ``"yaml"`` or ``"json"`` for bytes.
+
+        Returns:
+            The `ImpactReport` it would have: ``breaking`` with problems when invalid.
+
+        Raises:
+            LoadError: the bytes do not parse.
+        """
+        evaluation = self._evaluate(candidate, format)
+        if evaluation.load_error is not None:
+            raise evaluation.load_error
+        assert evaluation.report is not None
+        return evaluation.report
+
+    def rejections(self, limit: int = 50) -> list[Rejection]:
+        """Recorded rejections, newest first (problems redacted)."""
+        return self._store.rejections(limit)
+
+    def _evaluate(
+        self, candidate: bytes | Mapping[str, Any], format: str, *, gate: Level | None = None
+    ) -> Evaluation:
+        return evaluate(
+            (RawDocument("candidate", candidate, format),)
+            if isinstance(candidate, bytes)
+            else candidate,
+            schema=self._schema,
+            validators=self._validators,
+            previous=self.current,
+            gate=gate,
+        )
+
+    # -- the pipeline -------------------------------------------------------------------
+
+    def reload(self, *, force: bool = False) -> ReloadResult:
+        """Run the pipeline now on what the source holds, whatever the watcher thinks.
+
+        Args:
+            force: apply a valid candidate even when its impact is above the gate (it is
+                still validated: nothing invalid is ever applied).
+
+        Returns:
+            A `ReloadResult`: ``applied``, ``noop`` or ``rejected``. Never raises for a bad
+            candidate: the last-known-good stays served and the result says why.
+
+        Raises:
+            ClosedError: the LiveConfig is closed.
+        """
+        self._ensure_open()
+        return self._run("manual", force=force)
+
+    def _poke(self, writing: bool = False) -> None:
+        if self._worker is not None:
+            self._worker.poke(writing)
+        elif not self._closed:  # a synchronous source: run now, in the caller's thread
+            self._run("manual")
+
+    def _run(
+        self,
+        trigger: Literal["start", "manual", "watch"],
+        *,
+        defer: bool = False,
+        force: bool = False,
+    ) -> ReloadResult:
+        failed: Exception | None = None
+        with self._lock:
+            if self._closed and trigger != "start":
+                return self._noop()
+            started = time.perf_counter()
+            try:
+                result = self._reload(trigger, defer, force)
+            except Deferred:
+                raise
+            except HotconfError as exc:
+                code = "store" if isinstance(exc, StoreError) else "source"
+                problems = exc.problems or (Problem(exc.message, code=code),)
+                result = self._reject(problems, None)
+            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, retry later
+                log.exception("hotconf: internal error while reloading %s", self.name)
+                self._last_digest = None
+                problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
+                result = self._reject((problem,), None)
+                if trigger == "watch":
+                    failed = exc
+            log.debug(
+                "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
+            )
+        # Outside the lock: a slow callback (a blocked stdout) must not hold up reloads.
+        if result is not None and self._on_result is not None and trigger != "start":
+            try:
+                self._on_result(result)
+            except Exception:
+                log.exception("hotconf: on_result callback raised")
+        if failed is not None:
+            raise failed  # the worker retries it, backing off
+        return result if result is not None else self._noop()
+
+    def _noop(self) -> ReloadResult:
+        return ReloadResult("noop", getattr(self, "current", None))
+
+    def _reload(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
+        """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
+        prev: Snapshot | None = getattr(self, "current", None)
+        mark = time.perf_counter()
+        try:
+            docs = self._source.read()
+        except HotconfError as exc:  # missing, unreadable, over the size limit
+            failure = f"failed: {exc.message}"
+            if trigger == "watch" and failure == self._last_digest:
+                return None  # the same failure, already recorded
+            if defer:
+                raise Deferred from None
+            self._last_digest = failure
+            raise
+        digest = pipeline.digest(docs)
+        timings = {"read": time.perf_counter() - mark}
+        if trigger == "watch" and digest == self._last_digest:
+            return None  # identical bytes: not even a candidate
+        known = {c for c in (prev.checksum if prev else None, self._pinned) if c is not None}
+        ev = evaluate(
+            docs,
+            schema=self._schema,
+            validators=self._validators,
+            previous=prev,
+            known=known,
+            gate=None if force else self._gate,
+            report_unparsed=False,
+        )
+        timings.update(ev.timings)
+        if ev.load_error is not None:
+            if defer:
+                raise Deferred from None
+            self._last_digest = digest
+            raise ev.load_error
+        self._last_digest = digest
+        csum = ev.checksum
+        assert csum is not None
+        if self._pinned is not None and csum != self._pinned:
+            self._unpin()  # the source changed since the rollback: it speaks again
+        if ev.verdict == "unchanged":
+            assert prev is not None
+            if csum != prev.checksum:
+                log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
+            self._source_checksum = csum
+            self.degraded = False
+            return ReloadResult("noop", prev, timings=timings)
+        report = ev.report
+        assert report is not None
+        if ev.verdict == "invalid":
+            if defer:
+                self._last_digest = None
+                raise Deferred
+            return self._reject(ev.problems, csum, report)
+        self._source_checksum = csum
+        if ev.verdict == "noop":  # e.g. a set reordered: nothing a consumer can see
+            self.degraded = False
+            return ReloadResult("noop", prev, report=report, timings=timings)
+        if ev.verdict == "held":
+            why = "; ".join(
+                f"{c.pointer}: {c.reason}" for c in report.changes if c.level == report.level
+            )
+            gate = Problem(
+                f"impact {report.level} is above the gate ({self._gate}): {why}; "
+                "apply it with reload(force=True)",
+                code="gate",
+            )
+            # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
+            return self._reject((gate,), csum, report)
+        return self._commit(ev, prev, source=self._source.name, timings=timings)
+
+    def _unpin(self) -> None:
+        try:
+            self._store.set_meta(PIN, None)
+        except StoreError:
+            log.exception("hotconf: could not clear the rollback pin; clearing it in memory")
+        self._pinned = None
+
+    def _commit(
+        self,
+        ev: Evaluation,
+        prev: Snapshot | None,
+        *,
+        source: str,
+        rolled_back_from: int | None = None,
+        restores: int | None = None,
+        timings: dict[str, float] | None = None,
+        pin: str | None = None,
+    ) -> ReloadResult:
+        """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
+        (a rollback or a promoted canary overrides it), written with the version."""
+        assert ev.canonical is not None and ev.checksum is not None and ev.frozen is not None
+        assert ev.report is not None
+        timings = {} if timings is None else timings
+        kind: Literal["config.changed", "config.rolled_back"] = (
+            "config.rolled_back" if restores is not None else "config.changed"
+        )
+        # Webhook deliveries are committed with the version they announce (invariant 3).
+        outbox = (
+            self.webhooks._announce_change(kind, self.name, prev, ev.report)
+            if self.webhooks is not None and prev is not None
+            else None
+        )
+        mark = time.perf_counter()
+        try:
+            info = self._store.append(
+                data=ev.canonical,
+                checksum=ev.checksum,
+                source=source,
+                created_at=self._clock(),
+                status="rollback" if restores is not None else "applied",
+                rolled_back_from=rolled_back_from,
+                restores=restores,
+                outbox=outbox,
+                meta={PIN: pin} if pin is not None else None,
+            )
+        except StoreError:
+            self._last_digest = None  # not committed: the next event or poll tries again
+            raise
+        if pin is not None:
+            self._pinned = pin
+        timings["commit"] = time.perf_counter() - mark
+        snap = Snapshot._from_frozen(ev.frozen, info)
+        object.__setattr__(self, "current", snap)  # the swap: one reference assignment
+        self.degraded = False
+        report = ev.report.with_version(info.version)
+        log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
+        if outbox is not None and self.webhooks is not None:
+            self.webhooks.wake()
+        if prev is not None:
+            self._subscribers.notify(ChangeEvent(kind, prev, snap, report))
+        return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
+
+    def _reject(
+        self,
+        problems: tuple[Problem, ...],
+        csum: str | None,
+        report: ImpactReport | None = None,
+    ) -> ReloadResult:
+        rejection = Rejection(self._clock(), self._source.name, problems, csum)
+        prev: Snapshot | None = getattr(self, "current", None)
+        outbox = (
+            self.webhooks._announce_rejection(self.name, prev, rejection, report)
+            if self.webhooks is not None
+            else []
+        )
+        try:
+            self._store.record_rejection(rejection, outbox)
+        except HotconfError:
+            log.exception("hotconf: could not record a rejection")
+        else:
+            if outbox and self.webhooks is not None:
+                self.webhooks.wake()
+        object.__setattr__(self, "last_rejection", rejection)
+        if prev is not None:
+            self.degraded = True
+        log.warning(
+            "hotconf: %s candidate rejected; still serving %s:\n%s",
+            self.name,
+            f"v{prev.version}" if prev else "nothing",
+            "\n".join(f"  {p}" for p in problems),
+        )
+        self._subscribers.notify(rejection)
+        return ReloadResult("rejected", prev, rejection=rejection, report=report)
+
+    # -- rollback (invariant 4) ---------------------------------------------------------
+
+    def rollback(self, to: int | None = None) -> ReloadResult:
+        """Serve an earlier version again, as a new version (history is append-only).
+
+        Args:
+            to: the version to restore; default: the one before the current version.
+
+        Returns:
+            ``applied`` with the new snapshot, or ``noop`` when the target's content is
+            what is served now. The source's present content stays pinned out until it
+            changes, across restarts too.
+
+        Raises:
+            VersionNotFoundError: no such version.
+            ValidationError: the target no longer passes the schema or the checks.
+        """
+        self._ensure_open()
+        with self._lock:
+            prev = self.current
+            target = self._store.get(to if to is not None else prev.version - 1)
+            ev = evaluate(
+                target.data, schema=self._schema, validators=self._validators, previous=prev
+            )
+            if ev.problems:
+                raise ValidationError(
+                    f"cannot roll back to v{target.info.version}: it fails the current checks",
+                    ev.problems,
+                )
+            if ev.checksum == prev.checksum:
+                return ReloadResult("noop", prev)
+            return self._commit(
+                ev,
+                prev,
+                source=f"rollback to v{target.info.version}",
+                rolled_back_from=prev.version,
+                restores=target.info.version,
+                pin=self._source_checksum or prev.checksum,
+            )
+
+    # -- subscribers --------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        callback: Callable[[ChangeEvent], object],
+        keys: Iterable[str] | None = None,
+        *,
+        rejections: bool = False,
+    ) -> Subscription:
+        """Call ``callback(event)`` after each new version that changes a matching key.
+
+        Args:
+            callback: called with a `ChangeEvent`, in version order, in a thread of its own:
+                one that raises or blocks delays neither reloads nor other subscribers.
+            keys: dotted key patterns with shell globs (``["db.*", "features"]``); ``None``
+                for every change.
+            rejections: also call it with each `Rejection`.
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        self._ensure_open()
+        return self._subscribers.add(callback, keys, rejections)
+
+    def on_rejection(self, callback: Callable[[Rejection], object]) -> Subscription:
+        """Call ``callback(rejection)`` for each rejected candidate (in its own thread).
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        self._ensure_open()
+        return self._subscribers.add(callback, (), True)
+
+    async def events(
+        self, keys: Iterable[str] | None = None, *, rejections: bool = True, rollouts: bool = True
+    ) -> AsyncIterator[Event | RolloutEvent]:
+        """Iterate over events in an asyncio program: ``async for event in live.events()``.
+
+        Yields `ChangeEvent`s, `Rejection`s (unless ``rejections=False``) and the
+        `RolloutEvent`s of canary rollouts (unless ``rollouts=False``; ``keys`` does not
+        filter them) as they happen; the iteration ends when the LiveConfig is closed.
+        """
+        self._ensure_open()
+
+        def follow_rollouts(forward: Callable[[Any], object]) -> Subscription:
+            return self._rollouts.subscribe(forward, threaded=False)
+
+        async for event in self._subscribers.events(
+            keys, rejections, follow_rollouts if rollouts else None
+        ):
+            yield event
+
+    # -- canary rollouts (hotconf.live.rollouts) ----------------------------------------
+
+    def rollout(
+        self,
+        candidate: bytes | Mapping[str, Any],
+        *,
+        fraction: float = 0.05,
+        budget: float = 0.01,
+        min_samples: int = 200,
+        min_duration: float = 0.0,
+        signals: Signals | None = None,
+        poll_interval: float = 1.0,
+        format: str = "yaml",
+        force: bool = False,
+    ) -> Rollout:
+        """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
+
+        Args:
+            candidate: the config as YAML/JSON bytes, or as data; validated like any
+                candidate (an invalid one is refused).
+            fraction: the share of routing keys served the candidate (dyed requests always
+                are).
+            budget: how much higher than the stable's the canary's error rate may be
+                (0.01: one percentage point).
+            min_samples: canary outcomes needed before it can be promoted.
+            min_duration: seconds it must run before it can be promoted.
+            signals: a callable hotconf polls for outcomes instead of (or besides)
+                ``rollout.record(ok)``: ``{"canary": (ok, failed), "stable": (ok, failed)}``.
+            poll_interval: seconds between ``signals`` polls.
+            format: ``"yaml"`` or ``"json"`` for bytes.
+            force: start it even when its impact is above the gate.
+
+        Returns:
+            The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
+
+        Raises:
+            LoadError, ValidationError: the candidate is refused.
+            RolloutError: a rollout is running already, or the candidate is what is served.
+
+        Example:
+            >>> rollout = live.rollout(b"db: {pool_size: 20}", fraction=0.05)  # doctest: +SKIP
+            >>> snap = live.snapshot_for(user, dyed="x-hotconf-canary" in hdrs)  # doctest: +SKIP
+            >>> rollout.record(handle(request, snap))  # doctest: +SKIP
+        """
+        self._ensure_open()
+        return self._rollouts.start(
+            candidate,
+            fraction=fraction,
+            budget=budget,
+            min_samples=min_samples,
+            min_duration=min_duration,
+            signals=signals,
+            poll_interval=poll_interval,
+            format=format,
+            force=force,
+        )
+
+    def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
+        """The snapshot to serve one request with: the canary or the stable one.
+
+        Without a running rollout this is ``live.current``. With one, the same routing key
+        always gets the same answer, and a dyed request (say, one carrying an
+        ``x-hotconf-canary`` header) always gets the canary.
+        """
+        return self._rollouts.snapshot_for(routing_key, dyed)
+
+    def rollouts(self) -> list[Rollout]:
+        """Rollouts on this LiveConfig, newest first (the running one, if any, first)."""
+        return self._rollouts.history()
+
+    def on_rollout(self, callback: Callable[[RolloutEvent], object]) -> Subscription:
+        """Call ``callback(event)`` with each `RolloutEvent` (started, promoted, aborted).
+
+        Returns:
+            A `Subscription`; ``close()`` it to stop.
+        """
+        self._ensure_open()
+        return self._rollouts.subscribe(callback)
+
+    # -- what the HTTP service reads (hotconf.service) ----------------------------------
+
+    @property
+    def schema(self) -> Schema | None:
+        """The schema candidates are validated against (``None``: none)."""
+        return self._schema
+
+    @property
+    def source(self) -> Source:
+        """The source this LiveConfig follows (an `EtcdSource` has a ``status()``)."""
+        return self._source
+
+    def health(self) -> dict[str, str | None]:
+        """Liveness checks: ``{"watcher": problem, "store": problem}``, ``None`` when fine.
+
+        ``watcher``: the reload worker thread is alive (a synchronous source has none, and
+        needs none). ``store``: a write to the state database can begin (it is rolled back).
+        """
+        watcher: str | None = None
+        if self._closed:
+            watcher = "closed"
+        elif self._worker is not None and not self._worker.alive:
+            watcher = "the reload worker thread is not running"
+        return {"watcher": watcher, "store": self._store.probe()}
+
+    # -- closing ------------------------------------------------------------------------
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self.name}: this LiveConfig is closed")
+
+    def close(self, *, drain: float = 5.0) -> None:
+        """Stop watching, end subscriptions and close the store. Safe to call twice.
+
+        Args:
+            drain: seconds webhook deliveries in flight get to finish; what is left stays
+                in the outbox and goes out after the next start.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._source.stop()
+        if self._worker is not None:
+            self._worker.stop()
+        self._subscribers.close_all()
+        if self.webhooks is not None:
+            self.webhooks.close(drain)
+        with self._lock:  # not under a rollback or reload that got in before the close
+            self._store.close()
+
+    def __enter__(self) -> LiveConfig:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        current = getattr(self, "current", None)
+        version = current.version if current is not None else None
+        return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
+
+
+class _RolloutHost:
+    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
+
+    __slots__ = ("_live",)
+
+    def __init__(self, live: LiveConfig) -> None:
+        self._live = live
+
+    @property
+    def name(self) -> str:
+        return self._live.name
+
+    @property
+    def current(self) -> Snapshot:
+        return self._live.current
+
+    @property
+    def subscribers(self) -> Subscribers:
+        return self._live._subscribers
+
+    def now(self) -> datetime:
+        return self._live._clock()
+
+    def evaluate(
+        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
+    ) -> Evaluation:
+        live = self._live
+        return live._evaluate(candidate, format, gate=None if force else live._gate)
+
+    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
+        live = self._live
+        with live._lock:
+            live._ensure_open()
+            prev = live.current
+            if prev is not stable:
+                raise RolloutError(
+                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
+                    "not promoted"
+                )
+            # The evaluation was made against `stable`, still served: its report holds.
+            # Keep the source's unchanged content from undoing the promotion at the next
+            # poll or restart, exactly as rollback() does.
+            result = live._commit(
+                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
+            )
+        assert result.snapshot is not None
+        return result.snapshot
+
+    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
+        live = self._live
+        if live.webhooks is not None:
+            live.webhooks._announce_rollout(live.name, event, report)
+        live._rollouts.deliver(event)

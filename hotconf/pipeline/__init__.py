@@ -1,0 +1,1 @@
+"""The pure stages a candidate goes through: load, schema, diff, impact, snapshot."""

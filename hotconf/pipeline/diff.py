@@ -1,0 +1,166 @@
+"""Two documents in, the tuple of `Change`s between them out; the only importer of deepdiff.
+
+A direct, single-pass walk does the work: mappings key by key, lists index by index (a list
+holding the same items in another order is one ``list_reordered``), types compared strictly
+(``1``, ``1.0`` and ``true`` differ, as they do in the canonical checksum). Unchanged
+subtrees cost one identity check or one strict comparison and are never reported.
+
+Lists the schema marks as sets (``x-hotconf-set: true``) are compared without order by
+DeepDiff (``ignore_order``), which reports items added and removed by value: that is where
+its matching pays; everywhere else the direct walk is ~70x faster on large configs. DeepDiff
+is imported then, on the first such list, not with this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from .levels import Level
+from .paths import Path, to_pointer
+from .snapshot import REDACTED, canonical_json
+
+ChangeKind = Literal[
+    "value_changed",
+    "type_changed",
+    "key_added",
+    "key_removed",
+    "item_added",
+    "item_removed",
+    "list_reordered",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One difference between two configs.
+
+    Attributes:
+        path: where, as a tuple of keys and list indexes (``pointer`` gives the JSON Pointer).
+        kind: what happened there.
+        old: the value before (``None`` when added).
+        new: the value after (``None`` when removed).
+        sensitive: the path holds a secret; `redacted` hides both values.
+        level: how much it matters (set by `hotconf.impact`).
+        reason: why it has that level, for a human.
+    """
+
+    path: Path
+    kind: ChangeKind
+    old: Any = None
+    new: Any = None
+    sensitive: bool = False
+    level: Level = Level.SAFE
+    reason: str = ""
+
+    @property
+    def pointer(self) -> str:
+        return to_pointer(self.path)
+
+    def redacted(self) -> Change:
+        """This change with secret values replaced by ``REDACTED``.
+
+        The change itself is still reported (docs/architecture.md, invariant 8).
+        """
+        if not self.sensitive:
+            return self
+        return replace(
+            self,
+            old=None if self.old is None else REDACTED,
+            new=None if self.new is None else REDACTED,
+        )
+
+
+def _seq(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
+def changes(
+    old: Any,
+    new: Any,
+    *,
+    sensitive: Callable[[Path], bool] | None = None,
+    is_set: Callable[[Path], bool] | None = None,
+) -> tuple[Change, ...]:
+    """Every change between ``old`` and ``new``, in document order.
+
+    Args:
+        old: the previous config (plain or frozen data).
+        new: the candidate config.
+        sensitive: tells whether a path holds a secret; such changes are marked
+            ``sensitive`` (use `Change.redacted` before showing them).
+        is_set: tells whether the list at a path is a set (order does not matter).
+
+    Returns:
+        The changes; empty when the two are semantically equal.
+    """
+    out: list[Change] = []
+
+    def emit(path: Path, kind: ChangeKind, a: Any, b: Any) -> None:
+        out.append(Change(path, kind, a, b, bool(sensitive and sensitive(path))))
+
+    def walk(path: Path, a: Any, b: Any) -> None:
+        if a is b:
+            return
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for key, x in a.items():
+                if key in b:
+                    walk((*path, key), x, b[key])
+                else:
+                    emit((*path, key), "key_removed", x, None)
+            for key, y in b.items():
+                if key not in a:
+                    emit((*path, key), "key_added", None, y)
+        elif _seq(a) and _seq(b):
+            if is_set is not None and is_set(path):
+                walk_set(path, a, b)
+            else:
+                walk_list(path, a, b)
+        elif type(a) is not type(b):
+            emit(path, "type_changed", a, b)
+        elif a != b:
+            emit(path, "value_changed", a, b)
+
+    def walk_list(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
+        mark = len(out)
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            walk((*path, i), x, y)
+        if len(out) == mark and len(a) == len(b):
+            return
+        if len(a) == len(b) and _same_items(a, b):
+            del out[mark:]
+            emit(path, "list_reordered", a, b)
+            return
+        for i in range(len(b), len(a)):
+            emit((*path, i), "item_removed", a[i], None)
+        for i in range(len(a), len(b)):
+            emit((*path, i), "item_added", None, b[i])
+
+    def walk_set(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
+        from deepdiff import DeepDiff
+
+        found = DeepDiff(
+            list(a),
+            list(b),
+            ignore_order=True,
+            report_repetition=False,
+            cutoff_intersection_for_pairs=0.0,  # never pair items: a set member changes whole
+            threshold_to_diff_deeper=0,
+            view="tree",
+        )
+        for item in sorted(found.get("iterable_item_removed", ()), key=_index):
+            emit((*path, *item.path(output_format="list")), "item_removed", item.t1, None)
+        for item in sorted(found.get("iterable_item_added", ()), key=_index):
+            emit((*path, *item.path(output_format="list")), "item_added", None, item.t2)
+
+    walk((), old, new)
+    return tuple(out)
+
+
+def _index(item: Any) -> list[Any]:
+    return list(item.path(output_format="list"))
+
+
+def _same_items(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    return sorted(map(canonical_json, a)) == sorted(map(canonical_json, b))

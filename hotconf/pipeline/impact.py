@@ -1,0 +1,386 @@
+"""Impact: what a change means. Classifies each `Change` with the schema into a level with a
+reason, and bundles them into an `ImpactReport` that renders as text, JSON or Markdown.
+
+Levels (`hotconf.pipeline.levels`; docs/impact.md is the user guide), lowest to highest:
+
+- ``none``: semantically equal (order, comments, anchors, quoting): the candidate is a no-op;
+- ``safe``: a value changed within the schema, an optional key or a list item added;
+- ``risky``: a key removed (consumers fall back to its default, or to nothing), a type change
+  the schema allows both ways (``4`` → ``4.0`` too), a list reordered, a number changed by
+  10x or more or across zero, a key marked ``x-hotconf-impact: risky``;
+- ``restart``: a key marked ``x-hotconf-reload: restart`` changed: applied, but the app must
+  restart to feel it;
+- ``breaking``: the candidate is invalid (it is rejected).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import Problem
+from .diff import Change, changes
+from .levels import LEVELS, Level, max_level
+from .load import load
+from .paths import Path, to_pointer
+from .schema import Schema, sensitive_name
+from .snapshot import REDACTED, Snapshot, checksum, thaw
+
+_MISSING: Any = object()
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_COLORS = {"none": "2", "safe": "32", "risky": "33", "restart": "36", "breaking": "1;31"}
+_SIGNS = {
+    "value_changed": "~",
+    "type_changed": "~",
+    "key_added": "+",
+    "key_removed": "-",
+    "item_added": "+",
+    "item_removed": "-",
+    "list_reordered": "↕",
+}
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=dict)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list | tuple) else "object"
+
+
+class Classifier:
+    """Gives each change a level and a reason, reading the schema's annotations.
+
+    Args:
+        schema: the schema of the new config (``None``: structure and values only).
+    """
+
+    def __init__(self, schema: Schema | None) -> None:
+        self.schema = schema
+
+    def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
+        """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
+        if self.schema is not None:
+            return self.schema.is_sensitive(path, parent=parent)
+        if parent is not None and path:
+            last = path[-1]
+            return parent or (isinstance(last, str) and sensitive_name(last))
+        return any(isinstance(s, str) and sensitive_name(s) for s in path)
+
+    def hide_secrets(self, change: Change) -> Change:
+        """The change with every secret in it redacted: at its path, and anywhere inside a
+        value added, removed or replaced whole (``db`` added with a ``password`` in it)."""
+        if change.sensitive:
+            return change.redacted()
+        here = self.sensitive(change.path)
+        return replace(
+            change,
+            old=self._scrub(change.old, change.path, here),
+            new=self._scrub(change.new, change.path, here),
+        )
+
+    def _scrub(self, value: Any, path: Path, here: bool) -> Any:
+        # ``here``: is ``path`` sensitive? Each child's answer follows from it and the child's
+        # own last step, so one walk down the value settles every path in it.
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
+        sensitive = functools.partial(self.sensitive, parent=here)
+        if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
+            return {
+                k: REDACTED
+                if sensitive(at := (*path, k))
+                else (v if type(v) in _SCALARS else self._scrub(v, at, False))
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [
+                REDACTED
+                if sensitive(at := (*path, i))
+                else (v if type(v) in _SCALARS else self._scrub(v, at, False))
+                for i, v in enumerate(value)
+            ]
+        return value
+
+    def is_set(self, path: Path) -> bool:
+        return self.schema is not None and self.schema.annotation(path, "x-hotconf-set") is True
+
+    def _marked(self, path: Path, keyword: str) -> tuple[Any, Path] | None:
+        """The nearest value of an ``x-hotconf-*`` annotation on the path or an ancestor."""
+        if self.schema is None:
+            return None
+        for n in range(len(path), -1, -1):
+            value = self.schema.annotation(path[:n], keyword, _MISSING)
+            if value is not _MISSING:
+                return value, path[:n]
+        return None
+
+    def classify(self, change: Change) -> Change:
+        level, reason = self._base(change)
+        marked = self._marked(change.path, "x-hotconf-impact")
+        if marked is not None and marked[0] in LEVELS and level < marked[0]:
+            level = Level(marked[0])
+            reason = f"marked x-hotconf-impact: {marked[0]} at {to_pointer(marked[1]) or '/'}"
+        reload = self._marked(change.path, "x-hotconf-reload")
+        if reload is not None and reload[0] == "restart" and level < Level.RESTART:
+            level = Level.RESTART
+            reason = f"needs restart: x-hotconf-reload: restart; {reason}"
+        return replace(change, level=level, reason=reason)
+
+    def _base(self, change: Change) -> tuple[Level, str]:
+        kind, old, new = change.kind, change.old, change.new
+        if kind == "key_removed":
+            default = (
+                self.schema.annotation(change.path, "default", _MISSING)
+                if self.schema is not None
+                else _MISSING
+            )
+            if default is _MISSING:
+                return Level.RISKY, "removed; no default: consumers see it missing"
+            shown = REDACTED if change.sensitive else _show(default)
+            return Level.RISKY, f"removed; consumers fall back to default {shown}"
+        if kind == "key_added":
+            return Level.SAFE, "optional key added"
+        if kind == "item_added":
+            return Level.SAFE, "list item added"
+        if kind == "item_removed":
+            return Level.SAFE, "list item removed"
+        if kind == "list_reordered":
+            return Level.RISKY, "list reordered: consumers that rely on order see a change"
+        if kind == "type_changed":
+            told = f"type changed from {_json_type(old)} to {_json_type(new)}"
+            return Level.RISKY, f"{told}; the schema allows both" if self.schema else told
+        if _is_number(old) and _is_number(new):
+            if old and new and (old < 0) != (new < 0):
+                return Level.RISKY, "sign changed"
+            # compare without dividing: a big int / a big int overflows a float
+            small, big = sorted((abs(old), abs(new)))
+            if small and big >= 10 * small:
+                return Level.RISKY, "changed by 10x or more"
+        return Level.SAFE, "value changed within the schema" if self.schema else "value changed"
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactReport:
+    """What a candidate changes and how much it matters; every value is redacted.
+
+    Attributes:
+        level: the highest level of the changes, or ``breaking`` when invalid.
+        changes: each change with its level and reason (secrets redacted).
+        problems: why the candidate is invalid, when it is.
+        old_checksum: the canonical checksum of the old config.
+        new_checksum: the canonical checksum of the new config.
+        old_version: the old version number, when known.
+        new_version: the new version number, once committed.
+    """
+
+    level: Level
+    changes: tuple[Change, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    old_checksum: str | None = None
+    new_checksum: str | None = None
+    old_version: int | None = None
+    new_version: int | None = None
+    counts: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
+        for change in self.changes:
+            counts[change.level] += 1
+        counts["total"] = len(self.changes)
+        object.__setattr__(self, "counts", counts)
+
+    @property
+    def idempotent(self) -> bool:
+        """Applying it changes nothing a consumer can see (level ``none``)."""
+        return not self.changes and not self.problems
+
+    def with_version(self, version: int) -> ImpactReport:
+        return replace(self, new_version=version)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, shaped by ``schemas/impact-report.schema.json``."""
+        return {
+            "level": self.level,
+            "idempotent": self.idempotent,
+            "counts": dict(self.counts),
+            "old": {"version": self.old_version, "checksum": self.old_checksum},
+            "new": {"version": self.new_version, "checksum": self.new_checksum},
+            "changes": [
+                {
+                    "path": c.pointer,
+                    "kind": c.kind,
+                    "level": c.level,
+                    "reason": c.reason,
+                    "old": thaw(c.old),
+                    "new": thaw(c.new),
+                    "sensitive": c.sensitive,
+                }
+                for c in self.changes
+            ],
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def summary(self) -> str:
+        n = self.counts["total"]
+        if self.problems:
+            n = len(self.problems)
+            return f"breaking: the candidate is invalid ({n} problem{'s' * (n != 1)})"
+        if not n:
+            return "none: semantically the same"
+        parts = [
+            f"{self.counts[level]} {level}" for level in reversed(LEVELS) if self.counts[level]
+        ]
+        return f"{self.level}: {n} change{'s' * (n != 1)} ({', '.join(parts)})"
+
+    def to_text(self, *, color: bool = False) -> str:
+        """Plain lines, one per change; ANSI colours by level when ``color``."""
+
+        def paint(level: str, text: str) -> str:
+            return f"\x1b[{_COLORS[level]}m{text}\x1b[0m" if color else text
+
+        lines = [paint(self.level, self.summary())]
+        for p in self.problems:
+            lines.append(f"  {paint('breaking', 'invalid ')} {p}")
+        for c in self.changes:
+            values = _values(c)
+            lines.append(
+                f"  {paint(c.level, f'{c.level:<8}')} {_SIGNS[c.kind]} {c.pointer or '/'}"
+                f"{'  ' + values if values else ''}  ({c.reason})"
+            )
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        """A Markdown section with a table, for a pull-request comment."""
+        lines = [f"**Config impact: {self.summary()}**", ""]
+        if self.problems:
+            lines += ["| problem | where |", "|---|---|"]
+            for p in self.problems:
+                at = f" ({p.source}:{p.line})" if p.source and p.line else ""
+                lines.append(f"| {_md(p.message)} | `{_md(p.path or '/')}`{_md(at)} |")
+            lines.append("")
+        if self.changes:
+            lines += ["| level | change | path | old → new | why |", "|---|---|---|---|---|"]
+            for c in self.changes:
+                old = "" if c.old is None else f"`{_md(_show(c.old))}`"
+                new = "" if c.new is None else f"`{_md(_show(c.new))}`"
+                lines.append(
+                    f"| {c.level} | {c.kind.replace('_', ' ')} | `{_md(c.pointer or '/')}` "
+                    f"| {old} → {new} | {_md(c.reason)} |"
+                )
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _values(c: Change) -> str:
+    if c.kind == "list_reordered":
+        return ""
+    if c.kind in ("key_added", "item_added"):
+        return _show(c.new)
+    if c.kind in ("key_removed", "item_removed"):
+        return _show(c.old)
+    return f"{_show(c.old)} → {_show(c.new)}"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def assess(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    schema: Schema | None = None,
+    *,
+    problems: tuple[Problem, ...] = (),
+    old_checksum: str | None = None,
+    new_checksum: str | None = None,
+    old_version: int | None = None,
+) -> ImpactReport:
+    """Diff ``old`` and ``new`` and classify every change (the live pipeline's stage).
+
+    ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
+    """
+    classifier = Classifier(schema)
+    found = changes(
+        old if old is not None else {},
+        new,
+        sensitive=classifier.sensitive,
+        is_set=classifier.is_set,
+    )
+    classified = tuple(classifier.hide_secrets(classifier.classify(c)) for c in found)
+    level = Level.BREAKING if problems else max_level(c.level for c in classified)
+    return ImpactReport(
+        level=level,
+        changes=classified,
+        problems=problems,
+        old_checksum=old_checksum,
+        new_checksum=new_checksum,
+        old_version=old_version,
+    )
+
+
+def _data(value: Mapping[str, Any] | str | os.PathLike[str] | bytes) -> Mapping[str, Any]:
+    if isinstance(value, Mapping):
+        return value
+    return load(value)
+
+
+def diff(
+    old: Mapping[str, Any] | str | os.PathLike[str] | bytes,
+    new: Mapping[str, Any] | str | os.PathLike[str] | bytes,
+    schema: Schema | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> ImpactReport:
+    """The impact report of going from ``old`` to ``new``.
+
+    Args:
+        old: the current config: a mapping (a `Snapshot` too), a file path or bytes.
+        new: the candidate, in the same forms.
+        schema: validates ``new`` (invalid → ``breaking`` with its problems) and supplies
+            defaults, ``x-hotconf-*`` annotations and what is secret.
+
+    Returns:
+        An `ImpactReport`.
+
+    Raises:
+        LoadError: a file does not parse. SourceError: a file cannot be read.
+        SchemaError: the schema cannot be used.
+
+    Example:
+        >>> hotconf.diff({"pool": 10}, {"pool": 100}).changes[0].reason
+        'changed by 10x or more'
+    """
+    sch = Schema.coerce(schema) if schema is not None else None
+    a, b = _data(old), _data(new)
+    plain_b = b.to_dict() if isinstance(b, Snapshot) else b
+    problems = sch.validate(plain_b) if sch is not None else ()
+    return assess(
+        a,
+        b,
+        sch,
+        problems=problems,
+        old_checksum=a.checksum if isinstance(a, Snapshot) else checksum(a),
+        new_checksum=b.checksum if isinstance(b, Snapshot) else checksum(b),
+        old_version=a.version if isinstance(a, Snapshot) else None,
+    )

@@ -1,0 +1,228 @@
+"""`Snapshot`: one immutable, versioned config, and the canonical form its checksum hashes.
+
+A snapshot is a ``dict`` subclass whose mutators raise, holding read-only data all the way
+down: nested mappings are ``MappingProxyType``, lists are tuples (docs/architecture.md,
+invariant 2). It is a ``dict`` so that ``live.current["db"]["pool"]`` stays C-speed item
+lookups; ``get`` on a dotted key goes through a per-snapshot memo, safe because nothing in a
+snapshot changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from sys import intern
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from .paths import split_dotted
+
+REDACTED = "<redacted>"
+"""What a secret value is replaced with in reports, events, logs and listings (invariant 8)."""
+
+_ABSENT: Any = object()
+ABSENT: Any = _ABSENT
+"""What a snapshot's memo holds for a key that is not there."""
+_MEMO_SIZE = 4096
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze plain JSON data: dicts become ``MappingProxyType``, lists tuples."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        # Interned keys make each lookup an identity check instead of a string compare.
+        return MappingProxyType(
+            {intern(k): v if type(v) in _SCALARS else freeze(v) for k, v in value.items()}
+        )
+    if isinstance(value, list | tuple):
+        return tuple([v if type(v) in _SCALARS else freeze(v) for v in value])
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The inverse of `freeze`: plain, mutable ``dict``/``list`` data (a deep copy)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is MappingProxyType or isinstance(value, Mapping):
+        return {k: v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [v if type(v) in _SCALARS else thaw(v) for v in value]
+    return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types: subclasses walk on
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON-compatible: {type(value).__name__}")
+
+
+def canonical_json(data: Any) -> bytes:
+    """The canonical form of config data: sorted keys, no whitespace, UTF-8, no NaN.
+
+    ``4`` and ``4.0`` stay distinct, so do ``1`` and ``true``; key order, comments, anchors
+    and quoting do not survive parsing, so they never change it.
+    """
+    text = json.dumps(
+        data,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_json_default,
+    )
+    return text.encode("utf-8")
+
+
+def checksum(data: Any) -> str:
+    """sha256 hex digest of `canonical_json`."""
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def lookup(data: Any, path: Iterable[str | int]) -> Any:
+    """Follow ``path`` through mappings and sequences; raise ``KeyError`` where it stops."""
+    node = data
+    for seg in path:
+        if isinstance(node, Mapping):
+            node = node[seg]
+        elif isinstance(node, tuple | list):
+            try:
+                node = node[int(seg)]
+            except (ValueError, IndexError):
+                raise KeyError(seg) from None
+        else:
+            raise KeyError(seg)
+    return node
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One entry of the history: what a version is, without its data.
+
+    ``status`` is ``"applied"`` for a version that came from the source and ``"rollback"`` for
+    one made by `LiveConfig.rollback`; then ``rolled_back_from`` is the version it replaced and
+    ``restores`` the version whose content it carries.
+    """
+
+    version: int
+    checksum: str
+    created_at: datetime
+    source: str
+    status: str = "applied"
+    rolled_back_from: int | None = None
+    restores: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "checksum": self.checksum,
+            "created_at": self.created_at.isoformat(),
+            "source": self.source,
+            "status": self.status,
+            "rolled_back_from": self.rolled_back_from,
+            "restores": self.restores,
+        }
+
+
+class Snapshot(dict[str, Any]):
+    """A deep-frozen config with its version metadata.
+
+    Read it like a mapping: ``snap["db"]["pool_size"]``; nested mappings are read-only and
+    lists are tuples. ``snap.get("db")`` is the plain mapping ``get``; `lookup` takes a
+    dotted key. ``repr`` never shows values, so logging a snapshot leaks no secret.
+
+    Attributes:
+        version: the version number (starts at 1, only goes up).
+        checksum: sha256 hex of the canonical JSON of the data.
+        created_at: when this version was made (UTC).
+        source: where the data came from (file paths, ``rollback``, ...).
+        info: the `VersionInfo` of this version.
+    """
+
+    __slots__ = ("_memo", "info")
+
+    info: VersionInfo
+    _memo: dict[Any, Any]
+
+    def __init__(self, data: Mapping[str, Any], info: VersionInfo) -> None:
+        dict.__init__(self, ((intern(k), freeze(v)) for k, v in data.items()))
+        self.info = info
+        self._memo = {}
+
+    @classmethod
+    def _from_frozen(cls, frozen: Mapping[str, Any], info: VersionInfo) -> Snapshot:
+        """Wrap data that `freeze` already made read-only, without freezing it again."""
+        snap = cls.__new__(cls)
+        dict.__init__(snap, frozen)
+        snap.info = info
+        snap._memo = {}
+        return snap
+
+    @property
+    def version(self) -> int:
+        return self.info.version
+
+    @property
+    def checksum(self) -> str:
+        return self.info.checksum
+
+    @property
+    def created_at(self) -> datetime:
+        return self.info.created_at
+
+    @property
+    def source(self) -> str:
+        return self.info.source
+
+    def lookup(self, key: str | tuple[str | int, ...], default: Any = _ABSENT) -> Any:
+        """Value at a dotted key (``"db.hosts.0"``) or a tuple path.
+
+        Raises:
+            KeyError: the key is absent and no default was given.
+        """
+        try:
+            value = self._memo[key]
+        except KeyError:
+            value = self._resolve(key)
+        if value is _ABSENT:
+            if default is _ABSENT:
+                raise KeyError(key)
+            return default
+        return value
+
+    def _resolve(self, key: str | tuple[str | int, ...]) -> Any:
+        path = split_dotted(key) if isinstance(key, str) else key
+        try:
+            value = lookup(self, path)
+        except KeyError:
+            value = _ABSENT
+        if len(self._memo) < _MEMO_SIZE:  # keys can come from outside (HTTP): stay bounded
+            self._memo[key] = value
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, mutable deep copy of the data."""
+        return {k: thaw(v) for k, v in self.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"<Snapshot version={self.version} checksum={self.checksum[:12]} keys={sorted(self)!r}>"
+        )
+
+    def _immutable(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a Snapshot is immutable; reload or roll back to change the config")
+
+    __setitem__ = __delitem__ = _immutable
+    clear = pop = popitem = setdefault = update = _immutable
+    __ior__ = _immutable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Snapshot, (self.to_dict(), self.info))

@@ -1,0 +1,1 @@
+"""The HTTP service: the API app, its endpoints, server, metrics and readiness."""

@@ -1,0 +1,241 @@
+"""The state database: one SQLite file, its tables, its migrations, and one connection.
+
+``Database(None)`` keeps everything in memory (same code, an in-memory database);
+``Database(path)`` opens the file in WAL mode with ``synchronous=FULL``, so a committed
+transaction survives a crash or power loss. `hotconf.store.history.Store` (versions,
+rejections, meta) and `hotconf.store.outbox.Outbox` (webhook subscribers, the outbox, delivery
+attempts) share one `Database`: its lock serializes every statement, and a transaction may
+write rows of both, which is how a version and the webhooks announcing it are committed
+together (docs/architecture.md, invariant 3).
+
+Schema versions (``PRAGMA user_version``): 1 creates ``meta``, ``versions`` and
+``rejections``; 2 adds the webhook tables (``subscribers``, ``webhook_events``, ``outbox``: one
+row per event per subscriber, ``deliveries``: one row per HTTP attempt). A database is migrated
+forward when opened; one from a newer hotconf is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+
+SCHEMA_VERSION = 2
+DB_NAME = "hotconf.db"
+
+_HISTORY = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    version INTEGER PRIMARY KEY,
+    checksum TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    rolled_back_from INTEGER,
+    restores INTEGER,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    checksum TEXT,
+    problems TEXT NOT NULL
+);
+"""
+
+# Times are epoch seconds (REAL): the dispatcher compares them.
+_WEBHOOKS = """
+CREATE TABLE IF NOT EXISTS subscribers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    keys TEXT,
+    allow_private INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    disabled_at REAL,
+    disabled_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id TEXT NOT NULL UNIQUE,
+    subscriber_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL REFERENCES webhook_events (id),
+    type TEXT NOT NULL,
+    version INTEGER,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    next_attempt_at REAL,
+    last_attempt_at REAL,
+    last_status INTEGER,
+    last_error TEXT,
+    delivered_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (subscriber_id, status, id);
+CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    outbox_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    at REAL NOT NULL,
+    duration REAL NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    outcome TEXT NOT NULL,
+    next_attempt_at REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (outbox_id, id);
+"""
+
+# The DDL that brings a database from the version before each key to that version.
+_MIGRATIONS = {1: _HISTORY, 2: _WEBHOOKS}
+
+
+def state_file(state_dir: str | os.PathLike[str] | None) -> Path | None:
+    """The database file in ``state_dir``, creating the directory if needed; ``None`` stays
+    ``None`` (memory only).
+
+    Raises:
+        StoreError: the directory cannot be created or is not writable.
+    """
+    if state_dir is None:
+        return None
+    directory = Path(state_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create state directory {directory}: {exc.strerror}; "
+            "pass state_dir= a writable directory, or None to keep state in memory"
+        ) from exc
+    if not os.access(directory, os.W_OK):
+        raise StoreError(
+            f"state directory {directory} is not writable; "
+            "pass state_dir= a writable directory, or None to keep state in memory"
+        )
+    return directory / DB_NAME
+
+
+class Database:
+    """One connection to the state database, safe to use from several threads.
+
+    Args:
+        path: the database file, or ``None`` for memory only.
+
+    Raises:
+        StoreError: the database cannot be opened, is not a hotconf store, or is corrupt.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                str(self.path) if self.path is not None else ":memory:",
+                isolation_level=None,  # explicit BEGIN/COMMIT below
+                check_same_thread=False,  # guarded by self._lock
+                timeout=30.0,
+            )
+            self._db.row_factory = sqlite3.Row
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: state database is from a newer hotconf "
+                    f"(schema {found}, this one knows {SCHEMA_VERSION})"
+                )
+            if found < SCHEMA_VERSION:
+                self._migrate(found)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+
+    def _migrate(self, found: int) -> None:
+        # One transaction per start: a crash half-way leaves the old version, and the DDL is
+        # idempotent, so two processes opening the same database at once both succeed.
+        steps = "".join(_MIGRATIONS[v] for v in range(found + 1, SCHEMA_VERSION + 1))
+        try:
+            self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and a write transaction; commit when the block ends, roll back if it
+        raises.
+
+        Raises:
+            StoreError: SQLite failed (busy, full disk, I/O error); nothing was written.
+        """
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                # A failed COMMIT (busy, full disk, I/O error) leaves the transaction open:
+                # end it, or every later write fails and reads see the uncommitted rows.
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Run one read and return its rows.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    def probe(self) -> str | None:
+        """Can a write begin? ``None`` when it can, else why not (for health checks).
+
+        Writes a row in a transaction that is rolled back: nothing changes, nothing is synced.
+        """
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', '')"
+                    )
+                finally:
+                    self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                return f"state database {self.path or 'in memory'} is not writable: {exc}"
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

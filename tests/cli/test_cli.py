@@ -1,0 +1,202 @@
+"""The ``hotconf`` command: exit codes, output, and ``watch`` as a real subprocess."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from hotconf.cli import main
+
+from ..conftest import config_text, wait_for
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_validate_valid(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text())
+    assert main(["validate", str(config), "--schema", str(schema_file)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_validate_invalid_points_at_file_and_line(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    assert main(["validate", str(config), "--schema", str(schema_file)]) == 1
+    err = capsys.readouterr().err
+    assert f"{config}:3: /db/pool_size:" in err
+
+
+def test_validate_unparsable_is_invalid(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", "db:\n  host: a\n  host: b\n")
+    assert main(["validate", str(config), "--schema", str(schema_file)]) == 1
+    assert ":3:" in capsys.readouterr().err
+
+
+def test_validate_json_output(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    assert main(["validate", str(config), "--schema", str(schema_file), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert report["problems"][0]["path"] == "/db/pool_size"
+    assert report["problems"][0]["line"] == 3
+
+
+@pytest.mark.parametrize("fast", ["1", "0"], ids=["fast", "reference"])
+def test_validate_with_a_self_referencing_schema_prints_problems_not_a_traceback(
+    tmp_path: Path, fast: str
+) -> None:
+    schema = {"$ref": "#", "properties": {"next": {"$ref": "#"}, "n": {"type": "integer"}}}
+    write(tmp_path / "schema.json", json.dumps(schema))
+    write(tmp_path / "good.yaml", "next:\n  next:\n    n: 1\n")
+    write(tmp_path / "bad.yaml", "next:\n  next:\n    n: one\n")
+    run = functools.partial(
+        subprocess.run,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOTCONF_FAST": fast},
+    )
+    cmd = [sys.executable, "-m", "hotconf", "validate", "--schema", str(tmp_path / "schema.json")]
+    good = run([*cmd, str(tmp_path / "good.yaml")])
+    assert (good.returncode, good.stderr) == (0, "")
+    bad = run([*cmd, str(tmp_path / "bad.yaml")])
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr + bad.stdout
+    assert f"{tmp_path / 'bad.yaml'}:3: /next/next/n: " in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "{tmp}/missing.yaml", "--schema", "{schema}"],
+        ["validate", "{tmp}/config.yaml", "--schema", "{tmp}/missing.json"],
+        ["validate", "{tmp}/config.yaml", "--schema", "{tmp}/bad-schema.json"],
+        ["validate", "{tmp}/config.yaml", "--pointer", "#/x"],
+        ["validate"],
+        ["no-such-command"],
+    ],
+)
+def test_cannot_run_exits_2(tmp_path: Path, schema_file: Path, args: list[str]) -> None:
+    write(tmp_path / "config.yaml", config_text())
+    write(tmp_path / "bad-schema.json", json.dumps({"type": "no-such-type"}))
+    argv = [a.format(tmp=tmp_path, schema=schema_file) for a in args]
+    assert main(argv) == 2
+
+
+def _spawn_watch(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "hotconf", "watch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+class Lines:
+    """Collects a subprocess's stdout lines in a thread, so tests can wait for them."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        stream = proc.stdout
+        self._thread = threading.Thread(
+            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
+        )
+        self._thread.start()
+
+    def wait(self, needle: str) -> str:
+        wait_for(lambda: any(needle in line for line in self.lines), what=repr(needle))
+        return next(line for line in self.lines if needle in line)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_watch_prints_one_line_per_candidate(
+    tmp_path: Path, schema_file: Path, sig: signal.Signals
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=1))
+    proc = _spawn_watch(
+        str(config), "--schema", str(schema_file), "--state-dir", str(tmp_path / "s")
+    )
+    try:
+        out = Lines(proc)
+        out.wait("serving v1")
+        config.write_text(config_text(pool=2))
+        assert "db.pool_size" in out.wait("applied v2")
+        config.write_text(config_text(pool=0))
+        assert "/db/pool_size" in out.wait("rejected (v2 kept)")
+        config.write_text("# same content, other form\ndb: {pool_size: 2, host: db.local}\n")
+        out.wait("noop v2")
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert sum("applied" in line for line in out.lines) == 1
+
+
+def test_watch_without_valid_config_exits_1(tmp_path: Path, schema_file: Path) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    proc = _spawn_watch(str(config), "--schema", str(schema_file), "--no-state")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "no valid config" in err
+    assert "/db/pool_size" in err
+
+
+OLD_SCHEMA = {
+    "type": "object",
+    "required": ["port"],
+    "properties": {"port": {"type": "integer", "minimum": 1}, "mode": {"enum": ["a", "b"]}},
+}
+WIDER = {
+    **OLD_SCHEMA,
+    "properties": {**OLD_SCHEMA["properties"], "mode": {"enum": ["a", "b", "c"]}},
+}
+NARROWER = {
+    **OLD_SCHEMA,
+    "properties": {**OLD_SCHEMA["properties"], "port": {"type": "integer", "minimum": 1024}},
+}
+
+
+def test_schema_diff_exit_codes_modes_and_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write(tmp_path / "old.json", json.dumps(OLD_SCHEMA))
+    wider = write(tmp_path / "wider.json", json.dumps(WIDER))
+    narrower = write(tmp_path / "narrower.json", json.dumps(NARROWER))
+    assert main(["schema-diff", str(old), str(wider)]) == 0  # upgrade: a widen is safe
+    assert main(["schema-diff", str(old), str(wider), "--mode", "rollback"]) == 1
+    assert main(["schema-diff", str(old), str(wider), "--fail-on", "safe"]) == 1
+    assert main(["schema-diff", str(old), str(narrower)]) == 1
+    capsys.readouterr()
+    high = write(tmp_path / "high.yaml", "port: 8080\n")
+    low = write(tmp_path / "low.yaml", "port: 80\n")
+    main(["schema-diff", str(old), str(narrower), "--config", str(high), "--format", "json"])
+    [change] = json.loads(capsys.readouterr().out)["changes"]
+    assert (change["kind"], change["affected"]) == ("limit_tightened", False)
+    main(["schema-diff", str(old), str(narrower), "--config", str(low), "--format", "json"])
+    assert json.loads(capsys.readouterr().out)["changes"][0]["affected"] is True
+    assert main(["schema-diff", str(old), str(narrower), "--format", "markdown"]) == 1
+    assert "limit_tightened" in capsys.readouterr().out
+    assert main(["schema-diff", str(old), str(tmp_path / "missing.json")]) == 2

@@ -1,0 +1,286 @@
+"""Impact reports: exact changes, levels with reasons, redaction, renderings, the gate."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hotconf
+from hotconf.cli import main
+from hotconf.pipeline.diff import changes
+from hotconf.pipeline.snapshot import canonical_json
+from hotconf.testing import EventRecorder, MemorySource
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_SCHEMA = json.loads((ROOT / "schemas" / "impact-report.schema.json").read_text())
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "timeout": {"type": "integer", "default": 30},
+        "ratio": {"type": "number"},
+        "port": {"type": "integer", "x-hotconf-reload": "restart"},
+        "server": {
+            "type": "object",
+            "x-hotconf-reload": "restart",
+            "properties": {"threads": {"type": "integer"}},
+        },
+        "routing": {"type": "object", "x-hotconf-impact": "risky"},
+        "tags": {"type": "array", "x-hotconf-set": True},
+        "hosts": {"type": "array"},
+        "db": {
+            "type": "object",
+            "properties": {
+                "password": {"type": "string"},
+                "dsn": {"type": "string", "x-hotconf-sensitive": True},
+                "pool": {"type": "integer", "minimum": 1},
+            },
+        },
+    },
+}
+
+
+def report_of(old: dict[str, Any], new: dict[str, Any]) -> hotconf.ImpactReport:
+    report = hotconf.diff(old, new, schema=SCHEMA)
+    jsonschema.validate(report.to_dict(), REPORT_SCHEMA)
+    return report
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "pointer", "kind", "level", "reason"),
+    [
+        ({"timeout": 10}, {"timeout": 20}, "/timeout", "value_changed", "safe", "within"),
+        ({"timeout": 10}, {"timeout": 100}, "/timeout", "value_changed", "risky", "10x"),
+        ({"timeout": 100}, {"timeout": 10}, "/timeout", "value_changed", "risky", "10x"),
+        ({"ratio": 1.5}, {"ratio": -1.5}, "/ratio", "value_changed", "risky", "sign"),
+        ({"timeout": 10}, {}, "/timeout", "key_removed", "risky", "fall back to default 30"),
+        ({"ratio": 1.0}, {}, "/ratio", "key_removed", "risky", "no default"),
+        ({}, {"ratio": 2.0}, "/ratio", "key_added", "safe", "optional key added"),
+        ({"ratio": 4}, {"ratio": 4.0}, "/ratio", "type_changed", "risky", "integer to number"),
+        ({"port": 80}, {"port": 81}, "/port", "value_changed", "restart", "needs restart"),
+        (
+            {"server": {"threads": 4}},
+            {"server": {"threads": 8}},
+            "/server/threads",
+            "value_changed",
+            "restart",
+            "x-hotconf-reload: restart",
+        ),
+        (
+            {"routing": {"a": 1}},
+            {"routing": {"a": 2}},
+            "/routing/a",
+            "value_changed",
+            "risky",
+            "x-hotconf-impact: risky",
+        ),
+        ({"hosts": ["a", "b"]}, {"hosts": ["b", "a"]}, "/hosts", "list_reordered", "risky", ""),
+        ({"hosts": ["a"]}, {"hosts": ["a", "b"]}, "/hosts/1", "item_added", "safe", ""),
+        ({"hosts": ["a", "b"]}, {"hosts": ["a"]}, "/hosts/1", "item_removed", "safe", ""),
+        ({"tags": ["x", "y"]}, {"tags": ["y", "z"]}, "/tags/0", "item_removed", "safe", ""),
+    ],
+)
+def test_levels_and_reasons(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    pointer: str,
+    kind: str,
+    level: str,
+    reason: str,
+) -> None:
+    report = report_of(old, new)
+    [change] = [c for c in report.changes if c.pointer == pointer]
+    assert (change.kind, change.level) == (kind, level)
+    assert reason in change.reason
+    assert report.level == max(c.level for c in report.changes)
+
+
+def test_set_reorder_is_none() -> None:
+    report = report_of({"tags": ["x", "y"]}, {"tags": ["y", "x"]})
+    assert report.idempotent and report.level == "none"
+
+
+def test_invalid_candidate_is_breaking_with_problems() -> None:
+    report = report_of({"db": {"pool": 5}}, {"db": {"pool": 0}})
+    assert report.level == "breaking"
+    assert [p.path for p in report.problems] == ["/db/pool"]
+
+
+SAME_YAML = [
+    (b"a: 1\nb: 2\n", b"b: 2\na: 1\n"),
+    (b"a: 1  # comment\n", b"# header\na: 1\n"),
+    (b"a: 'x'\nb: \"y\"\n", b"a: x\nb: y\n"),
+    (b"a: [1, 2]\nb: {c: 3}\n", b"a:\n  - 1\n  - 2\nb:\n  c: 3\n"),
+    (
+        b"base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  y: 3\n",
+        b"base: {x: 1, y: 2}\nchild: {x: 1, y: 3}\n",
+    ),
+    (b"a: &v hello\nb: *v\n", b"a: hello\nb: hello\n"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), SAME_YAML)
+def test_form_only_edits_are_none(old: bytes, new: bytes) -> None:
+    report = hotconf.diff(old, new)
+    assert report.idempotent and report.level == "none" and report.changes == ()
+
+
+def test_secrets_never_appear_in_any_rendering() -> None:
+    old = {"db": {"password": "old-secret-1", "dsn": "pg://u:old-secret-2@h", "pool": 2}}
+    new = {"db": {"password": "new-secret-1", "dsn": "pg://u:new-secret-2@h", "pool": 3}}
+    report = report_of(old, new)
+    assert {c.pointer for c in report.changes if c.sensitive} == {"/db/password", "/db/dsn"}
+    text = report.to_json() + report.to_text(color=True) + report.to_markdown() + repr(report)
+    for secret in ("old-secret-1", "new-secret-1", "old-secret-2", "new-secret-2"):
+        assert secret not in text
+    assert hotconf.REDACTED in text
+
+
+def test_renderings() -> None:
+    report = report_of({"timeout": 10, "port": 1}, {"timeout": 100, "port": 2, "ratio": 1.0})
+    text = report.to_text()
+    assert text.splitlines()[0] == "restart: 3 changes (1 restart, 1 risky, 1 safe)"
+    assert "\x1b[" not in text and "\x1b[" in report.to_text(color=True)
+    md = report.to_markdown()
+    assert md.startswith("**Config impact: restart") and "| `/timeout` |" in md
+    assert report.counts == {
+        "none": 0, "safe": 1, "risky": 1, "restart": 1, "breaking": 0, "total": 3,
+    }  # fmt: skip
+
+
+# -- exactness: every changed path, nothing extra --------------------------------------
+
+leaves = st.one_of(
+    st.integers(-5, 5),
+    st.floats(-3, 3, allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.text("ab", max_size=2),
+)
+trees = st.recursive(
+    leaves,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text("xyz", min_size=1, max_size=2), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def apply(old: Any, found: tuple[hotconf.Change, ...]) -> Any:
+    """Rebuild ``new`` from ``old`` and the changes: proves they are complete and exact."""
+    data = json.loads(json.dumps(old))
+
+    def order(c: hotconf.Change) -> tuple[int, list[int]]:
+        # removals from the highest index down, then additions from the lowest index up
+        idx = [i if isinstance(i, int) else 0 for i in c.path]
+        return (0, [-i for i in idx]) if c.kind == "item_removed" else (1, idx)
+
+    for c in sorted(found, key=order):
+        *parent_path, last = c.path or (None,)
+        if not c.path:
+            return json.loads(json.dumps(c.new))
+        parent = data
+        for seg in parent_path:
+            parent = parent[seg]
+        if c.kind in ("key_removed", "item_removed"):
+            del parent[last]
+        elif c.kind == "item_added":
+            parent.insert(last, json.loads(json.dumps(c.new)))
+        else:
+            parent[last] = json.loads(json.dumps(c.new))
+    return data
+
+
+@settings(max_examples=300, deadline=None)
+@given(trees, trees)
+def test_changes_are_exact(old: Any, new: Any) -> None:
+    found = changes(old, new)
+    assert (not found) == (canonical_json(old) == canonical_json(new))
+    assert canonical_json(apply(old, found)) == canonical_json(new)
+
+
+def test_large_configs_report_exactly_the_mutated_paths() -> None:
+    rng = random.Random(7)
+    old = {f"s{i}": {f"k{j}": j for j in range(100)} for i in range(100)}
+    new = json.loads(json.dumps(old))
+    picked = {(f"s{rng.randrange(100)}", f"k{rng.randrange(100)}") for _ in range(100)}
+    for s, k in picked:
+        new[s][k] += 1
+    assert {c.path for c in changes(old, new)} == picked
+
+
+# -- the live pipeline carries reports, and the gate holds what it must ----------------
+
+
+def test_events_and_results_carry_the_report() -> None:
+    source = MemorySource({"timeout": 10, "port": 80})
+    with hotconf.watch(source, schema=SCHEMA) as live:
+        events = EventRecorder()
+        live.subscribe(events)
+        source.set({"timeout": 10, "port": 81})
+        [event] = events.changes
+        assert event.level == "restart" and event.report.new_version == 2
+        assert event.report.old_version == 1
+        result = live.reload()
+        assert result.status == "noop"
+
+
+def test_gate_holds_a_risky_change_until_forced() -> None:
+    source = MemorySource({"timeout": 10})
+    with hotconf.watch(source, schema=SCHEMA, gate="safe") as live:
+        source.set({"timeout": 11})
+        assert live.version == 2  # safe: applied
+        source.set({"timeout": 1000})  # risky: held
+        assert live.version == 2 and live.get("timeout") == 11
+        rejection = live.last_rejection
+        assert rejection is not None and rejection.problems[0].code == "gate"
+        assert "10x" in rejection.problems[0].message
+        result = live.reload(force=True)
+        assert result.status == "applied" and live.get("timeout") == 1000
+        assert result.report is not None and result.report.level == "risky"
+
+
+def test_set_reorder_in_the_live_pipeline_is_a_noop() -> None:
+    source = MemorySource({"tags": ["a", "b"]})
+    with hotconf.watch(source, schema=SCHEMA) as live:
+        source.set({"tags": ["b", "a"]})
+        assert live.version == 1
+
+
+def test_invalid_gate_is_refused() -> None:
+    with pytest.raises(ValueError, match="gate must be one of"):
+        hotconf.watch(MemorySource({}), gate="yolo")  # type: ignore[arg-type]
+
+
+# -- hotconf diff ----------------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_cli_diff_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    schema = write(tmp_path / "s.json", json.dumps(SCHEMA))
+    old = write(tmp_path / "old.yaml", "timeout: 10\n")
+    risky = write(tmp_path / "risky.yaml", "timeout: 100\n")
+    invalid = write(tmp_path / "invalid.yaml", "db: {pool: 0}\n")
+    assert main(["diff", old, risky, "--schema", schema]) == 0
+    assert main(["diff", old, risky, "--schema", schema, "--fail-on", "risky"]) == 1
+    assert main(["diff", old, invalid, "--schema", schema]) == 1
+    assert main(["diff", old, str(tmp_path / "missing.yaml")]) == 2
+    capsys.readouterr()
+    assert main(["diff", old, risky, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    jsonschema.validate(out, REPORT_SCHEMA)
+    assert out["changes"][0]["reason"] == "changed by 10x or more"
+    assert main(["diff", old, invalid, "--schema", schema, "--format", "markdown"]) == 1
+    assert "invalid.yaml:1" in capsys.readouterr().out
