@@ -55,6 +55,14 @@ FIGURES: dict[str, list[str]] = {
         rf"^\| {where} \| {NUMBER} ms \| {NUMBER} ms \| {RATIO} \| <= {NUMBER}x (met|MISSED) \|$"
         for where in ("memory", "disk")
     ],
+    "bench_typed.py": [
+        rf"^live.current.db.pool_size\s+{NUMBER}\s+\S+\s+{RATIO}\s+\S+\s+goal <= 1.1x: "
+        "(ok|MISSED)$",
+        rf"^model held on an object\s+{NUMBER}\s+\S+\s+{RATIO}",
+        rf"^\s+1000 model(\s+{NUMBER}){{8}}$",
+        rf"^\s+1000 JSON Schema(\s+{NUMBER}){{8}}$",
+        rf"^\s+1000 every leaf\s+{NUMBER}\s+{NUMBER}\s+{RATIO}$",
+    ],
     "bench_webhooks.py": [
         rf"^\| no webhooks \| {NUMBER} ms \|",
         rf"^\| 3 answering \| {NUMBER} ms \| {NUMBER} ms \| {NUMBER} ms \|$",

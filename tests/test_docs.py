@@ -30,7 +30,12 @@ def test_readme_python_blocks_run(
     index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(python_blocks(README)[index], f"README.md block {index}", "exec"), {})
+    run_block(python_blocks(README)[index], f"README.md block {index}")
+
+
+def run_block(code: str, name: str) -> None:
+    # As a script runs it: without this module's `from __future__ import annotations`
+    exec(compile(code, name, "exec", dont_inherit=True), {"__name__": "__main__"})
 
 
 def sh_blocks(text: str) -> list[str]:
@@ -112,3 +117,28 @@ def test_all_is_sorted_and_matches_the_api_docs() -> None:
             found = None if error.name in serve else error
         assert found is not None or not all(map(importlib.util.find_spec, serve)), name
         assert not isinstance(found, ImportError), f"{name}: {found}"
+
+
+TYPED = (ROOT / "docs" / "typed.md").read_text()
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks(TYPED))))
+def test_typed_docs_python_blocks_run(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run_block(python_blocks(TYPED)[index], f"docs/typed.md block {index}")
+
+
+def test_typed_docs_show_what_hotconf_prints() -> None:
+    schema = {
+        "properties": {
+            "worker": {
+                "type": "object",
+                "default": {},
+                "properties": {"batch_size": {"type": "integer", "default": 50}},
+            }
+        }
+    }
+    report = hotconf.diff({"worker": {"batch_size": 20}}, {"worker": {}}, schema)
+    assert f"`{report.to_text().splitlines()[1].strip()}`" in TYPED

@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rollback_cmd",
         "Serve an earlier version again, as a new version: through a server, offline, or in etcd.",
     ),
+    "schema": ("config", "schema_group", "Work with schemas and typed models."),
     "schema-diff": (
         "config",
         "schema_diff_cmd",
@@ -70,7 +71,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": (
         "config",
         "validate",
-        "Check CONFIG (files, merged in order, or a directory) against a schema.",
+        "Check CONFIG (files, merged in order, or a directory) against a schema or a model.",
     ),
     "watch": (
         "config",

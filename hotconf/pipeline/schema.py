@@ -283,6 +283,31 @@ class Schema:
             return cls.from_dict(value)
         raise TypeError(f"a schema is a Schema, a path or a mapping, not {type(value).__name__}")
 
+    @classmethod
+    def from_model(cls, model: type[Any]) -> Schema:
+        """The JSON Schema of a typed model (validation mode), as a `Schema`.
+
+        Args:
+            model: a pydantic ``BaseModel`` (frozen), a frozen dataclass or a ``TypedDict``.
+
+        Returns:
+            The schema hotconf reads the model's annotations, secrets and defaults from
+            (``hotconf schema export`` prints it). Validating with it is JSON Schema's
+            verdict, not pydantic's: ``watch(model=...)`` validates with the model itself.
+
+        Raises:
+            SchemaError: pydantic cannot make a JSON Schema of it, or it is not frozen.
+            TypeError: it is not a model, a dataclass or a TypedDict.
+
+        Example:
+            >>> schema = Schema.from_model(AppConfig)  # doctest: +SKIP
+            >>> schema.annotation(["db", "host"], "x-hotconf-reload")  # doctest: +SKIP
+            'restart'
+        """
+        from .model import Model
+
+        return Model.of(model).schema
+
     def validate(self, data: Any) -> tuple[Problem, ...]:
         """Check a config against the schema.
 

@@ -147,11 +147,11 @@ class ConfigApi:
         self.bodies = Bodies()
 
     def _sensitive(self) -> Callable[[Path], bool]:
-        return Classifier(self.service.live.schema).sensitive
+        return Classifier(self.service.live.schemas).sensitive
 
     async def _snapshot(self, version: int | None) -> Snapshot:
         live = self.service.live
-        current = live.current
+        current = live.snapshot()
         if version is None or version == current.version:
             return current
         try:
@@ -164,7 +164,7 @@ class ConfigApi:
         service = self.service
         live = service.live
         secrets = service.auth.sees_secrets(request)
-        snap = live.current
+        snap = live.snapshot()
         if request.scope["query_string"]:  # the hot path has none: skip parsing it
             query = request.query_params
             version = int_param(query, "version", minimum=1)
@@ -181,7 +181,7 @@ class ConfigApi:
                     released = not feed.closed and await feed.wait_after(after, wait)
                     if not released and service.readiness.shutting_down:
                         raise service.not_ready()
-                    snap = live.current
+                    snap = live.snapshot()
                 if snap.version <= after:
                     return _not_modified(snap, secrets)
         condition = request.headers.get("if-none-match")
@@ -213,7 +213,7 @@ class ConfigApi:
         limit = int_param(request.query_params, "limit", minimum=1) or 100
         history = await run_in_threadpool(live.history, min(limit, MAX_LIMIT))
         secrets = self.service.auth.sees_secrets(request)
-        body = {"current": live.current.version, "versions": [_info(v, secrets) for v in history]}
+        body = {"current": live.version, "versions": [_info(v, secrets) for v in history]}
         return json_response(body)
 
     async def version(self, request: Request) -> Response:
