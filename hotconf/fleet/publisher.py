@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..errors import (
+    CheckError,
     LoadError,
     PublishConflictError,
     RolloutError,
@@ -51,8 +52,10 @@ from ..pipeline.model import Model
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import checksum
 from ..sources import RawDocument
+from .checks import Check, Round
 from .etcd import Etcd, cmp, delete_op, prefix_end, put_op
 from .keys import PREFIX, Envelope, InstanceStatus, Keys, _json, _now, select
+from .prometheus import Prometheus
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +64,25 @@ class PublishResult:
 
     Attributes:
         status: ``published``, ``canary`` (a canary rollout started), ``noop`` (the candidate
-            is what is live) or ``held`` (invalid, or its impact reached ``fail_on``: nothing
-            was written).
+            is what is live), ``held`` (invalid, or its impact reached ``fail_on``) or
+            ``gated`` (a release gate failed and it was not forced); nothing was written
+            for the last two.
         version: the new version (``None`` when nothing was written).
         previous: the version ``current`` pointed to before.
         report: the impact report against ``previous``.
         rollout: the canary rollout's id.
         instances: the canary instances.
+        gate: the release gate's readings (``passed``, ``forced``, ``checks``), as the
+            version's envelope records them; ``None`` without a gate.
     """
 
-    status: Literal["published", "canary", "noop", "held"]
+    status: Literal["published", "canary", "noop", "held", "gated"]
     version: int | None
     previous: int | None
     report: ImpactReport
     rollout: str | None = None
     instances: tuple[str, ...] = field(default=())
+    gate: Mapping[str, Any] | None = None
 
 
 class Fleet:
@@ -190,6 +197,14 @@ class Fleet:
         budget: float = 0.01,
         min_samples: int = 100,
         min_duration: float = 0.0,
+        prometheus: str | Prometheus | None = None,
+        gate: Sequence[Check | str] = (),
+        force: bool = False,
+        checks: Sequence[Check | str] = (),
+        check_interval: float = 60.0,
+        check_count: int = 5,
+        no_data_timeout: float | None = None,
+        expect: int | None = None,
     ) -> PublishResult:
         """Validate ``config``, assess it against what is current, and publish it.
 
@@ -201,12 +216,63 @@ class Fleet:
                 under them, as instances with the same contract compute it.
             canary: start a canary instead: ``"10%"`` of the instances alive now, or labels
                 ``"zone=a,tier=web"`` (every instance reports its id as label ``instance``).
+            prometheus: the Prometheus ``gate`` and ``checks`` ask (a URL or a `Prometheus`).
+            gate: release gates, ``"NAME=PROMQL <= THRESHOLD"``, read once before anything is
+                written: one that fails (or has no data) refuses the publish (``gated``)
+                unless ``force``; the readings go into the version's envelope either way.
+            checks: judge the canary by these instead of by reported outcomes: each is
+                asked once now (a refused query or no Prometheus writes nothing), and
+                `watch_rollout` reads them every ``check_interval`` seconds: ``check_count``
+                passing rounds in a row promote, one failing check aborts, and no data for
+                ``no_data_timeout`` seconds (default 5 intervals) aborts.
+            expect: publish only if ``current`` is still this version.
 
         Raises:
-            PublishConflictError: someone else moved the pointer first, or a canary runs.
+            PublishConflictError: someone else moved the pointer first, a canary runs, or
+                ``current`` is not ``expect``.
             RolloutError: a canary cannot start (nothing current, no instance selected).
+            CheckError: a gate or check is not usable (bad expression, refused query).
+            PrometheusError: Prometheus cannot be reached (a gate with ``force`` is recorded
+                as unread and passed over).
             EtcdError: etcd cannot be reached.
         """
+        from . import analysis  # Prometheus: only for gates and checks
+
+        gates, judged_by = analysis.checks_of(gate), analysis.checks_of(checks)
+        if judged_by and canary is None:
+            raise CheckError("checks judge a canary: give canary= (--canary) too")
+        prom = analysis.client(prometheus, "gates and checks") if gates or judged_by else None
+        try:
+            return self._publish(
+                config, schema, model, validators, format, fail_on, publisher, canary,
+                {"budget": budget, "min_samples": min_samples, "min_duration": min_duration},
+                prom, gates, force, judged_by, (check_interval, check_count, no_data_timeout),
+                expect,
+            )  # fmt: skip
+        finally:
+            if prom is not None and prom is not prometheus:
+                prom.close()
+
+    def _publish(
+        self,
+        config: bytes | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        schema: Schema | None,
+        model: Model[Any] | type[Any] | None,
+        validators: Iterable[Validator],
+        format: str,
+        fail_on: Level | LevelName,
+        publisher: str | None,
+        canary: str | None,
+        rule: dict[str, Any],
+        prom: Prometheus | None,
+        gates: tuple[Check, ...],
+        force: bool,
+        checks: tuple[Check, ...],
+        timing: tuple[float, int, float | None],
+        expect: int | None,
+    ) -> PublishResult:
+        from . import analysis
+
         doc, source = _document(config, format)
         contract = _model(model)
         old, mod, previous, old_csum = self._current_data(schema, contract)
@@ -227,6 +293,23 @@ class Fleet:
         assert csum is not None
         if csum == old_csum and canary is None:
             return PublishResult("noop", previous, previous, report)
+        if csum == old_csum:
+            raise RolloutError(
+                f"{self.keys.name}: the candidate is what v{previous} serves: nothing to roll out"
+            )
+        if expect is not None and previous != expect:
+            raise PublishConflictError(
+                f"{self.keys.name}: v{previous} is current, not v{expect}: nothing was written"
+            )
+        gated: dict[str, Any] | None = None
+        if prom is not None and gates:
+            gated = analysis.check_gate(prom, gates, force)
+            if not gated["passed"] and not force:
+                return PublishResult("gated", None, previous, report, gate=gated)
+        judged: dict[str, Any] | None = None
+        if prom is not None and checks:
+            analysis.preflight(prom, checks)
+            judged = analysis.analysis_record(prom, checks, *timing)
         version = self._last_version() + 1
         envelope = Envelope(
             self.keys.name,
@@ -240,6 +323,7 @@ class Fleet:
             previous,
             level=report.level,
             summary=report.summary(),
+            gate=gated,
         )
         guard = [
             cmp(self.keys.current, "MOD", mod),
@@ -250,7 +334,9 @@ class Fleet:
         if canary is None:
             writes.append(put_op(self.keys.current, _json({"version": version, "checksum": csum})))
             self._commit(guard, writes, f"publish v{version}")
-            return PublishResult("published", version, previous, report.with_version(version))
+            return PublishResult(
+                "published", version, previous, report.with_version(version), gate=gated
+            )
         if previous is None:
             raise RolloutError(
                 f"{self.keys.name}: nothing is current yet: publish without a canary first"
@@ -264,17 +350,17 @@ class Fleet:
             "checksum": csum,
             "instances": list(chosen),
             "selector": canary,
-            "budget": budget,
-            "min_samples": min_samples,
-            "min_duration": min_duration,
+            **rule,
             "started_at": _now(),
             "publisher": envelope.publisher,
         }
+        if judged is not None:
+            record["analysis"] = judged
         writes.append(put_op(self.keys.canary, _json(record)))
         writes.append(put_op(self.keys.rollout(ident), _json({**record, "state": "running"})))
         self._commit(guard, writes, f"canary v{version}")
         return PublishResult(
-            "canary", version, previous, report.with_version(version), ident, chosen
+            "canary", version, previous, report.with_version(version), ident, chosen, gated
         )
 
     def _commit(self, guard: list[dict[str, Any]], writes: list[dict[str, Any]], what: str) -> int:
@@ -373,7 +459,13 @@ class Fleet:
     # -- canary rollouts -----------------------------------------------------------------
 
     def rollout_status(self) -> dict[str, Any] | None:
-        """The running canary with its outcomes and the rule's verdict; ``None`` if none."""
+        """The running canary with its outcomes and the rule's verdict; ``None`` if none.
+
+        A canary judged by checks (``analysis`` in its record) has ``rounds`` (the newest
+        ten), ``rounds_taken`` and ``progress`` = passing rounds in a row / ``count``; its
+        ``decision`` is ``abort`` only when an instance rejected the canary version (the
+        checks decide the rest, in `watch_rollout`).
+        """
         canary, mod = self.pointer("canary")
         if canary is None:
             return None
@@ -388,25 +480,46 @@ class Fleet:
             arms[ours] = arms[ours] + inst.outcomes.get(version if ours else stable, Outcomes())
             if ours and inst.rejected == version:
                 rejected.append(f"{inst.id} rejected v{version}: {'; '.join(inst.problems)}")
-        decision, why = decide(
-            arms[True], arms[False], budget=canary["budget"], min_samples=canary["min_samples"]
-        )
-        if rejected:
-            decision, why = "abort", "; ".join(rejected)
-        return {
+        status: dict[str, Any] = {
             **canary,
             "state": "running",
             "mod_revision": mod,
             "canary": arms[True].to_dict(),
             "stable_outcomes": arms[False].to_dict(),
-            "progress": min(1.0, arms[True].total / canary["min_samples"]),
             "serving": serving,
-            "decision": decision,
-            "why": why,
         }
+        spec = canary.get("analysis")
+        if spec is not None:
+            rounds = self.rounds(str(canary["id"]))
+            streak = 0
+            for r in reversed(rounds):
+                if r.get("verdict") != "pass":
+                    break
+                streak += 1
+            decision: str | None = None
+            why = rounds[-1]["why"] if rounds else "waiting for the first round of checks"
+            status.update(
+                rounds=rounds[-10:],
+                rounds_taken=len(rounds),
+                progress=min(1.0, streak / max(1, int(spec["count"]))),
+            )
+        else:
+            decision, why = decide(
+                arms[True], arms[False], budget=canary["budget"], min_samples=canary["min_samples"]
+            )
+            status["progress"] = min(1.0, arms[True].total / canary["min_samples"])
+        if rejected:
+            decision, why = "abort", "; ".join(rejected)
+        status.update(decision=decision, why=why)
+        return status
 
-    def promote(self, reason: str = "promoted by hand") -> int:
-        """Make the running canary's version current for every instance; returns it."""
+    def promote(
+        self, reason: str = "promoted by hand", *, writes: Sequence[dict[str, Any]] = ()
+    ) -> int:
+        """Make the running canary's version current for every instance; returns it.
+
+        ``writes``: more etcd writes for the same transaction (the deciding round).
+        """
         canary, mod = self.pointer("canary")
         if canary is None:
             raise RolloutError(f"{self.keys.name}: no canary rollout is running")
@@ -419,18 +532,33 @@ class Fleet:
                 put_op(self.keys.current, _json(pointer)),
                 delete_op(self.keys.canary),
                 _decided(self.keys, canary, "promoted", reason),
+                *writes,
             ],
         )
         return version
 
-    def abort(self, reason: str = "aborted by hand") -> None:
-        """Stop the running canary: its instances go back to the stable version."""
+    def abort(
+        self,
+        reason: str = "aborted by hand",
+        *,
+        writes: Sequence[dict[str, Any]] = (),
+        **extra: Any,
+    ) -> None:
+        """Stop the running canary: its instances go back to the stable version.
+
+        ``writes``: more etcd writes for the same transaction; ``extra``: more fields for
+        the rollout's record.
+        """
         canary, mod = self.pointer("canary")
         if canary is None:
             raise RolloutError(f"{self.keys.name}: no canary rollout is running")
         self._decide(
             [cmp(self.keys.canary, "MOD", mod)],
-            [delete_op(self.keys.canary), _decided(self.keys, canary, "aborted", reason)],
+            [
+                delete_op(self.keys.canary),
+                _decided(self.keys, canary, "aborted", reason, **extra),
+                *writes,
+            ],
         )
 
     def _decide(self, guard: list[dict[str, Any]], writes: list[dict[str, Any]]) -> None:
@@ -439,11 +567,40 @@ class Fleet:
             raise RolloutError(f"{self.keys.name}: the canary was decided or moved meanwhile")
 
     def rollout(self, ident: str) -> dict[str, Any]:
+        """One canary rollout's record (``state``, ``reason``...), with its ``rounds`` when
+        checks judged it.
+
+        Raises:
+            RolloutError: no such rollout.
+        """
         kv = self.etcd.get(self.keys.rollout(ident))
         if kv is None:
             raise RolloutError(f"{self.keys.name}: no rollout {ident}")
         record: dict[str, Any] = json.loads(kv.value)
+        if "analysis" in record:
+            record["rounds"] = self.rounds(ident)
         return record
+
+    def rounds(self, ident: str) -> list[dict[str, Any]]:
+        """The rounds of checks a canary analysis took, oldest first."""
+        found = self.etcd.range(self.keys.rounds(ident), prefix_end(self.keys.rounds(ident)))
+        out = []
+        for kv in found.kvs:
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(kv.value))
+        return out
+
+    def rollouts(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The canary rollouts' records (without rounds), newest first."""
+        found = self.etcd.range(self.keys.rollouts, prefix_end(self.keys.rollouts))
+        records = []
+        for kv in found.kvs:
+            if "/" in kv.key[len(self.keys.rollouts) :]:
+                continue  # a round
+            with contextlib.suppress(ValueError):
+                records.append((kv.create_revision, json.loads(kv.value)))
+        records.sort(key=lambda r: r[0], reverse=True)
+        return [r for _, r in records[:limit]]
 
     def watch_rollout(
         self,
@@ -451,12 +608,37 @@ class Fleet:
         poll: float = 1.0,
         timeout: float | None = None,
         on_progress: Callable[[dict[str, Any]], object] | None = None,
+        prometheus: str | Prometheus | None = None,
+        on_round: Callable[[Round, str], object] | None = None,
     ) -> dict[str, Any]:
-        """Follow the running canary and promote or abort it by `hotconf.rollout.decide`.
+        """Follow the running canary and promote or abort it.
+
+        A canary started with ``checks=`` is judged by them (``prometheus`` is needed then;
+        each `Round` goes to ``on_round`` with the rule's word on it); any other by the
+        instances' outcomes and `hotconf.rollout.decide`.
 
         Returns:
             The rollout's final record (``state`` promoted or aborted, ``reason``).
+
+        Raises:
+            RolloutError: no canary runs.
+            CheckError: it is judged by checks, and no ``prometheus`` was given.
         """
+        status = self.rollout_status()
+        if status is None:
+            raise RolloutError(f"{self.keys.name}: no canary rollout is running")
+        if "analysis" in status:
+            from . import analysis
+
+            prom = analysis.client(prometheus, f"canary {status['id']}'s checks")
+            try:
+                return analysis.watch_checks(
+                    self, prom, poll=poll, timeout=timeout, on_progress=on_progress,
+                    on_round=on_round,
+                )  # fmt: skip
+            finally:
+                if prom is not prometheus:
+                    prom.close()
         deadline = time.monotonic() + timeout if timeout is not None else None
         ident: str | None = None
         while True:
@@ -506,8 +688,10 @@ class Fleet:
             time.sleep(poll)
 
 
-def _decided(keys: Keys, canary: Mapping[str, Any], state: str, reason: str) -> dict[str, Any]:
-    record = {**canary, "state": state, "reason": reason, "decided_at": _now()}
+def _decided(
+    keys: Keys, canary: Mapping[str, Any], state: str, reason: str, **extra: Any
+) -> dict[str, Any]:
+    record = {**canary, **extra, "state": state, "reason": reason, "decided_at": _now()}
     return put_op(keys.rollout(str(canary["id"])), _json(record))
 
 
