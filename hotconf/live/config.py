@@ -30,6 +30,7 @@ from ..errors import (
     NoValidConfigError,
     Problem,
     RolloutError,
+    SourceError,
     StoreError,
     ValidationError,
 )
@@ -435,7 +436,20 @@ class LiveConfig(Generic[ConfigT]):
             )
             # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
             return self._reject((gate,), csum, report)
-        return self._commit(ev, prev, source=self._source.name, timings=timings)
+        numbered = getattr(self._source, "version_of", None)
+        number: int | None = numbered(docs) if numbered is not None else None
+        if number is not None and prev is not None and number <= prev.version:
+            # a fleet's canary instance going back to the stable version: a rollback to it
+            return self._commit(
+                ev,
+                prev,
+                source=self._source.name,
+                timings=timings,
+                version=number,
+                rolled_back_from=prev.version,
+                restores=number,
+            )
+        return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
 
     def _unpin(self) -> None:
         try:
@@ -454,9 +468,11 @@ class LiveConfig(Generic[ConfigT]):
         restores: int | None = None,
         timings: dict[str, float] | None = None,
         pin: str | None = None,
+        version: int | None = None,
     ) -> ReloadResult:
         """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
-        (a rollback or a promoted canary overrides it), written with the version."""
+        (a rollback or a promoted canary overrides it), written with the version.
+        ``version``: the number the source gave it (a fleet's), instead of last + 1."""
         assert ev.canonical is not None and ev.checksum is not None and ev.frozen is not None
         assert ev.report is not None
         timings = {} if timings is None else timings
@@ -481,6 +497,7 @@ class LiveConfig(Generic[ConfigT]):
                 restores=restores,
                 outbox=outbox,
                 meta={PIN: pin} if pin is not None else None,
+                version=version,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
@@ -547,8 +564,15 @@ class LiveConfig(Generic[ConfigT]):
         Raises:
             VersionNotFoundError: no such version.
             ValidationError: the target no longer passes the schema or the checks.
+            SourceError: the source numbers the versions (an `EtcdSource`): roll the fleet
+                back instead, or this instance would serve a version the fleet has not.
         """
         self._ensure_open()
+        if getattr(self._source, "version_of", None) is not None:
+            raise SourceError(
+                f"{self.name} follows a fleet: roll the fleet back (hotconf rollback --etcd URL "
+                f"--name {self.name}, or hotconf.fleet.rollback), not one instance"
+            )
         with self._lock:
             prev = self._snapshot
             target = self._store.get(to if to is not None else prev.version - 1)

@@ -285,7 +285,16 @@ class EtcdSource:
             delivered = self._delivered
             return delivered[0] if delivered is not None else None
         current = live.snapshot()
-        return self._by_checksum.get(current.checksum)
+        return self._by_checksum.get(current.checksum, current.version)
+
+    def version_of(self, docs: tuple[RawDocument, ...]) -> int | None:
+        """The fleet's number of the version ``docs`` came from (the last `read`), which the
+        LiveConfig commits it under: an instance serves the fleet's version numbers, so its
+        history, events and webhooks agree with ``hotconf history --etcd``."""
+        with self._lock:
+            if docs is self._cache and self._delivered is not None:
+                return self._delivered[0]
+        return None
 
     def evaluated(self, docs: tuple[RawDocument, ...], checksum: str) -> None:
         """The LiveConfig found the documents of the last read valid, with this checksum.
