@@ -44,6 +44,7 @@ from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
 from ..store.history import Store
+from ..webhooks.deliveries import OutboxRow
 from ..webhooks.manager import Webhooks
 from .canary import Signals
 from .rollouts import Rollout, Rollouts
@@ -469,22 +470,33 @@ class LiveConfig(Generic[ConfigT]):
         timings: dict[str, float] | None = None,
         pin: str | None = None,
         version: int | None = None,
+        announce: Callable[[VersionInfo], RolloutEvent] | None = None,
     ) -> ReloadResult:
         """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
         (a rollback or a promoted canary overrides it), written with the version.
-        ``version``: the number the source gave it (a fleet's), instead of last + 1."""
+        ``version``: the number the source gave it (a fleet's), instead of last + 1.
+        ``announce``: a promotion's ``rollout.promoted`` event, given the version. Any other
+        commit ends a running rollout (its stable config is no longer served): the
+        ``rollout.aborted`` event is written with the version too."""
         assert ev.canonical is not None and ev.checksum is not None and ev.frozen is not None
         assert ev.report is not None
         timings = {} if timings is None else timings
         kind: Literal["config.changed", "config.rolled_back"] = (
             "config.rolled_back" if restores is not None else "config.changed"
         )
-        # Webhook deliveries are committed with the version they announce (invariant 3).
-        outbox = (
-            self.webhooks._announce_change(kind, self.name, prev, ev.report)
-            if self.webhooks is not None and prev is not None
-            else None
-        )
+        ending = self._rollouts.superseded() if announce is None else None
+        ended: list[RolloutEvent] = []
+
+        def aborted(info: VersionInfo) -> RolloutEvent:
+            assert ending is not None
+            if not ended:
+                why = f"the stable config changed to v{info.version} meanwhile"
+                ended.append(ending._event("rollout.aborted", why, "aborted"))
+            return ended[0]
+
+        # Webhook deliveries are committed with the version they announce, and so are the
+        # rollout events that go with it (invariant 3).
+        outbox = self._outbox(kind, prev, ev.report, announce, ending, aborted)
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -501,6 +513,8 @@ class LiveConfig(Generic[ConfigT]):
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
+            if ending is not None:
+                ending._release()
             raise
         if pin is not None:
             self._pinned = pin
@@ -514,7 +528,38 @@ class LiveConfig(Generic[ConfigT]):
             self.webhooks.wake()
         if prev is not None:
             self._subscribers.notify(ChangeEvent(kind, prev, snap, report))
+        if ending is not None:
+            event = aborted(info)
+            ending._finish("aborted", str(event.reason), event)
         return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
+
+    def _outbox(
+        self,
+        kind: Literal["config.changed", "config.rolled_back"],
+        prev: Snapshot | None,
+        report: ImpactReport,
+        announce: Callable[[VersionInfo], RolloutEvent] | None,
+        ending: Rollout | None,
+        aborted: Callable[[VersionInfo], RolloutEvent],
+    ) -> Callable[[VersionInfo], list[OutboxRow]] | None:
+        """What a commit writes to the webhook outbox, given the version (built in its
+        transaction): its config event, and the rollout event that goes with it."""
+        webhooks = self.webhooks
+        if webhooks is None:
+            return None
+        change = webhooks._announce_change(kind, self.name, prev, report) if prev else None
+        if change is None and announce is None and ending is None:
+            return None
+
+        def rows(info: VersionInfo) -> list[OutboxRow]:
+            found = list(change(info)) if change is not None else []
+            if announce is not None:
+                found += webhooks._rollout_rows(self.name, announce(info), report)
+            if ending is not None:
+                found += webhooks._rollout_rows(self.name, aborted(info), ending.report)
+            return found
+
+        return rows
 
     def _reject(
         self,
@@ -666,6 +711,8 @@ class LiveConfig(Generic[ConfigT]):
         poll_interval: float = 1.0,
         format: str = "yaml",
         force: bool = False,
+        mode: Literal["canary", "shadow"] = "canary",
+        max_mismatch: float = 0.0,
     ) -> Rollout:
         """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
 
@@ -683,6 +730,16 @@ class LiveConfig(Generic[ConfigT]):
             poll_interval: seconds between ``signals`` polls.
             format: ``"yaml"`` or ``"json"`` for bytes.
             force: start it even when its impact is above the gate.
+            mode: ``"canary"``, or ``"shadow"``: every reader keeps the stable config, and
+                ``rollout.compare(fn, *args)`` runs ``fn`` on both snapshots; after
+                ``min_samples`` compared calls it promotes at a mismatch rate of at most
+                ``max_mismatch``, and aborts as soon as it cannot stay within it.
+            max_mismatch: the share of compared calls that may differ (shadow mode).
+
+        On an `EtcdSource` the rollout's scope is ``fleet`` (its ``status()`` says so): it is
+        judged on this instance's traffic, and its promotion publishes the candidate to etcd
+        as the fleet's next version (if the fleet still serves the stable one), which every
+        instance then follows.
 
         Returns:
             The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
@@ -707,6 +764,8 @@ class LiveConfig(Generic[ConfigT]):
             poll_interval=poll_interval,
             format=format,
             force=force,
+            mode=mode,
+            max_mismatch=max_mismatch,
         )
 
     def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
@@ -840,7 +899,19 @@ class _RolloutHost:
         live = self._live
         return live._evaluate(candidate, format, gate=None if force else live._gate)
 
-    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
+    @property
+    def scope(self) -> Literal["instance", "fleet"]:
+        return "fleet" if hasattr(self._live._source, "publish_promotion") else "instance"
+
+    def promote(
+        self,
+        evaluation: Evaluation,
+        *,
+        stable: Snapshot,
+        source: str,
+        announce: Callable[[VersionInfo], RolloutEvent],
+        document: RawDocument | None,
+    ) -> Snapshot:
         live = self._live
         with live._lock:
             live._ensure_open()
@@ -850,12 +921,24 @@ class _RolloutHost:
                     f"{source}: the stable config changed to v{prev.version} meanwhile; "
                     "not promoted"
                 )
-            # The evaluation was made against `stable`, still served: its report holds.
-            # Keep the source's unchanged content from undoing the promotion at the next
-            # poll or restart, exactly as rollback() does.
-            result = live._commit(
-                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
-            )
+            publish = getattr(live._source, "publish_promotion", None)
+            if publish is not None and document is not None:
+                # fleet scope: the fleet's next version, if the fleet still serves `stable`
+                number = publish(document, expect=prev.version, checksum=evaluation.checksum)
+                result = live._commit(
+                    evaluation, prev, source=source, version=number, announce=announce
+                )
+            else:
+                # The evaluation was made against `stable`, still served: its report holds.
+                # Keep the source's unchanged content from undoing the promotion at the next
+                # poll or restart, exactly as rollback() does.
+                result = live._commit(
+                    evaluation,
+                    prev,
+                    source=source,
+                    pin=live._source_checksum or prev.checksum,
+                    announce=announce,
+                )
         assert result.snapshot is not None
         return result.snapshot
 
@@ -864,3 +947,6 @@ class _RolloutHost:
         if live.webhooks is not None:
             live.webhooks._announce_rollout(live.name, event, report)
         live._rollouts.deliver(event)
+
+    def deliver(self, event: RolloutEvent) -> None:
+        self._live._rollouts.deliver(event)

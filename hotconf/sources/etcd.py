@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EtcdError, Problem, SourceError
+from ..errors import EtcdError, Problem, PublishConflictError, RolloutError, SourceError
 from ..fleet.etcd import Etcd, WatchStream
 from ..fleet.keys import PREFIX, Envelope, Keys
 from . import Poke, RawDocument
@@ -404,6 +404,36 @@ class EtcdSource:
         if status is not None:
             status["member"] = self.instance in status.get("instances", ())
         return status
+
+    def publish_promotion(self, document: RawDocument, *, expect: int, checksum: str | None) -> int:
+        """Publish an in-process rollout's candidate to the fleet (``live.rollout`` on this
+        source has scope ``fleet``): the fleet's next version, in one compare-and-swap, if
+        ``expect`` is still current and no fleet canary runs. Returns the new version.
+
+        Raises:
+            RolloutError: the fleet moved on (another version is current, a canary runs),
+                or it would not take the candidate.
+            EtcdError: etcd cannot be reached (the rollout can be promoted again later).
+        """
+        from ..fleet.publisher import Fleet  # the publisher's side: imported when promoting
+
+        fleet = Fleet(self._etcd, self.name, prefix=self.keys.prefix)
+        try:
+            result = fleet.publish(
+                document.data,
+                format=document.format,
+                expect=expect,
+                publisher=f"{self.instance} (in-process rollout)",
+            )
+        except PublishConflictError as exc:
+            raise RolloutError(f"not promoted to the fleet: {exc.message}") from None
+        if result.status != "published" or result.version is None:
+            raise RolloutError(f"not promoted to the fleet: the publish was {result.status}")
+        with self._lock:
+            if checksum is not None:
+                self._by_checksum[checksum] = result.version
+        log.info("hotconf: %s: an in-process rollout published v%d", self.name, result.version)
+        return result.version
 
     def stop(self) -> None:
         self._stop.set()

@@ -230,6 +230,32 @@ def test_a_local_rollback_on_a_fleet_instance_points_at_the_fleet(etcd: EtcdServ
         assert live.version == 2
 
 
+def test_an_in_process_rollout_on_a_fleet_instance_promotes_through_the_fleet(
+    etcd: EtcdServer,
+) -> None:
+    publish(etcd.url, config_text(pool=5))
+    with follow(etcd.url, None, instance="a") as a, follow(etcd.url, None, instance="b") as b:
+        rollout = a.rollout(config_text(pool=6).encode(), fraction=0.5)
+        assert rollout.scope == "fleet" and rollout.status()["scope"] == "fleet"
+        assert b.version == 1  # judged on a's traffic only: b serves v1 meanwhile
+        rollout.promote()
+        assert (a.version, rollout.promoted_version) == (2, 2)  # the fleet's v2
+        wait_for(lambda: b.version == 2 and b.get("db.pool_size") == 6, what="b follows")
+        with fleet.Fleet(etcd.url, "app") as f:
+            env = f.envelope(2)
+            assert env.publisher == "a (in-process rollout)" and env.previous == 1
+            assert f.pointer("current")[0]["version"] == 2  # type: ignore[index]
+        assert a.history()[0].version == 2 and len(a.history()) == 2  # no duplicate v3
+
+        # the fleet moved on meanwhile: the promotion is refused and the rollout aborted
+        late = a.rollout(config_text(pool=7).encode())
+        publish(etcd.url, config_text(pool=8))
+        with pytest.raises(hotconf.RolloutError):
+            late.promote()
+        assert late.state == "aborted"
+        wait_for(lambda: a.version == 3 and a.get("db.pool_size") == 8, what="a on the fleet's v3")
+
+
 # -- rejection, compaction, outages ------------------------------------------------------
 
 
