@@ -11,7 +11,7 @@ becomes visible before it is validated, nor announced before it is durable (inva
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
 (`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
-only through the narrow `Host` interface that `_RolloutHost` implements here).
+only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from ..errors import (
     HotconfError,
     NoValidConfigError,
     Problem,
-    RolloutError,
     SourceError,
     StoreError,
     ValidationError,
@@ -44,9 +43,9 @@ from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
 from ..store.history import Store
-from ..webhooks.deliveries import OutboxRow
 from ..webhooks.manager import Webhooks
 from .canary import Signals
+from .host import RolloutHost, commit_rows
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
@@ -132,7 +131,7 @@ class LiveConfig(Generic[ConfigT]):
         self._lock = threading.RLock()
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
-        self._rollouts = Rollouts(_RolloutHost(self))
+        self._rollouts = Rollouts(RolloutHost(self))
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
@@ -496,7 +495,9 @@ class LiveConfig(Generic[ConfigT]):
 
         # Webhook deliveries are committed with the version they announce, and so are the
         # rollout events that go with it (invariant 3).
-        outbox = self._outbox(kind, prev, ev.report, announce, ending, aborted)
+        outbox = commit_rows(
+            self.webhooks, self.name, kind, prev, ev.report, announce, ending, aborted
+        )
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -532,34 +533,6 @@ class LiveConfig(Generic[ConfigT]):
             event = aborted(info)
             ending._finish("aborted", str(event.reason), event)
         return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
-
-    def _outbox(
-        self,
-        kind: Literal["config.changed", "config.rolled_back"],
-        prev: Snapshot | None,
-        report: ImpactReport,
-        announce: Callable[[VersionInfo], RolloutEvent] | None,
-        ending: Rollout | None,
-        aborted: Callable[[VersionInfo], RolloutEvent],
-    ) -> Callable[[VersionInfo], list[OutboxRow]] | None:
-        """What a commit writes to the webhook outbox, given the version (built in its
-        transaction): its config event, and the rollout event that goes with it."""
-        webhooks = self.webhooks
-        if webhooks is None:
-            return None
-        change = webhooks._announce_change(kind, self.name, prev, report) if prev else None
-        if change is None and announce is None and ending is None:
-            return None
-
-        def rows(info: VersionInfo) -> list[OutboxRow]:
-            found = list(change(info)) if change is not None else []
-            if announce is not None:
-                found += webhooks._rollout_rows(self.name, announce(info), report)
-            if ending is not None:
-                found += webhooks._rollout_rows(self.name, aborted(info), ending.report)
-            return found
-
-        return rows
 
     def _reject(
         self,
@@ -868,85 +841,3 @@ class LiveConfig(Generic[ConfigT]):
         current = getattr(self, "_snapshot", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-class _RolloutHost:
-    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
-
-    __slots__ = ("_live",)
-
-    def __init__(self, live: LiveConfig[Any]) -> None:
-        self._live = live
-
-    @property
-    def name(self) -> str:
-        return self._live.name
-
-    @property
-    def current(self) -> Snapshot:
-        return self._live._snapshot
-
-    @property
-    def subscribers(self) -> Subscribers:
-        return self._live._subscribers
-
-    def now(self) -> datetime:
-        return self._live._clock()
-
-    def evaluate(
-        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
-    ) -> Evaluation:
-        live = self._live
-        return live._evaluate(candidate, format, gate=None if force else live._gate)
-
-    @property
-    def scope(self) -> Literal["instance", "fleet"]:
-        return "fleet" if hasattr(self._live._source, "publish_promotion") else "instance"
-
-    def promote(
-        self,
-        evaluation: Evaluation,
-        *,
-        stable: Snapshot,
-        source: str,
-        announce: Callable[[VersionInfo], RolloutEvent],
-        document: RawDocument | None,
-    ) -> Snapshot:
-        live = self._live
-        with live._lock:
-            live._ensure_open()
-            prev = live._snapshot
-            if prev is not stable:
-                raise RolloutError(
-                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
-                    "not promoted"
-                )
-            publish = getattr(live._source, "publish_promotion", None)
-            if publish is not None and document is not None:
-                # fleet scope: the fleet's next version, if the fleet still serves `stable`
-                number = publish(document, expect=prev.version, checksum=evaluation.checksum)
-                result = live._commit(
-                    evaluation, prev, source=source, version=number, announce=announce
-                )
-            else:
-                # The evaluation was made against `stable`, still served: its report holds.
-                # Keep the source's unchanged content from undoing the promotion at the next
-                # poll or restart, exactly as rollback() does.
-                result = live._commit(
-                    evaluation,
-                    prev,
-                    source=source,
-                    pin=live._source_checksum or prev.checksum,
-                    announce=announce,
-                )
-        assert result.snapshot is not None
-        return result.snapshot
-
-    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
-        live = self._live
-        if live.webhooks is not None:
-            live.webhooks._announce_rollout(live.name, event, report)
-        live._rollouts.deliver(event)
-
-    def deliver(self, event: RolloutEvent) -> None:
-        self._live._rollouts.deliver(event)
