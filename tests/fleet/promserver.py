@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,19 @@ class Exporter:
 
     def __init__(self) -> None:
         self.samples: dict[str, float] = {}
+        self.rates: dict[str, float] = {}  # counters that grow by this much a second
+        self._started = time.monotonic()
         self._lock = threading.Lock()
         exporter = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                ran = time.monotonic() - exporter._started
                 with exporter._lock:
-                    lines = [f"{k} {v!r}" for k, v in exporter.samples.items()]
+                    lines = [
+                        f"{k} {v + exporter.rates.get(k, 0.0) * ran!r}"
+                        for k, v in exporter.samples.items()
+                    ]
                 body = ("\n".join(lines) + "\n").encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -61,14 +68,17 @@ class Exporter:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
-    def set(self, **samples: float) -> None:
-        """Set samples by name; ``name__label_value`` is not parsed: use `put` for labels."""
-        with self._lock:
-            self.samples.update(samples)
-
     def put(self, series: str, value: float) -> None:
+        """Show ``series`` (``'name{label="v"}'``) with ``value`` from now on."""
         with self._lock:
             self.samples[series] = value
+            self.rates.pop(series, None)
+
+    def grow(self, series: str, per_second: float) -> None:
+        """Show ``series`` as a counter growing by ``per_second``."""
+        with self._lock:
+            self.samples.setdefault(series, 0.0)
+            self.rates[series] = per_second
 
     def drop(self, series: str) -> None:
         with self._lock:
