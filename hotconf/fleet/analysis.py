@@ -22,7 +22,7 @@ from .keys import _json
 from .prometheus import Prometheus
 
 if TYPE_CHECKING:
-    from .publisher import Fleet
+    from .canaries import Canaries
 
 
 def checks_of(values: Sequence[Check | str]) -> tuple[Check, ...]:
@@ -98,7 +98,7 @@ def analysis_record(
 
 
 def watch_checks(
-    fleet: Fleet,
+    fleet: Canaries,
     prometheus: Prometheus,
     *,
     poll: float,
