@@ -48,6 +48,8 @@ FIGURES: dict[str, list[str]] = {
     ],
     "bench_service.py": [
         rf"^\s+ratio\s+{RATIO} \(median of rounds",
+        rf"^\s+hotconf /\s+{NUMBER} req/s",  # the console page
+        rf"^\s+/console/versions\s+{NUMBER} \(median; min {NUMBER}\)",
         rf"^\s+min {NUMBER}\s+p50 {NUMBER}\s+p90 {NUMBER}\s+p99 {NUMBER}\s+max {NUMBER}",
         rf"^\s+last released {NUMBER} ms after the change",
     ],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import hotconf
 from hotconf.events import ChangeEvent
+from hotconf.pipeline.snapshot import checksum
 from hotconf.testing import EventRecorder, MemorySource
 
 from ..conftest import config_text, wait_for
@@ -26,7 +27,7 @@ def config(i: int) -> dict[str, object]:
 
 def test_readers_see_whole_snapshots_during_500_swaps() -> None:
     source = MemorySource(config(0))
-    written = {hotconf.pipeline.snapshot.checksum(config(i)) for i in range(SWAPS + 1)}
+    written = {checksum(config(i)) for i in range(SWAPS + 1)}
     errors: list[str] = []
     reads = [0]
     stop = threading.Event()
