@@ -382,7 +382,9 @@ class LiveConfig(Generic[ConfigT]):
             return None  # identical bytes: not even a candidate
         # With nothing served (the last-known-good failed the current checks) the source's
         # content is a candidate like any other, pinned or not.
-        known = {c for c in (prev.checksum, self._pinned) if c is not None} if prev else set()
+        known: set[str] = set()
+        if prev is not None:
+            known = {c for c in (prev.checksum, self._pinned) if c is not None}
         ev = evaluate(
             docs,
             schema=self._schema,
