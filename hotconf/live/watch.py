@@ -16,6 +16,7 @@ from ..pipeline.schema import Schema
 from ..pipeline.snapshot import Snapshot
 from ..sources import Source
 from ..sources.files import coerce_source
+from ..sources.layers import LayeredSource
 from ..store.history import Retention, Store
 from ..webhooks.manager import Subscriber, Webhooks
 from .config import LiveConfig, _utcnow
@@ -44,6 +45,9 @@ def watch(
     webhooks: WebhooksLike | None = None,
     keep_versions: int | None = None,
     keep_days: float | None = None,
+    env_prefix: str | None = None,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> LiveConfig[Snapshot]: ...
 
 
@@ -64,6 +68,9 @@ def watch(
     webhooks: WebhooksLike | None = None,
     keep_versions: int | None = None,
     keep_days: float | None = None,
+    env_prefix: str | None = None,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> LiveConfig[M]: ...
 
 
@@ -83,13 +90,16 @@ def watch(
     webhooks: WebhooksLike | None = None,
     keep_versions: int | None = None,
     keep_days: float | None = None,
+    env_prefix: str | None = None,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> LiveConfig[Any]:
     """Load a config, validate it, and keep it current as its source changes.
 
     Args:
         source: a file, a list of files (deep-merged in order), a directory (its
-            ``*.yaml``/``*.yml``/``*.json`` merged in name order; Kubernetes ConfigMap
-            volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
+            ``*.yaml``/``*.yml``/``*.json``/``*.toml`` merged in name order; Kubernetes
+            ConfigMap volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
         schema: a JSON Schema (file or dict), or a `Schema` (e.g. an OpenAPI component:
             ``Schema.from_file("openapi.yaml", pointer="#/components/schemas/AppConfig")``).
         model: a pydantic ``BaseModel`` (``frozen=True``), a frozen dataclass or a
@@ -120,6 +130,17 @@ def watch(
         keep_days: prune what is older than this many days (with ``keep_versions`` too,
             only what both let go). The last-known-good, the versions a rollback pin refers
             to and undelivered webhooks are never pruned.
+        env_prefix: override keys with environment variables under this prefix:
+            ``APP_DB__POOL_SIZE=30`` sets ``db.pool_size`` to 30 (a YAML 1.2 scalar;
+            ``__`` nests). Read at start and with every candidate. See docs/layers.md.
+        secrets_dir: a directory of secret files, one per key (``db__password``), as
+            Kubernetes Secret volumes and Docker secrets lay them out; watched, and its
+            values redacted wherever hotconf shows values.
+        defaults: the lowest layer: a mapping, or a config file (watched).
+
+        Precedence, lowest first: ``defaults`` < ``source`` < ``secrets_dir`` <
+        ``env_prefix`` (the environment wins, as in pydantic-settings); ``live.explain(key)``
+        tells which one set a value.
 
     Returns:
         A started `LiveConfig`.
@@ -138,7 +159,11 @@ def watch(
     """
     retention = Retention(keep_versions, keep_days)
     contract = Model.of(model) if model is not None else None
-    src = coerce_source(source)
+    src = (
+        LayeredSource(source, defaults=defaults, secrets_dir=secrets_dir, env_prefix=env_prefix)
+        if env_prefix is not None or secrets_dir is not None or defaults is not None
+        else coerce_source(source)
+    )
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)

@@ -39,11 +39,21 @@ from ..webhooks.deliveries import OutboxRow
 from . import delta
 from .db import Database, state_file
 from .outbox import Outbox, insert_rows
-from .retention import PIN, Pruned, Retention, drop, plan
+from .retention import (
+    PIN,
+    PRUNED,
+    SERVED,
+    Pruned,
+    Retention,
+    drop,
+    plan,
+    ranges,
+    rewritten,
+)
 
 log = logging.getLogger("hotconf")
 
-__all__ = ["PIN", "Pruned", "Retention", "Store", "StoredVersion"]
+__all__ = ["PIN", "SERVED", "Pruned", "Retention", "Store", "StoredVersion"]
 
 HEAD, WHOLE, PACKED, DELTA = "head", "json", "json+zlib", "delta+zlib"  # versions.encoding
 CHAIN_SHARE = 0.5  # the deltas replayed through a whole row stay under this share of its size
@@ -131,16 +141,25 @@ class Store:
         restores: int | None = None,
         outbox: Callable[[VersionInfo], Sequence[OutboxRow]] | None = None,
         meta: Mapping[str, str | None] | None = None,
+        version: int | None = None,
     ) -> VersionInfo:
-        """Commit a new version (number = last + 1) durably.
+        """Commit a version durably and serve it.
+
+        Its number is last + 1, or ``version`` when the source numbers them (a fleet's
+        versions, `hotconf.EtcdSource`): then a version already stored with that checksum
+        is served again (a canary instance going back to the stable version), and one
+        stored with another checksum (the same published version under a changed schema,
+        or another fleet's) is replaced. The version served when it is not the newest is
+        kept in the ``served_version`` meta key, which `latest` reads.
 
         Args:
             data: the config, its keys in the document's order (plain, or frozen as a
                 `Snapshot` holds it; plain data must not change afterwards).
             checksum: the sha256 of its canonical JSON.
-            outbox: builds the webhook deliveries announcing it, given the new version's
+            outbox: builds the webhook deliveries announcing it, given the version's
                 metadata; they go into `outbox` in the same transaction (invariant 3).
             meta: keys to write in the same transaction (``None`` deletes one).
+            version: the number the source gave it, instead of last + 1.
 
         Then, if `retention` says so, what it no longer keeps is pruned (a failed prune is
         logged: the version is committed).
@@ -163,48 +182,79 @@ class Store:
             else:
                 old = (PACKED, zlib.compress(tip.encoded.body(), _PACK_LEVEL))
         with self._db.transaction() as db:
-            # Rewrite the newest row only if it is still the one this store knows (another
-            # process may have committed since): then the new row is the delta's base.
-            if old is None or tip is None or not db.execute(_REWRITE, (*old, tip.version)).rowcount:
-                chain = links = 0
-                # the newest version is not the one this store knows: keep it whole, here,
-                # before the new version takes its place in head
-                db.execute(_UNHEAD)
-            # Free the old head's pages before the new one takes some: INSERT OR REPLACE would
-            # hold both for a moment, and the file would keep the room for two.
-            db.execute("DELETE FROM head")
-            cursor = db.execute(
-                _INSERT_VERSION,
-                (
-                    checksum,
-                    created_at.isoformat(),
-                    source,
-                    status,
-                    rolled_back_from,
-                    restores,
-                    chain,
-                    links,
-                ),
+            last = 0
+            if version is not None:
+                last = db.execute("SELECT max(version) FROM versions").fetchone()[0] or 0
+            row = (
+                db.execute("SELECT * FROM versions WHERE version = ?", (version,)).fetchone()
+                if version is not None and version <= last
+                else None
             )
-            assert cursor.lastrowid is not None
-            db.execute(_HEAD, (cursor.lastrowid, body))
-            info = VersionInfo(
-                version=cursor.lastrowid,
-                checksum=checksum,
-                created_at=created_at,
-                source=source,
-                status=status,
-                rolled_back_from=rolled_back_from,
-                restores=restores,
-            )
+            if version is not None and version <= last:
+                if row is not None and row["checksum"] == checksum:
+                    info = _info(row)  # served again, as it was stored
+                else:
+                    info = VersionInfo(
+                        version=version,
+                        checksum=checksum,
+                        created_at=created_at,
+                        source=source,
+                        status=status,
+                        rolled_back_from=rolled_back_from,
+                        restores=restores,
+                    )
+                    _replace(db, info, body, last == version, self.path)
+                    self._tip = None  # read again by the next commit
+                _write_meta(db, SERVED, str(version) if version < last else None)
+            else:
+                # Rewrite the newest row only if it is still the one this store knows (another
+                # process may have committed since): then the new row is the delta's base.
+                if (
+                    old is None
+                    or tip is None
+                    or not db.execute(_REWRITE, (*old, tip.version, version)).rowcount
+                ):
+                    chain = links = 0
+                    # the newest version is not the one this store knows: keep it whole, here,
+                    # before the new version takes its place in head
+                    db.execute(_UNHEAD)
+                # Free the old head's pages before the new one takes some: INSERT OR REPLACE
+                # would hold both for a moment, and the file would keep the room for two.
+                db.execute("DELETE FROM head")
+                cursor = db.execute(
+                    _INSERT_VERSION,
+                    (
+                        version,
+                        checksum,
+                        created_at.isoformat(),
+                        source,
+                        status,
+                        rolled_back_from,
+                        restores,
+                        chain,
+                        links,
+                    ),
+                )
+                assert cursor.lastrowid is not None
+                db.execute(_HEAD, (cursor.lastrowid, body))
+                _write_meta(db, SERVED, None)
+                info = VersionInfo(
+                    version=cursor.lastrowid,
+                    checksum=checksum,
+                    created_at=created_at,
+                    source=source,
+                    status=status,
+                    rolled_back_from=rolled_back_from,
+                    restores=restores,
+                )
+                if not frozen:
+                    data = json.loads(body)
+                    encoded = delta.Encoded(data, encoded.texts)
+                self._tip = _Tip(info.version, data, encoded, len(body), chain, links)
             if outbox is not None:
                 insert_rows(db, outbox(info))
             for key, value in (meta or {}).items():
                 _write_meta(db, key, value)
-            if not frozen:
-                data = json.loads(body)
-                encoded = delta.Encoded(data, encoded.texts)
-            self._tip = _Tip(info.version, data, encoded, len(body), chain, links)
         if self.retention.active:
             try:
                 self.prune(now=created_at)
@@ -227,7 +277,13 @@ class Store:
         return _Tip(row["version"], data, delta.encode(data), len(body), row["chain"], row["links"])
 
     def latest(self) -> StoredVersion | None:
-        """The newest version: the last-known-good."""
+        """The version served last: the last-known-good (the newest, unless a fleet's
+        canary instance went back to an earlier one)."""
+        served = self.get_meta(SERVED)
+        if served is not None and served.isdigit():
+            rows = self._db.query(_CHAIN, (int(served),))
+            if rows:
+                return StoredVersion(_info(rows[-1]), self._restore(rows))
         rows = self._db.query(_NEWEST)
         if not rows:
             return None
@@ -248,8 +304,7 @@ class Store:
         return StoredVersion(_info(rows[-1]), self._restore(rows))
 
     def _missing(self, version: int) -> str:
-        newest = self._db.query("SELECT max(version) FROM versions")[0][0]
-        if newest is not None and 1 <= version < newest:
+        if any(a <= version <= b for a, b in self.pruned()):
             return (
                 f"version {version} was pruned from the history (retention: keep_versions, "
                 "keep_days); `hotconf history` lists the versions kept"
@@ -270,11 +325,8 @@ class Store:
         return [_info(r) for r in rows]
 
     def pruned(self) -> list[tuple[int, int]]:
-        """The ranges of version numbers no longer in the history (pruned), oldest first."""
-        rows = self._db.query(
-            "SELECT lag(version, 1, 0) OVER (ORDER BY version) + 1, version - 1 FROM versions"
-        )
-        return [(r[0], r[1]) for r in rows if r[0] <= r[1]]
+        """The ranges of version numbers pruned from the history, oldest first."""
+        return ranges(self.get_meta(PRUNED))
 
     def prune(
         self,
@@ -298,14 +350,9 @@ class Store:
         rules = retention or self.retention
         with self._db.transaction() as db:
             found = plan(db, rules, now or datetime.now(UTC))
-            # A version kept whose deltas lead through one dropped is first stored whole.
-            for version in found.rewritten if not dry_run else ():
-                data = restore(db.execute(_CHAIN, (version,)).fetchall(), self.path)
-                db.execute(
-                    "UPDATE versions SET encoding = ?, base = NULL, body = ? WHERE version = ?",
-                    (PACKED, zlib.compress(delta.dumps(data), _PACK_LEVEL), version),
-                )
             if not dry_run:
+                # A version kept whose deltas lead through one dropped is first stored whole.
+                make_whole(db, found.rewritten, self.path)
                 drop(db, found)
         return found.pruned(dry_run)
 
@@ -392,6 +439,46 @@ def restore(rows: Sequence[sqlite3.Row], where: object = None) -> dict[str, Any]
     return data
 
 
+def make_whole(db: sqlite3.Connection, versions: Sequence[int], where: object = None) -> None:
+    """Store ``versions`` whole (compressed), each restored first through its chain: before
+    a row their deltas lead through is dropped or replaced."""
+    for version in versions:
+        data = restore(db.execute(_CHAIN, (version,)).fetchall(), where)
+        db.execute(
+            "UPDATE versions SET encoding = ?, base = NULL, body = ? WHERE version = ?",
+            (PACKED, zlib.compress(delta.dumps(data), _PACK_LEVEL), version),
+        )
+
+
+def _replace(
+    db: sqlite3.Connection, info: VersionInfo, body: bytes, newest: bool, where: object
+) -> None:
+    """Write ``info``'s row in place of the one with its number (or in a gap), after storing
+    whole the versions restored through the row it replaces."""
+    make_whole(db, rewritten(db, [info.version]), where)
+    if newest:  # it is the newest: its data goes into head
+        db.execute("DELETE FROM head")
+        encoding, stored = HEAD, b""
+    else:
+        encoding, stored = PACKED, zlib.compress(body, _PACK_LEVEL)
+    db.execute(
+        _REPLACE,
+        (
+            info.version,
+            info.checksum,
+            info.created_at.isoformat(),
+            info.source,
+            info.status,
+            info.rolled_back_from,
+            info.restores,
+            encoding,
+            stored,
+        ),
+    )
+    if newest:
+        db.execute(_HEAD, (info.version, body))
+
+
 def _bytes(body: bytes | str) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
@@ -407,19 +494,25 @@ def _write_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
         )
 
 
-# The next number is computed in the statement (``version`` is the row id); the data goes
-# into ``head``.
+# The number is the source's, or the next one, computed in the statement (``version`` is the
+# row id); the data goes into ``head``.
 _INSERT_VERSION = (
     "INSERT INTO versions (version, checksum, created_at, source, status, rolled_back_from,"
     " restores, encoding, chain, links, body)"
-    " SELECT coalesce(max(version), 0) + 1, ?, ?, ?, ?, ?, ?, 'head', ?, ?, x'' FROM versions"
+    " SELECT coalesce(?, coalesce(max(version), 0) + 1), ?, ?, ?, ?, ?, ?, 'head', ?, ?, x''"
+    " FROM versions"
 )
-# The newest row becomes a delta to the row inserted next (or whole, compressed).
+# The newest row becomes a delta to the row inserted next (or whole, compressed): that row's
+# number is the source's (?4), or the next one.
 _REWRITE = (
     "UPDATE versions SET encoding = ?1, body = ?2,"
-    " base = CASE WHEN ?1 = 'delta+zlib' THEN version + 1 END"
+    " base = CASE WHEN ?1 = 'delta+zlib' THEN coalesce(?4, version + 1) END"
     " WHERE version = ?3 AND encoding = 'head'"
     " AND version = (SELECT max(version) FROM versions)"
+)
+_REPLACE = (
+    "INSERT OR REPLACE INTO versions (version, checksum, created_at, source, status,"
+    " rolled_back_from, restores, encoding, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _HEAD = "INSERT INTO head (slot, version, body) VALUES (0, ?, ?)"
 _UNHEAD = (

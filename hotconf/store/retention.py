@@ -4,11 +4,14 @@ A `Retention` keeps the newest ``keep_versions`` and whatever is younger than ``
 a row goes only when every rule that is set lets it go (``None`` sets no rule; with neither,
 nothing goes). The same two rules apply to each kind of row:
 
-- versions: the newest ``keep_versions``; their age is ``created_at``. Never dropped, whatever the
-  rules: the newest version (the last-known-good), and, while a rollback pin is in force (the
-  source has not changed since a rollback or a promoted canary), the newest version with the
-  pinned content and, if the newest version is a rollback, the versions it names
-  (``restores``, ``rolled_back_from``). Numbers are never reused: a pruned version is gone.
+- versions: the newest ``keep_versions``; their age is ``created_at``. Never dropped, whatever
+  the rules: the newest version (the last-known-good), the version served when a fleet's
+  canary instance went back to an earlier one (``served_version``), and, while a rollback pin
+  is in force (the source has not changed since a rollback or a promoted canary), the newest
+  version with the pinned content and, if the newest version is a rollback, the versions it
+  names (``restores``, ``rolled_back_from``). Numbers are not reused (only a fleet's source
+  may give a pruned number again): a pruned version is gone, and its number is listed among
+  the ranges pruned (``pruned_versions`` meta).
 - rejections: the newest ``keep_versions``; their age is when they happened.
 - webhook deliveries: per subscriber, the newest ``keep_versions`` of those that are final
   (``delivered`` or ``dead``); their age is ``created_at``. With them go their attempts and
@@ -22,6 +25,7 @@ rows (``Store.vacuum`` gives them back to the filesystem).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +33,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 PIN = "pinned_checksum"  # meta key: the checksum of the source content a rollback keeps out
+SERVED = "served_version"  # meta key: the version served when it is not the newest (fleet mode)
+PRUNED = "pruned_versions"  # meta key: the ranges of version numbers pruned, as JSON
 _FINAL = ("delivered", "dead")
 
 
@@ -153,7 +159,7 @@ def plan(db: sqlite3.Connection, rules: Retention, now: datetime) -> Plan:
     deliveries = _deliveries(db, rules.keep_versions, cutoff)
     return Plan(
         versions=versions,
-        rewritten=_rewritten(db, versions),
+        rewritten=rewritten(db, versions),
         rejections=_rejections(db, rules.keep_versions, cutoff),
         deliveries=tuple(d for d, _, _ in deliveries),
         events=tuple(sorted({e for _, e, _ in deliveries})),
@@ -162,7 +168,15 @@ def plan(db: sqlite3.Connection, rules: Retention, now: datetime) -> Plan:
 
 
 def drop(db: sqlite3.Connection, plan: Plan) -> None:
-    """Delete what ``plan`` says, inside the caller's transaction."""
+    """Delete what ``plan`` says, inside the caller's transaction; the version numbers
+    dropped join the ranges `pruned` reads."""
+    if plan.versions:
+        ranges = pruned(db) + [(v, v) for v in plan.versions]
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (PRUNED, json.dumps(_merge(ranges))),
+        )
     db.executemany("DELETE FROM versions WHERE version = ?", [(v,) for v in plan.versions])
     db.executemany("DELETE FROM rejections WHERE id = ?", [(r,) for r in plan.rejections])
     db.executemany("DELETE FROM deliveries WHERE outbox_id = ?", [(d,) for d in plan.deliveries])
@@ -172,6 +186,28 @@ def drop(db: sqlite3.Connection, plan: Plan) -> None:
         " AND NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = ?1)",
         [(e,) for e in plan.events],
     )
+
+
+def pruned(db: sqlite3.Connection) -> list[tuple[int, int]]:
+    """The ranges of version numbers pruned so far, oldest first (numbers a fleet's source
+    skipped never were versions, and are not among them)."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (PRUNED,)).fetchone()
+    return ranges(row[0] if row is not None else None)
+
+
+def ranges(text: str | None) -> list[tuple[int, int]]:
+    """The ``pruned_versions`` meta value read back."""
+    return [(a, b) for a, b in json.loads(text)] if text is not None else []
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _versions(db: sqlite3.Connection, keep: int | None, cutoff: datetime | None) -> tuple[int, ...]:
@@ -193,11 +229,15 @@ def _versions(db: sqlite3.Connection, keep: int | None, cutoff: datetime | None)
 
 
 def _pinned(db: sqlite3.Connection) -> set[int]:
-    """The versions a rollback pin in force refers to."""
+    """The version served when it is not the newest, and the versions a rollback pin in
+    force refers to."""
+    kept: set[int] = set()
+    served = db.execute("SELECT value FROM meta WHERE key = ?", (SERVED,)).fetchone()
+    if served is not None and served[0].isdigit():
+        kept.add(int(served[0]))
     pin = db.execute("SELECT value FROM meta WHERE key = ?", (PIN,)).fetchone()
     if pin is None:
-        return set()
-    kept: set[int] = set()
+        return kept
     row = db.execute("SELECT max(version) FROM versions WHERE checksum = ?", (pin[0],)).fetchone()
     if row[0] is not None:
         kept.add(row[0])
@@ -209,7 +249,7 @@ def _pinned(db: sqlite3.Connection) -> set[int]:
     return kept
 
 
-def _rewritten(db: sqlite3.Connection, dropped: Sequence[int]) -> tuple[int, ...]:
+def rewritten(db: sqlite3.Connection, dropped: Sequence[int]) -> tuple[int, ...]:
     """Versions kept that are restored through one of ``dropped`` (deltas point to newer
     versions, so only versions kept below a dropped one can be)."""
     if not dropped:

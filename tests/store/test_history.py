@@ -38,10 +38,12 @@ VALUES = st.recursive(
     max_leaves=40,
 )
 CONFIGS = st.dictionaries(KEYS, VALUES, max_size=8)
-# a history: edits (a seed for `_edit`), rollbacks (to an earlier version), restarts
+# a history: edits (a seed for `_edit`), rollbacks (to an earlier version), restarts, and
+# versions a fleet's source numbers (`_fleet`)
 STEPS = st.lists(
     st.tuples(
-        st.sampled_from(["edit", "edit", "edit", "rollback", "restart"]), st.integers(0, 2**32)
+        st.sampled_from(["edit", "edit", "edit", "rollback", "restart", "fleet"]),
+        st.integers(0, 2**32),
     ),
     max_size=30,
 )
@@ -123,36 +125,72 @@ class _History:
         self.path = path
         self.frozen = frozen
         self.store = Store(path)
-        self.expected: list[dict[str, Any]] = []
+        self.expected: dict[int, dict[str, Any]] = {}
+        self.served: int | None = None  # when it is not the newest
 
-    def commit(self, data: dict[str, Any]) -> None:
+    def commit(self, data: dict[str, Any], version: int | None = None) -> None:
+        """As `Store.append` promises: a number the source gives (a fleet's) is a new version
+        above the newest, the same version served again, or one replaced."""
         given_data = freeze(data) if self.frozen else copy.deepcopy(data)
         info = self.store.append(
-            data=given_data, checksum=checksum(data), source="test", created_at=NOW
+            data=given_data,
+            checksum=checksum(data),
+            source="test",
+            created_at=NOW,
+            version=version,
         )
-        assert info.version == len(self.expected) + 1
-        self.expected.append(copy.deepcopy(data))
+        last = max(self.expected, default=0)
+        number = last + 1 if version is None else version
+        assert info.version == number
+        if self.expected.get(number) is None or checksum(self.expected[number]) != checksum(data):
+            self.expected[number] = copy.deepcopy(data)
+        self.served = number if number < last else None
+
+    def newest(self) -> dict[str, Any]:
+        return self.expected[max(self.expected)]
 
     def restart(self) -> None:
         self.store.close()
         self.store = Store(self.path)
 
     def check(self) -> None:
-        for version, data in enumerate(self.expected, 1):
+        assert [v.version for v in self.store.history()] == sorted(self.expected, reverse=True)
+        for version, data in self.expected.items():
             got = self.store.get(version)
             assert exact(got.data) == exact(data), f"v{version}"
             assert got.info.checksum == checksum(data) == checksum(got.data)
         latest = self.store.latest()
-        assert latest is not None and exact(latest.data) == exact(self.expected[-1])
+        served = self.expected[self.served] if self.served is not None else self.newest()
+        assert latest is not None and exact(latest.data) == exact(served)
+
+
+def _fleet(history: _History, n: int) -> None:
+    """A version numbered by a fleet's source: above the newest (numbers skipped), an earlier
+    one served again (a canary instance going back to the stable version), or one replaced
+    by other data (the same published version under a changed schema)."""
+    rnd = random.Random(n)
+    numbers = sorted(history.expected)
+    kind = rnd.randrange(3)
+    if kind == 0:
+        history.commit(_edit(history.newest(), rnd), numbers[-1] + rnd.randint(1, 3))
+    elif kind == 1:
+        number = rnd.choice(numbers)
+        history.commit(history.expected[number], number)
+    else:
+        number = rnd.choice(numbers)
+        history.commit(_edit(history.expected[number], rnd), number)
 
 
 def _replay(history: _History, base: dict[str, Any], steps: list[tuple[str, int]]) -> None:
     history.commit(base)
     for kind, n in steps:
         if kind == "edit":
-            history.commit(_edit(history.expected[-1], random.Random(n)))
+            history.commit(_edit(history.newest(), random.Random(n)))
         elif kind == "rollback":  # as LiveConfig.rollback: the target's data, read back
-            history.commit(history.store.get(n % len(history.expected) + 1).data)
+            numbers = sorted(history.expected)
+            history.commit(history.store.get(numbers[n % len(numbers)]).data)
+        elif kind == "fleet":
+            _fleet(history, n)
         elif history.path is not None:
             history.restart()
     history.check()

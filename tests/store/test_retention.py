@@ -16,7 +16,7 @@ import pytest
 
 import hotconf
 from hotconf.pipeline.snapshot import checksum
-from hotconf.store.history import PIN, Pruned, Retention, Store
+from hotconf.store.history import PIN, SERVED, Pruned, Retention, Store
 from hotconf.testing import MemorySource
 from hotconf.webhooks.deliveries import AttemptResult, OutboxRow
 
@@ -72,6 +72,42 @@ def test_keep_versions_keeps_the_newest_n(tmp_path: Path) -> None:
             == 11
         )
         assert store.prune(Retention(keep_versions=3)).versions == (8,)
+    finally:
+        store.close()
+
+
+def test_the_version_a_fleet_instance_serves_is_kept_and_skipped_numbers_are_not_pruned(
+    tmp_path: Path,
+) -> None:
+    """A fleet's source numbers versions (gaps between them), and a canary instance going back
+    to the stable version serves an earlier one: that one is the last-known-good."""
+    store = Store.open(tmp_path)
+    try:
+        configs = {v: _config(v) for v in (1, 2, 5, 6, 9)}
+        for version, data in configs.items():
+            store.append(
+                data=data, checksum=checksum(data), source="t", created_at=T0, version=version
+            )
+        store.append(
+            data=configs[5], checksum=checksum(configs[5]), source="t", created_at=T0, version=5
+        )
+        assert store.get_meta(SERVED) == "5"
+        later = T0 + timedelta(days=30)
+        assert store.prune(Retention(keep_versions=1), now=later).versions == (1, 2, 6)
+        assert _kept(store) == [5, 9]
+        latest = store.latest()
+        assert latest is not None and latest.info.version == 5
+        assert json.dumps(latest.data) == json.dumps(configs[5])
+        assert json.dumps(store.get(9).data) == json.dumps(configs[9])
+        assert store.pruned() == [(1, 2), (6, 6)]  # 3, 4, 7 and 8 never were versions
+        with pytest.raises(hotconf.VersionNotFoundError, match="version 6 was pruned"):
+            store.get(6)
+        with pytest.raises(hotconf.VersionNotFoundError, match="no version 7 in the history"):
+            store.get(7)
+        data = _config(10)  # serving the newest again: 5 may go now
+        store.append(data=data, checksum=checksum(data), source="t", created_at=later, version=10)
+        assert store.prune(Retention(keep_versions=1), now=later).versions == (5, 9)
+        assert store.pruned() == [(1, 2), (5, 6), (9, 9)]
     finally:
         store.close()
 
