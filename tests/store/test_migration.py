@@ -5,10 +5,13 @@ tables and the rollback pin are as they were, and new versions go on as deltas."
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import hotconf
 from hotconf.pipeline.snapshot import canonical_json, checksum
@@ -207,3 +210,86 @@ def test_a_migrated_history_goes_on_as_deltas_and_can_be_pruned(tmp_path: Path) 
         assert store.pruned() == [(1, 8)]
     finally:
         store.close()
+
+
+DATA = Path(__file__).parent / "data"
+# every table but versions, whose rows schema 3 rewrites: the same rows before and after
+KEPT_TABLES = ("meta", "rejections", "subscribers", "webhook_events", "outbox", "deliveries")
+
+
+def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    db = sqlite3.connect(path)
+    try:
+        # the table names are the constants above
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in KEPT_TABLES}  # noqa: S608
+    finally:
+        db.close()
+
+
+def _user_version(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _versions_2(path: Path) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(
+            "SELECT version, checksum, created_at, source, status, rolled_back_from, restores,"
+            " data FROM versions ORDER BY version"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(("fixture", "served"), [("schema_2.db", 8), ("schema_2_fleet.db", 4)])
+def test_a_database_written_by_schema_2_hotconf_migrates_without_loss(
+    tmp_path: Path, fixture: str, served: int
+) -> None:
+    """Files written by hotconf before schema 3 (tests/store/data/make_schema_2.py): the
+    history through ``watch`` with a rejection, a rollback and delivered webhooks, and a
+    fleet's numbered versions with an earlier one served again."""
+    path = tmp_path / "hotconf.db"
+    shutil.copyfile(DATA / fixture, path)
+    before, versions = _rows(path), _versions_2(path)
+    assert _user_version(path) == 2
+    store = Store.open(tmp_path)
+    try:
+        for version, csum, created_at, source, status, back, restores, data in versions:
+            got = store.get(version)
+            assert canonical_json(got.data).decode() == data
+            assert checksum(got.data) == csum
+            info = got.info
+            assert (info.created_at.isoformat(), info.source, info.status) == (
+                created_at,
+                source,
+                status,
+            )
+            assert (info.rolled_back_from, info.restores) == (back, restores)
+        assert [v.version for v in store.history()] == [v[0] for v in reversed(versions)]
+        latest = store.latest()
+        assert latest is not None and latest.info.version == served
+        newest = versions[-1][0]
+        data = {"after": "schema 3", "keys": {"z": 1, "a": 2}}
+        info = store.append(
+            data=data,
+            checksum=checksum(data),
+            source="t",
+            created_at=T0,
+            version=newest + 2 if served != newest else None,
+        )
+        for version, *_, old in versions:
+            assert canonical_json(store.get(version).data).decode() == old
+        assert list(store.get(info.version).data["keys"]) == ["z", "a"]
+        latest = store.latest()
+        assert latest is not None and latest.info.version == info.version
+    finally:
+        store.close()
+    after = _rows(path)
+    after["meta"] = [row for row in after["meta"] if row[0] != "served_version"]
+    before["meta"] = [row for row in before["meta"] if row[0] != "served_version"]
+    assert after == before
+    assert _user_version(path) == 3
