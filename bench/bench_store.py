@@ -3,7 +3,7 @@
 The baseline is the fastest way to write the same rows: a bare ``sqlite3`` connection with
 the same pragmas (WAL and ``synchronous=FULL`` on disk) running the same statements (the
 newest version rewritten as the delta to the new one, the new version and its ``head`` row,
-one event body, N outbox rows with ``executemany``) in one ``BEGIN IMMEDIATE``/``COMMIT``.
+the ``served_version`` meta key cleared, one event body, N outbox rows with ``executemany``) in one ``BEGIN IMMEDIATE``/``COMMIT``.
 hotconf adds the lock, encoding the data and taking the delta, building `VersionInfo` and the
 `OutboxRow` values, and error handling around the same statements. Both run in the same
 process, alternated commit by commit, each on a database of its own (in memory: the CPU cost;
@@ -75,6 +75,7 @@ def _inline(db: sqlite3.Connection, rows: int) -> Callable[[int], None]:
             (f"{n:064x}", now.isoformat()),
         ).lastrowid
         db.execute("INSERT INTO head (slot, version, body) VALUES (0, ?, ?)", (version, b'{"n":1}'))
+        db.execute("DELETE FROM meta WHERE key = 'served_version'")  # the newest is served
         event = db.execute("INSERT INTO webhook_events (body) VALUES (?)", (BODY,)).lastrowid
         at = now.timestamp()
         db.executemany(
