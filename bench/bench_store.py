@@ -3,12 +3,12 @@
 The baseline is the fastest way to write the same rows: a bare ``sqlite3`` connection with
 the same pragmas (WAL and ``synchronous=FULL`` on disk) running the same statements (the
 newest version rewritten as the delta to the new one, the new version and its ``head`` row,
-the ``served_version`` meta key cleared, one event body, N outbox rows with ``executemany``) in one ``BEGIN IMMEDIATE``/``COMMIT``.
-hotconf adds the lock, encoding the data and taking the delta, building `VersionInfo` and the
-`OutboxRow` values, and error handling around the same statements. Both run in the same
-process, alternated commit by commit, each on a database of its own (in memory: the CPU cost;
-on disk: with the fsyncs a commit pays). The config is tiny here; bench_history.py measures
-the cost of encoding and diffing a big one.
+the ``served_version`` meta key cleared, one event body, N outbox rows with ``executemany``)
+in one ``BEGIN IMMEDIATE``/``COMMIT``. hotconf adds the lock, encoding the data and taking
+the delta, building `VersionInfo` and the `OutboxRow` values, and error handling around the
+same statements. Both run in the same process, alternated commit by commit, each on a
+database of its own (in memory: the CPU cost; on disk: with the fsyncs a commit pays). The
+config is tiny here; bench_history.py measures the cost of encoding and diffing a big one.
 
 Goal: ``Store.append`` <= 1.3x the inline SQL in memory, <= 1.2x on disk (the sync
 dominates: ~1x).
