@@ -36,6 +36,7 @@ from ..pipeline import evaluate as pipeline
 from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
 from ..pipeline.impact import ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.pieces import ParseCache
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
@@ -72,7 +73,7 @@ class LiveConfig:
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
+        "_parse_cache", "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
         "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
         "name", "webhooks",
     )  # fmt: skip
@@ -112,6 +113,7 @@ class LiveConfig:
         self._rollouts = Rollouts(_RolloutHost(self))
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
+        self._parse_cache = ParseCache()
         self._pinned = store.get_meta(PIN)
         self.last_rejection: Rejection | None = None
         self.degraded = False
@@ -354,6 +356,7 @@ class LiveConfig:
             known=known,
             gate=None if force else self._gate,
             report_unparsed=False,
+            cache=self._parse_cache,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:

@@ -95,8 +95,10 @@ def eligible(document: Mapping[str, Any], dialect: str) -> bool:
 
 def build(
     document: Mapping[str, Any], pointer: str | None, dialect: str, checker: FormatChecker
-) -> Callable[[Any], bool] | None:
-    """An ``is_valid(data)`` that may only say True when jsonschema would; None if unavailable."""
+) -> Callable[[Any, bool | None], bool] | None:
+    """An ``is_valid(data, plain)`` that may only say True when jsonschema would; None if
+    unavailable. ``plain``: whether the data is plain (`_plain_data`), when the caller knows
+    (`hotconf.pipeline.share.Facts.plain`); ``None``: look."""
     if os.environ.get("HOTCONF_FAST", "1") == "0" or not eligible(document, dialect):
         return None
     try:
@@ -121,8 +123,8 @@ def build(
         return None
     is_valid: Callable[[Any], bool] = validator.is_valid
 
-    def fast(data: Any) -> bool:
-        return _plain_data(data) and is_valid(data)
+    def fast(data: Any, plain: bool | None = None) -> bool:
+        return (_plain_data(data) if plain is None else plain) and is_valid(data)
 
     return fast
 

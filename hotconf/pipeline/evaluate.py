@@ -15,16 +15,20 @@ import time
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
+from . import encode
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
 from .load import locate, parse
 from .paths import from_pointer, to_pointer
+from .pieces import ParseCache
 from .schema import Schema
-from .snapshot import canonical_json, freeze, thaw
+from .share import settle
+from .snapshot import Snapshot, canonical_json, freeze, thaw
 
 log = logging.getLogger("hotconf")
 
@@ -51,16 +55,25 @@ def check(
     validators: Iterable[Validator] = (),
     *,
     frozen: Mapping[str, Any] | None = None,
+    plain: bool | None = None,
 ) -> tuple[Problem, ...]:
     """Validate a candidate: the schema first (on the plain data jsonschema wants), then the
     custom validators (on frozen data, so a validator cannot change what gets committed).
+
+    Args:
+        data: the candidate, plain.
+        schema: the schema, if any.
+        validators: custom checks.
+        frozen: ``data`` frozen already, if it is.
+        plain: what `hotconf.pipeline.share.Facts.plain` says of ``data``, if known (then
+            the schema's fast path need not look for itself).
 
     Returns:
         The problems; empty when the candidate passes.
     """
     problems: list[Problem] = []
     if schema is not None:
-        problems.extend(schema.validate(data))
+        problems.extend(schema._validate(data, plain))
     if problems:
         return tuple(problems)  # custom checks may assume a schema-valid candidate
     validators = tuple(validators)
@@ -185,6 +198,7 @@ def evaluate(
     known: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
+    cache: ParseCache | None = None,
 ) -> Evaluation:
     """Check one candidate: parse, hash, validate, assess against ``previous``, gate.
 
@@ -202,6 +216,8 @@ def evaluate(
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
+        cache: the pieces of the source's last YAML document (`ParseCache`): only the
+            top-level keys whose text changed are parsed again. The result is the same.
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -227,12 +243,15 @@ def evaluate(
         version = getattr(previous, "version", None)
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
+    loaded = None
     if isinstance(candidate, Mapping):
         data = thaw(candidate)
     else:
         docs = tuple(candidate)
+        if cache is not None and len(docs) == 1 and docs[0].format == "yaml":
+            loaded = cache.load(docs[0].data, previous)
         try:
-            data = parse_all(docs)
+            data = loaded.data if loaded is not None else parse_all(docs)
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
             report = None
@@ -247,14 +266,22 @@ def evaluate(
                 )
             return Evaluation("invalid", problems=problems, report=report, load_error=exc)
         lap("parse")
-    canonical = canonical_json(data)
+    # One walk freezes the data, sharing what equals the previous snapshot, and collects
+    # what the hash and the schema's fast path need; pieces from the cache skip even that.
+    if loaded is not None:
+        frozen, canonical, plain = loaded.frozen, loaded.canonical, loaded.plain
+    else:
+        # a Snapshot's values are frozen: they can be shared (not a caller's plain data)
+        root = MappingProxyType(previous) if isinstance(previous, Snapshot) else None
+        frozen, facts = settle(data, root)
+        lap("freeze")
+        plain = facts.plain
+        canonical = encode.dumps(data, floats=facts.floats if plain else None)
     csum = hashlib.sha256(canonical).hexdigest()
     lap("hash")
     if csum in known:
         return Evaluation("unchanged", data, canonical=canonical, checksum=csum, timings=timings)
-    frozen = freeze(data)
-    lap("freeze")
-    problems = check(data, schema, validators, frozen=frozen)
+    problems = check(data, schema, validators, frozen=frozen, plain=plain)
     if problems and docs:
         problems = locate_problems(problems, docs)
     lap("validate")

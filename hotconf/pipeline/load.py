@@ -193,7 +193,13 @@ def parse(
         line = data.count(b"\n", 0, exc.start) + 1
         msg = f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         _fail("encoding", msg, name, line)
-    text = text.removeprefix("\ufeff")
+    return parse_text(text.removeprefix("\ufeff"), format, name, limits)
+
+
+def parse_text(
+    text: str, format: str, name: str, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """`parse` for text already decoded (no byte-order mark): the same result, the same errors."""
     if format == "json":
         return _parse_json(text, name, limits)
     if _fast is not None and os.environ.get("HOTCONF_FAST") != "0":
