@@ -38,7 +38,8 @@ from . import encode
 from .load import DEFAULT_LIMITS, Limits, parse_text
 from .share import Facts, settle
 
-_CUT = re.compile(r"\n(?=[A-Za-z_][A-Za-z0-9_.-]*:(?:[ \r\n]|\Z))")
+# after the line break (a piece keeps it: a block scalar's last line break is its content)
+_CUT = re.compile(r"(?<=\n)(?=[A-Za-z_][A-Za-z0-9_.-]*:(?:[ \r\n]|\Z))")
 _UNSAFE = re.compile(r"[&*]|<<|^(?:---|\.\.\.|%|[?:])", re.MULTILINE)
 # the first line with content (not blank, not only a comment) starts at column 0
 _FLUSH_LEFT = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*[^\s#]")
