@@ -38,7 +38,7 @@ def _suitable(text: str) -> bool:
 
 
 Check = Callable[[dict[str, Any], Any], "str | None"]
-FastLoader = Callable[[str, Any], "dict[str, Any] | None"]
+FastLoader = Callable[[str, Any, "Check | None"], "dict[str, Any] | None"]
 
 
 def loader(check: Check) -> FastLoader | None:
@@ -48,8 +48,10 @@ def loader(check: Check) -> FastLoader | None:
         check: the reference loader's check of a result against the limits (None: fine).
 
     Returns:
-        ``fast(text, limits)``: yaml-rs's result where it provably equals the reference
-        loader's, else None (then the reference path runs).
+        ``fast(text, limits, check=check)``: yaml-rs's result where it provably equals the
+        reference loader's, else None (then the reference path runs). With ``check=None``
+        the caller checks the result against the limits and the rules itself, as ``check``
+        would (`hotconf.pipeline.pieces` does, in the walk it makes anyway).
     """
     try:
         import yaml_rs
@@ -58,13 +60,15 @@ def loader(check: Check) -> FastLoader | None:
     if getattr(yaml_rs, "__version__", "") != VERSION:
         return None
 
-    def fast(text: str, limits: Any) -> dict[str, Any] | None:
+    def fast(text: str, limits: Any, check: Check | None = check) -> dict[str, Any] | None:
         if not _suitable(text):
             return None
         try:
             data = yaml_rs.loads(text, parse_datetime=False)
         except Exception:
             return None
-        return data if type(data) is dict and data and check(data, limits) is None else None
+        if type(data) is not dict or not data:
+            return None
+        return data if check is None or check(data, limits) is None else None
 
     return fast

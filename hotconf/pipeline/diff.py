@@ -95,6 +95,7 @@ def changes(
     """
     out: list[Change] = []
     same = strict_equal()
+    set_lists = [0]  # how many set lists were compared (DeepDiff)
 
     def emit(path: Path, kind: ChangeKind, a: Any, b: Any) -> None:
         out.append(Change(path, kind, a, b, bool(sensitive and sensitive(path))))
@@ -127,11 +128,15 @@ def changes(
 
     def walk_list(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
         mark = len(out)
+        sets = set_lists[0]
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             walk((*path, i), x, y)
         if len(out) == mark and len(a) == len(b):
             return
-        if len(a) == len(b) and _same_items(a, b):
+        # A reordering moves two items at least, so one changed index is no reordering
+        # (unless a set list inside compared equal but canonically different).
+        moved = set_lists[0] != sets or len({c.path[len(path)] for c in out[mark:]}) > 1
+        if len(a) == len(b) and moved and _same_items(a, b):
             del out[mark:]
             emit(path, "list_reordered", a, b)
             return
@@ -143,6 +148,7 @@ def changes(
     def walk_set(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
         from deepdiff import DeepDiff
 
+        set_lists[0] += 1
         found = DeepDiff(
             list(a),
             list(b),

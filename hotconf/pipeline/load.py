@@ -209,6 +209,15 @@ def parse_text(
     return _parse_yaml(text, name, limits)
 
 
+def fast_unchecked(text: str) -> dict[str, Any] | None:
+    """The yaml-rs fast path without `_check`: the caller must check the result as `_check`
+    does (depth, str keys, finite floats, ints Python can print, node count), and parse
+    with `parse_text` where it does not pass. None: the fast path declines this text."""
+    if _fast is None or os.environ.get("HOTCONF_FAST") == "0":
+        return None
+    return _fast(text, DEFAULT_LIMITS, None)
+
+
 def _parse_yaml(text: str, name: str, limits: Limits) -> dict[str, Any]:
     try:
         return _build(text, name, limits)

@@ -35,12 +35,17 @@ from typing import Any
 
 from ..errors import LoadError
 from . import encode
-from .load import DEFAULT_LIMITS, Limits, parse_text
+from .load import DEFAULT_LIMITS, Limits, fast_unchecked, parse_text
 from .share import Facts, settle
 
-# after the line break (a piece keeps it: a block scalar's last line break is its content)
-_CUT = re.compile(r"(?<=\n)(?=[A-Za-z_][A-Za-z0-9_.-]*:(?:[ \r\n]|\Z))")
-_UNSAFE = re.compile(r"[&*]|<<|^(?:---|\.\.\.|%|[?:])", re.MULTILINE)
+# a line break before a plain key at column 0 (the piece before keeps the line break: a block
+# scalar's last one is part of its value)
+_CUT = re.compile(r"\n(?=[A-Za-z_][A-Za-z0-9_.-]*:(?:[ \r\n]|\Z))")
+# anchors, aliases, merge keys anywhere; directives, document markers, explicit keys and
+# values at the start of a line (each search starts with a literal: they cost little)
+_UNSAFE = ("&", "*", "<<")
+_UNSAFE_LINE = re.compile(r"\n(?:---|\.\.\.|[%?:])")
+_UNSAFE_START = ("---", "...", "%", "?", ":")
 # the first line with content (not blank, not only a comment) starts at column 0
 _FLUSH_LEFT = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*[^\s#]")
 _ABSENT: Any = object()
@@ -117,11 +122,17 @@ class ParseCache:
             text = raw.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError:
             return None
-        if _UNSAFE.search(text) is not None or _FLUSH_LEFT.match(text) is None:
+        if (
+            any(mark in text for mark in _UNSAFE)
+            or text.startswith(_UNSAFE_START)
+            or _UNSAFE_LINE.search(text) is not None
+            or _FLUSH_LEFT.match(text) is None
+        ):
             return None
-        parts = _CUT.split(text)
-        if len(parts) < 2:
+        cuts = [m.end() for m in _CUT.finditer(text)]
+        if not cuts:
             return None
+        parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
         with self._lock:
             known = self._pieces
         fresh: dict[str, _Piece] = {}
@@ -162,10 +173,22 @@ class ParseCache:
         return Loaded(data, _proxy(frozen), b"{" + body + b"}", plain, parsed)
 
     def _parse(self, part: str, previous: Mapping[str, Any] | None) -> _Piece | None:
-        try:
-            data = parse_text(part, "yaml", "<piece>", self.limits)
-        except (LoadError, RecursionError):
-            return None
+        # yaml-rs where it may read the piece; `settle` then checks what the loader's own
+        # check would (str keys, finite floats, 64-bit ints, depth) on its way. Anything
+        # unusual: the loader's full rules, then the result is checked again.
+        data = fast_unchecked(part)
+        piece = self._settle(data, previous) if data is not None else None
+        if piece is None:
+            try:
+                data = parse_text(part, "yaml", "<piece>", self.limits)
+            except (LoadError, RecursionError):
+                return None
+            piece = self._settle(data, previous, checked=True)
+        return piece
+
+    def _settle(
+        self, data: dict[str, Any], previous: Mapping[str, Any] | None, checked: bool = False
+    ) -> _Piece | None:
         if not data:
             return None
         frozen = []
@@ -173,8 +196,12 @@ class ParseCache:
         nodes = 2 * len(data)
         plain = True
         for key, value in data.items():
+            if type(key) is not str:
+                return None
             prev = previous.get(key, _ABSENT) if previous is not None else _ABSENT
             fz, facts = settle(value, prev, Facts())
+            if not checked and (not facts.plain or facts.depth + 1 > self.limits.max_depth):
+                return None  # parse it by the full rules
             try:
                 canonical.append(encode.dumps(value, floats=facts.floats if facts.plain else None))
             except (TypeError, ValueError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from sys import intern
 from types import MappingProxyType
 from typing import Any
@@ -40,11 +41,14 @@ class Facts:
             ints: data jsonschema-rs reads exactly as jsonschema does, and orjson encodes
             as the stdlib does but for floats.
         floats: every float, in no particular order (complete only when ``plain``).
+        depth: how deep mappings and lists nest (the data itself is 1, a scalar 0), as
+            ``Limits.max_depth`` counts.
     """
 
     nodes: int = 0
     plain: bool = True
     floats: list[float] = field(default_factory=list)
+    depth: int = 0
 
 
 def _same_leaf(a: Any, b: Any) -> bool:
@@ -79,76 +83,108 @@ def settle(data: Any, previous: Any = None, facts: Facts | None = None) -> tuple
     facts = facts if facts is not None else Facts()
     floats = facts.floats
     nodes = 0
+    depth = 0
     plain = True
     proxy = MappingProxyType
     isfinite = math.isfinite
+    absent = _ABSENT
 
-    def leaf(x: Any, t: type) -> None:
-        nonlocal plain
-        if t is float:
-            floats.append(x)
-            if not isfinite(x):
-                plain = False
-        elif t is int:
-            if not -_INT64 <= x < _INT64:
-                plain = False
-        elif t is not str and t is not bool and x is not None:
-            plain = False
-
-    def walk(value: Any, prev: Any) -> Any:
-        nonlocal nodes, plain
+    # The leaf checks are written out in both loops: a function call per leaf would cost
+    # more than the rest of the walk. A container's frozen copy is only built once it is
+    # known to differ from the previous one (then the equal members before are the previous
+    # ones, which is what they would have been).
+    def walk(value: Any, prev: Any, level: int) -> Any:
+        nonlocal nodes, plain, depth
         t = type(value)
+        if level > depth and (t is dict or t is list):
+            depth = level
         if t is dict:
             nodes += 2 * len(value)
             pm = prev if type(prev) is proxy else None
-            same = pm is not None and len(pm) == len(value)
-            out: dict[str, Any] = {}
-            for k, x in value.items():
+            out: dict[str, Any] | None = None if pm is not None and len(pm) == len(value) else {}
+            for i, (k, x) in enumerate(value.items()):
                 if type(k) is not str:
                     plain = False
-                px = pm.get(k, _ABSENT) if pm is not None else _ABSENT
+                px = pm.get(k, absent) if pm is not None else absent
                 tx = type(x)
                 if tx is dict or tx is list:
-                    fx = walk(x, px)
-                    if fx is not px:
-                        same = False
+                    fx = walk(x, px, level + 1)
+                    differs = fx is not px
                 else:
-                    leaf(x, tx)
                     fx = x
-                    if same and not _same_leaf(x, px):
-                        same = False
-                out[intern(k)] = fx
-            if same and pm is not None and tuple(pm) == tuple(value):
-                return pm
+                    if tx is float:
+                        floats.append(x)
+                        if not isfinite(x):
+                            plain = False
+                    elif tx is int:
+                        if not -_INT64 <= x < _INT64:
+                            plain = False
+                    elif tx is not str and tx is not bool and x is not None:
+                        plain = False
+                    differs = out is None and not (
+                        x is px
+                        or (type(px) is tx and px == x and (tx is not float or _same_leaf(x, px)))
+                    )
+                if differs and out is None:
+                    assert pm is not None
+                    out = {intern(key): pm[key] for key in islice(value, i)}
+                if out is not None:
+                    out[intern(k)] = fx
+            if out is None:
+                assert pm is not None
+                if tuple(pm) == tuple(value):
+                    return pm
+                out = {intern(key): pm[key] for key in value}  # the same members, reordered
             return proxy(out)
         if t is list:
             nodes += len(value)
             pt = prev if type(prev) is tuple else None
             n = len(pt) if pt is not None else 0
-            same = pt is not None and n == len(value)
-            items = []
+            items: list[Any] | None = None if pt is not None and n == len(value) else []
             for i, x in enumerate(value):
-                px = pt[i] if i < n else _ABSENT  # type: ignore[index]
+                px = pt[i] if i < n else absent  # type: ignore[index]
                 tx = type(x)
                 if tx is dict or tx is list:
-                    fx = walk(x, px)
-                    if fx is not px:
-                        same = False
+                    fx = walk(x, px, level + 1)
+                    differs = fx is not px
                 else:
-                    leaf(x, tx)
                     fx = x
-                    if same and not _same_leaf(x, px):
-                        same = False
-                items.append(fx)
-            return pt if same else tuple(items)
+                    if tx is float:
+                        floats.append(x)
+                        if not isfinite(x):
+                            plain = False
+                    elif tx is int:
+                        if not -_INT64 <= x < _INT64:
+                            plain = False
+                    elif tx is not str and tx is not bool and x is not None:
+                        plain = False
+                    differs = items is None and not (
+                        x is px
+                        or (type(px) is tx and px == x and (tx is not float or _same_leaf(x, px)))
+                    )
+                if differs and items is None:
+                    assert pt is not None
+                    items = list(pt[:i])
+                if items is not None:
+                    items.append(fx)
+            return pt if items is None else tuple(items)
         if isinstance(value, Mapping | list | tuple):  # not what the loader makes
             plain = False
             return freeze(value)
-        leaf(value, t)
+        if t is float:
+            floats.append(value)
+            if not isfinite(value):
+                plain = False
+        elif t is int:
+            if not -_INT64 <= value < _INT64:
+                plain = False
+        elif t is not str and t is not bool and value is not None:
+            plain = False
         return value
 
-    frozen = walk(data, previous)
+    frozen = walk(data, previous, 1)
     facts.nodes += nodes
+    facts.depth = max(facts.depth, depth)
     facts.plain = facts.plain and plain
     return frozen, facts
 
