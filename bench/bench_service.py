@@ -13,8 +13,15 @@
    within 100 ms. The client runs on the same machine, and takes CPU from the server.
 3. The same N long-polls called straight into the ASGI app, without a server or a client:
    what the feed (one event per version bump) and the handler cost on their own.
+4. ``GET /v1/config/db.pool_size`` against a bare Starlette handler returning the same bytes,
+   measured as in 1. Goal: ratio >= 0.8.
+5. Stall: a config of ``--leaves`` leaves (100k) with its schema; the p99 latency of
+   ``GET /v1/config`` (wrk ``--latency``, 10 connections) idle, then while the file is
+   rewritten again and again (each edit waits for its version before the next, so reloads
+   run back to back). Goal: p99 during reloads within 3x the idle p99.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
+     [--only rps|key|long-poll|stall] [--leaves N]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import datetime
@@ -52,11 +60,21 @@ def _serve(kind: str, workdir: Path) -> None:
     from hotconf.service.app import Server, bind
 
     body = (workdir / "body.json").read_bytes()
+    key_file = workdir / "key.json"
+    value = key_file.read_bytes() if key_file.exists() else b"{}"
 
     async def config(request: Request) -> Response:
         return Response(body, media_type="application/json")
 
-    app = Starlette(routes=[Route("/v1/config", config, methods=["GET"])])
+    async def config_key(request: Request) -> Response:
+        return Response(value, media_type="application/json")
+
+    app = Starlette(
+        routes=[
+            Route("/v1/config", config, methods=["GET"]),
+            Route("/v1/config/{key:path}", config_key, methods=["GET"]),
+        ]
+    )
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     # the same uvicorn settings as hotconf.service.app.serve
@@ -110,9 +128,9 @@ def _get(url: str) -> bytes:
 # -- throughput -----------------------------------------------------------------------------
 
 
-def _wrk(wrk: str, url: str, duration: float, connections: int) -> float:
+def _wrk(wrk: str, url: str, duration: float, connections: int, path: str = "/v1/config") -> float:
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{duration:g}s", url + "/v1/config"],
+        [wrk, "-t2", f"-c{connections}", f"-d{duration:g}s", url + path],
         capture_output=True,
         text=True,
         check=True,
@@ -121,6 +139,20 @@ def _wrk(wrk: str, url: str, duration: float, connections: int) -> float:
     if m is None or "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(out)
     return float(m.group(1))
+
+
+def _wrk_p99(wrk: str, url: str, duration: float, connections: int) -> float:
+    """p99 latency (ms) of ``GET /v1/config`` over ``duration`` seconds."""
+    out = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url + "/v1/config"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    if m is None or "Non-2xx" in out:
+        raise RuntimeError(out)
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
 
 async def _client(url: str, duration: float, connections: int) -> float:
@@ -144,9 +176,12 @@ async def _client(url: str, duration: float, connections: int) -> float:
     return count / duration
 
 
-def _rps(url: str, duration: float, connections: int, wrk: str | None) -> float:
+def _rps(
+    url: str, duration: float, connections: int, wrk: str | None, path: str = "/v1/config"
+) -> float:
     if wrk is not None:
-        return _wrk(wrk, url, duration, connections)
+        return _wrk(wrk, url, duration, connections, path)
+    assert path == "/v1/config", "the asyncio client reads /v1/config only; install wrk"
     # in its own process, so the client does not share a GIL with anything it measures
     code = (
         "import asyncio, sys; sys.path.insert(0, sys.argv[1]); import bench_service as b; "
@@ -157,19 +192,23 @@ def _rps(url: str, duration: float, connections: int, wrk: str | None) -> float:
     return float(out.stdout.strip())
 
 
-def throughput(workdir: Path, rounds: int, duration: float, connections: int) -> None:
+def throughput(
+    workdir: Path, rounds: int, duration: float, connections: int, path: str = "/v1/config"
+) -> None:
     wrk = shutil.which("wrk")
     hot = Proc(_hotconf_args(workdir), workdir)
     try:
         (workdir / "body.json").write_bytes(_get(hot.url + "/v1/config"))
+        (workdir / "key.json").write_bytes(_get(hot.url + KEY_PATH))
         bare = Proc([sys.executable, __file__, "--serve", "bare", str(workdir)], workdir)
         try:
+            assert _get(bare.url + path) == _get(hot.url + path)  # the same bytes
             for url in (hot.url, bare.url):  # warm up both
-                _rps(url, min(duration, 2.0), connections, wrk)
+                _rps(url, min(duration, 2.0), connections, wrk, path)
             ratios, hots, bares = [], [], []
             for _ in range(rounds):
-                b = _rps(bare.url, duration, connections, wrk)
-                h = _rps(hot.url, duration, connections, wrk)
+                b = _rps(bare.url, duration, connections, wrk, path)
+                h = _rps(hot.url, duration, connections, wrk, path)
                 bares.append(b)
                 hots.append(h)
                 ratios.append(h / b)
@@ -178,11 +217,9 @@ def throughput(workdir: Path, rounds: int, duration: float, connections: int) ->
     finally:
         hot.stop()
     client = "wrk -t2" if wrk else "asyncio client"
-    print(
-        f"GET /v1/config, {client}, {connections} keep-alive connections, {duration:g} s x {rounds}"
-    )
+    print(f"GET {path}, {client}, {connections} keep-alive connections, {duration:g} s x {rounds}")
     print(f"  bare Starlette handler  {statistics.median(bares):9.0f} req/s (median)")
-    print(f"  hotconf /v1/config      {statistics.median(hots):9.0f} req/s (median)")
+    print(f"  hotconf {path:<15} {statistics.median(hots):9.0f} req/s (median)")
     print(
         f"  ratio                   {statistics.median(ratios):9.2f}x (median of rounds; "
         f"range {min(ratios):.2f}-{max(ratios):.2f}; goal >= 0.8)"
@@ -313,6 +350,71 @@ def app_release(rounds: int, polls: int) -> None:
     )
 
 
+def stall(rounds: int, duration: float, connections: int, leaves: int) -> None:
+    """p99 of ``GET /v1/config`` idle, and while a large config is reloaded again and again."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import random
+
+    from _gen import make_config, to_yaml
+    from bench_pipeline import edited, schema_for
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("stall: needs wrk (apt-get install wrk)")
+        return
+    data = make_config(leaves)
+    texts = [to_yaml(data), to_yaml(edited(data, random.Random(1)))]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "config.yaml").write_bytes(texts[0])
+        (workdir / "config.schema.json").write_text(json.dumps(schema_for(data)))
+        hot = Proc(_hotconf_args(workdir), workdir)
+        idle: list[float] = []
+        busy: list[float] = []
+        reloads = 0
+        which = 0  # the text in the file
+        try:
+            _wrk_p99(wrk, hot.url, 2.0, connections)  # warm up
+            for _ in range(rounds):
+                idle.append(_wrk_p99(wrk, hot.url, duration, connections))
+                stop = threading.Event()
+
+                def edit(stop: threading.Event = stop) -> None:
+                    nonlocal reloads, which
+                    while not stop.is_set():
+                        before = json.loads(_get(hot.url + "/v1/versions?limit=1"))["current"]
+                        which = 1 - which
+                        (workdir / "config.yaml").write_bytes(texts[which])
+                        deadline = time.monotonic() + 60
+                        while time.monotonic() < deadline and not stop.is_set():
+                            info = json.loads(_get(hot.url + "/v1/versions?limit=1"))
+                            if info["current"] > before:
+                                reloads += 1
+                                break
+                            time.sleep(0.02)
+
+                editor = threading.Thread(target=edit)
+                editor.start()
+                try:
+                    busy.append(_wrk_p99(wrk, hot.url, duration, connections))
+                finally:
+                    stop.set()
+                    editor.join()
+        finally:
+            hot.stop()
+    ratio = statistics.median(busy) / statistics.median(idle)
+    print(
+        f"GET /v1/config p99 with {leaves:,} leaves, wrk -t1 -c{connections} --latency,"
+        f" {duration:g} s x {rounds}"
+    )
+    print(f"  idle               p99 {statistics.median(idle):8.1f} ms (median of rounds)")
+    print(f"  while reloading    p99 {statistics.median(busy):8.1f} ms ({reloads} reloads)")
+    print(f"  ratio              {ratio:8.2f}x (goal <= 3)")
+
+
+KEY_PATH = "/v1/config/db.pool_size"
+
+
 def _hotconf_args(workdir: Path) -> list[str]:
     return [
         sys.executable,
@@ -344,7 +446,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
-    parser.add_argument("--only", choices=["rps", "long-poll"])
+    parser.add_argument("--only", choices=["rps", "key", "long-poll", "stall"])
+    parser.add_argument("--leaves", type=int, default=100_000, help="config size for --only stall")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -355,11 +458,15 @@ def main() -> None:
         workdir = Path(tmp)
         for name in ("config.yaml", "config.schema.json"):
             shutil.copy(EXAMPLE / name, workdir / name)
-        if args.only != "long-poll":
+        if args.only in (None, "rps"):
             throughput(workdir, args.rounds, args.duration, args.connections)
-        if args.only != "rps":
+        if args.only in (None, "key"):
+            throughput(workdir, args.rounds, args.duration, args.connections, KEY_PATH)
+        if args.only in (None, "long-poll"):
             long_polls(workdir, args.rounds, args.polls)
             app_release(args.rounds, args.polls)
+    if args.only in (None, "stall"):
+        stall(args.rounds, args.duration, 10, args.leaves)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 VERSION = "0.1.6"  # the only yaml-rs release the equality tests vouch for
 _FAST_CHARS = "[]{}!&*%\\|>`@<\t\r"  # flow, tags, anchors, directives, escapes, block scalars
@@ -38,7 +38,12 @@ def _suitable(text: str) -> bool:
 
 
 Check = Callable[[dict[str, Any], Any], "str | None"]
-FastLoader = Callable[[str, Any, "Check | None"], "dict[str, Any] | None"]
+
+
+class FastLoader(Protocol):
+    def __call__(
+        self, text: str, limits: Any, check: Check | None = ...
+    ) -> dict[str, Any] | None: ...
 
 
 def loader(check: Check) -> FastLoader | None:

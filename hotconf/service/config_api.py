@@ -71,6 +71,10 @@ class Prepared(Response):
         self.raw_headers = list(raw_headers)  # a copy: middleware may add to it
 
 
+Encoded = tuple[bytes, list[tuple[bytes, bytes]]]
+"""A response body and its encoded headers."""
+
+
 class Bodies:
     """Encoded config responses per (version, with secrets or not), a few versions deep.
 
@@ -86,9 +90,8 @@ class Bodies:
     def __init__(self, size: int = 8) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[int, str, bool], tuple[bytes, list[tuple[bytes, bytes]]]]
-        self._cache = OrderedDict()
-        self._pending: dict[tuple[int, str, bool], asyncio.Future[Any]] = {}
+        self._cache: OrderedDict[tuple[int, str, bool], Encoded] = OrderedDict()
+        self._pending: dict[tuple[int, str, bool], asyncio.Future[Encoded]] = {}
         # per `secrets`: top-level key -> (the frozen value, its encoded member) of the last
         # version encoded
         self._parts: dict[bool, dict[str, tuple[Any, bytes]]] = {}
@@ -106,7 +109,8 @@ class Bodies:
                 self._pending[key] = pending
                 pending.add_done_callback(lambda _: self._pending.pop(key, None))
             found = await asyncio.shield(pending)
-        return Prepared(*found)
+        body, headers = found
+        return Prepared(body, headers)
 
     def _encode(
         self,
@@ -114,7 +118,7 @@ class Bodies:
         snap: Snapshot,
         secrets: bool,
         sensitive: Callable[[], Callable[[Path], bool]],
-    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    ) -> Encoded:
         body = self._body(snap, secrets, sensitive())
         encoded = Response(body, headers=_headers(snap, secrets), media_type=JSON)
         found = (body, encoded.raw_headers)
@@ -151,12 +155,12 @@ class Values:
     def __init__(self, size: int = 4096) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[int, str, bool, str], tuple[bytes, Any]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str, bool, str], Encoded] = OrderedDict()
 
-    def get(self, snap: Snapshot, secrets: bool, key: str) -> tuple[bytes, Any] | None:
+    def get(self, snap: Snapshot, secrets: bool, key: str) -> Encoded | None:
         return self._cache.get((snap.version, snap.checksum, secrets, key))
 
-    def put(self, snap: Snapshot, secrets: bool, key: str, found: tuple[bytes, Any]) -> None:
+    def put(self, snap: Snapshot, secrets: bool, key: str, found: Encoded) -> None:
         with self._lock:
             self._cache[(snap.version, snap.checksum, secrets, key)] = found
             while len(self._cache) > self._size:
@@ -288,7 +292,7 @@ class ConfigApi:
                 value = redact(value, self._sensitive(), split_dotted(key))
             body = {"key": key, "version": snap.version, "value": value}
             encoded = json_response(body, headers=_headers(snap, secrets))
-            found = (encoded.body, encoded.raw_headers)
+            found = (bytes(encoded.body), encoded.raw_headers)
             self.values.put(snap, secrets, key, found)
         return Prepared(*found)
 
