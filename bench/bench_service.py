@@ -87,7 +87,7 @@ def _serve(kind: str, workdir: Path) -> None:
 class Proc:
     """A server subprocess; its URL is read from its "listening on" line."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, ready_timeout: float = 30.0) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
@@ -99,18 +99,18 @@ class Proc:
                 break
         else:
             raise RuntimeError(f"{args} did not start")
-        _wait_ready(self.url)
+        _wait_ready(self.url, ready_timeout)
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
 
 
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
+def _wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url + "/v1/config", timeout=5) as r:  # noqa: S310
+            with urllib.request.urlopen(url + "/v1/config", timeout=timeout) as r:  # noqa: S310
                 if r.status == 200:
                     return
         except OSError:
@@ -368,7 +368,7 @@ def stall(rounds: int, duration: float, connections: int, leaves: int) -> None:
         workdir = Path(tmp)
         (workdir / "config.yaml").write_bytes(texts[0])
         (workdir / "config.schema.json").write_text(json.dumps(schema_for(data)))
-        hot = Proc(_hotconf_args(workdir), workdir)
+        hot = Proc(_hotconf_args(workdir), workdir, ready_timeout=300)
         idle: list[float] = []
         busy: list[float] = []
         reloads = 0
