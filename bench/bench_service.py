@@ -22,6 +22,7 @@
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
      [--only rps|key|long-poll|stall] [--leaves N]
+     [--quick]   (smoke test: one short round, 5 long-polls, 1k leaves for the stall)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -129,8 +131,9 @@ def _get(url: str) -> bytes:
 
 
 def _wrk(wrk: str, url: str, duration: float, connections: int, path: str = "/v1/config") -> float:
+    seconds = max(1, math.ceil(duration))  # wrk takes whole seconds only
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{duration:g}s", url + path],
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", url + path],
         capture_output=True,
         text=True,
         check=True,
@@ -144,7 +147,14 @@ def _wrk(wrk: str, url: str, duration: float, connections: int, path: str = "/v1
 def _wrk_p99(wrk: str, url: str, duration: float, connections: int) -> float:
     """p99 latency (ms) of ``GET /v1/config`` over ``duration`` seconds."""
     out = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url + "/v1/config"],
+        [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, math.ceil(duration))}s",
+            "--latency",
+            url + "/v1/config",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -448,8 +458,12 @@ def main() -> None:
     parser.add_argument("--polls", type=int, default=1000)
     parser.add_argument("--only", choices=["rps", "key", "long-poll", "stall"])
     parser.add_argument("--leaves", type=int, default=100_000, help="config size for --only stall")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.connections, args.polls = 1, 1.0, 4, 5
+        args.leaves = 1000
     if args.serve:
         _serve(args.serve[0], Path(args.serve[1]))
         return

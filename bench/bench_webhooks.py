@@ -24,7 +24,8 @@ With ``--first-byte``: one receiver on an idle machine; each change is timed fro
 of ``source.set()`` (commit, swap, wake-up) to the receiver reading the request, next to the
 floor (a bare POST over a fresh loopback connection). Goal: within 50 ms.
 
-Run: python3 bench/bench_webhooks.py [--receivers N] [--rounds R] [--changes C] [--first-byte]
+Run: python3 bench/bench_webhooks.py [--receivers N] [--rounds R] [--changes C] [--quick]
+     [--first-byte]
 """
 
 from __future__ import annotations
@@ -223,11 +224,14 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--changes", type=int, default=5, help="changes per round and mode")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 3 receivers, 1 change")
     parser.add_argument("--first-byte", action="store_true", help="time the first byte only")
     args = parser.parse_args()
     if args.first_byte:
-        first_byte(args.rounds, args.changes)
+        first_byte(1 if args.quick else args.rounds, 2 if args.quick else args.changes)
         return
+    if args.quick:
+        args.receivers, args.rounds, args.changes = 3, 1, 1
     modes = ("none", "all", "silent")
     fanout: dict[str, list[float]] = {m: [] for m in modes}
     commit: dict[str, list[float]] = {m: [] for m in modes}

@@ -3,16 +3,30 @@
 A candidate config flows one way through the pipeline; nothing reaches readers before it is
 validated, nothing is announced before it is durable::
 
-    source ─bytes─▶ load ─data─▶ schema.validate ─▶ diff ─▶ commit (store) ─▶ swap ─▶ notify
-    (sources/)      (load.py)    (schema.py)        (diff.py) (store.py)     (live.py) (notify.py)
+    source ─bytes─▶ load ─data─▶ schema ─▶ diff ─▶ impact ─▶ gate ─▶ commit ─▶ swap ─▶ notify
+
+    source        sources/: files and directories (watchdog), etcd (fleet mode)
+    load … gate   pipeline/evaluate.py, the one candidate check, over pipeline/load.py,
+                  schema.py, diff.py, impact.py and levels.py: no state, no threads
+    commit        store/: the version and its webhook outbox rows in one SQLite transaction
+    swap          live/config.py: LiveConfig._commit assigns ``live.current``, a Snapshot (or
+                  the instance of the typed model, pipeline/model.py, built in evaluate)
+    notify        live/subscriptions.py (in process), webhooks/ (signed HTTP, from the outbox)
+
+Around it: `compat` (schema-diff), `fleet` (publish to etcd, canaries across instances),
+`service` (the HTTP API), `cli` (the ``hotconf`` command). docs/architecture.md has the whole
+picture: the package map, the threads, the state and the invariants.
 
 Usage::
 
     import hotconf
 
-    live = hotconf.watch("config.yaml", schema="config.schema.json")
-    pool = live.current["db"]["pool_size"]        # lock-free, never a torn config
+    live = hotconf.watch("config.yaml", model=AppConfig)   # a frozen pydantic model
+    pool = live.current.db.pool_size              # lock-free, never a torn config
     live.subscribe(lambda event: print(event.changed), keys=["db.*"])
+
+    live = hotconf.watch("config.yaml", schema="config.schema.json")
+    pool = live.current["db"]["pool_size"]        # a read-only Snapshot
 """
 
 import importlib
@@ -71,7 +85,9 @@ _LAZY = {
     "create_app": "service.app",
     "diff": "pipeline.impact",
     "load": "pipeline.load",
+    "restart": "pipeline.model",
     "schema_diff": "compat",
+    "sensitive": "pipeline.model",
     "watch": "live.watch",
 }
 # The subpackages and public modules, also reachable as attributes
@@ -102,6 +118,8 @@ if TYPE_CHECKING:
     from .pipeline.levels import Level as Level
     from .pipeline.load import Limits as Limits
     from .pipeline.load import load as load
+    from .pipeline.model import restart as restart
+    from .pipeline.model import sensitive as sensitive
     from .pipeline.schema import Schema as Schema
     from .pipeline.snapshot import REDACTED as REDACTED
     from .pipeline.snapshot import Snapshot as Snapshot
@@ -186,6 +204,8 @@ __all__ = [
     "create_app",
     "diff",
     "load",
+    "restart",
     "schema_diff",
+    "sensitive",
     "watch",
 ]

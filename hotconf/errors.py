@@ -18,7 +18,8 @@
 
 Every error carries ``exit_code``, the code the ``hotconf`` command exits with when it is the
 cause, and ``problems``: a tuple of `Problem` values, each pointing at a path in the config and,
-where the loader knows it, a file and line. Messages never contain secret values (DESIGN inv. 8).
+where the loader knows it, a file and line. Messages never contain secret values
+(docs/architecture.md, invariant 8).
 """
 
 from __future__ import annotations

@@ -29,7 +29,12 @@ def test_readme_python_blocks_run(
     index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(python_blocks(README)[index], f"README.md block {index}", "exec"), {})
+    run_block(python_blocks(README)[index], f"README.md block {index}")
+
+
+def run_block(code: str, name: str) -> None:
+    # As a script runs it: without this module's `from __future__ import annotations`
+    exec(compile(code, name, "exec", dont_inherit=True), {"__name__": "__main__"})
 
 
 def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
@@ -99,3 +104,28 @@ def test_all_is_sorted_and_matches_the_api_docs() -> None:
     assert documented == set(hotconf.__all__)
     for name in hotconf.__all__:
         assert getattr(hotconf, name) is not None
+
+
+TYPED = (ROOT / "docs" / "typed.md").read_text()
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks(TYPED))))
+def test_typed_docs_python_blocks_run(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run_block(python_blocks(TYPED)[index], f"docs/typed.md block {index}")
+
+
+def test_typed_docs_show_what_hotconf_prints() -> None:
+    schema = {
+        "properties": {
+            "worker": {
+                "type": "object",
+                "default": {},
+                "properties": {"batch_size": {"type": "integer", "default": 50}},
+            }
+        }
+    }
+    report = hotconf.diff({"worker": {"batch_size": 20}}, {"worker": {}}, schema)
+    assert f"`{report.to_text().splitlines()[1].strip()}`" in TYPED

@@ -58,7 +58,9 @@ EXPORTED = {
     "create_app",
     "diff",
     "load",
+    "restart",
     "schema_diff",
+    "sensitive",
     "watch",
 }
 

@@ -21,6 +21,7 @@ from .common import (
     EXIT_INVALID,
     EXIT_OK,
     _color,
+    _contract,
     _schema,
     _stamp,
     fail_on_option,
@@ -34,6 +35,7 @@ from .common import (
 if TYPE_CHECKING:
     from ..events import ReloadResult
     from ..pipeline.evaluate import Evaluation
+    from ..pipeline.model import Model
     from ..pipeline.schema import Schema
 
 
@@ -41,18 +43,19 @@ def _read(
     paths: Sequence[str],
     schema: Schema | None,
     previous: dict[str, Any] | None = None,
+    model: Model[Any] | None = None,
 ) -> tuple[str, Evaluation]:
     """Read a config given on the command line and `evaluate` it (against ``previous``).
 
-    Returns its name and the evaluation: ``data`` is ``None`` when it does not parse, and
-    the problems are located at file:line. Raises for what makes the command unable to run
-    (a missing file).
+    Returns its name and the evaluation: ``data`` is ``None`` when it does not parse (the
+    effective config, defaults filled in, when it does), and the problems are located at
+    file:line. Raises for what makes the command unable to run (a missing file).
     """
     from ..pipeline.evaluate import evaluate
     from ..sources.files import coerce_source
 
     source = coerce_source(list(paths) if len(paths) > 1 else paths[0])
-    evaluation = evaluate(source.read(), schema=schema, previous=previous)
+    evaluation = evaluate(source.read(), schema=schema, model=model, previous=previous)
     error = evaluation.load_error
     if error is not None and error.exit_code != EXIT_INVALID:
         raise error
@@ -67,12 +70,12 @@ def _read(
 def validate(
     config: tuple[str, ...], schema_path: str | None, pointer: str | None, fmt: str
 ) -> int:
-    """Check CONFIG (files, merged in order, or a directory) against a schema.
+    """Check CONFIG (files, merged in order, or a directory) against a schema or a model.
 
     Exits 0 when valid, 1 when invalid, 2 when it cannot run.
     """
-    schema = _schema(schema_path, pointer)
-    name, evaluation = _read(config, schema)
+    schema, model = _contract(schema_path, pointer)
+    name, evaluation = _read(config, schema, model=model)
     problems, csum = evaluation.problems, evaluation.checksum
     if fmt == "json":
         body = {
@@ -114,13 +117,14 @@ def diff_cmd(
     A file or a directory each. Exits 0 when nothing reaches --fail-on, 1 when something
     does or NEW is invalid, 2 when it cannot run.
     """
-    schema = _schema(schema_path, pointer)
-    _, before = _read([old], None)
+    schema, model = _contract(schema_path, pointer)
+    # OLD is only compared with: its effective config (defaults filled in), valid or not
+    _, before = _read([old], schema, model=model)
     if before.data is None:
         for p in before.problems:
             click.echo(str(p), err=True)
         raise HotconfError(f"{old} does not parse", before.problems)
-    _, after = _read([new], schema, previous=before.data)
+    _, after = _read([new], schema, previous=before.data, model=model)
     report = after.report
     assert report is not None
     if fmt == "json":
@@ -171,11 +175,11 @@ def schema_diff_cmd(
 ) -> int:
     """Compare schema OLD with NEW by the configs they accept.
 
-    Each difference widens, narrows or changes that set; the mode decides what breaks.
-    Exits 0 when nothing reaches --fail-on, 1 when something does, 2 when it cannot run.
+    Each is a schema file or a typed model as module:Model (its JSON Schema). Each
+    difference widens, narrows or changes that set; the mode decides what breaks. Exits 0
+    when nothing reaches --fail-on, 1 when something does, 2 when it cannot run.
     """
     from ..compat.report import schema_diff
-    from ..pipeline.schema import Schema
 
     config = None
     if config_path is not None:
@@ -184,8 +188,8 @@ def schema_diff_cmd(
         if config is None:
             raise HotconfError(f"{config_path} does not parse", evaluation.problems)
     report = schema_diff(
-        Schema.from_file(old, pointer=pointer),
-        Schema.from_file(new, pointer=pointer),
+        _schema(old, pointer),
+        _schema(new, pointer),
         mode,  # type: ignore[arg-type]  # click.Choice checked it
         config=config,
     )
@@ -250,8 +254,10 @@ def watch_cmd(
 
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
-    schema = _schema(schema_path, pointer)
+    schema, model = _contract(schema_path, pointer)
     kwargs: dict[str, Any] = {}
+    if model is not None:
+        kwargs["model"] = model.type
     if no_state:
         kwargs["state_dir"] = None
     elif state_dir:
@@ -272,7 +278,7 @@ def watch_cmd(
     try:
         source = list(config) if len(config) > 1 else config[0]
         with watch(source, schema, on_result=show, poll_interval=poll or None, **kwargs) as live:
-            snap = live.current
+            snap = live.snapshot()
             state = "degraded: serving last-known-good" if live.degraded else "ok"
             hooks = live.webhooks
             extra = f", {len(hooks.subscribers())} webhook subscribers" if hooks else ""
@@ -290,4 +296,24 @@ def watch_cmd(
         for s, handler in previous.items():
             signal.signal(s, handler)
     click.echo(f"{_stamp()} stopped")
+    return EXIT_OK
+
+
+@click.group("schema")
+def schema_group() -> None:
+    """Work with schemas and typed models."""
+
+
+@schema_group.command("export")
+@click.argument("schema")
+@pointer_option
+def schema_export(schema: str, pointer: str | None) -> int:
+    """Print the JSON Schema of SCHEMA: a typed model as module:Model (pydantic BaseModel,
+    dataclass or TypedDict; its JSON Schema in validation mode, as hotconf uses it), or a
+    schema file (as JSON).
+
+    For CI, and for services in other languages that read the same config. Exits 0, or 2
+    when the model does not import or has no JSON Schema.
+    """
+    click.echo(json.dumps(dict(_schema(schema, pointer).document), indent=2, ensure_ascii=False))
     return EXIT_OK

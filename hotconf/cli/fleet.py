@@ -20,7 +20,7 @@ from .common import (
     EXIT_INVALID,
     EXIT_OK,
     _color,
-    _schema,
+    _contract,
     _stamp,
     fail_on_option,
     format_option,
@@ -105,11 +105,12 @@ def publish_cmd(
     """
     from ..fleet.publisher import Fleet
 
-    schema = _schema(schema_path, pointer)
+    schema, model = _contract(schema_path, pointer)
     with Fleet(etcd_url, name, prefix=prefix) as fleet:
         result = fleet.publish(
             list(config) if len(config) > 1 else config[0],
             schema=schema,
+            model=model,
             fail_on=fail_on,
             publisher=publisher,
             canary=canary,

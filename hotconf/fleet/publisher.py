@@ -44,9 +44,10 @@ from ..errors import (
     VersionNotFoundError,
 )
 from ..live.canary import Outcomes, decide
-from ..pipeline.evaluate import Validator, evaluate, parse_all
+from ..pipeline.evaluate import Validator, effective, evaluate, parse_all
 from ..pipeline.impact import ImpactReport
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.model import Model
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import checksum
 from ..sources import RawDocument
@@ -156,8 +157,11 @@ class Fleet:
         )
         return int(found.kvs[0].key.rsplit("/", 1)[1]) if found.kvs else 0
 
-    def _current_data(self) -> tuple[dict[str, Any] | None, int, int | None, str | None]:
-        """``(data, pointer mod_revision, version, checksum)`` of what is current."""
+    def _current_data(
+        self, schema: Schema | None = None, model: Model[Any] | None = None
+    ) -> tuple[dict[str, Any] | None, int, int | None, str | None]:
+        """``(data, pointer mod_revision, version, checksum)`` of what is current; the data
+        is its effective config under ``schema`` and ``model`` (their defaults filled in)."""
         ptr, mod = self.pointer("current")
         if ptr is None:
             return None, 0, None, None
@@ -167,6 +171,7 @@ class Fleet:
             data = parse_all((env.document(self.keys),))
         except (SourceError, LoadError, VersionNotFoundError):
             return None, mod, version, None  # a broken current must not block its fix
+        data = effective(data, schema, model)[0]
         return data, mod, version, checksum(data)
 
     # -- publishing ----------------------------------------------------------------------
@@ -176,6 +181,7 @@ class Fleet:
         config: bytes | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         *,
         schema: Schema | None = None,
+        model: Model[Any] | type[Any] | None = None,
         validators: Iterable[Validator] = (),
         format: str = "yaml",
         fail_on: Level | LevelName = Level.BREAKING,
@@ -190,6 +196,9 @@ class Fleet:
         Args:
             config: bytes (in ``format``), or a file, files or a directory as on the command
                 line (one file is published as its bytes; several as their merged JSON).
+            schema: the JSON Schema instances validate with; ``model``: their typed model
+                (both must pass). The checksum published is that of the effective config
+                under them, as instances with the same contract compute it.
             canary: start a canary instead: ``"10%"`` of the instances alive now, or labels
                 ``"zone=a,tier=web"`` (every instance reports its id as label ``instance``).
 
@@ -199,10 +208,12 @@ class Fleet:
             EtcdError: etcd cannot be reached.
         """
         doc, source = _document(config, format)
-        old, mod, previous, old_csum = self._current_data()
+        contract = _model(model)
+        old, mod, previous, old_csum = self._current_data(schema, contract)
         ev = evaluate(
             (doc,),
             schema=schema,
+            model=contract,
             validators=validators,
             previous=old,
             previous_checksum=old_csum,
@@ -284,13 +295,19 @@ class Fleet:
         )
 
     def rollback(
-        self, to: int | None = None, *, schema: Schema | None = None, publisher: str | None = None
+        self,
+        to: int | None = None,
+        *,
+        schema: Schema | None = None,
+        model: Model[Any] | type[Any] | None = None,
+        publisher: str | None = None,
     ) -> PublishResult:
         """Point ``current`` at an earlier version's content, as a new version.
 
         Args:
             to: the version to restore; default: the one ``current`` replaced.
-            schema: check the target against it first (`ValidationError` when it fails).
+            schema: check the target against it first (`ValidationError` when it fails);
+                ``model`` too.
 
         A running canary is aborted in the same transaction.
         """
@@ -304,9 +321,15 @@ class Fleet:
                 raise VersionNotFoundError(f"{self.keys.name} v{now} has no previous version")
         target = self.envelope(to)
         data = parse_all((target.document(self.keys),))
-        old, _, _, old_csum = self._current_data()
+        contract = _model(model)
+        old, _, _, old_csum = self._current_data(schema, contract)
         ev = evaluate(
-            data, schema=schema, previous=old, previous_checksum=old_csum, previous_version=now
+            data,
+            schema=schema,
+            model=contract,
+            previous=old,
+            previous_checksum=old_csum,
+            previous_version=now,
         )
         if ev.problems:
             raise ValidationError(f"cannot roll back to v{to}: it fails the schema", ev.problems)
@@ -488,6 +511,10 @@ def _decided(keys: Keys, canary: Mapping[str, Any], state: str, reason: str) -> 
     return put_op(keys.rollout(str(canary["id"])), _json(record))
 
 
+def _model(value: Model[Any] | type[Any] | None) -> Model[Any] | None:
+    return value if value is None or isinstance(value, Model) else Model.of(value)
+
+
 def _publisher() -> str:
     try:
         user = getpass.getuser()
@@ -527,6 +554,7 @@ def rollback(
     to: int | None = None,
     *,
     schema: Schema | None = None,
+    model: Model[Any] | type[Any] | None = None,
     prefix: str = PREFIX,
     publisher: str | None = None,
 ) -> PublishResult:
@@ -535,11 +563,11 @@ def rollback(
 
     Raises:
         VersionNotFoundError: no such version (or no previous one).
-        ValidationError: the target fails ``schema``.
+        ValidationError: the target fails ``schema`` or ``model``.
         PublishConflictError: the pointer moved meanwhile.
     """
     with Fleet(url, name, prefix=prefix) as fleet:
-        return fleet.rollback(to, schema=schema, publisher=publisher)
+        return fleet.rollback(to, schema=schema, model=model, publisher=publisher)
 
 
 __all__ = [

@@ -1,10 +1,12 @@
 """`LiveConfig`: the served snapshot and everything that changes it, in one class.
 
-Readers take ``live.current``: one attribute read of an immutable `Snapshot`, no lock
-(docs/architecture.md, invariant 1). Writers (the reload worker, `reload`, `rollback`, a
-promoted rollout) serialize on one lock and run one sequence: read the source → `evaluate`
-the candidate (parse, checksum, schema and checks, impact report, gate) → commit it to the
-store with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
+Readers take ``live.current``: one attribute read of an immutable `Snapshot`, or of the
+instance of the typed model it was made with (``watch(source, model=AppConfig)``, built once
+per version in `evaluate` and swapped in beside its snapshot), no lock (docs/architecture.md,
+invariant 1). Writers (the reload worker, `reload`, `rollback`, a promoted rollout) serialize
+on one lock and run one sequence: read the source → `evaluate` the candidate (parse,
+defaults, checksum, schema, model and checks, impact report, gate) → commit it to the store
+with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
 becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
@@ -20,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from ..errors import (
     ClosedError,
@@ -33,9 +35,10 @@ from ..errors import (
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
-from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
+from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
 from ..pipeline.impact import ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.model import Model
 from ..pipeline.pieces import ParseCache
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
@@ -47,6 +50,17 @@ from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
+if TYPE_CHECKING:
+    # A default (PEP 696) makes a bare ``LiveConfig`` mean ``LiveConfig[Snapshot]``. The
+    # runtime TypeVar needs none: typing_extensions stays out of ``import hotconf``.
+    from typing_extensions import TypeVar
+
+    ConfigT = TypeVar("ConfigT", default=Snapshot)
+else:
+    from typing import TypeVar
+
+    ConfigT = TypeVar("ConfigT")
+
 log = logging.getLogger("hotconf")
 
 PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
@@ -56,15 +70,17 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class LiveConfig:
+class LiveConfig(Generic[ConfigT]):
     """A config that stays current: validated, versioned, swapped atomically.
 
-    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`) or
-    ``live.get("db.pool_size", default)``; both are lock-free. Close it when done, or use it as
-    a context manager.
+    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`; with ``model=``, an
+    instance of the model) or ``live.get("db.pool_size", default)``; both are lock-free.
+    ``live.snapshot()`` is the `Snapshot` served now either way. Close it when done, or use
+    it as a context manager.
 
     Attributes:
-        current: the snapshot served now.
+        current: the config served now: its `Snapshot`, or with a model, the model's
+            instance for the same version (immutable, built once per version).
         last_rejection: the last `Rejection`, or ``None``.
         name: the config's name (events, history, logs).
         degraded: serving the last-known-good because the source is rejected.
@@ -72,20 +88,23 @@ class LiveConfig:
     """
 
     __slots__ = (
-        "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_parse_cache", "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
-        "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
-        "name", "webhooks",
+        "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
+        "_model", "_on_result", "_parse_cache", "_pinned", "_rollouts", "_schema", "_snapshot",
+        "_source", "_source_checksum", "_store", "_subscribers", "_validators", "_worker",
+        "current", "degraded", "last_rejection", "name", "webhooks",
     )  # fmt: skip
 
-    current: Snapshot
+    _snapshot: Snapshot
+    current: ConfigT
 
     def __init__(
         self,
         source: Source,
         *,
         schema: Schema | None = None,
+        model: Model[ConfigT] | None = None,
         validators: Iterable[Validator] = (),
+        apply_defaults: bool = True,
         store: Store,
         name: str | None = None,
         poll_interval: float | None = 30.0,
@@ -102,6 +121,8 @@ class LiveConfig:
             raise ValueError(f"gate must be one of {names}, not {gate!r}") from None
         self._source = source
         self._schema = schema
+        self._model = model
+        self._defaults = apply_defaults
         self._validators = tuple(validators)
         self._store = store
         self.name = name or source.name
@@ -145,7 +166,9 @@ class LiveConfig:
         stored = self._store.latest()
         lkg_problems: tuple[Problem, ...] = ()
         if stored is not None:
-            lkg_problems = check(stored.data, self._schema, self._validators)
+            lkg_problems, instance = validate(
+                stored.data, self._schema, self._validators, model=self._model
+            )
             if lkg_problems:
                 log.error(
                     "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
@@ -153,7 +176,7 @@ class LiveConfig:
                     self.name,
                 )
             else:
-                object.__setattr__(self, "current", Snapshot(stored.data, stored.info))
+                self._swap(Snapshot(stored.data, stored.info), instance)
         result = self._run("start")
         if result.status != "rejected":
             return
@@ -176,13 +199,19 @@ class LiveConfig:
             result.snapshot.version,
         )
 
+    def _swap(self, snap: Snapshot, instance: Any) -> None:
+        # Two reference assignments: each is atomic; `current` goes last, so a reader of
+        # `current` never sees a version whose snapshot is not yet served.
+        object.__setattr__(self, "_snapshot", snap)
+        object.__setattr__(self, "current", snap if self._model is None else instance)
+
     # -- reading ------------------------------------------------------------------------
 
     @property
     def version(self) -> int:
-        """The version served now (read ``live.current`` once if you need data and version
-        from the same snapshot)."""
-        return self.current.version
+        """The version served now (read ``live.snapshot()`` once if you need data and
+        version from the same snapshot)."""
+        return self._snapshot.version
 
     def get(self, key: str | tuple[str | int, ...], default: Any = None) -> Any:
         """The value at a dotted key (``"db.pool_size"``, ``"hosts.0"``) or tuple path.
@@ -190,7 +219,7 @@ class LiveConfig:
         Returns:
             The value in the current snapshot, or ``default`` when it is absent.
         """
-        snap = self.current
+        snap = self._snapshot
         try:
             value = snap._memo[key]
         except KeyError:
@@ -201,14 +230,17 @@ class LiveConfig:
         """Versions, newest first (metadata only: nothing secret)."""
         return self._store.history(limit)
 
-    def snapshot(self, version: int) -> Snapshot:
-        """An earlier (or the current) version as a `Snapshot`, read from the history.
+    def snapshot(self, version: int | None = None) -> Snapshot:
+        """The `Snapshot` served now, or an earlier version's, read from the history.
+
+        With a model, ``live.current`` is the model's instance and this is the same version
+        as data: its ``version``, ``checksum`` and ``live.get``-style reads.
 
         Raises:
             VersionNotFoundError: no such version.
         """
-        current = self.current
-        if version == current.version:
+        current = self._snapshot
+        if version is None or version == current.version:
             return current
         stored = self._store.get(version)
         return Snapshot(stored.data, stored.info)
@@ -221,7 +253,7 @@ class LiveConfig:
         """
         a, b = self.snapshot(old), self.snapshot(new)
         report = assess(
-            a, b, self._schema, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
+            a, b, self.schemas, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
         )
         return report.with_version(new)
 
@@ -256,8 +288,10 @@ class LiveConfig:
             if isinstance(candidate, bytes)
             else candidate,
             schema=self._schema,
+            model=self._model,
             validators=self._validators,
-            previous=self.current,
+            apply_defaults=self._defaults,
+            previous=self._snapshot,
             gate=gate,
         )
 
@@ -327,11 +361,11 @@ class LiveConfig:
         return result if result is not None else self._noop()
 
     def _noop(self) -> ReloadResult:
-        return ReloadResult("noop", getattr(self, "current", None))
+        return ReloadResult("noop", getattr(self, "_snapshot", None))
 
     def _reload(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
         """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
-        prev: Snapshot | None = getattr(self, "current", None)
+        prev: Snapshot | None = getattr(self, "_snapshot", None)
         mark = time.perf_counter()
         try:
             docs = self._source.read()
@@ -351,7 +385,9 @@ class LiveConfig:
         ev = evaluate(
             docs,
             schema=self._schema,
+            model=self._model,
             validators=self._validators,
+            apply_defaults=self._defaults,
             previous=prev,
             known=known,
             gate=None if force else self._gate,
@@ -367,6 +403,10 @@ class LiveConfig:
         self._last_digest = digest
         csum = ev.checksum
         assert csum is not None
+        if ev.valid:
+            evaluated = getattr(self._source, "evaluated", None)
+            if evaluated is not None:
+                evaluated(docs, csum)  # a fleet source maps it to the version it delivered
         if self._pinned is not None and csum != self._pinned:
             self._unpin()  # the source changed since the rollback: it speaks again
         if ev.verdict == "unchanged":
@@ -452,7 +492,7 @@ class LiveConfig:
             self._pinned = pin
         timings["commit"] = time.perf_counter() - mark
         snap = Snapshot._from_frozen(ev.frozen, info)
-        object.__setattr__(self, "current", snap)  # the swap: one reference assignment
+        self._swap(snap, ev.instance)  # the swap: reference assignments, no lock for readers
         self.degraded = False
         report = ev.report.with_version(info.version)
         log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
@@ -469,7 +509,7 @@ class LiveConfig:
         report: ImpactReport | None = None,
     ) -> ReloadResult:
         rejection = Rejection(self._clock(), self._source.name, problems, csum)
-        prev: Snapshot | None = getattr(self, "current", None)
+        prev: Snapshot | None = getattr(self, "_snapshot", None)
         outbox = (
             self.webhooks._announce_rejection(self.name, prev, rejection, report)
             if self.webhooks is not None
@@ -513,10 +553,15 @@ class LiveConfig:
         """
         self._ensure_open()
         with self._lock:
-            prev = self.current
+            prev = self._snapshot
             target = self._store.get(to if to is not None else prev.version - 1)
             ev = evaluate(
-                target.data, schema=self._schema, validators=self._validators, previous=prev
+                target.data,
+                schema=self._schema,
+                model=self._model,
+                validators=self._validators,
+                apply_defaults=self._defaults,
+                previous=prev,
             )
             if ev.problems:
                 raise ValidationError(
@@ -669,8 +714,20 @@ class LiveConfig:
 
     @property
     def schema(self) -> Schema | None:
-        """The schema candidates are validated against (``None``: none)."""
+        """The JSON Schema candidates are validated against (``None``: none)."""
         return self._schema
+
+    @property
+    def model(self) -> type[ConfigT] | None:
+        """The typed model candidates are validated against (``None``: none)."""
+        return self._model.type if self._model is not None else None
+
+    @property
+    def schemas(self) -> tuple[Schema, ...]:
+        """The schemas that say what is secret, what needs a restart and what the defaults
+        are: the JSON Schema and the model's, those that are given."""
+        model = self._model.schema if self._model is not None else None
+        return tuple(s for s in (self._schema, model) if s is not None)
 
     @property
     def source(self) -> Source:
@@ -716,7 +773,7 @@ class LiveConfig:
         with self._lock:  # not under a rollback or reload that got in before the close
             self._store.close()
 
-    def __enter__(self) -> LiveConfig:
+    def __enter__(self) -> LiveConfig[ConfigT]:
         return self
 
     def __exit__(
@@ -728,7 +785,7 @@ class LiveConfig:
         self.close()
 
     def __repr__(self) -> str:
-        current = getattr(self, "current", None)
+        current = getattr(self, "_snapshot", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
 
@@ -738,7 +795,7 @@ class _RolloutHost:
 
     __slots__ = ("_live",)
 
-    def __init__(self, live: LiveConfig) -> None:
+    def __init__(self, live: LiveConfig[Any]) -> None:
         self._live = live
 
     @property
@@ -747,7 +804,7 @@ class _RolloutHost:
 
     @property
     def current(self) -> Snapshot:
-        return self._live.current
+        return self._live._snapshot
 
     @property
     def subscribers(self) -> Subscribers:
@@ -766,7 +823,7 @@ class _RolloutHost:
         live = self._live
         with live._lock:
             live._ensure_open()
-            prev = live.current
+            prev = live._snapshot
             if prev is not stable:
                 raise RolloutError(
                     f"{source}: the stable config changed to v{prev.version} meanwhile; "

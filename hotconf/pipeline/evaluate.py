@@ -1,10 +1,11 @@
 """The one candidate check: `evaluate` turns a candidate into an `Evaluation`.
 
-Raw documents (or data) → one candidate (parse each, deep-merge in order) → canonical checksum
-→ problems (schema, then custom validators) located at file:line → impact report against the
-previous config → gate. Reloads, dry-run validation, rollouts, fleet publish and rollback, and
-the CLI all go through it; what each then does with the verdict (commit, hold, refuse, print)
-is theirs. Nothing here has state or threads.
+Raw documents (or data) → one candidate (parse each, deep-merge in order) → the effective
+config (the schemas' defaults filled in) → canonical checksum → problems (schema and model on
+the candidate as written, then custom validators on the effective config) located at
+file:line → impact report against the previous config → gate. Reloads, dry-run validation,
+rollouts, fleet publish and rollback, and the CLI all go through it; what each then does
+with the verdict (commit, hold, refuse, print) is theirs. Nothing here has state or threads.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Any, Literal
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
 from . import encode
+from .defaults import with_defaults
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
 from .load import locate, parse
-from .paths import from_pointer, to_pointer
+from .model import Model
+from .paths import Path, from_pointer, to_pointer
 from .pieces import ParseCache
-from .schema import Schema
+from .schema import Schema, sensitive_name
 from .share import settle
 from .snapshot import Snapshot, canonical_json, freeze, thaw
 
@@ -55,35 +58,65 @@ def check(
     validators: Iterable[Validator] = (),
     *,
     frozen: Mapping[str, Any] | None = None,
+    model: Model[Any] | None = None,
     plain: bool | None = None,
 ) -> tuple[Problem, ...]:
-    """Validate a candidate: the schema first (on the plain data jsonschema wants), then the
-    custom validators (on frozen data, so a validator cannot change what gets committed).
-
-    Args:
-        data: the candidate, plain.
-        schema: the schema, if any.
-        validators: custom checks.
-        frozen: ``data`` frozen already, if it is.
-        plain: what `hotconf.pipeline.share.Facts.plain` says of ``data``, if known (then
-            the schema's fast path need not look for itself).
+    """Validate a candidate: the schema and the model, then the custom validators.
 
     Returns:
         The problems; empty when the candidate passes.
     """
+    return validate(data, schema, validators, frozen=frozen, model=model, plain=plain)[0]
+
+
+def validate(
+    data: Mapping[str, Any],
+    schema: Schema | None,
+    validators: Iterable[Validator] = (),
+    *,
+    frozen: Mapping[str, Any] | None = None,
+    model: Model[Any] | None = None,
+    json_text: bytes | None = None,
+    plain: bool | None = None,
+) -> tuple[tuple[Problem, ...], Any]:
+    """Validate a candidate and build its typed value.
+
+    The schema (on the plain data jsonschema wants) and the model (pydantic, on the same data
+    as JSON) must both pass; then the custom validators run on ``frozen`` (the effective
+    config, frozen: a validator cannot change what gets committed).
+
+    Args:
+        data: the candidate as written (plain data).
+        json_text: ``data`` as JSON, if the caller has it (the model reads JSON).
+        plain: what `hotconf.pipeline.share.Facts.plain` says of ``data``, if known (then
+            the schema's fast path need not look for itself).
+
+    Returns:
+        The problems (empty when the candidate passes) and the model's instance (``None``
+        without a model, or when a problem was found).
+    """
     problems: list[Problem] = []
+    instance: Any = None
+    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
     if schema is not None:
-        problems.extend(schema._validate(data, plain))
+        found = schema._validate(data, plain)
+        if model is not None and found:
+            found = _hide(found, model.schema, schema)
+        problems.extend(found)
+    if model is not None:
+        text = json_text if json_text is not None else canonical_json(data)
+        instance, found = model.validate(data, text, _sensitive(schemas))
+        problems.extend(found)
     if problems:
-        return tuple(problems)  # custom checks may assume a schema-valid candidate
+        return tuple(problems), None  # custom checks may assume a valid candidate
     validators = tuple(validators)
     if validators and frozen is None:
         frozen = freeze(data)
     for validator in validators:
         try:
-            found = validator(frozen or {}) or ()
+            result = validator(frozen or {}) or ()
             problems.extend(
-                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in found
+                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in result
             )
         except Exception as exc:
             name = getattr(validator, "__qualname__", repr(validator))
@@ -92,7 +125,27 @@ def check(
             where = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
             log.warning("hotconf: validator %s raised %s at\n%s", name, type(exc).__name__, where)
             problems.append(Problem(f"validator {name} raised {type(exc).__name__}", code="check"))
-    return tuple(problems)
+    return tuple(problems), None if problems else instance
+
+
+def _sensitive(schemas: Sequence[Schema]) -> Callable[[Path], bool]:
+    def sensitive(path: Path) -> bool:
+        if schemas:
+            return any(s.is_sensitive(path) for s in schemas)
+        return any(isinstance(seg, str) and sensitive_name(seg) for seg in path)
+
+    return sensitive
+
+
+def _hide(problems: tuple[Problem, ...], model: Schema, schema: Schema) -> tuple[Problem, ...]:
+    # jsonschema's message may show the value where only the model knows it is a secret
+    out = []
+    for p in problems:
+        path = from_pointer(p.path) if p.path else ()
+        if model.is_sensitive(path) and not schema.is_sensitive(path):
+            p = Problem(f"value fails {p.code!r}", p.path, p.code, p.source, p.line)
+        out.append(p)
+    return tuple(out)
 
 
 def digest(docs: Iterable[RawDocument]) -> str:
@@ -154,14 +207,18 @@ class Evaluation:
             checksum is one of ``known``: nothing else was looked at), ``noop`` (valid, and
             nothing a consumer can see changes), ``held`` (valid, but its impact is above
             the gate) or ``ok`` (valid, to be applied).
-        data: the candidate as plain data (``None`` when it does not parse).
+        data: the effective config as plain data: the candidate with its defaults filled in
+            (``None`` when it does not parse).
         frozen: the same, deep-frozen (what a `Snapshot` holds).
         canonical: its canonical JSON bytes; ``checksum`` is their sha256.
         problems: why it is invalid, located at file:line where the documents say.
         report: its `ImpactReport` against the previous config (``None`` when ``unchanged``
             or when it does not parse and no report was asked for).
         load_error: the `LoadError` when it does not parse.
-        timings: seconds spent per stage (parse, hash, freeze, validate, diff).
+        timings: seconds spent per stage (parse, defaults, hash, freeze, validate, diff).
+        instance: the model's instance, built once here (``None`` without a model, or when
+            the candidate is not valid or ``unchanged``).
+        defaulted: the paths the defaults filled in.
     """
 
     verdict: Verdict
@@ -173,6 +230,8 @@ class Evaluation:
     report: ImpactReport | None = None
     load_error: LoadError | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    instance: Any = None
+    defaulted: frozenset[Path] = frozenset()
 
     @property
     def valid(self) -> bool:
@@ -187,11 +246,32 @@ class Evaluation:
         return Level.BREAKING if self.verdict == "invalid" else Level.NONE
 
 
+def effective(
+    data: dict[str, Any],
+    schema: Schema | None = None,
+    model: Model[Any] | None = None,
+    *,
+    apply_defaults: bool = True,
+) -> tuple[dict[str, Any], frozenset[Path]]:
+    """The effective config: ``data`` with the defaults of the schema, then the model's.
+
+    Returns:
+        The effective config (``data`` itself when nothing was filled or ``apply_defaults``
+        is false) and the paths filled.
+    """
+    if not apply_defaults:
+        return data, frozenset()
+    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
+    return with_defaults(data, schemas) if schemas else (data, frozenset())
+
+
 def evaluate(
     candidate: Sequence[RawDocument] | Mapping[str, Any],
     *,
     schema: Schema | None = None,
+    model: Model[Any] | None = None,
     validators: Iterable[Validator] = (),
+    apply_defaults: bool = True,
     previous: Mapping[str, Any] | None = None,
     previous_checksum: str | None = None,
     previous_version: int | None = None,
@@ -200,12 +280,17 @@ def evaluate(
     report_unparsed: bool = True,
     cache: ParseCache | None = None,
 ) -> Evaluation:
-    """Check one candidate: parse, hash, validate, assess against ``previous``, gate.
+    """Check one candidate: parse, fill defaults, hash, validate, assess against
+    ``previous``, gate.
 
     Args:
         candidate: raw documents (merged in order) or data.
-        schema: the schema it must pass, if any.
-        validators: custom checks, run after the schema on frozen data.
+        schema: the JSON Schema it must pass, if any.
+        model: the typed contract it must pass too (`Model`), if any; its instance is built
+            here, once.
+        validators: custom checks, run after the schema and the model on frozen data.
+        apply_defaults: fill in the ``default``s of the schema and the model (the effective
+            config is what is hashed, compared and served).
         previous: the config it would replace (a `Snapshot` or plain data), if any.
         previous_checksum: ``previous``'s canonical checksum (a `Snapshot`'s is used, or it
             is computed).
@@ -235,6 +320,7 @@ def evaluate(
         timings[stage] = now - mark
         mark = now
 
+    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
     if previous is not None and previous_checksum is None:
         previous_checksum = getattr(previous, "checksum", None)
         if not isinstance(previous_checksum, str):
@@ -245,13 +331,13 @@ def evaluate(
     docs: tuple[RawDocument, ...] = ()
     loaded = None
     if isinstance(candidate, Mapping):
-        data = thaw(candidate)
+        written = thaw(candidate)
     else:
         docs = tuple(candidate)
         if cache is not None and len(docs) == 1 and docs[0].format == "yaml":
             loaded = cache.load(docs[0].data, previous)
         try:
-            data = loaded.data if loaded is not None else parse_all(docs)
+            written = loaded.data if loaded is not None else parse_all(docs)
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
             report = None
@@ -259,40 +345,58 @@ def evaluate(
                 report = assess(
                     previous,
                     {},
-                    schema,
+                    schemas,
                     problems=problems,
                     old_checksum=previous_checksum,
                     old_version=previous_version,
                 )
             return Evaluation("invalid", problems=problems, report=report, load_error=exc)
         lap("parse")
-    # One walk freezes the data, sharing what equals the previous snapshot, and collects
-    # what the hash and the schema's fast path need; pieces from the cache skip even that.
-    if loaded is not None:
+    data, defaulted = effective(written, schema, model, apply_defaults=apply_defaults)
+    if defaulted:
+        lap("defaults")
+    # One walk freezes the effective config, sharing what equals the previous snapshot, and
+    # collects what the hash and the schema's fast path need; pieces from the cache (when no
+    # default was filled in) skip even that.
+    plain: bool | None = None
+    if loaded is not None and data is written:
         frozen, canonical, plain = loaded.frozen, loaded.canonical, loaded.plain
     else:
         # a Snapshot's values are frozen: they can be shared (not a caller's plain data)
         root = MappingProxyType(previous) if isinstance(previous, Snapshot) else None
         frozen, facts = settle(data, root)
         lap("freeze")
-        plain = facts.plain
-        canonical = encode.dumps(data, floats=facts.floats if plain else None)
+        if data is written:
+            plain = facts.plain
+        elif loaded is not None:
+            plain = loaded.plain
+        canonical = encode.dumps(data, floats=facts.floats if facts.plain else None)
     csum = hashlib.sha256(canonical).hexdigest()
     lap("hash")
     if csum in known:
         return Evaluation("unchanged", data, canonical=canonical, checksum=csum, timings=timings)
-    problems = check(data, schema, validators, frozen=frozen, plain=plain)
+    # The schema and the model judge the candidate as written; defaults are not inputs.
+    problems, instance = validate(
+        written,
+        schema,
+        validators,
+        frozen=frozen,
+        model=model,
+        json_text=canonical if data is written else None,
+        plain=plain,
+    )
     if problems and docs:
         problems = locate_problems(problems, docs)
     lap("validate")
     report = assess(
         previous,
         frozen,
-        schema,
+        schemas,
         problems=problems,
         old_checksum=previous_checksum,
         new_checksum=csum,
         old_version=previous_version,
+        defaulted=defaulted,
     )
     lap("diff")
     verdict: Verdict
@@ -304,4 +408,6 @@ def evaluate(
         verdict = "held"
     else:
         verdict = "ok"
-    return Evaluation(verdict, data, frozen, canonical, csum, problems, report, None, timings)
+    return Evaluation(
+        verdict, data, frozen, canonical, csum, problems, report, None, timings, instance, defaulted
+    )

@@ -2,9 +2,9 @@
 into `Problem`s, and the annotations (``x-hotconf-*``, ``default``, ``writeOnly``…) at a path.
 
 A `Schema` is immutable and checked when built: the dialect is known, the document is valid
-for it, and every ``$ref`` resolves inside the document (DESIGN inv. 9: nothing is fetched,
-see `hotconf.pipeline.refs`). Problem messages never carry secret values (inv. 8).
-docs/schemas.md is the user guide.
+for it, and every ``$ref`` resolves inside the document (docs/architecture.md, invariant 9:
+nothing is fetched, see `hotconf.pipeline.refs`). Problem messages never carry secret values
+(invariant 8). docs/schemas.md is the user guide.
 """
 
 from __future__ import annotations
@@ -22,9 +22,18 @@ from typing import TYPE_CHECKING, Any
 from ..errors import HotconfError, Problem, SchemaError
 from . import _fastpath
 from ._messages import cap, message
-from .load import load
+from .load import format_for, load
 from .paths import from_pointer, to_pointer
-from .refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
+from .refs import (
+    Annotator,
+    Survey,
+    check_refs,
+    closed_handlers,
+    make_registry,
+    refusing_registry,
+    survey,
+)
+from .schemadoc import NotPlain, node_stubs, plain_copy
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -55,7 +64,7 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
 def sensitive_name(key: str) -> bool:
-    """Is a config key named like a secret (DESIGN inv. 8)?
+    """Is a config key named like a secret (invariant 8)?
 
     The key is split into words at ``_``, ``-``, ``.``, digits and camelCase humps, and matched
     on whole words: password(s), passwd, passphrase, secret(s), token(s), credential(s), or
@@ -73,6 +82,18 @@ def sensitive_name(key: str) -> bool:
         >>> [sensitive_name(k) for k in ("db_password", "clientSecret", "tokenizer_model")]
         [True, True, False]
     """
+    known = _NAMES.get(key)
+    if known is None:
+        if len(_NAMES) > 65_536:  # keys come from configs: bound the memory
+            _NAMES.clear()
+        known = _NAMES[key] = _named_like_a_secret(key)
+    return known
+
+
+_NAMES: dict[str, bool] = {}  # the answers so far: configs repeat their keys
+
+
+def _named_like_a_secret(key: str) -> bool:
     words = [w.lower() for w in _WORD.findall(key)]
     if any(pair in _SENSITIVE_PAIRS for pair in itertools.pairwise(words)):
         return True
@@ -109,8 +130,8 @@ class Schema:
     """
 
     __slots__ = (
-        "_annotator", "_cache", "_fast", "_sensitive", "_validator",
-        "checksum", "dialect", "document", "pointer", "root", "source",
+        "_annotator", "_cache", "_checksum", "_fast", "_marked", "_sensitive", "_validator",
+        "dialect", "document", "pointer", "root", "source",
     )  # fmt: skip
 
     def __init__(
@@ -118,37 +139,52 @@ class Schema:
     ) -> None:
         if not isinstance(document, Mapping):
             raise _schema_error(source, f"a schema is a mapping, not a {type(document).__name__}")
-        doc = _plain(document, source)
+        self._build(_plain(document, source), pointer, source)
+
+    def _build(self, doc: dict[str, Any], pointer: str | None, source: str | None) -> None:
+        # ``doc`` is plain JSON data that nothing else holds (a private copy, or fresh from
+        # the JSON loader, which never shares a node).
         self.source = source
         self.document: Mapping[str, Any] = MappingProxyType(doc)
         self.dialect, cls, spec, checker = _dialect(doc, source)
         openapi = self.dialect.startswith("openapi")
         self.pointer = _normalize_pointer(pointer, doc, openapi, source)
-        registry, base = make_registry(doc, spec)
-        bad_refs = check_refs(doc, spec, registry, base, openapi=openapi)
+        found = survey(doc, openapi=openapi)
+        registry, base = make_registry(doc, spec, crawl=found.scoped)
+        bad_refs = check_refs(doc, spec, registry, base, openapi=openapi, found=found)
         if bad_refs:
             more = f" (and {len(bad_refs) - 1} more)" if len(bad_refs) > 1 else ""
             raise SchemaError(bad_refs[0].message + more, bad_refs if more else ())
-        _check_nested_dialects(doc, openapi, source)
+        _check_nested_dialects(found, openapi, source)
         if openapi:
             _check_openapi(doc, self.dialect, source)
-        else:
+        elif not _fastpath.meta_valid(doc, cls):
             _check_schema(doc, cls, source)
         target = base + (self.pointer or "")
         resolved = registry.resolver(base).lookup(target)
         self.root: Mapping[str, Any] = resolved.contents
         self._validator = cls({"$ref": target}, registry=registry, format_checker=checker)
         self._annotator = Annotator((resolved.contents, resolved.resolver), spec)
-        self._cache: dict[tuple[Any, ...], tuple[Mapping[str, Any], ...]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[tuple[Mapping[str, Any], ...], list[Any]]] = {}
         self._sensitive: dict[tuple[Any, ...], bool] = {}
-        self._fast = _fastpath.build(doc, self.pointer, self.dialect, checker)
-        canonical = json.dumps(
-            {"document": doc, "pointer": self.pointer},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        self.checksum = hashlib.sha256(canonical.encode()).hexdigest()
+        # Can an annotation mark a path secret or opt a key out? Not without one of these
+        # anywhere in the document; then only key names decide (`is_sensitive`).
+        self._marked = not found.keys.isdisjoint(_MARKS) or "password" in found.formats
+        self._fast = _fastpath.build(doc, self.pointer, self.dialect, checker, found)
+        self._checksum: str | None = None
+
+    @property
+    def checksum(self) -> str:
+        """sha256 hex of the canonical JSON of the document and pointer."""
+        if self._checksum is None:
+            canonical = json.dumps(
+                {"document": dict(self.document), "pointer": self.pointer},
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            self._checksum = hashlib.sha256(canonical.encode()).hexdigest()
+        return self._checksum
 
     @classmethod
     def from_dict(
@@ -202,7 +238,11 @@ class Schema:
             raise SchemaError(f"cannot read schema: {error.message}", error.problems) from error
         except OSError as error:
             raise SchemaError(f"cannot read schema {name}: {error.strerror}") from error
-        return cls(document, pointer, source=name)
+        if format_for(name) != "json":  # YAML aliases share nodes: take a private copy
+            return cls(document, pointer, source=name)
+        schema = cls.__new__(cls)  # JSON data is plain and unshared: no copy needed
+        schema._build(document, pointer, name)
+        return schema
 
     @classmethod
     def coerce(cls, value: Schema | str | os.PathLike[str] | Mapping[str, Any]) -> Schema:
@@ -229,6 +269,31 @@ class Schema:
         if isinstance(value, Mapping):
             return cls.from_dict(value)
         raise TypeError(f"a schema is a Schema, a path or a mapping, not {type(value).__name__}")
+
+    @classmethod
+    def from_model(cls, model: type[Any]) -> Schema:
+        """The JSON Schema of a typed model (validation mode), as a `Schema`.
+
+        Args:
+            model: a pydantic ``BaseModel`` (frozen), a frozen dataclass or a ``TypedDict``.
+
+        Returns:
+            The schema hotconf reads the model's annotations, secrets and defaults from
+            (``hotconf schema export`` prints it). Validating with it is JSON Schema's
+            verdict, not pydantic's: ``watch(model=...)`` validates with the model itself.
+
+        Raises:
+            SchemaError: pydantic cannot make a JSON Schema of it, or it is not frozen.
+            TypeError: it is not a model, a dataclass or a TypedDict.
+
+        Example:
+            >>> schema = Schema.from_model(AppConfig)  # doctest: +SKIP
+            >>> schema.annotation(["db", "host"], "x-hotconf-reload")  # doctest: +SKIP
+            'restart'
+        """
+        from .model import Model
+
+        return Model.of(model).schema
 
     def validate(self, data: Any) -> tuple[Problem, ...]:
         """Check a config against the schema.
@@ -285,13 +350,31 @@ class Schema:
             >>> s.annotations(["a"])
             ({'x-hotconf-reload': 'restart'},)
         """
-        key = tuple(path)
-        found = self._cache.get(key)
+        return self._level(tuple(path))[0]
+
+    def _level(self, key: tuple[Any, ...]) -> tuple[tuple[Mapping[str, Any], ...], list[Any]]:
+        # (subschemas, annotator entries) at ``key``, one step down from the nearest cached
+        # ancestor: a walk over a config asks for each parent first, so each path costs one
+        # step, not a walk from the root.
+        cache = self._cache
+        found = cache.get(key)
+        n = len(key)
+        while found is None and n > 0:
+            n -= 1
+            found = cache.get(key[:n])
         if found is None:
-            found = self._annotator.at(key)
-            if len(self._cache) > 65_536:  # paths come from configs: bound the memory
-                self._cache.clear()
-            self._cache[key] = found
+            found = self._remember((), self._annotator.root())
+        for i in range(n + 1, len(key) + 1):
+            entries = self._annotator.step(found[1], key[i - 1]) if found[1] else []
+            found = self._remember(key[:i], entries)
+        return found
+
+    def _remember(
+        self, key: tuple[Any, ...], entries: list[Any]
+    ) -> tuple[tuple[Mapping[str, Any], ...], list[Any]]:
+        if len(self._cache) > 65_536:  # paths come from configs: bound the memory
+            self._cache.clear()
+        found = self._cache[key] = (tuple(node for node, _ in entries), entries)
         return found
 
     def annotation(self, path: Sequence[str | int], keyword: str, default: Any = None) -> Any:
@@ -307,36 +390,51 @@ class Schema:
                 return node[keyword]
         return default
 
-    def is_sensitive(self, path: Sequence[str | int]) -> bool:
+    def is_sensitive(self, path: Sequence[str | int], *, parent: bool | None = None) -> bool:
         """Must the value at ``path`` (and everything under it) be redacted?
 
         True when a key on the path is a `sensitive_name` (unless the schema at that key says
         ``x-hotconf-sensitive: false``), or a subschema at the path or an ancestor has
         ``writeOnly: true``, ``format: password`` or ``x-hotconf-sensitive: true``.
 
+        Args:
+            path: config path; list indexes are ints.
+            parent: what `is_sensitive` says of the path's parent, when the caller knows it
+                (a walk down a config does): then only the last step is looked at.
+
         Example:
             >>> Schema.from_dict({}).is_sensitive(["db", "password"])
             True
         """
         key = tuple(path)
-        known = self._sensitive.get(key)
+        if parent is not None and key:
+            return parent or self._marks(key)
+        cache = self._sensitive
+        known = cache.get(key)
+        # Sensitive when the parent is, or on its own account: from the nearest known
+        # ancestor down (a walk over a config asks for each parent first, so one step).
+        n = len(key)
+        while known is None and n > 0:
+            n -= 1
+            known = cache.get(key[:n])
         if known is None:
-            known = self._find_sensitive(key)
-            if len(self._sensitive) > 65_536:
-                self._sensitive.clear()
-            self._sensitive[key] = known
+            known = self._marks(())
+        for i in range(n + 1, len(key) + 1):
+            known = known or self._marks(key[:i])
+            if len(cache) > 65_536:  # paths come from configs: bound the memory
+                cache.clear()
+            cache[key[:i]] = known
         return known
 
-    def _find_sensitive(self, path: tuple[str | int, ...]) -> bool:
-        for n in range(len(path) + 1):
-            prefix = path[:n]
-            if any(_marks_secret(node) for node in self.annotations(prefix)):
-                return True
-            last = prefix[-1] if prefix else None
-            opted_out = self.annotation(prefix, "x-hotconf-sensitive") is False
-            if isinstance(last, str) and sensitive_name(last) and not opted_out:
-                return True
-        return False
+    def _marks(self, path: tuple[str | int, ...]) -> bool:
+        # Is ``path`` sensitive on its own account, whatever its ancestors are?
+        last = path[-1] if path else None
+        named = isinstance(last, str) and sensitive_name(last)
+        if not self._marked:
+            return named
+        if any(_marks_secret(node) for node in self.annotations(path)):
+            return True
+        return named and self.annotation(path, "x-hotconf-sensitive") is not False
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Schema) and other.checksum == self.checksum
@@ -348,6 +446,9 @@ class Schema:
         return f"Schema(dialect={self.dialect!r}, pointer={self.pointer!r}, source={self.source!r})"
 
 
+_MARKS = frozenset({"writeOnly", "x-hotconf-sensitive"})  # and ``format: password``
+
+
 def _marks_secret(node: Mapping[str, Any]) -> bool:
     return (
         node.get("writeOnly") is True
@@ -356,22 +457,12 @@ def _marks_secret(node: Mapping[str, Any]) -> bool:
     )
 
 
-def _plain(value: Any, source: str | None, where: tuple[str | int, ...] = ()) -> Any:
+def _plain(value: Any, source: str | None) -> Any:
     # A private deep copy in plain JSON types: callers may mutate what they passed in.
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if isinstance(k, bool) or not isinstance(k, str | int):
-                raise _schema_error(source, f"key {k!r} is not a string", where)
-            out[str(k)] = _plain(v, source, (*where, str(k)))
-        return out
-    if isinstance(value, list | tuple):
-        return [_plain(v, source, (*where, i)) for i, v in enumerate(value)]
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float) and value == value and abs(value) != float("inf"):
-        return value
-    raise _schema_error(source, f"{type(value).__name__} value is not JSON", where)
+    try:
+        return plain_copy(value)
+    except NotPlain as refused:
+        raise _schema_error(source, refused.message, refused.where) from None
 
 
 def _schema_error(source: str | None, message: str, where: Sequence[str | int] = ()) -> SchemaError:
@@ -450,11 +541,8 @@ def _keys_near(doc: Mapping[str, Any], segments: Sequence[str]) -> str:
     return ""
 
 
-def _check_nested_dialects(doc: Mapping[str, Any], openapi: bool, source: str | None) -> None:
-    for where, node, is_schema in walk(doc, openapi=openapi):
-        if not (is_schema and where and "$schema" in node):
-            continue
-        uri = node["$schema"]
+def _check_nested_dialects(found: Survey, openapi: bool, source: str | None) -> None:
+    for where, uri in found.dialects:
         known = isinstance(uri, str) and (
             uri.rstrip("#") in _DIALECTS or (openapi and uri == _OAS31_DIALECT)
         )
@@ -470,6 +558,8 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
     meta = meta_cls(
         cls.META_SCHEMA, registry=refusing_registry(), format_checker=cls.FORMAT_CHECKER
     )
+    if all(meta.is_valid(stub) for stub in node_stubs(doc)):
+        return  # every node is valid, so the document is (hotconf._schemadoc)
     error = best_match(meta.iter_errors(doc))
     if error is not None:
         message = cap(error.message)

@@ -1,9 +1,10 @@
 """`Snapshot`: one immutable, versioned config, and the canonical form its checksum hashes.
 
 A snapshot is a ``dict`` subclass whose mutators raise, holding read-only data all the way
-down: nested mappings are ``MappingProxyType``, lists are tuples (DESIGN inv. 2). It is a
-``dict`` so that ``live.current["db"]["pool"]`` stays C-speed item lookups; ``get`` on a
-dotted key goes through a per-snapshot memo, safe because nothing in a snapshot changes.
+down: nested mappings are ``MappingProxyType``, lists are tuples (docs/architecture.md,
+invariant 2). It is a ``dict`` so that ``live.current["db"]["pool"]`` stays C-speed item
+lookups; ``get`` on a dotted key goes through a per-snapshot memo, safe because nothing in a
+snapshot changes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, NoReturn
 from .paths import split_dotted
 
 REDACTED = "<redacted>"
-"""What a secret value is replaced with in reports, events, logs and listings (DESIGN inv. 8)."""
+"""What a secret value is replaced with in reports, events, logs and listings (invariant 8)."""
 
 _ABSENT: Any = object()
 ABSENT: Any = _ABSENT
@@ -30,21 +31,32 @@ _MEMO_SIZE = 4096
 
 def freeze(value: Any) -> Any:
     """Deep-freeze plain JSON data: dicts become ``MappingProxyType``, lists tuples."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
         # Interned keys make each lookup an identity check instead of a string compare.
-        return MappingProxyType({intern(k): freeze(v) for k, v in value.items()})
+        return MappingProxyType(
+            {intern(k): v if type(v) in _SCALARS else freeze(v) for k, v in value.items()}
+        )
     if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+        return tuple([v if type(v) in _SCALARS else freeze(v) for v in value])
     return value
 
 
 def thaw(value: Any) -> Any:
     """The inverse of `freeze`: plain, mutable ``dict``/``list`` data (a deep copy)."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is MappingProxyType or isinstance(value, Mapping):
+        return {k: v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
+        return [v if type(v) in _SCALARS else thaw(v) for v in value]
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types: subclasses walk on
 
 
 def _json_default(value: Any) -> Any:

@@ -60,7 +60,7 @@ log = logging.getLogger("hotconf")
 
 T = TypeVar("T")
 
-Opener = Callable[..., LiveConfig]
+Opener = Callable[..., LiveConfig[Any]]
 """Opens the LiveConfig, called as ``opener(on_result=hook)``: ``hotconf.watch`` with its
 source and schema bound (``functools.partial(hotconf.watch, "config.yaml", schema=...)``)."""
 
@@ -91,7 +91,7 @@ class Service:
 
     def __init__(
         self,
-        live: LiveConfig | Opener,
+        live: LiveConfig[Any] | Opener,
         *,
         token: str | None = None,
         read_token: str | None = None,
@@ -311,7 +311,7 @@ class Service:
 
 
 def create_app(
-    live: LiveConfig | Opener,
+    live: LiveConfig[Any] | Opener,
     *,
     token: str | None = None,
     read_token: str | None = None,

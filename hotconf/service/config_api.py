@@ -1,9 +1,11 @@
 """Read endpoints: the config (with ETags and long-polls), one key, versions, diffs, rejections.
 
 Config reads carry secret values only to a caller with a token; everyone else gets them
-replaced by ``"<redacted>"`` (DESIGN inv. 8), path by path as the schema says. The ETag is
-the real checksum either way, so a client revalidates the same whether it sees secrets or
-not. Listings (versions, diffs, rejections) never carry a value that is secret.
+replaced by ``"<redacted>"`` (docs/architecture.md, invariant 8), path by path as the schema
+says. A checksum covers the secrets too, so the ETag and the checksums in listings are the real
+checksum only for a caller who may see secrets, and a keyed fingerprint of it for everyone
+else (`public_checksum`). Listings (versions, diffs, rejections) never carry a value that is
+secret.
 """
 
 from __future__ import annotations
@@ -224,15 +226,15 @@ class ConfigApi:
         self._classifier: Classifier | None = None
 
     def _sensitive(self) -> Callable[[Path], bool]:
-        schema = self.service.live.schema
+        schemas = self.service.live.schemas
         classifier = self._classifier
-        if classifier is None or classifier.schema is not schema:  # one per schema
-            classifier = self._classifier = Classifier(schema)
+        if classifier is None or classifier.schemas != schemas:  # one per set of schemas
+            classifier = self._classifier = Classifier(schemas)
         return classifier.sensitive
 
     async def _snapshot(self, version: int | None) -> Snapshot:
         live = self.service.live
-        current = live.current
+        current = live.snapshot()
         if version is None or version == current.version:
             return current
         try:
@@ -245,7 +247,7 @@ class ConfigApi:
         service = self.service
         live = service.live
         secrets = service.auth.sees_secrets(request)
-        snap = live.current
+        snap = live.snapshot()
         if request.scope["query_string"]:  # the hot path has none: skip parsing it
             query = request.query_params
             version = int_param(query, "version", minimum=1)
@@ -262,7 +264,7 @@ class ConfigApi:
                     released = not feed.closed and await feed.wait_after(after, wait)
                     if not released and service.readiness.shutting_down:
                         raise service.not_ready()
-                    snap = live.current
+                    snap = live.snapshot()
                 if snap.version <= after:
                     return _not_modified(snap, secrets)
         condition = request.headers.get("if-none-match")
@@ -277,7 +279,7 @@ class ConfigApi:
         if request.scope["query_string"]:
             snap = await self._snapshot(int_param(request.query_params, "version", minimum=1))
         else:  # the hot path: the current version, no query to parse
-            snap = self.service.live.current
+            snap = self.service.live.snapshot()
         if etag_matches(request.headers.get("if-none-match"), _etag(snap, secrets)):
             return _not_modified(snap, secrets)
         found = self.values.get(snap, secrets, key)
@@ -302,7 +304,7 @@ class ConfigApi:
         limit = int_param(request.query_params, "limit", minimum=1) or 100
         history = await run_in_threadpool(live.history, min(limit, MAX_LIMIT))
         secrets = self.service.auth.sees_secrets(request)
-        body = {"current": live.current.version, "versions": [_info(v, secrets) for v in history]}
+        body = {"current": live.version, "versions": [_info(v, secrets) for v in history]}
         return json_response(body)
 
     async def version(self, request: Request) -> Response:

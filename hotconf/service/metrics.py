@@ -123,7 +123,7 @@ class _Present:
         )
         live = self._live()
         if live is not None:
-            current = live.current
+            current = live.snapshot()
             yield GaugeMetricFamily(
                 "hotconf_config_version", "The config version served.", value=current.version
             )

@@ -4,7 +4,7 @@ They call `hotconf.webhooks.Webhooks` (``live.webhooks``), and answer 404 when t
 served without webhooks. Listings carry no secret: a subscriber's URL is shown with its
 userinfo and query redacted, and its signing secret never. Adding a subscriber takes the
 secret from the caller (``hotconf.webhooks.new_secret()`` makes one) rather than making one
-to send back: a secret never leaves the server (DESIGN inv. 8).
+to send back: a secret never leaves the server (docs/architecture.md, invariant 8).
 """
 
 from __future__ import annotations

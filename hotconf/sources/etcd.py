@@ -116,7 +116,7 @@ class EtcdSource:
         self._by_checksum: dict[str, int] = {}
         self._outcomes: dict[int, list[int]] = {}
         self._signalled: tuple[int, int] | None = None
-        self._live: weakref.ref[LiveConfig] | None = None
+        self._live: weakref.ref[LiveConfig[Any]] | None = None
         self.connected = False
         self.revision: int | None = None
         self.reconnects = 0
@@ -264,7 +264,7 @@ class EtcdSource:
 
     # -- health reports --------------------------------------------------------------------
 
-    def bind(self, live: LiveConfig) -> None:
+    def bind(self, live: LiveConfig[Any]) -> None:
         """Learn which LiveConfig this source feeds (``hotconf.watch`` calls it), so reports
         say which version the instance serves and whether it refused the newest one."""
         self._live = weakref.ref(live)
@@ -284,13 +284,23 @@ class EtcdSource:
         if live is None:
             delivered = self._delivered
             return delivered[0] if delivered is not None else None
-        current = getattr(live, "current", None)
-        return self._by_checksum.get(current.checksum) if current is not None else None
+        current = live.snapshot()
+        return self._by_checksum.get(current.checksum)
+
+    def evaluated(self, docs: tuple[RawDocument, ...], checksum: str) -> None:
+        """The LiveConfig found the documents of the last read valid, with this checksum.
+
+        Its checksum is that of the effective config (its schema's defaults filled in), which
+        the publisher's may not be (published without that schema): remember it too.
+        """
+        with self._lock:
+            if docs is self._cache and self._delivered is not None:
+                self._by_checksum[checksum] = self._delivered[0]
 
     def _snapshot(self) -> dict[str, Any]:
         serving = self.serving()
         live = self._live() if self._live is not None else None
-        current = getattr(live, "current", None)
+        current = live.snapshot() if live is not None else None
         rejected, problems = None, []
         delivered = self._delivered
         last = live.last_rejection if live is not None else None

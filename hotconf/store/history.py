@@ -5,7 +5,7 @@ With `hotconf.store.db` and `hotconf.store.outbox`, the only code that speaks SQ
 ``<state_dir>/hotconf.db`` (`hotconf.store.db` has the tables, the migrations and why a commit
 is durable). ``store.outbox`` is the webhook part (`hotconf.store.outbox.Outbox`), on the same
 connection: a version (or a rejection) and the outbox rows announcing it are written in one
-transaction, so neither exists without the other (DESIGN inv. 3).
+transaction, so neither exists without the other (docs/architecture.md, invariant 3).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Store:
         """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON.
 
         ``outbox`` builds the webhook deliveries announcing it, given the new version's
-        metadata; they go into `outbox` in the same transaction (DESIGN inv. 3), and so do
+        metadata; they go into `outbox` in the same transaction (invariant 3), and so do
         the ``meta`` keys (``None`` deletes one).
         """
         values = (

@@ -3,7 +3,7 @@
 A `Subscriber` names a URL, a Standard Webhooks secret (``whsec_...``), the event types and
 the key patterns it wants. `Webhooks` holds the subscribers (a list, or a ``subscribers.yaml``
 that is hot-reloaded like a config, plus the ones added at run time, kept in the store) and is
-passed to ``hotconf.watch(webhooks=...)``. The flow (DESIGN inv. 3)::
+passed to ``hotconf.watch(webhooks=...)``. The flow (docs/architecture.md, invariant 3)::
 
     commit ──▶ one SQLite transaction: the version (or rejection) + one outbox row per subscriber
            ──▶ swap ──▶ wake the dispatcher ──▶ POST, signed ──▶ 2xx: delivered

@@ -1,4 +1,5 @@
-"""The pipeline and DESIGN's invariants, driven through the in-memory source and real files."""
+"""The pipeline and its invariants (docs/architecture.md), driven through the in-memory source
+and real files."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def test_invalid_candidate_is_rejected_and_lkg_kept(caplog: pytest.LogCaptureFix
         assert rejection.problems[0].code == "minimum"
         assert events.rejections == [rejection]
         assert live.rejections()[0].problems == rejection.problems
-        assert "/db/pool_size" in caplog.text  # rejections are loud (inv. 6)
+        assert "/db/pool_size" in caplog.text  # rejections are loud (invariant 6)
         source.set({"db": {"host": "db.local", "pool_size": 6}})
         assert not live.degraded and live.version == 2
 

@@ -1,5 +1,5 @@
-"""hotconf.pipeline.schema: dialects, local-only $ref (inv. 9), formats, problems without secrets
-(inv. 8), sensitivity, annotations and the jsonschema-rs fast path."""
+"""hotconf.pipeline.schema: dialects, local-only $ref (invariant 9), formats, problems without
+secrets (invariant 8), sensitivity, annotations and the jsonschema-rs fast path."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def test_probes_see_what_the_libraries_do_by_default(
     assert file_probe.opened
 
 
-# --- local-only $ref (DESIGN inv. 9) ------------------------------------------------------------
+# --- local-only $ref (docs/architecture.md, invariant 9) ----------------------------------------
 
 JSON_SCHEMA_PLACES: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
     "properties": (lambda r: {"properties": {"db": {"$ref": r}}}, "/properties/db"),
@@ -648,7 +648,7 @@ def test_long_values_are_truncated() -> None:
     assert "…" in problem.message
 
 
-# --- secrets never appear in problems (DESIGN inv. 8) --------------------------------------------
+# --- secrets never appear in problems (docs/architecture.md, invariant 8) ------------------------
 
 SECRET = "hunter2-S3CR3T-must-never-leak"  # noqa: S105 (the value the tests hunt for)
 LEAKY = {

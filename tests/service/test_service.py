@@ -1,6 +1,6 @@
 """The HTTP service on a real uvicorn server on a free loopback port, in a thread.
 
-Every response goes through `OpenApi.check` (tests/test_service_openapi.py): the API document
+Every response goes through `OpenApi.check` (tests/service/test_openapi.py): the API document
 must describe it exactly.
 """
 

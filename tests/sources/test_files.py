@@ -146,6 +146,8 @@ def test_invalid_save_is_rejected_then_fixed(watched: Watched) -> None:
     path.write_text(config_text(pool=0))  # minimum 1
     wait_for(lambda: watched.live.last_rejection is not None, what="rejection")
     assert watched.live.get("db.pool_size") == 1
+    # the subscriber gets it on its own thread, after last_rejection is set
+    wait_for(lambda: watched.events.rejections != [], what="the rejection event")
     [rejection] = watched.events.rejections
     assert rejection.problems[0].path == "/db/pool_size"
     assert rejection.problems[0].line == 3  # located in the file

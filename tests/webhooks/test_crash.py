@@ -1,5 +1,6 @@
-"""Durable before announced (DESIGN inv. 3): a process SIGKILLed after committing a version
-and before delivering its webhook delivers it after the restart, and announces it once."""
+"""Durable before announced (docs/architecture.md, invariant 3): a process SIGKILLed after
+committing a version and before delivering its webhook delivers it after the restart, and
+announces it once."""
 
 from __future__ import annotations
 
