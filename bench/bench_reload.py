@@ -18,6 +18,7 @@ iteration as the reload. Four figures:
    INSERT/COMMIT of the same bytes, under the same threads.
 
 Run: python3 bench/bench_reload.py [--big] [--huge] [--repeats N] [--only reload|contention]
+     [--quick]
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ def main() -> None:
     ap.add_argument("--huge", action="store_true", help="also 100k and 1M leaves (minutes)")
     ap.add_argument("--repeats", type=int, default=0, help="reloads per size (default: by size)")
     ap.add_argument("--only", choices=["reload", "contention"])
+    ap.add_argument("--quick", action="store_true", help="smoke test: 1k leaves, 3 runs")
     args = ap.parse_args()
     print(
         f"reload: Python {sys.version.split()[0]}, yaml-rs {yaml_rs.__version__}, orjson "
@@ -238,7 +240,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         if args.only != "contention":
-            sizes = {1_000: 21, 10_000: 11}
+            sizes = {1_000: 21, 10_000: 11} if not args.quick else {1_000: 3}
             if args.big or args.huge:
                 sizes[100_000] = 5
             if args.huge:
@@ -250,7 +252,7 @@ def main() -> None:
                 per = f["real"] / f["leaves"]
                 print(f"  {f['leaves']:>9,} leaves: {per * 1e6:7.2f} us/leaf = {per / base:5.2f}x")
         if args.only != "reload":
-            contention(args.repeats or 41, state)
+            contention(args.repeats or (3 if args.quick else 41), state)
 
 
 if __name__ == "__main__":
