@@ -184,8 +184,9 @@ class Dispatcher:
         self._loop = loop
         self._ready.set()
         # The first request would import httpx's transport stack (httpcore, h11, anyio:
-        # ~0.2-0.3 s): do it now, off the loop, not between a commit and its first delivery.
-        loop.run_in_executor(self._db_pool, _warm_up)
+        # ~0.2-0.3 s): do it now, off the loop and off the store thread (on the DNS pool, the
+        # loop's default executor), not between a commit and its first delivery.
+        loop.run_in_executor(None, _warm_up)
         writer = asyncio.create_task(self._writer())
         scanner = asyncio.create_task(self._scanner())
         await self._stop_event.wait()
