@@ -1,4 +1,5 @@
-"""The HTTP service: GET /v1/config throughput vs a bare Starlette handler, and long-poll release.
+"""The HTTP service: GET /v1/config and the console page vs a bare Starlette handler, and
+long-poll release.
 
 1. Requests per second of ``GET /v1/config`` (keep-alive, anonymous: the redacted body) on
    loopback, against a bare Starlette app with one route that returns the same bytes, both
@@ -6,6 +7,11 @@
    its own process), measured alternately, round by round; the figure is the median of the
    per-round ratios. The client is ``wrk`` when it is installed, else a pipelining-free
    asyncio client in its own process. Goal: ratio >= 0.8.
+1b. The same for the console's overview page, ``GET /`` (rendered from its Jinja template on
+   every request, anonymous: secrets redacted), against a bare handler returning the same
+   HTML: what server-side rendering costs; and the time per call of ``/v1/config``, ``/``
+   and ``/console/versions`` called straight into the app. No goal: the console is for
+   people, not load.
 2. N concurrent long-polls (``?after=V&wait=60``) held on ``hotconf serve``; the config file is
    then edited, and each poll's answer is timed against the new version's ``created_at``
    (taken just before its commit, so the figure includes the SQLite commit, the swap and the
@@ -21,8 +27,8 @@
    run back to back). Goal: p99 during reloads within 3x the idle p99.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
-     [--only rps|key|long-poll|stall] [--leaves N]
-     [--quick]   (smoke test: one short round, 5 long-polls, 1k leaves for the stall)
+     [--only rps|console|key|long-poll|stall] [--leaves N]
+     [--quick]   (--quick: a smoke test, one short round; 1k leaves for the stall)
 """
 
 from __future__ import annotations
@@ -62,11 +68,16 @@ def _serve(kind: str, workdir: Path) -> None:
     from hotconf.service.app import Server, bind
 
     body = (workdir / "body.json").read_bytes()
+    page = workdir / "page.html"
+    html = page.read_bytes() if page.exists() else b""
     key_file = workdir / "key.json"
     value = key_file.read_bytes() if key_file.exists() else b"{}"
 
     async def config(request: Request) -> Response:
         return Response(body, media_type="application/json")
+
+    async def console(request: Request) -> Response:
+        return Response(html, media_type="text/html")
 
     async def config_key(request: Request) -> Response:
         return Response(value, media_type="application/json")
@@ -74,6 +85,7 @@ def _serve(kind: str, workdir: Path) -> None:
     app = Starlette(
         routes=[
             Route("/v1/config", config, methods=["GET"]),
+            Route("/", console, methods=["GET"]),
             Route("/v1/config/{key:path}", config_key, methods=["GET"]),
         ]
     )
@@ -130,7 +142,7 @@ def _get(url: str) -> bytes:
 # -- throughput -----------------------------------------------------------------------------
 
 
-def _wrk(wrk: str, url: str, duration: float, connections: int, path: str = "/v1/config") -> float:
+def _wrk(wrk: str, url: str, duration: float, connections: int, path: str) -> float:
     seconds = max(1, math.ceil(duration))  # wrk takes whole seconds only
     out = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", url + path],
@@ -165,9 +177,9 @@ def _wrk_p99(wrk: str, url: str, duration: float, connections: int) -> float:
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
 
-async def _client(url: str, duration: float, connections: int) -> float:
+async def _client(url: str, duration: float, connections: int, path: str) -> float:
     host, port = url.removeprefix("http://").split(":")
-    request = f"GET /v1/config HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     count = 0
     stop = time.perf_counter() + duration
 
@@ -186,19 +198,19 @@ async def _client(url: str, duration: float, connections: int) -> float:
     return count / duration
 
 
-def _rps(
-    url: str, duration: float, connections: int, wrk: str | None, path: str = "/v1/config"
-) -> float:
+def _rps(url: str, duration: float, connections: int, wrk: str | None, path: str) -> float:
     if wrk is not None:
         return _wrk(wrk, url, duration, connections, path)
-    assert path == "/v1/config", "the asyncio client reads /v1/config only; install wrk"
     # in its own process, so the client does not share a GIL with anything it measures
     code = (
         "import asyncio, sys; sys.path.insert(0, sys.argv[1]); import bench_service as b; "
-        "print(asyncio.run(b._client(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))))"
+        "print(asyncio.run(b._client(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), "
+        "sys.argv[5])))"
     )
     args = [sys.executable, "-c", code, str(Path(__file__).parent), url]
-    out = subprocess.run([*args, str(duration), str(connections)], capture_output=True, text=True)
+    out = subprocess.run(
+        [*args, str(duration), str(connections), path], capture_output=True, text=True
+    )
     return float(out.stdout.strip())
 
 
@@ -209,10 +221,12 @@ def throughput(
     hot = Proc(_hotconf_args(workdir), workdir)
     try:
         (workdir / "body.json").write_bytes(_get(hot.url + "/v1/config"))
+        (workdir / "page.html").write_bytes(_get(hot.url + "/"))
         (workdir / "key.json").write_bytes(_get(hot.url + KEY_PATH))
         bare = Proc([sys.executable, __file__, "--serve", "bare", str(workdir)], workdir)
         try:
-            assert _get(bare.url + path) == _get(hot.url + path)  # the same bytes
+            if path != "/":  # the same bytes (the console page carries the time)
+                assert _get(bare.url + path) == _get(hot.url + path)
             for url in (hot.url, bare.url):  # warm up both
                 _rps(url, min(duration, 2.0), connections, wrk, path)
             ratios, hots, bares = [], [], []
@@ -227,12 +241,13 @@ def throughput(
     finally:
         hot.stop()
     client = "wrk -t2" if wrk else "asyncio client"
+    goal = "; goal >= 0.8" if path in ("/v1/config", KEY_PATH) else ""
     print(f"GET {path}, {client}, {connections} keep-alive connections, {duration:g} s x {rounds}")
     print(f"  bare Starlette handler  {statistics.median(bares):9.0f} req/s (median)")
     print(f"  hotconf {path:<15} {statistics.median(hots):9.0f} req/s (median)")
     print(
         f"  ratio                   {statistics.median(ratios):9.2f}x (median of rounds; "
-        f"range {min(ratios):.2f}-{max(ratios):.2f}; goal >= 0.8)"
+        f"range {min(ratios):.2f}-{max(ratios):.2f}{goal})"
     )
 
 
@@ -360,6 +375,65 @@ def app_release(rounds: int, polls: int) -> None:
     )
 
 
+async def _app_pages(workdir: Path, rounds: int, calls: int) -> dict[str, list[float]]:
+    """Microseconds per GET called straight into the ASGI app (no HTTP stack, no client)."""
+    import functools
+
+    import hotconf
+    from hotconf.service.app import Service
+
+    service = Service(
+        functools.partial(
+            hotconf.watch,
+            workdir / "config.yaml",
+            workdir / "config.schema.json",
+            state_dir=workdir / "app-state",
+        )
+    )
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    paths = ("/v1/config", "/", "/console/versions")
+    found: dict[str, list[float]] = {path: [] for path in paths}
+    async with service.app.router.lifespan_context(service.app):
+        while not service.readiness.ready:
+            await asyncio.sleep(0.01)
+        for _ in range(rounds):
+            for path in paths:  # interleaved, so a burst of load hits all of them
+                scope = {
+                    "type": "http",
+                    "asgi": {"version": "3.0"},
+                    "http_version": "1.1",
+                    "method": "GET",
+                    "scheme": "http",
+                    "path": path,
+                    "raw_path": path.encode(),
+                    "query_string": b"",
+                    "root_path": "",
+                    "headers": [(b"host", b"bench")],
+                    "client": ("127.0.0.1", 1),
+                    "server": ("127.0.0.1", 2),
+                }
+                start = time.perf_counter()
+                for _ in range(calls):
+                    await service.app(dict(scope), receive, send)
+                found[path].append((time.perf_counter() - start) / calls * 1e6)
+    return found
+
+
+def app_pages(workdir: Path, rounds: int, calls: int) -> None:
+    found = asyncio.run(_app_pages(workdir, rounds, calls))
+    print(
+        f"GET called straight into the app (no HTTP stack), {calls} calls x {rounds}, us per call"
+    )
+    for path, times in found.items():
+        print(f"  {path:<18} {statistics.median(times):7.0f} (median; min {min(times):.0f})")
+
+
 def stall(rounds: int, duration: float, connections: int, leaves: int) -> None:
     """p99 of ``GET /v1/config`` idle, and while a large config is reloaded again and again."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -456,7 +530,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
-    parser.add_argument("--only", choices=["rps", "key", "long-poll", "stall"])
+    parser.add_argument("--only", choices=["rps", "console", "key", "long-poll", "stall"])
     parser.add_argument("--leaves", type=int, default=100_000, help="config size for --only stall")
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
@@ -474,6 +548,9 @@ def main() -> None:
             shutil.copy(EXAMPLE / name, workdir / name)
         if args.only in (None, "rps"):
             throughput(workdir, args.rounds, args.duration, args.connections)
+        if args.only in (None, "console"):
+            throughput(workdir, args.rounds, args.duration, args.connections, "/")
+            app_pages(workdir, args.rounds, 20 if args.quick else 500)
         if args.only in (None, "key"):
             throughput(workdir, args.rounds, args.duration, args.connections, KEY_PATH)
         if args.only in (None, "long-poll"):

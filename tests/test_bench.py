@@ -54,6 +54,8 @@ FIGURES: dict[str, list[str]] = {
     "bench_service.py": [
         rf"^\s+ratio\s+{RATIO} \(median of rounds",
         rf"^\s+hotconf /v1/config/db.pool_size\s+{NUMBER} req/s",
+        rf"^\s+hotconf /\s+{NUMBER} req/s",  # the console page
+        rf"^\s+/console/versions\s+{NUMBER} \(median; min {NUMBER}\)",
         rf"^\s+min {NUMBER}\s+p50 {NUMBER}\s+p90 {NUMBER}\s+p99 {NUMBER}\s+max {NUMBER}",
         rf"^\s+last released {NUMBER} ms after the change",
     ],

@@ -381,7 +381,11 @@ class LiveConfig(Generic[ConfigT]):
         timings = {"read": time.perf_counter() - mark}
         if trigger == "watch" and digest == self._last_digest:
             return None  # identical bytes: not even a candidate
-        known = {c for c in (prev.checksum if prev else None, self._pinned) if c is not None}
+        # With nothing served (the last-known-good failed the current checks) the source's
+        # content is a candidate like any other, pinned or not.
+        known: set[str] = set()
+        if prev is not None:
+            known = {c for c in (prev.checksum, self._pinned) if c is not None}
         ev = evaluate(
             docs,
             schema=self._schema,

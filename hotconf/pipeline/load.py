@@ -74,6 +74,13 @@ try:
 except ImportError:  # PyYAML built without libyaml
     _EventParser = _Parser
 
+# libyaml 0.2.6 and later refuse nesting past 1000 levels themselves, and count the levels their
+# scanner has read ahead of the events `_build` sees (up to a line of brackets): so libyaml may
+# say "syntax" where the text nests past `Limits.max_depth` first. `_nested_too_deep` re-reads
+# such a failure with the pure-Python parser, which has no limit of its own; a cap above this
+# one reads with that parser from the start, so the cap is always the limit that fires.
+_LIBYAML_MAX_DEPTH = 256
+
 _Y = "tag:yaml.org,2002:"
 _NOKEY: Any = object()  # the mapping being built waits for a key
 _MERGE: Any = object()  # its pending key is a plain `<<`
@@ -219,9 +226,12 @@ def fast_unchecked(text: str) -> dict[str, Any] | None:
 
 
 def _parse_yaml(text: str, name: str, limits: Limits) -> dict[str, Any]:
+    parser = _EventParser if limits.max_depth <= _LIBYAML_MAX_DEPTH else _Parser
     try:
-        return _build(text, name, limits)
+        return _build(text, name, limits, parser)
     except yaml.MarkedYAMLError as exc:
+        if parser is not _Parser:
+            _nested_too_deep(text, exc, name, limits)
         mark = exc.problem_mark or exc.context_mark
         msg = str(exc.problem or exc.context)
         char = text[mark.index : mark.index + 1] if mark and "start any token" in msg else ""
@@ -241,6 +251,28 @@ def _parse_yaml(text: str, name: str, limits: Limits) -> dict[str, Any]:
         msg = f"{getattr(exc, 'reason', 'invalid character')}"
         msg += f" (U+{point:04X}); is the file really UTF-8 text?" if isinstance(point, int) else ""
         _fail("encoding", msg, name, line)
+
+
+def _nested_too_deep(text: str, exc: yaml.MarkedYAMLError, name: str, limits: Limits) -> None:
+    """Raise the depth cap's error if the text nests past it before libyaml's error."""
+    if text.count("[") + text.count("{") <= limits.max_depth:
+        return  # flow brackets cannot nest past the cap; block levels reach `_build` in order
+    mark = exc.problem_mark or exc.context_mark
+    end = len(text)
+    if mark is not None:  # libyaml has read ahead at most to the end of the next line
+        end = 0
+        for _ in range(mark.line + 2):
+            end = text.find("\n", end) + 1
+            if not end:
+                end = len(text)
+                break
+    try:
+        _build(text[:end], name, limits, _Parser)
+    except LoadError as error:
+        if error.problems[0].code == "limit":
+            raise
+    except yaml.YAMLError:
+        pass
 
 
 def _number(v: str) -> Any:
@@ -298,9 +330,9 @@ def _merged(own: dict[str, Any], merges: list[dict[str, Any]]) -> dict[str, Any]
     return out
 
 
-def _build(text: str, name: str, limits: Limits) -> dict[str, Any]:
+def _build(text: str, name: str, limits: Limits, parser: Callable[[str], Any]) -> dict[str, Any]:
     """One document from parser events; see the module docstring for why."""
-    get_event: Callable[[], Any] = _EventParser(text).get_event
+    get_event: Callable[[], Any] = parser(text).get_event
     max_depth, max_nodes = limits.max_depth, limits.max_nodes
     anchors: dict[str, Any] = {}  # name -> (value, expanded size, height) or _OPEN
     # The collection being filled lives in locals; the enclosing ones are saved on `stack`.

@@ -29,9 +29,12 @@ from .refs import (
     Survey,
     check_refs,
     closed_handlers,
+    loop_in_place,
+    loop_safe,
     make_registry,
     refusing_registry,
     survey,
+    walk,
 )
 from .schemadoc import NotPlain, node_stubs, plain_copy
 
@@ -130,8 +133,8 @@ class Schema:
     """
 
     __slots__ = (
-        "_annotator", "_cache", "_checksum", "_fast", "_marked", "_sensitive", "_validator",
-        "dialect", "document", "pointer", "root", "source",
+        "_annotator", "_cache", "_checksum", "_fast", "_marked", "_registry", "_sensitive",
+        "_validator", "dialect", "document", "pointer", "root", "source",
     )  # fmt: skip
 
     def __init__(
@@ -172,6 +175,16 @@ class Schema:
         self._marked = not found.keys.isdisjoint(_MARKS) or "password" in found.formats
         self._fast = _fastpath.build(doc, self.pointer, self.dialect, checker, found)
         self._checksum: str | None = None
+
+        self._registry = registry
+        loop = loop_in_place(doc, spec, registry, base, openapi=openapi) if found.refs else None
+        if loop is not None:
+            _check_unevaluated(found.keywords, loop, source)
+            self._registry = make_registry(_one_dialect(doc, cls, openapi, source), spec)[0]
+            safe = loop_safe(cls)
+            self._validator = safe(
+                {"$ref": target}, registry=self._registry, format_checker=checker
+            )
 
     @property
     def checksum(self) -> str:
@@ -566,6 +579,37 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
         raise _schema_error(source, f"not a valid schema: {message}", tuple(error.absolute_path))
 
 
+def _check_unevaluated(keywords: set[str], loop: tuple[str | int, ...], source: str | None) -> None:
+    # jsonschema works out what unevaluated* leaves over by following every reference, without
+    # end on a loop: validation follows a loop once (`loop_safe`), that part of jsonschema cannot.
+    if "unevaluatedProperties" in keywords or "unevaluatedItems" in keywords:
+        raise _schema_error(
+            source,
+            "unevaluatedProperties and unevaluatedItems cannot be used in a schema whose "
+            f"references loop back to {to_pointer(loop) or '/'} without descending into the config",
+        )
+
+
+def _one_dialect(doc: Mapping[str, Any], cls: Any, openapi: bool, source: str | None) -> Any:
+    # jsonschema picks its validator class again from the `$schema` of each subschema it enters,
+    # which would trade the loop-safe class for the plain one: this copy says the dialect only
+    # through the class. A subschema in another dialect would still switch, so it is refused.
+    from .dialects import validators
+
+    copy = json.loads(json.dumps(doc))
+    for where, node, is_schema in walk(copy, openapi=openapi):
+        if is_schema and "$schema" in node:
+            if validators.validator_for(node, default=cls) is not cls:
+                raise _schema_error(
+                    source,
+                    "references that loop back without descending into the config cannot be "
+                    "used in a schema that mixes dialects",
+                    where,
+                )
+            del node["$schema"]
+    return copy
+
+
 def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> None:
     from jsonschema_path import SchemaPath
     from openapi_spec_validator.validation import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
@@ -575,6 +619,12 @@ def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> Non
     spec_path = SchemaPath.from_dict(doc, handlers=closed_handlers)
     try:
         error = next(iter(spec_cls(spec_path).iter_errors()), None)
+    except RecursionError:
+        raise _schema_error(
+            source,
+            "openapi-spec-validator cannot check a document whose references loop back without "
+            "descending into the config (such as a schema whose allOf refers to itself)",
+        ) from None
     except Exception as exc:  # the walk raises (not yields) on what it cannot resolve
         raise _schema_error(source, f"not a valid OpenAPI document: {exc}") from exc
     if error is not None:

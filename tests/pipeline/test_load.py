@@ -25,7 +25,7 @@ FAST = FAST_LOADER is not None
 needs_fast = pytest.mark.skipif(not FAST, reason="yaml-rs 0.1.6 (the fast extra) not installed")
 
 
-MODES = ["libyaml", "pure", *(["fast"] if FAST else [])]
+MODES = ["libyaml", "pure", pytest.param("fast", marks=needs_fast)]
 
 
 def once(test: Any) -> Any:
@@ -333,6 +333,42 @@ def test_depth_at_the_limit_is_fine_and_over_it_is_refused(fmt: str) -> None:
 )
 def test_very_deep_nesting_is_refused_cleanly(text: str, fmt: str) -> None:
     assert code_line(error(text, fmt))[0] == "limit"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(f"k{i}: 1\n" for i in range(50)) + "a: " + "[" * 1100 + "1" + "]" * 1100,
+        "a: " + "[{b: " * 700,  # libyaml reads about 1000 of these ahead, then stops
+        "a:\n  - " + "[" * 999 + "\n" + "[" * 999 + "\n",  # split over lines
+        "a: [" + "'x', [" * 600 + "]" * 601 + "\nb: 1\n",  # quoted scalars between them
+    ],
+)
+@once
+@pytest.mark.parametrize("max_depth", [64, 256])
+def test_the_depth_cap_fires_before_libyamls_own_limit(text: str, max_depth: int) -> None:
+    err = error(text, limits=Limits(max_depth=max_depth))
+    assert code_line(err)[0] == "limit"
+    assert f"nested deeper than {max_depth} levels" in err.message
+
+
+@once
+def test_a_cap_above_libyamls_own_limit_is_the_one_that_applies() -> None:
+    deep = "a: " + "[" * 1100 + "1" + "]" * 1100 + "\n"
+    data: Any = y(deep, limits=Limits(max_depth=1200))["a"]
+    for _ in range(1099):
+        data = data[0]
+    assert data == [1]
+    assert code_line(error(nested_yaml(1050), limits=Limits(max_depth=1040))) == ("limit", 1041)
+
+
+def test_a_syntax_error_among_many_brackets_is_still_a_syntax_error() -> None:
+    text = "a: [" + "[1], " * 100 + "]\nb: [1, 2\nc: 3\n"
+    assert code_line(error(text))[0] == "syntax"
+    assert code_line(error("a: [[[[[[[[[[1]]]]]]]]]]\nb: {\n", limits=Limits(max_depth=4))) == (
+        "limit",
+        1,
+    )
 
 
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
