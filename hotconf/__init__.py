@@ -59,6 +59,7 @@ _LAZY = {
     "Delivery": "webhooks",
     "DeliveryAttempt": "webhooks",
     "EtcdSource": "sources.etcd",
+    "Explanation": "pipeline.provenance",
     "FileSource": "sources.files",
     "ImpactReport": "pipeline.impact",
     "Level": "pipeline.levels",
@@ -72,6 +73,7 @@ _LAZY = {
     "Rollout": "live.rollouts",
     "RolloutEvent": "events",
     "Schema": "pipeline.schema",
+    "Setting": "pipeline.provenance",
     "Snapshot": "pipeline.snapshot",
     "Source": "sources",
     "Subscriber": "webhooks",
@@ -94,8 +96,8 @@ _LAZY = {
 # (``hotconf.webhooks.new_secret()``).
 _MODULES = frozenset(
     {
-        "cli", "compat", "errors", "events", "fleet", "live", "pipeline", "service", "sources",
-        "store", "testing", "webhooks",
+        "cli", "compat", "errors", "events", "fleet", "live", "middleware", "pipeline",
+        "service", "sources", "store", "testing", "webhooks",
     }
 )  # fmt: skip
 
@@ -120,6 +122,8 @@ if TYPE_CHECKING:
     from .pipeline.load import load as load
     from .pipeline.model import restart as restart
     from .pipeline.model import sensitive as sensitive
+    from .pipeline.provenance import Explanation as Explanation
+    from .pipeline.provenance import Setting as Setting
     from .pipeline.schema import Schema as Schema
     from .pipeline.snapshot import REDACTED as REDACTED
     from .pipeline.snapshot import Snapshot as Snapshot
@@ -168,6 +172,7 @@ __all__ = [
     "DeliveryAttempt",
     "EtcdError",
     "EtcdSource",
+    "Explanation",
     "FileSource",
     "HotconfError",
     "ImpactReport",
@@ -187,6 +192,7 @@ __all__ = [
     "RolloutEvent",
     "Schema",
     "SchemaError",
+    "Setting",
     "Snapshot",
     "Source",
     "SourceError",

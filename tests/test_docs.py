@@ -38,6 +38,29 @@ def run_block(code: str, name: str) -> None:
     exec(compile(code, name, "exec", dont_inherit=True), {"__name__": "__main__"})
 
 
+PAGES = ("layers.md", "pins.md")  # the docs pages whose python blocks run as tests
+PAGE_BLOCKS = [
+    (page, i)
+    for page in PAGES
+    for i in range(len(python_blocks((ROOT / "docs" / page).read_text())))
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+@pytest.mark.parametrize(("page", "index"), PAGE_BLOCKS, ids=[f"{p}-{i}" for p, i in PAGE_BLOCKS])
+def test_docs_pages_python_blocks_run(
+    page: str, index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    environ = dict(os.environ)  # an example may set variables, as a deployment would
+    try:
+        block = python_blocks((ROOT / "docs" / page).read_text())[index]
+        exec(compile(block, f"docs/{page} block {index}", "exec"), {})
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+
+
 def sh_blocks(text: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)\n```", text, flags=re.S)
 

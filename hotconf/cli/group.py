@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "diff_cmd",
         "The impact of changing config OLD into NEW: each change with its level and reason.",
     ),
+    "explain": (
+        "config",
+        "explain_cmd",
+        "Where the value of KEY in CONFIG comes from, with the same layers as watch and serve.",
+    ),
     "history": (
         "service",
         "history_cmd",

@@ -10,8 +10,11 @@ with its webhook outbox rows in one transaction → swap the reference → notif
 becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
-(`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
-only through the narrow `Host` interface that `_RolloutHost` implements here).
+(`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
+only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
+per-request
+pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off ``current``'s read
+path).
 """
 
 from __future__ import annotations
@@ -29,23 +32,26 @@ from ..errors import (
     HotconfError,
     NoValidConfigError,
     Problem,
-    RolloutError,
     StoreError,
     ValidationError,
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
 from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
-from ..pipeline.impact import ImpactReport, assess
+from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
+from ..pipeline.paths import Path, split_dotted
 from ..pipeline.pieces import ParseCache
+from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
+from .host import RolloutHost
+from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
@@ -64,6 +70,7 @@ else:
 log = logging.getLogger("hotconf")
 
 PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
+SECRETS = "secret_paths"  # store meta key: every path a secret file has set (JSON)
 
 
 def _utcnow() -> datetime:
@@ -89,9 +96,9 @@ class LiveConfig(Generic[ConfigT]):
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
-        "_model", "_on_result", "_parse_cache", "_pinned", "_rollouts", "_schema", "_snapshot",
-        "_source", "_source_checksum", "_store", "_subscribers", "_validators", "_worker",
-        "current", "degraded", "last_rejection", "name", "webhooks",
+        "_model", "_on_result", "_parse_cache", "_pinned", "_pins", "_rollouts", "_schema",
+        "_secrets", "_snapshot", "_source", "_source_checksum", "_store", "_subscribers",
+        "_validators", "_worker", "current", "degraded", "last_rejection", "name", "webhooks",
     )  # fmt: skip
 
     _snapshot: Snapshot
@@ -129,13 +136,15 @@ class LiveConfig(Generic[ConfigT]):
         self._clock = clock
         self._on_result = on_result
         self._lock = threading.RLock()
+        self._pins = pin_variable(self.name)
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
-        self._rollouts = Rollouts(_RolloutHost(self))
+        self._rollouts = Rollouts(RolloutHost(self))
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._parse_cache = ParseCache()
         self._pinned = store.get_meta(PIN)
+        self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
@@ -167,8 +176,9 @@ class LiveConfig(Generic[ConfigT]):
         lkg_problems: tuple[Problem, ...] = ()
         if stored is not None:
             lkg_problems, instance = validate(
-                stored.data, self._schema, self._validators, model=self._model
-            )
+                stored.data, self._schema, self._validators, model=self._model,
+                secrets=self._secrets,
+            )  # fmt: skip
             if lkg_problems:
                 log.error(
                     "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
@@ -226,6 +236,42 @@ class LiveConfig(Generic[ConfigT]):
             value = snap._resolve(key)
         return default if value is ABSENT else value
 
+    def pin(self, config: ConfigT | None = None) -> Pin[ConfigT]:
+        """``with live.pin() as cfg:`` pins ``cfg`` (default ``current``; during a canary,
+        ``live.snapshot_for(key)``) for this thread or asyncio task: inside, `pinned` is it,
+        whatever reloads happen, so a request reads one version (docs/pins.md). Pins nest; a
+        thread started inside does not inherit one (contextvars)."""
+        return Pin(self._pins, self.current if config is None else config)
+
+    @property
+    def pinned(self) -> ConfigT:
+        """The config `pin` pinned for this thread or task, else ``current``. It costs a context
+        variable lookup more than ``current`` (one attribute read): read it where a request
+        must see one version."""
+        found: ConfigT | None = self._pins.get(None)
+        return self.current if found is None else found
+
+    def is_sensitive(self, key: str | Path) -> bool:
+        """Is the value at a dotted key or path redacted wherever hotconf shows it? True when
+        the schema marks it, its name looks secret, or a secret file ever set it."""
+        path = split_dotted(key) if isinstance(key, str) else tuple(key)
+        return Classifier(self.schemas, secrets=self._secrets).sensitive(path)
+
+    def explain(self, key: str, snapshot: Snapshot | None = None) -> Explanation:
+        """Where the value of a dotted key came from: the layer that set it (a file and line,
+        an environment variable, a secret file, a default) and what it overrode, in the
+        version served now (or ``snapshot``). Secret values are redacted; a version restored
+        from the history has no layers, and its `Explanation` says so (docs/layers.md).
+
+        Example:
+            >>> print(live.explain("db.pool_size"))  # doctest: +SKIP
+            db.pool_size = 30 (v4)
+              set by   environment variable APP_DB__POOL_SIZE
+              overrode file /srv/app/config.yaml:3 (10)
+        """
+        sensitive = Classifier(self.schemas, secrets=self._secrets).sensitive
+        return explain(self._snapshot if snapshot is None else snapshot, key, sensitive)
+
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
         return self._store.history(limit)
@@ -253,7 +299,13 @@ class LiveConfig(Generic[ConfigT]):
         """
         a, b = self.snapshot(old), self.snapshot(new)
         report = assess(
-            a, b, self.schemas, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
+            a,
+            b,
+            self.schemas,
+            old_checksum=a.checksum,
+            new_checksum=b.checksum,
+            old_version=old,
+            secrets=self._secrets,
         )
         return report.with_version(new)
 
@@ -293,6 +345,7 @@ class LiveConfig(Generic[ConfigT]):
             apply_defaults=self._defaults,
             previous=self._snapshot,
             gate=gate,
+            secrets=self._secrets,
         )
 
     # -- the pipeline -------------------------------------------------------------------
@@ -396,6 +449,7 @@ class LiveConfig(Generic[ConfigT]):
             known=known,
             gate=None if force else self._gate,
             report_unparsed=False,
+            secrets=self._secrets,
             cache=self._parse_cache,
         )
         timings.update(ev.timings)
@@ -415,6 +469,10 @@ class LiveConfig(Generic[ConfigT]):
             self._unpin()  # the source changed since the rollback: it speaks again
         if ev.verdict == "unchanged":
             assert prev is not None
+            if csum == prev.checksum and ev.origin is not None:
+                # The same content, read from the layers again (a restart over the
+                # last-known-good, an edit that changed nothing): they explain it now.
+                prev._origin = ev.origin
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
             self._source_checksum = csum
@@ -476,6 +534,10 @@ class LiveConfig(Generic[ConfigT]):
             if self.webhooks is not None and prev is not None
             else None
         )
+        meta: dict[str, str | None] = {PIN: pin} if pin is not None else {}
+        secrets = self._secrets | ev.secrets
+        if secrets != self._secrets:  # once a secret, always a secret (for this state)
+            meta[SECRETS] = secret_paths_json(secrets)
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -487,15 +549,16 @@ class LiveConfig(Generic[ConfigT]):
                 rolled_back_from=rolled_back_from,
                 restores=restores,
                 outbox=outbox,
-                meta={PIN: pin} if pin is not None else None,
+                meta=meta or None,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
             raise
         if pin is not None:
             self._pinned = pin
+        self._secrets = secrets
         timings["commit"] = time.perf_counter() - mark
-        snap = Snapshot._from_frozen(ev.frozen, info)
+        snap = Snapshot._from_frozen(ev.frozen, info, ev.origin)
         self._swap(snap, ev.instance)  # the swap: reference assignments, no lock for readers
         self.degraded = False
         report = ev.report.with_version(info.version)
@@ -566,6 +629,7 @@ class LiveConfig(Generic[ConfigT]):
                 validators=self._validators,
                 apply_defaults=self._defaults,
                 previous=prev,
+                secrets=self._secrets,
             )
             if ev.problems:
                 raise ValidationError(
@@ -792,58 +856,3 @@ class LiveConfig(Generic[ConfigT]):
         current = getattr(self, "_snapshot", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-class _RolloutHost:
-    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
-
-    __slots__ = ("_live",)
-
-    def __init__(self, live: LiveConfig[Any]) -> None:
-        self._live = live
-
-    @property
-    def name(self) -> str:
-        return self._live.name
-
-    @property
-    def current(self) -> Snapshot:
-        return self._live._snapshot
-
-    @property
-    def subscribers(self) -> Subscribers:
-        return self._live._subscribers
-
-    def now(self) -> datetime:
-        return self._live._clock()
-
-    def evaluate(
-        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
-    ) -> Evaluation:
-        live = self._live
-        return live._evaluate(candidate, format, gate=None if force else live._gate)
-
-    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
-        live = self._live
-        with live._lock:
-            live._ensure_open()
-            prev = live._snapshot
-            if prev is not stable:
-                raise RolloutError(
-                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
-                    "not promoted"
-                )
-            # The evaluation was made against `stable`, still served: its report holds.
-            # Keep the source's unchanged content from undoing the promotion at the next
-            # poll or restart, exactly as rollback() does.
-            result = live._commit(
-                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
-            )
-        assert result.snapshot is not None
-        return result.snapshot
-
-    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
-        live = self._live
-        if live.webhooks is not None:
-            live.webhooks._announce_rollout(live.name, event, report)
-        live._rollouts.deliver(event)

@@ -1,9 +1,11 @@
 """The one candidate check: `evaluate` turns a candidate into an `Evaluation`.
 
-Raw documents (or data) → one candidate (parse each, deep-merge in order) → the effective
+Raw documents (or data) → one candidate (parse each, deep-merge in order, place the values
+of environment variables and secret files: `hotconf.pipeline.assemble`) → the effective
 config (the schemas' defaults filled in) → canonical checksum → problems (schema and model on
 the candidate as written, then custom validators on the effective config) located at
-file:line → impact report against the previous config → gate. Reloads, dry-run validation,
+file:line (or at the variable or secret file that set the value) → impact report against the
+previous config → gate. Reloads, dry-run validation,
 rollouts, fleet publish and rollback, and the CLI all go through it; what each then does
 with the verdict (commit, hold, refuse, print) is theirs. Nothing here has state or threads.
 """
@@ -22,13 +24,16 @@ from typing import Any, Literal
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
 from . import encode
+from .assemble import Assembled, Key, assemble, defines
+from .assemble import merge as merge
 from .defaults import with_defaults
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
-from .load import locate, parse
+from .load import locate
 from .model import Model
-from .paths import Path, from_pointer, to_pointer
+from .paths import Path, covered, from_pointer, to_pointer
 from .pieces import ParseCache
+from .provenance import Origin
 from .schema import Schema, sensitive_name
 from .share import settle
 from .snapshot import Snapshot, canonical_json, freeze, thaw
@@ -40,18 +45,6 @@ Validator = Callable[[Mapping[str, Any]], Iterable[Problem | str] | None]
 it passes. An exception raised by a validator rejects the candidate."""
 
 
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge two documents: mappings merge key by key, anything else is replaced."""
-    out = dict(base)
-    for key, value in override.items():
-        old = out.get(key)
-        if isinstance(old, Mapping) and isinstance(value, Mapping):
-            out[key] = merge(old, value)
-        else:
-            out[key] = value
-    return out
-
-
 def check(
     data: Mapping[str, Any],
     schema: Schema | None,
@@ -59,6 +52,7 @@ def check(
     *,
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
+    secrets: Collection[tuple[str, ...]] = (),
     plain: bool | None = None,
 ) -> tuple[Problem, ...]:
     """Validate a candidate: the schema and the model, then the custom validators.
@@ -66,7 +60,9 @@ def check(
     Returns:
         The problems; empty when the candidate passes.
     """
-    return validate(data, schema, validators, frozen=frozen, model=model, plain=plain)[0]
+    return validate(
+        data, schema, validators, frozen=frozen, model=model, secrets=secrets, plain=plain
+    )[0]
 
 
 def validate(
@@ -77,6 +73,7 @@ def validate(
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
     json_text: bytes | None = None,
+    secrets: Collection[tuple[str, ...]] = (),
     plain: bool | None = None,
 ) -> tuple[tuple[Problem, ...], Any]:
     """Validate a candidate and build its typed value.
@@ -88,6 +85,8 @@ def validate(
     Args:
         data: the candidate as written (plain data).
         json_text: ``data`` as JSON, if the caller has it (the model reads JSON).
+        secrets: paths whose values messages must not quote, whatever the schemas say
+            (values a secret file set).
         plain: what `hotconf.pipeline.share.Facts.plain` says of ``data``, if known (then
             the schema's fast path need not look for itself).
 
@@ -99,13 +98,13 @@ def validate(
     instance: Any = None
     schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
     if schema is not None:
-        found = schema._validate(data, plain)
+        found = schema._validate(data, plain, secrets)
         if model is not None and found:
             found = _hide(found, model.schema, schema)
         problems.extend(found)
     if model is not None:
         text = json_text if json_text is not None else canonical_json(data)
-        instance, found = model.validate(data, text, _sensitive(schemas))
+        instance, found = model.validate(data, text, _sensitive(schemas, secrets))
         problems.extend(found)
     if problems:
         return tuple(problems), None  # custom checks may assume a valid candidate
@@ -128,8 +127,12 @@ def validate(
     return tuple(problems), None if problems else instance
 
 
-def _sensitive(schemas: Sequence[Schema]) -> Callable[[Path], bool]:
+def _sensitive(
+    schemas: Sequence[Schema], secrets: Collection[tuple[str, ...]] = ()
+) -> Callable[[Path], bool]:
     def sensitive(path: Path) -> bool:
+        if secrets and covered(path, secrets):
+            return True
         if schemas:
             return any(s.is_sensitive(path) for s in schemas)
         return any(isinstance(seg, str) and sensitive_name(seg) for seg in path)
@@ -158,28 +161,33 @@ def digest(docs: Iterable[RawDocument]) -> str:
 
 
 def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for i, doc in enumerate(docs):
-        part = parse(doc.data, doc.format, name=doc.name)
-        data = part if i == 0 else merge(data, part)
-    return data
+    """The documents of a candidate, parsed and merged (`assemble` without a schema)."""
+    return assemble(tuple(docs)).data
 
 
 def locate_problems(
-    problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]
+    problems: tuple[Problem, ...],
+    docs: tuple[RawDocument, ...],
+    placed: Sequence[Key | None] | None = None,
 ) -> tuple[Problem, ...]:
-    """Give problems a file and line: the last document that defines the path wins."""
-    wanted = {p.path for p in problems if p.line is None}
+    """Give problems a file and line: the last document that defines the path wins. A
+    one-value document (placed at ``placed[i]``) gives its name and no line."""
+    wanted = {p.path for p in problems if p.line is None and p.source is None}
     if not wanted:
         return problems
-    found: dict[str, tuple[str, int]] = {}
-    for doc in docs:
-        for pointer, line in locate(doc.data, doc.format, wanted).items():
-            found[pointer] = (doc.name, line)
+    found: dict[str, tuple[str, int | None]] = {}
+    for i, doc in enumerate(docs):
+        if doc.key is None:
+            for pointer, line in locate(doc.data, doc.format, wanted).items():
+                found[pointer] = (doc.name, line)
+        elif placed is not None:
+            for pointer in wanted:
+                if defines(doc, placed[i], from_pointer(pointer)):
+                    found[pointer] = (doc.name, None)
     out = []
     for p in problems:
-        hit = found.get(p.path) if p.line is None else None
-        if hit is None and p.line is None:
+        hit = found.get(p.path) if p.path in wanted else None
+        if hit is None and p.path in wanted:
             # point at the nearest ancestor the documents define (a missing key's parent)
             parts = from_pointer(p.path) if p.path else ()
             for n in range(len(parts) - 1, -1, -1):
@@ -219,6 +227,11 @@ class Evaluation:
         instance: the model's instance, built once here (``None`` without a model, or when
             the candidate is not valid or ``unchanged``).
         defaulted: the paths the defaults filled in.
+        secrets: the paths whose values are secret whatever the schemas say: those secret
+            files set, and the ``secrets`` it was given.
+        origin: the documents it was assembled from (what ``live.explain`` replays), when
+            it came from documents and parsed.
+        ignored: warnings about environment variables left out (unknown keys).
     """
 
     verdict: Verdict
@@ -232,6 +245,9 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)
     instance: Any = None
     defaulted: frozenset[Path] = frozenset()
+    secrets: frozenset[tuple[str, ...]] = frozenset()
+    origin: Origin | None = None
+    ignored: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -278,6 +294,7 @@ def evaluate(
     known: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
+    secrets: Collection[tuple[str, ...]] = (),
     cache: ParseCache | None = None,
 ) -> Evaluation:
     """Check one candidate: parse, fill defaults, hash, validate, assess against
@@ -301,6 +318,8 @@ def evaluate(
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
+        secrets: paths to redact whatever the schemas say (besides those the candidate's
+            secret files set): a LiveConfig passes every path a secret file ever set.
         cache: the pieces of the source's last YAML document (`ParseCache`): only the
             top-level keys whose text changed are parsed again. The result is the same.
 
@@ -329,15 +348,23 @@ def evaluate(
         version = getattr(previous, "version", None)
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
+    assembled: Assembled | None = None
     loaded = None
     if isinstance(candidate, Mapping):
         written = thaw(candidate)
     else:
         docs = tuple(candidate)
-        if cache is not None and len(docs) == 1 and docs[0].format == "yaml":
-            loaded = cache.load(docs[0].data, previous)
+        one = docs[0] if len(docs) == 1 else None
+        if cache is not None and one is not None and one.key is None and one.format == "yaml":
+            loaded = cache.load(one.data, previous)
         try:
-            written = loaded.data if loaded is not None else parse_all(docs)
+            # one whole document: what `assemble` makes of it, from the pieces
+            assembled = (
+                Assembled(loaded.data, (None,), (), (), frozenset())
+                if loaded is not None
+                else assemble(docs, schemas)
+            )
+            written = assembled.data
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
             report = None
@@ -349,9 +376,14 @@ def evaluate(
                     problems=problems,
                     old_checksum=previous_checksum,
                     old_version=previous_version,
+                    secrets=frozenset(secrets),
                 )
             return Evaluation("invalid", problems=problems, report=report, load_error=exc)
         lap("parse")
+    hidden = frozenset(secrets) | (assembled.secrets if assembled else frozenset())
+    origin = Origin(docs, assembled.paths) if assembled is not None else None
+    ignored = assembled.ignored if assembled is not None else ()
+    refused = assembled.problems if assembled is not None else ()
     data, defaulted = effective(written, schema, model, apply_defaults=apply_defaults)
     if defaulted:
         lap("defaults")
@@ -373,20 +405,33 @@ def evaluate(
         canonical = encode.dumps(data, floats=facts.floats if facts.plain else None)
     csum = hashlib.sha256(canonical).hexdigest()
     lap("hash")
-    if csum in known:
-        return Evaluation("unchanged", data, canonical=canonical, checksum=csum, timings=timings)
+    if csum in known and not refused:
+        return Evaluation(
+            "unchanged",
+            data,
+            canonical=canonical,
+            checksum=csum,
+            timings=timings,
+            secrets=hidden,
+            origin=origin,
+            ignored=ignored,
+        )
     # The schema and the model judge the candidate as written; defaults are not inputs.
+    # (custom checks may assume that every layer was placed)
     problems, instance = validate(
         written,
         schema,
-        validators,
+        () if refused else validators,
         frozen=frozen,
         model=model,
         json_text=canonical if data is written else None,
+        secrets=hidden,
         plain=plain,
     )
     if problems and docs:
-        problems = locate_problems(problems, docs)
+        problems = locate_problems(problems, docs, assembled.paths if assembled else None)
+    if refused:
+        problems, instance = refused + problems, None
     lap("validate")
     report = assess(
         previous,
@@ -397,6 +442,7 @@ def evaluate(
         new_checksum=csum,
         old_version=previous_version,
         defaulted=defaulted,
+        secrets=hidden,
     )
     lap("diff")
     verdict: Verdict
@@ -409,5 +455,6 @@ def evaluate(
     else:
         verdict = "ok"
     return Evaluation(
-        verdict, data, frozen, canonical, csum, problems, report, None, timings, instance, defaulted
-    )
+        verdict, data, frozen, canonical, csum, problems, report, None, timings, instance,
+        defaulted, hidden, origin, ignored,
+    )  # fmt: skip

@@ -27,7 +27,7 @@ from ..errors import Problem
 from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
-from .paths import Path, to_pointer
+from .paths import Path, covered, to_pointer
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
@@ -77,21 +77,26 @@ class Classifier:
             ``None``: structure and values only.
         defaulted: paths of the new config that its defaults filled in (`hotconf.pipeline
             .defaults`): a change there is a key taken out that falls back to its default.
+        secrets: paths that are secret whatever the schemas say (values a secret file set).
     """
 
     def __init__(
         self,
         schema: Schema | Sequence[Schema] | None,
         defaulted: Collection[Path] = frozenset(),
+        secrets: Collection[tuple[str, ...]] = (),
     ) -> None:
         self.schemas: tuple[Schema, ...] = (
             () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
         )
         self.schema = self.schemas[0] if self.schemas else None
         self.defaulted = defaulted
+        self.secrets = secrets
 
     def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
         """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
+        if self.secrets and covered(path, self.secrets):
+            return True
         if self.schemas:
             return any(s.is_sensitive(path, parent=parent) for s in self.schemas)
         if parent is not None and path:
@@ -351,14 +356,16 @@ def assess(
     new_checksum: str | None = None,
     old_version: int | None = None,
     defaulted: Collection[Path] = frozenset(),
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> ImpactReport:
     """Diff ``old`` and ``new`` and classify every change (the live pipeline's stage).
 
     ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
     ``schema`` may be several (see `Classifier`); ``defaulted`` are the paths of ``new``
-    its defaults filled in.
+    its defaults filled in; ``secrets`` are paths redacted whatever the schemas say (values a
+    secret file set).
     """
-    classifier = Classifier(schema, defaulted)
+    classifier = Classifier(schema, defaulted, secrets)
     found = changes(
         old if old is not None else {},
         new,

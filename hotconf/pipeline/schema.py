@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import HotconfError, Problem, SchemaError
 from . import _fastpath
 from ._messages import cap, message
-from .load import format_for, load
-from .paths import from_pointer, to_pointer
+from .load import SUFFIXES, load
+from .paths import covered, from_pointer, to_pointer
 from .refs import (
     Annotator,
     Survey,
@@ -246,12 +246,15 @@ class Schema:
             name, _, fragment = name.rpartition("#")
             pointer = "#" + fragment
         try:
-            document = load(name)
+            # A schema is YAML or JSON (which YAML reads) unless its suffix says otherwise:
+            # a schema file without one is read as YAML, not refused as a config would be.
+            fmt = SUFFIXES.get(os.path.splitext(name)[1].lower(), "yaml")
+            document = load(name, fmt)
         except HotconfError as error:
             raise SchemaError(f"cannot read schema: {error.message}", error.problems) from error
         except OSError as error:
             raise SchemaError(f"cannot read schema {name}: {error.strerror}") from error
-        if format_for(name) != "json":  # YAML aliases share nodes: take a private copy
+        if fmt != "json":  # YAML aliases share nodes: take a private copy
             return cls(document, pointer, source=name)
         schema = cls.__new__(cls)  # JSON data is plain and unshared: no copy needed
         schema._build(document, pointer, name)
@@ -308,11 +311,15 @@ class Schema:
 
         return Model.of(model).schema
 
-    def validate(self, data: Any) -> tuple[Problem, ...]:
+    def validate(
+        self, data: Any, *, secrets: Collection[tuple[str, ...]] = ()
+    ) -> tuple[Problem, ...]:
         """Check a config against the schema.
 
         Args:
             data: plain config data (dict, list, str, int, float, bool, None).
+            secrets: paths that are secret whatever the schema says (values a secret file
+                set): messages never quote a value at or under them.
 
         Returns:
             ``()`` when valid; otherwise problems sorted by path, ``code`` the failing keyword,
@@ -322,9 +329,11 @@ class Schema:
             >>> Schema.from_dict({"required": ["db"]}).validate({})[0].message
             "'db' is a required property"
         """
-        return self._validate(data, None)
+        return self._validate(data, None, secrets)
 
-    def _validate(self, data: Any, plain: bool | None) -> tuple[Problem, ...]:
+    def _validate(
+        self, data: Any, plain: bool | None, secrets: Collection[tuple[str, ...]] = ()
+    ) -> tuple[Problem, ...]:
         """`validate`; ``plain``: whether ``data`` is plain for the fast path, when known."""
         if self._fast is not None and self._fast(data, plain):
             return ()
@@ -335,7 +344,7 @@ class Schema:
             if error.context:
                 error = best_match([error]) or error
             path = tuple(error.absolute_path)
-            text = message(error, self.is_sensitive(path))
+            text = message(error, self.is_sensitive(path) or covered(path, secrets))
             found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
         found.sort(key=lambda item: (_sort_key(item[0]), item[1].code, item[1].message))
         problems = [problem for _, problem in found[:MAX_PROBLEMS]]

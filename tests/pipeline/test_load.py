@@ -427,9 +427,10 @@ def test_invalid_utf8_is_refused_with_its_line() -> None:
     assert "0xe9" in err.message
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
 def test_a_utf8_bom_is_accepted(fmt: str) -> None:
     assert parse(b'\xef\xbb\xbf{"a": "\xc3\xa9"}', fmt) == {"a": "é"}
+    assert parse(b'\xef\xbb\xbfa = "\xc3\xa9"', "toml") == {"a": "é"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -499,10 +500,25 @@ def test_json_reads_json() -> None:
 @pytest.mark.parametrize(
     ("path", "fmt"),
     [("c.json", "json"), ("C.JSON", "json"), ("c.yaml", "yaml"), ("c.yml", "yaml"),
-     ("c", "yaml"), ("c.conf", "yaml"), ("dir.json/c.yaml", "yaml")],
+     ("C.YML", "yaml"), ("c.toml", "toml"), ("C.Toml", "toml"), ("dir.json/c.yaml", "yaml")],
 )  # fmt: skip
 def test_format_for(path: str, fmt: str) -> None:
     assert format_for(path) == fmt == format_for(Path(path))
+
+
+@pytest.mark.parametrize("path", ["c", "c.conf", "c.ini", "c.yaml.bak", "dir.yaml/c", ".yaml"])
+def test_an_unknown_extension_is_an_error_not_a_guess(path: str) -> None:
+    with pytest.raises(SourceError, match=r"\.yaml, \.yml, \.json and \.toml") as info:
+        format_for(path)
+    assert info.value.problems[0].source == path
+    assert info.value.exit_code == 2
+
+
+def test_load_refuses_an_unknown_extension_unless_told_the_format(tmp_path: Path) -> None:
+    (tmp_path / "app.conf").write_text("a: 1\n")
+    with pytest.raises(SourceError, match=r"unknown extension '\.conf'"):
+        load(tmp_path / "app.conf")
+    assert load(tmp_path / "app.conf", "yaml") == {"a": 1}
 
 
 def test_load_reads_files_by_their_suffix(tmp_path: Path) -> None:
@@ -538,7 +554,7 @@ def test_load_errors_name_the_file_and_line(tmp_path: Path) -> None:
 
 def test_an_unknown_format_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown format"):
-        parse(b"a: 1", "toml")
+        parse(b"a: 1", "ini")
 
 
 # -- never anything but LoadError ------------------------------------------------------------
