@@ -33,6 +33,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 # The exceptions are imported with the package: they are small and every stage raises them.
+from .errors import CheckError as CheckError
 from .errors import ClosedError as ClosedError
 from .errors import ConfigError as ConfigError
 from .errors import EtcdError as EtcdError
@@ -40,6 +41,7 @@ from .errors import HotconfError as HotconfError
 from .errors import LoadError as LoadError
 from .errors import NoValidConfigError as NoValidConfigError
 from .errors import Problem as Problem
+from .errors import PrometheusError as PrometheusError
 from .errors import PublishConflictError as PublishConflictError
 from .errors import RolloutError as RolloutError
 from .errors import SchemaError as SchemaError
@@ -164,6 +166,7 @@ __all__ = [
     "REDACTED",
     "Change",
     "ChangeEvent",
+    "CheckError",
     "ClosedError",
     "CompatChange",
     "CompatReport",
@@ -182,6 +185,7 @@ __all__ = [
     "LoadError",
     "NoValidConfigError",
     "Problem",
+    "PrometheusError",
     "PublishConflictError",
     "RawDocument",
     "Rejection",

@@ -62,6 +62,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rollback_cmd",
         "Serve an earlier version again, as a new version: through a server, offline, or in etcd.",
     ),
+    "rollout": (
+        "rollout",
+        "rollout_group",
+        "Show, promote or abort a canary rollout: a fleet's (--etcd) or a service's (--url).",
+    ),
     "schema": ("config", "schema_group", "Work with schemas and typed models."),
     "schema-diff": (
         "config",

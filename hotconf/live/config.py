@@ -12,9 +12,8 @@ becomes visible before it is validated, nor announced before it is durable (inva
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
 (`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
 only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
-per-request
-pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off ``current``'s read
-path).
+per-request pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off
+``current``'s read path).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from ..errors import (
     HotconfError,
     NoValidConfigError,
     Problem,
+    SourceError,
     StoreError,
     ValidationError,
 )
@@ -50,7 +50,7 @@ from ..sources import RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
-from .host import RolloutHost
+from .host import RolloutHost, commit_rows
 from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
@@ -500,7 +500,20 @@ class LiveConfig(Generic[ConfigT]):
             )
             # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
             return self._reject((gate,), csum, report)
-        return self._commit(ev, prev, source=self._source.name, timings=timings)
+        numbered = getattr(self._source, "version_of", None)
+        number: int | None = numbered(docs) if numbered is not None else None
+        if number is not None and prev is not None and number <= prev.version:
+            # a fleet's canary instance going back to the stable version: a rollback to it
+            return self._commit(
+                ev,
+                prev,
+                source=self._source.name,
+                timings=timings,
+                version=number,
+                rolled_back_from=prev.version,
+                restores=number,
+            )
+        return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
 
     def _unpin(self) -> None:
         try:
@@ -519,20 +532,35 @@ class LiveConfig(Generic[ConfigT]):
         restores: int | None = None,
         timings: dict[str, float] | None = None,
         pin: str | None = None,
+        version: int | None = None,
+        announce: Callable[[VersionInfo], RolloutEvent] | None = None,
     ) -> ReloadResult:
         """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
-        (a rollback or a promoted canary overrides it), written with the version."""
+        (a rollback or a promoted canary overrides it), written with the version.
+        ``version``: the number the source gave it (a fleet's), instead of last + 1.
+        ``announce``: a promotion's ``rollout.promoted`` event, given the version. Any other
+        commit ends a running rollout (its stable config is no longer served): the
+        ``rollout.aborted`` event is written with the version too."""
         assert ev.canonical is not None and ev.checksum is not None and ev.frozen is not None
         assert ev.report is not None
         timings = {} if timings is None else timings
         kind: Literal["config.changed", "config.rolled_back"] = (
             "config.rolled_back" if restores is not None else "config.changed"
         )
-        # Webhook deliveries are committed with the version they announce (invariant 3).
-        outbox = (
-            self.webhooks._announce_change(kind, self.name, prev, ev.report)
-            if self.webhooks is not None and prev is not None
-            else None
+        ending = self._rollouts.superseded() if announce is None else None
+        ended: list[RolloutEvent] = []
+
+        def aborted(info: VersionInfo) -> RolloutEvent:
+            assert ending is not None
+            if not ended:
+                why = f"the stable config changed to v{info.version} meanwhile"
+                ended.append(ending._event("rollout.aborted", why, "aborted"))
+            return ended[0]
+
+        # Webhook deliveries are committed with the version they announce, and so are the
+        # rollout events that go with it (invariant 3).
+        outbox = commit_rows(
+            self.webhooks, self.name, kind, prev, ev.report, announce, ending, aborted
         )
         meta: dict[str, str | None] = {PIN: pin} if pin is not None else {}
         secrets = self._secrets | ev.secrets
@@ -550,9 +578,12 @@ class LiveConfig(Generic[ConfigT]):
                 restores=restores,
                 outbox=outbox,
                 meta=meta or None,
+                version=version,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
+            if ending is not None:
+                ending._release()
             raise
         if pin is not None:
             self._pinned = pin
@@ -567,6 +598,9 @@ class LiveConfig(Generic[ConfigT]):
             self.webhooks.wake()
         if prev is not None:
             self._subscribers.notify(ChangeEvent(kind, prev, snap, report))
+        if ending is not None:
+            event = aborted(info)
+            ending._finish("aborted", str(event.reason), event)
         return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
 
     def _reject(
@@ -617,8 +651,15 @@ class LiveConfig(Generic[ConfigT]):
         Raises:
             VersionNotFoundError: no such version.
             ValidationError: the target no longer passes the schema or the checks.
+            SourceError: the source numbers the versions (an `EtcdSource`): roll the fleet
+                back instead, or this instance would serve a version the fleet has not.
         """
         self._ensure_open()
+        if getattr(self._source, "version_of", None) is not None:
+            raise SourceError(
+                f"{self.name} follows a fleet: roll the fleet back (hotconf rollback --etcd URL "
+                f"--name {self.name}, or hotconf.fleet.rollback), not one instance"
+            )
         with self._lock:
             prev = self._snapshot
             target = self._store.get(to if to is not None else prev.version - 1)
@@ -713,6 +754,8 @@ class LiveConfig(Generic[ConfigT]):
         poll_interval: float = 1.0,
         format: str = "yaml",
         force: bool = False,
+        mode: Literal["canary", "shadow"] = "canary",
+        max_mismatch: float = 0.0,
     ) -> Rollout:
         """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
 
@@ -730,6 +773,16 @@ class LiveConfig(Generic[ConfigT]):
             poll_interval: seconds between ``signals`` polls.
             format: ``"yaml"`` or ``"json"`` for bytes.
             force: start it even when its impact is above the gate.
+            mode: ``"canary"``, or ``"shadow"``: every reader keeps the stable config, and
+                ``rollout.compare(fn, *args)`` runs ``fn`` on both snapshots; after
+                ``min_samples`` compared calls it promotes at a mismatch rate of at most
+                ``max_mismatch``, and aborts as soon as it cannot stay within it.
+            max_mismatch: the share of compared calls that may differ (shadow mode).
+
+        On an `EtcdSource` the rollout's scope is ``fleet`` (its ``status()`` says so): it is
+        judged on this instance's traffic, and its promotion publishes the candidate to etcd
+        as the fleet's next version (if the fleet still serves the stable one), which every
+        instance then follows.
 
         Returns:
             The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
@@ -754,6 +807,8 @@ class LiveConfig(Generic[ConfigT]):
             poll_interval=poll_interval,
             format=format,
             force=force,
+            mode=mode,
+            max_mismatch=max_mismatch,
         )
 
     def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:

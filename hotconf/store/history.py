@@ -25,6 +25,8 @@ from ..webhooks.deliveries import OutboxRow
 from .db import Database, state_file
 from .outbox import Outbox, insert_rows
 
+SERVED = "served_version"  # meta key: the version served when it is not the newest (fleet mode)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:
@@ -85,10 +87,18 @@ class Store:
         restores: int | None = None,
         outbox: Callable[[VersionInfo], Sequence[OutboxRow]] | None = None,
         meta: Mapping[str, str | None] | None = None,
+        version: int | None = None,
     ) -> VersionInfo:
-        """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON.
+        """Commit a version durably and serve it; ``data`` is canonical JSON.
 
-        ``outbox`` builds the webhook deliveries announcing it, given the new version's
+        Its number is last + 1, or ``version`` when the source numbers them (a fleet's
+        versions, `hotconf.EtcdSource`): then a version already stored with that checksum
+        is served again (a canary instance going back to the stable version), and one
+        stored with another checksum (the same published version under a changed schema,
+        or another fleet's) is replaced. The version served when it is not the newest is
+        kept in the ``served_version`` meta key, which `latest` reads.
+
+        ``outbox`` builds the webhook deliveries announcing it, given the version's
         metadata; they go into `outbox` in the same transaction (invariant 3), and so do
         the ``meta`` keys (``None`` deletes one).
         """
@@ -102,9 +112,9 @@ class Store:
             data.decode("utf-8"),
         )
 
-        def made(version: int) -> VersionInfo:
+        def made(number: int) -> VersionInfo:
             return VersionInfo(
-                version=version,
+                version=number,
                 checksum=checksum,
                 created_at=created_at,
                 source=source,
@@ -113,15 +123,28 @@ class Store:
                 restores=restores,
             )
 
-        if outbox is None and not meta:
+        if version is None and outbox is None and not meta:
             # One statement, its own transaction: one call into SQLite (each call gives up
             # the GIL, and a busy application thread may keep it a whole switch interval).
-            # The number is the row id SQLite gives the row (``version`` is the row id).
-            return made(self._db.insert(_INSERT_VERSION, values))
+            # It inserts nothing when a served_version is kept (it must be cleared in the
+            # same transaction: below); else the number is the row id of the new row.
+            number = self._db.insert(_INSERT_VERSION, (*values, SERVED))
+            if number:
+                return made(number)
         with self._db.transaction() as db:
-            cursor = db.execute(_INSERT_VERSION, values)
-            assert cursor.lastrowid is not None
-            info = made(cursor.lastrowid)
+            last = db.execute("SELECT max(version) FROM versions").fetchone()[0] or 0
+            number = last + 1 if version is None else version
+            row = (
+                db.execute("SELECT * FROM versions WHERE version = ?", (number,)).fetchone()
+                if version is not None
+                else None
+            )
+            if row is not None and row["checksum"] == checksum:
+                info = _info(row)  # served again, as it was stored
+            else:
+                info = made(number)
+                db.execute(_REPLACE_VERSION, (number, *values))
+            _write_meta(db, SERVED, str(number) if number < last else None)
             if outbox is not None:
                 insert_rows(db, outbox(info))
             for key, value in (meta or {}).items():
@@ -129,8 +152,15 @@ class Store:
         return info
 
     def latest(self) -> StoredVersion | None:
-        """The newest version: the last-known-good."""
-        rows = self._db.query("SELECT * FROM versions ORDER BY version DESC LIMIT 1")
+        """The version served last: the last-known-good (the newest, unless a fleet's
+        canary instance went back to an earlier one)."""
+        served = self.get_meta(SERVED)
+        rows = (
+            self._db.query("SELECT * FROM versions WHERE version = ?", (int(served),))
+            if served is not None and served.isdigit()
+            else []
+        )
+        rows = rows or self._db.query("SELECT * FROM versions ORDER BY version DESC LIMIT 1")
         return self._stored(rows[0]) if rows else None
 
     def get(self, version: int) -> StoredVersion:
@@ -211,11 +241,18 @@ class Store:
         self._db.close()
 
 
-# The next number is computed in the statement, so one statement does it all, atomically,
-# even with another process writing the same database.
+_REPLACE_VERSION = (
+    "INSERT OR REPLACE INTO versions (version, checksum, created_at, source, status,"
+    " rolled_back_from, restores, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The next number is computed in the statement, and whether a served_version is kept is
+# checked by it, so one statement does it all, atomically, even with another process
+# writing the same database.
 _INSERT_VERSION = (
     "INSERT INTO versions (version, checksum, created_at, source, status, rolled_back_from,"
-    " restores, data) SELECT coalesce(max(version), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM versions"
+    " restores, data) SELECT n, ?, ?, ?, ?, ?, ?, ?"
+    " FROM (SELECT coalesce(max(version), 0) + 1 AS n FROM versions)"
+    " WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = ?)"
 )
 _INSERT_REJECTION = "INSERT INTO rejections (at, source, checksum, problems) VALUES (?, ?, ?, ?)"
 _UPSERT_META = (

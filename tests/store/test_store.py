@@ -137,3 +137,29 @@ def test_versions_written_in_one_statement_number_on_across_connections(tmp_path
     assert stores[0].get_meta("k") is None
     for s in stores:
         s.close()
+
+
+def test_a_local_version_after_a_served_one_clears_it_across_connections(tmp_path: Path) -> None:
+    fleet, local = Store.open(tmp_path), Store.open(tmp_path)  # two connections, one database
+
+    def append(store: Store, data: bytes, checksum: str, version: int | None = None) -> int:
+        info = store.append(
+            data=data, checksum=checksum, source="t", created_at=datetime.now(UTC), version=version
+        )
+        return info.version
+
+    assert append(fleet, b'{"v":1}', "c1", version=1) == 1
+    assert append(fleet, b'{"v":2}', "c2", version=2) == 2
+    assert append(fleet, b'{"v":1}', "c1", version=1) == 1  # back to the stable version
+    assert local.get_meta("served_version") == "1"
+    latest = local.latest()
+    assert latest is not None and latest.info.version == 1 and latest.data == {"v": 1}
+    # The next local version is number 3, is served, and the kept number is gone.
+    assert append(local, b'{"v":3}', "c3") == 3
+    assert fleet.get_meta("served_version") is None
+    latest = fleet.latest()
+    assert latest is not None and latest.info.version == 3 and latest.data == {"v": 3}
+    assert append(local, b'{"v":4}', "c4") == 4  # and the one after, in one statement
+    assert [v.version for v in fleet.history()] == [4, 3, 2, 1]
+    for s in (fleet, local):
+        s.close()
