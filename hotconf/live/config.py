@@ -43,6 +43,7 @@ from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
 from ..pipeline.paths import Path, split_dotted
+from ..pipeline.pieces import ParseCache
 from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
@@ -95,9 +96,10 @@ class LiveConfig(Generic[ConfigT]):
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
-        "_model", "_on_result", "_pinned", "_pins", "_rollouts", "_schema", "_secrets",
-        "_served", "_snapshot", "_source", "_source_checksum", "_store", "_subscribers",
-        "_validators", "_worker", "current", "degraded", "last_rejection", "name", "webhooks",
+        "_model", "_on_result", "_parse_cache", "_pinned", "_pins", "_rollouts", "_schema",
+        "_secrets", "_served", "_snapshot", "_source", "_source_checksum", "_store",
+        "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
+        "name", "webhooks",
     )  # fmt: skip
 
     _snapshot: Snapshot
@@ -142,6 +144,7 @@ class LiveConfig(Generic[ConfigT]):
         self._served: deque[tuple[Any, Snapshot]] = deque(maxlen=4)  # model: (instance, snapshot)
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
+        self._parse_cache = ParseCache()
         self._pinned = store.get_meta(PIN)
         self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
@@ -451,6 +454,7 @@ class LiveConfig(Generic[ConfigT]):
             gate=None if force else self._gate,
             report_unparsed=False,
             secrets=self._secrets,
+            cache=self._parse_cache,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:

@@ -367,17 +367,18 @@ class Store:
     def record_rejection(self, rejection: Rejection, outbox: Sequence[OutboxRow] = ()) -> None:
         """Keep a rejection (its problems are already redacted), and the webhook deliveries
         announcing it, in one transaction."""
+        values = (
+            rejection.at.isoformat(),
+            rejection.source,
+            rejection.checksum,
+            json.dumps([p.to_dict() for p in rejection.problems]),
+        )
+        if not outbox:
+            self._db.insert(_INSERT_REJECTION, values)  # one statement, one call
+            return
         with self._db.transaction() as db:
             insert_rows(db, outbox)
-            db.execute(
-                "INSERT INTO rejections (at, source, checksum, problems) VALUES (?, ?, ?, ?)",
-                (
-                    rejection.at.isoformat(),
-                    rejection.source,
-                    rejection.checksum,
-                    json.dumps([p.to_dict() for p in rejection.problems]),
-                ),
-            )
+            db.execute(_INSERT_REJECTION, values)
 
     def rejections(self, limit: int = 50) -> list[Rejection]:
         """Recorded rejections, newest first."""
@@ -398,8 +399,10 @@ class Store:
 
     def set_meta(self, key: str, value: str | None) -> None:
         """Set (or with ``None`` delete) one metadata key."""
-        with self._db.transaction() as db:
-            _write_meta(db, key, value)
+        if value is None:
+            self._db.insert("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self._db.insert(_UPSERT_META, (key, value))
 
     def probe(self) -> str | None:
         """Can a write begin? ``None`` when it can, else why not (for health checks)."""
@@ -483,15 +486,18 @@ def _bytes(body: bytes | str) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
+_INSERT_REJECTION = "INSERT INTO rejections (at, source, checksum, problems) VALUES (?, ?, ?, ?)"
+_UPSERT_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?)"
+    " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
+
+
 def _write_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
     if value is None:
         db.execute("DELETE FROM meta WHERE key = ?", (key,))
     else:
-        db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        db.execute(_UPSERT_META, (key, value))
 
 
 # The number is the source's, or the next one, computed in the statement (``version`` is the
