@@ -452,7 +452,7 @@ class Fleet:
         timeout: float | None = None,
         on_progress: Callable[[dict[str, Any]], object] | None = None,
     ) -> dict[str, Any]:
-        """Follow the running canary and promote or abort it by `hotconf.rollout.decide`.
+        """Follow the running canary and promote or abort it by `hotconf.live.canary.decide`.
 
         Returns:
             The rollout's final record (``state`` promoted or aborted, ``reason``).

@@ -725,8 +725,7 @@ class LiveConfig(Generic[ConfigT]):
     def schemas(self) -> tuple[Schema, ...]:
         """The schemas that say what is secret, what needs a restart and what the defaults
         are: the JSON Schema and the model's, those that are given."""
-        model = self._model.schema if self._model is not None else None
-        return tuple(s for s in (self._schema, model) if s is not None)
+        return pipeline.schemas_of(self._schema, self._model)
 
     @property
     def source(self) -> Source:

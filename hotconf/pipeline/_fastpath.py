@@ -83,7 +83,7 @@ def _plain_pattern(pattern: object) -> bool:
 def eligible(document: Mapping[str, Any], dialect: str, found: Survey | None = None) -> bool:
     """Does rs agree with jsonschema on everything this document can say?
 
-    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    ``found`` is the document's `hotconf.pipeline.refs.Survey`, when the caller has one.
     """
     if dialect not in _DIALECTS:
         return False
@@ -106,7 +106,7 @@ def build(
 ) -> Callable[[Any], bool] | None:
     """An ``is_valid(data)`` that may only say True when jsonschema would; None if unavailable.
 
-    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    ``found`` is the document's `hotconf.pipeline.refs.Survey`, when the caller has one.
     """
     if os.environ.get("HOTCONF_FAST", "1") == "0" or not eligible(document, dialect, found):
         return None

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .paths import Path
+from .refs import item_schema, make_registry, property_schemas, subschemas, walk
 from .schema import Schema
 from .snapshot import thaw
 
@@ -63,9 +64,6 @@ class Defaults:
     """The defaults of one schema, ready to fill candidates (see `with_defaults`)."""
 
     def __init__(self, schema: Schema) -> None:
-        # referencing and jsonschema are imported when a schema's defaults are first used
-        from .refs import make_registry, walk
-
         doc = schema.document
         openapi = schema.dialect.startswith("openapi")
         self.active = any(
@@ -226,8 +224,6 @@ class Defaults:
         self._has[id(node)] = True
         found = "default" in node
         if not found:
-            from .refs import subschemas
-
             reached = [self._enter(sub, resolver) for _, sub in subschemas(node)]
             ref = node.get("$ref")
             if isinstance(ref, str):
@@ -254,27 +250,12 @@ class Defaults:
 
     def _property(self, entry: Entry, key: str) -> list[Entry]:
         node, resolver = entry
-        found: list[Any] = []
-        properties = node.get("properties")
-        if isinstance(properties, Mapping) and key in properties:
-            found.append(properties[key])
-        patterns = node.get("patternProperties")
-        if isinstance(patterns, Mapping):
-            found += [sub for pattern, sub in patterns.items() if _search(pattern, key)]
-        extra = node.get("additionalProperties")
-        if not found and isinstance(extra, Mapping):
-            found.append(extra)
+        found = property_schemas(node, key)
         return [self._enter(sub, resolver) for sub in found if isinstance(sub, Mapping)]
 
     def _item(self, entry: Entry, index: int) -> list[Entry]:
         node, resolver = entry
-        prefix, items = node.get("prefixItems"), node.get("items")
-        if isinstance(prefix, list):
-            sub = prefix[index] if index < len(prefix) else items
-        elif isinstance(items, list):  # draft-07 and older: a tuple of item schemas
-            sub = items[index] if index < len(items) else node.get("additionalItems")
-        else:
-            sub = items
+        sub = item_schema(node, index)
         return [self._enter(sub, resolver)] if isinstance(sub, Mapping) else []
 
 
@@ -338,15 +319,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return bool(a == b)
-
-
-def _search(pattern: str, key: str) -> bool:
-    import re
-
-    try:
-        return re.search(pattern, key) is not None
-    except re.error:  # pragma: no cover (the Schema's check rejects bad patterns first)
-        return False
 
 
 __all__ = ["Defaults", "with_defaults"]

@@ -48,6 +48,13 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+def schemas_of(schema: Schema | None, model: Model[Any] | None) -> tuple[Schema, ...]:
+    """The schemas that say what is secret, what needs a restart and what the defaults are:
+    the JSON Schema, then the model's (those that are given)."""
+    found = (schema, model.schema if model is not None else None)
+    return tuple(s for s in found if s is not None)
+
+
 def check(
     data: Mapping[str, Any],
     schema: Schema | None,
@@ -89,7 +96,7 @@ def validate(
     """
     problems: list[Problem] = []
     instance: Any = None
-    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
+    schemas = schemas_of(schema, model)
     if schema is not None:
         found = schema.validate(data)
         if model is not None and found:
@@ -253,7 +260,7 @@ def effective(
     """
     if not apply_defaults:
         return data, frozenset()
-    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
+    schemas = schemas_of(schema, model)
     return with_defaults(data, schemas) if schemas else (data, frozenset())
 
 
@@ -309,7 +316,7 @@ def evaluate(
         timings[stage] = now - mark
         mark = now
 
-    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
+    schemas = schemas_of(schema, model)
     if previous is not None and previous_checksum is None:
         previous_checksum = getattr(previous, "checksum", None)
         if not isinstance(previous_checksum, str):

@@ -361,15 +361,26 @@ def is_model_path(text: str) -> bool:
 
 
 def import_model(text: str) -> Model[Any]:
-    """The `Model` named ``module:Model`` (the current directory importable).
+    """The `Model` named ``module:Model`` (the current directory importable while it is
+    imported and built; ``sys.path`` is as it was afterwards, so a file there cannot shadow
+    a module the process imports later).
 
     Raises:
         SchemaError: the module does not import (the message carries the import error),
             has no such attribute, or it cannot be used as a model.
     """
-    module_name, _, attr = text.partition(":")
-    if "" not in sys.path and str(FilePath.cwd()) not in sys.path:
+    added = "" not in sys.path and str(FilePath.cwd()) not in sys.path
+    if added:
         sys.path.insert(0, "")
+    try:
+        return _import_model(text)
+    finally:
+        if added and "" in sys.path:
+            sys.path.remove("")
+
+
+def _import_model(text: str) -> Model[Any]:
+    module_name, _, attr = text.partition(":")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # anything the import raises: it is the user's code
