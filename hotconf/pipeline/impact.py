@@ -173,10 +173,17 @@ class Classifier:
             reason = f"needs restart: x-hotconf-reload: restart; {reason}"
         return replace(change, level=level, reason=reason)
 
+    def _shown(self, value: Any, change: Change) -> str:
+        """A value at the change's path (its new value, or the default there) as a reason
+        shows it: every secret in it redacted, as `hide_secrets` does to the values."""
+        if change.sensitive:
+            return REDACTED
+        return _show(self._scrub(value, change.path, False))
+
     def _base(self, change: Change) -> tuple[Level, str]:
         kind, old, new = change.kind, change.old, change.new
         if kind != "key_removed" and self._fallback(change.path):
-            shown = REDACTED if change.sensitive else _show(new)
+            shown = self._shown(new, change)
             if kind in ("key_added", "item_added"):
                 return Level.SAFE, f"not set; its default applies: {shown}"
             return Level.RISKY, f"removed; consumers fall back to default {shown}"
@@ -184,7 +191,7 @@ class Classifier:
             default = self._annotation(change.path, "default")
             if default is _MISSING:
                 return Level.RISKY, "removed; no default: consumers see it missing"
-            shown = REDACTED if change.sensitive else _show(default)
+            shown = self._shown(default, change)
             return Level.RISKY, f"removed; consumers fall back to default {shown}"
         if kind == "key_added":
             return Level.SAFE, "optional key added"
