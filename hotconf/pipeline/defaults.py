@@ -11,8 +11,10 @@ Where a value could match several ``anyOf``/``oneOf`` branches, only a branch th
 the value (by ``type``, ``const``, ``enum``, ``required`` and constant properties such as a
 discriminator) contributes defaults: defaults never come from a branch the value is not in.
 A ``default`` that fails its own subschema is not applied (``x: int = None`` in a model gives
-``{"type": "integer", "default": null}``): the config is validated as written, and what it
-falls back to must pass too. Nothing here validates or rejects; the input is never changed.
+``{"type": "integer", "default": null}``). A property a typed model also reads under other
+keys (``x-hotconf-aliases``) gets no default where one of them is given. Nothing here
+validates or rejects (`hotconf.pipeline.evaluate.validate` checks the effective config);
+the input is never changed.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class Defaults:
                 if not isinstance(properties, Mapping):
                     continue
                 for key, sub in properties.items():
-                    if key in out or not isinstance(sub, Mapping):
+                    if key in out or not isinstance(sub, Mapping) or _given(sub, out):
                         continue
                     default = self._default(sub, resolver)
                     if default is not _NONE:
@@ -112,10 +114,12 @@ class Defaults:
             # Only keys whose subschema has a default somewhere below are worth a visit.
             if all(_named_only(node) for node, _ in nodes):
                 keys: Iterable[str] = dict.fromkeys(
-                    key
+                    name
                     for node, resolver in nodes
                     for key, sub in node.get("properties", {}).items()
-                    if key in out and self._below(sub, resolver)
+                    if isinstance(sub, Mapping) and self._below(sub, resolver)
+                    for name in (key, *_aliases(sub))
+                    if name in out
                 )
             else:
                 keys = list(out)
@@ -250,7 +254,11 @@ class Defaults:
 
     def _property(self, entry: Entry, key: str) -> list[Entry]:
         node, resolver = entry
-        found = property_schemas(node, key)
+        properties = node.get("properties")
+        found: list[Any] = []
+        if isinstance(properties, Mapping) and key not in properties:  # read under an alias?
+            found = [s for s in properties.values() if key in _aliases(s)]
+        found = found or property_schemas(node, key)
         return [self._enter(sub, resolver) for sub in found if isinstance(sub, Mapping)]
 
     def _item(self, entry: Entry, index: int) -> list[Entry]:
@@ -286,6 +294,19 @@ def _named_only(node: Mapping[str, Any]) -> bool:
     return not isinstance(node.get("additionalProperties"), Mapping) and not node.get(
         "patternProperties"
     )
+
+
+def _aliases(sub: Any) -> list[str]:
+    """The other keys a typed model reads this property from (``x-hotconf-aliases``, which
+    `hotconf.pipeline.model` writes into its JSON Schema)."""
+    names = sub.get("x-hotconf-aliases") if isinstance(sub, Mapping) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _given(sub: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
+    """Does ``value`` give this property under another of its keys? Then its default is not
+    filled in: the model reads the value given, and the snapshot holds one spelling."""
+    return any(name in value for name in _aliases(sub))
 
 
 def _list(node: Mapping[str, Any], keyword: str) -> list[Any]:

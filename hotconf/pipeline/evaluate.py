@@ -1,8 +1,9 @@
 """The one candidate check: `evaluate` turns a candidate into an `Evaluation`.
 
 Raw documents (or data) → one candidate (parse each, deep-merge in order) → the effective
-config (the schemas' defaults filled in) → canonical checksum → problems (schema and model on
-the candidate as written, then custom validators on the effective config) located at
+config (the schemas' defaults filled in) → canonical checksum → problems (the schema on the
+candidate as written and on the effective config, the model on the effective config, which
+builds its instance, then custom validators on the effective config) located at
 file:line → impact report against the previous config → gate. Reloads, dry-run validation,
 rollouts, fleet publish and rollback, and the CLI all go through it; what each then does
 with the verdict (commit, hold, refuse, print) is theirs. Nothing here has state or threads.
@@ -79,33 +80,42 @@ def validate(
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
     json_text: bytes | None = None,
+    written: Mapping[str, Any] | None = None,
+    defaulted: Collection[Path] = frozenset(),
 ) -> tuple[tuple[Problem, ...], Any]:
-    """Validate a candidate and build its typed value.
+    """Validate a config and build its typed value.
 
-    The schema (on the plain data jsonschema wants) and the model (pydantic, on the same data
-    as JSON) must both pass; then the custom validators run on ``frozen`` (the effective
+    ``data`` is the effective config, what is served: it must pass the schema, and the model
+    (pydantic, reading it as JSON) builds its instance from it, so reload, start-up and
+    rollback build it from the same input. The config as written (``written``, when the
+    defaults filled something in) must pass the schema too: a key it requires must be
+    written, default or not. Then the custom validators run on ``frozen`` (the effective
     config, frozen: a validator cannot change what gets committed).
 
     Args:
-        data: the candidate as written (plain data).
+        data: the effective config (plain data).
         json_text: ``data`` as JSON, if the caller has it (the model reads JSON).
+        written: the config as written, when it differs from ``data``.
+        defaulted: the paths of ``data`` the defaults filled in (problems there say so).
 
     Returns:
-        The problems (empty when the candidate passes) and the model's instance (``None``
+        The problems (empty when the config passes) and the model's instance (``None``
         without a model, or when a problem was found).
     """
     problems: list[Problem] = []
     instance: Any = None
     schemas = schemas_of(schema, model)
     if schema is not None:
-        found = schema.validate(data)
+        found = schema.validate(data if written is None else written)
+        if written is not None and not found:  # valid as written; what the defaults made?
+            found = _by_defaults(schema.validate(data), defaulted, every=True)
         if model is not None and found:
             found = _hide(found, model.schema, schema)
         problems.extend(found)
     if model is not None:
         text = json_text if json_text is not None else canonical_json(data)
         instance, found = model.validate(data, text, _sensitive(schemas))
-        problems.extend(found)
+        problems.extend(_by_defaults(found, defaulted, every=False))
     if problems:
         return tuple(problems), None  # custom checks may assume a valid candidate
     validators = tuple(validators)
@@ -125,6 +135,30 @@ def validate(
             log.warning("hotconf: validator %s raised %s at\n%s", name, type(exc).__name__, where)
             problems.append(Problem(f"validator {name} raised {type(exc).__name__}", code="check"))
     return tuple(problems), None if problems else instance
+
+
+def _by_defaults(
+    problems: tuple[Problem, ...], defaulted: Collection[Path], *, every: bool
+) -> tuple[Problem, ...]:
+    """Problems the defaults made say so: one at (or inside) a value a default filled in
+    names it; with ``every`` (the config as written passed), each one lists the defaults."""
+    if not problems or not defaulted:
+        return problems
+    filled = sorted(to_pointer(path) for path in defaulted)
+    listed = ", ".join(filled[:3]) + (f" and {len(filled) - 3} more" if len(filled) > 3 else "")
+    out = []
+    for p in problems:
+        at = next((f for f in filled if p.path == f or p.path.startswith(f + "/")), None)
+        if at is not None:
+            p = Problem(f"{p.message} (the default filled in at {at})", *_where(p))
+        elif every:
+            p = Problem(f"{p.message} (with the defaults filled in: {listed})", *_where(p))
+        out.append(p)
+    return tuple(out)
+
+
+def _where(p: Problem) -> tuple[str, str, str | None, int | None]:
+    return p.path, p.code, p.source, p.line
 
 
 def _sensitive(schemas: Sequence[Schema]) -> Callable[[Path], bool]:
@@ -355,14 +389,17 @@ def evaluate(
         return Evaluation("unchanged", data, canonical=canonical, checksum=csum, timings=timings)
     frozen = freeze(data)
     lap("freeze")
-    # The schema and the model judge the candidate as written; defaults are not inputs.
+    # The effective config must pass the schema and builds the model's instance; the config
+    # as written must pass the schema too.
     problems, instance = validate(
-        written,
+        data,
         schema,
         validators,
         frozen=frozen,
         model=model,
-        json_text=canonical if data is written else None,
+        json_text=canonical,
+        written=None if data is written else written,
+        defaulted=defaulted,
     )
     if problems and docs:
         problems = locate_problems(problems, docs)

@@ -297,6 +297,45 @@ def test_lkg_that_the_new_schema_refuses_is_not_served(tmp_path: Path) -> None:
     assert any("last-known-good v1" in p.message for p in info.value.problems)
 
 
+TLS = {
+    "type": "object",
+    "properties": {
+        "tls": {"type": "boolean", "default": True},
+        "cert": {"type": "string"},
+        "port": {"type": "integer"},
+    },
+    "if": {"properties": {"tls": {"const": True}}, "required": ["tls"]},
+    "then": {"required": ["cert"]},
+}
+
+
+def test_a_config_its_defaults_make_invalid_is_rejected(tmp_path: Path) -> None:
+    # Valid as written, but not once tls defaults to true: what would be served fails the
+    # schema, so it is not served (and a last-known-good or a rollback target always passes).
+    path, state = tmp_path / "config.yaml", tmp_path / "state"
+    path.write_text("port: 1\n")
+    with pytest.raises(hotconf.NoValidConfigError) as caught:
+        hotconf.watch(path, TLS, state_dir=state, poll_interval=None)
+    [problem] = caught.value.problems
+    assert (problem.message, problem.code) == (
+        "'cert' is a required property (with the defaults filled in: /tls)",
+        "required",
+    )
+    assert hotconf.diff({}, path, TLS).level == "breaking"
+    path.write_text("port: 1\ntls: false\n")
+    with hotconf.watch(path, TLS, state_dir=state, poll_interval=None) as live:
+        path.write_text("port: 2\n")
+        assert live.reload().status == "rejected"
+        path.write_text("port: 2\ncert: c.pem\n")
+        assert live.reload().status == "applied"
+        assert live.current == {"port": 2, "cert": "c.pem", "tls": True}
+        assert live.schema is not None and not live.schema.validate(dict(live.current))
+        assert live.rollback(1).status == "applied"
+    path.write_text("port: [\n")
+    with hotconf.watch(path, TLS, state_dir=state, poll_interval=None) as live:
+        assert live.degraded and live.current == {"port": 1, "tls": False}
+
+
 def test_same_content_at_restart_makes_no_version(tmp_path: Path) -> None:
     state = tmp_path / "state"
     memory_live(state_dir=state)[0].close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 import hotconf
 from hotconf.testing import EventRecorder, MemorySource
@@ -141,6 +141,66 @@ def test_schema_and_model_together_both_must_pass() -> None:
         source.set({"name": "fine"})
         assert live.current.name == "fine" and live.version == 2
         assert {s.source for s in live.schemas} == {None, "tests.models:AppConfig"}
+
+
+class Pool(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    pool_size: int = Field(10, alias="poolSize")
+
+
+class Aliased(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    pool_size: int = Field(10, validation_alias=AliasChoices("poolSize", "pool_size"))
+    db: Pool = Pool()
+
+
+def test_every_path_builds_the_instance_from_the_same_config(tmp_path: Path) -> None:
+    # The JSON Schema names the field poolSize; the file says pool_size. Reload, start-up
+    # (the last-known-good), rollback and a restart all give the value the file says.
+    path, state = tmp_path / "config.yaml", tmp_path / "state"
+    path.write_text("pool_size: 20\ndb: {pool_size: 3}\n")
+
+    def watch() -> hotconf.LiveConfig[Aliased]:
+        return hotconf.watch(path, model=Aliased, state_dir=state, poll_interval=None)
+
+    with watch() as live:
+        assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
+        # one spelling in the snapshot: no default filled in under the other name
+        assert live.snapshot() == {"pool_size": 20, "db": {"pool_size": 3}}
+        path.write_text("pool_size: 30\n")
+        live.reload()
+        assert (live.version, live.current.pool_size, live.current.db.pool_size) == (2, 30, 10)
+        live.rollback(1)
+        assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
+    with watch() as live:  # a restart: the last-known-good, then the unchanged file
+        assert (live.version, live.current.pool_size, live.current.db.pool_size) == (3, 20, 3)
+    path.write_text("pool_size: [\n")
+    with watch() as live:  # the last-known-good alone
+        assert live.degraded and live.version == 3
+        assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    batch_size: int = Field(10, le=1000)
+
+
+def test_with_a_schema_too_the_instance_is_the_served_config() -> None:
+    schema = {"type": "object", "properties": {"batch_size": {"type": "integer", "default": 50}}}
+    source = MemorySource({})
+    with hotconf.watch(source, schema, model=Batch, state_dir=None) as live:
+        # the schema's default comes first, and the model builds its instance from it
+        assert live.current.batch_size == live.get("batch_size") == 50
+        source.set({"batch_size": 50})
+        assert live.version == 1  # written as its default: the same config
+        source.set({"batch_size": 10})
+        assert (live.version, live.current.batch_size, live.get("batch_size")) == (2, 10, 10)
+    too_big = {"type": "object", "properties": {"batch_size": {"default": 5000}}}
+    with pytest.raises(hotconf.NoValidConfigError) as caught:
+        hotconf.watch(MemorySource({}), too_big, model=Batch, state_dir=None)
+    [problem] = caught.value.problems
+    assert problem.path == "/batch_size"
+    assert problem.message.endswith("(the default filled in at /batch_size)")
 
 
 def test_secrets_of_the_model_never_leave(caplog: pytest.LogCaptureFixture) -> None:
