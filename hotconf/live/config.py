@@ -251,7 +251,13 @@ class LiveConfig(Generic[ConfigT]):
         """
         a, b = self.snapshot(old), self.snapshot(new)
         report = assess(
-            a, b, self.schemas, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
+            a,
+            b,
+            self.schemas,
+            old_checksum=a.checksum,
+            new_checksum=b.checksum,
+            old_version=old,
+            defaults=self._defaults,  # as the version's change event said it (invariant 11)
         )
         return report.with_version(new)
 

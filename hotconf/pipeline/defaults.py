@@ -62,6 +62,24 @@ def with_defaults(
     return data, frozenset(filled)
 
 
+def default_at(data: Any, path: Path, schemas: Iterable[Schema]) -> tuple[bool, Any]:
+    """The default `with_defaults` fills in at ``path`` where ``data`` leaves it out.
+
+    Args:
+        data: a config (plain or frozen), holding every ancestor of ``path``.
+        path: a property's path (its last segment a key).
+        schemas: the schemas, in the order `with_defaults` applies them.
+
+    Returns:
+        ``(True, default)``, or ``(False, None)`` when none would be filled in there.
+    """
+    for schema in schemas:
+        found = _defaults(schema).at(data, path)
+        if found is not _NONE:
+            return True, found
+    return False, None
+
+
 class Defaults:
     """The defaults of one schema, ready to fill candidates (see `with_defaults`)."""
 
@@ -91,6 +109,30 @@ class Defaults:
             return data
         result: dict[str, Any] = self._fill(data, [self._root], (), filled)
         return result
+
+    def at(self, data: Any, path: Path) -> Any:
+        """The default filled in at ``path`` of ``data`` if it were left out, or ``_NONE``;
+        the schema is walked as `fill` walks it (see `default_at`)."""
+        if not self.active or not path or not isinstance(path[-1], str):
+            return _NONE
+        entries, value = [self._root], data
+        for segment in path[:-1]:
+            nodes = self._expand(entries, value, 0)
+            if isinstance(segment, str) and isinstance(value, Mapping) and segment in value:
+                entries = [c for entry in nodes for c in self._property(entry, segment)]
+            elif isinstance(segment, int) and isinstance(value, list | tuple):
+                entries = [c for entry in nodes for c in self._item(entry, segment)]
+            else:
+                return _NONE
+            value = value[segment]
+        for node, resolver in self._expand(entries, value, 0):
+            properties = node.get("properties")
+            sub = properties.get(path[-1]) if isinstance(properties, Mapping) else None
+            if isinstance(sub, Mapping) and not _given(sub, value):
+                default = self._default(sub, resolver)
+                if default is not _NONE:
+                    return default
+        return _NONE
 
     # -- walking the data and the schema together ---------------------------------------
 
@@ -342,4 +384,4 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-__all__ = ["Defaults", "with_defaults"]
+__all__ = ["Defaults", "default_at", "with_defaults"]

@@ -412,7 +412,7 @@ def evaluate(
         old_checksum=previous_checksum,
         new_checksum=csum,
         old_version=previous_version,
-        defaulted=defaulted,
+        defaults=apply_defaults,
     )
     lap("diff")
     verdict: Verdict

@@ -104,8 +104,37 @@ def test_a_key_written_as_its_default_makes_no_version_and_no_event() -> None:
         assert live.version == 3
         [change] = events.changes[-1].report.changes
         assert (change.pointer, change.kind, change.new) == ("/mode", "key_removed", "safe")
-        assert change.reason == 'removed; consumers fall back to default "safe"'
+        assert change.reason == (
+            'removed (or set to its default); consumers fall back to default "safe"'
+        )
         assert live.current.mode == "safe"
+
+
+def test_a_version_has_one_report_however_its_config_was_written() -> None:
+    # The change event, LiveConfig.compare (the HTTP diff, the console) and a dry run give
+    # one report per pair of versions; a key taken out and a key set to its default are the
+    # same config, so they get the same report too.
+    schema = {"type": "object", "properties": {"batch": {"type": "integer", "default": 50}}}
+    reports: list[dict[str, Any]] = []
+    for spelling in ({}, {"batch": 50}):
+        source = MemorySource({"batch": 20})
+        with hotconf.watch(source, schema, state_dir=None) as live:
+            events = EventRecorder()
+            live.subscribe(events)
+            dry_run = live.validate(spelling).to_dict()
+            source.set(spelling)
+            event = events.changes[-1].report.to_dict()
+            assert event == live.compare(1, 2).to_dict()
+            assert {**dry_run, "new": event["new"]} == event
+            reports.append(event)
+    assert reports[0] == reports[1]
+    [change] = reports[0]["changes"]
+    assert (change["kind"], change["level"], change["old"], change["new"]) == (
+        "key_removed",
+        "risky",
+        20,
+        50,
+    )
 
 
 def test_a_plain_schemas_defaults_are_served_too() -> None:

@@ -228,7 +228,7 @@ def test_a_key_written_as_its_default_is_the_same_config() -> None:
     )
     assert (change.level, change.reason) == (
         "risky",
-        'removed; consumers fall back to default "safe"',
+        'removed (or set to its default); consumers fall back to default "safe"',
     )
 
 
