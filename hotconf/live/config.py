@@ -62,7 +62,7 @@ else:
 
 log = logging.getLogger("hotconf")
 
-PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
+PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out, as written
 
 
 def _utcnow() -> datetime:
@@ -387,7 +387,7 @@ class LiveConfig(Generic[ConfigT]):
             return None  # identical bytes: not even a candidate
         # With nothing served (the last-known-good failed the current checks) the source's
         # content is a candidate like any other, pinned or not.
-        known = {prev.checksum, self._pinned} - {None} if prev is not None else set()
+        pins = (self._pinned,) if prev is not None and self._pinned is not None else ()
         ev = evaluate(
             docs,
             schema=self._schema,
@@ -395,7 +395,8 @@ class LiveConfig(Generic[ConfigT]):
             validators=self._validators,
             apply_defaults=self._defaults,
             previous=prev,
-            known=known,
+            known=(prev.checksum, *pins) if prev is not None else (),
+            known_written=pins,  # a pin is of the content as written (or, from before, not)
             gate=None if force else self._gate,
             report_unparsed=False,
         )
@@ -406,19 +407,21 @@ class LiveConfig(Generic[ConfigT]):
             self._last_digest = digest
             raise ev.load_error
         self._last_digest = digest
-        csum = ev.checksum
-        assert csum is not None
+        csum, wsum = ev.checksum, ev.written_checksum
+        assert csum is not None and wsum is not None
         if ev.valid:
             evaluated = getattr(self._source, "evaluated", None)
             if evaluated is not None:
                 evaluated(docs, csum)  # a fleet source maps it to the version it delivered
-        if self._pinned is not None and csum != self._pinned:
-            self._unpin()  # the source changed since the rollback: it speaks again
+        if self._pinned is not None and self._pinned not in (csum, wsum):
+            self._set_pin(None)  # the source changed since the rollback: it speaks again
+        elif self._pinned not in (None, wsum):  # an effective config's checksum (an older
+            self._set_pin(wsum)  # pin, an offline rollback's): the same content, as written
         if ev.verdict == "unchanged":
             assert prev is not None
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
-            self._source_checksum = csum
+            self._source_checksum = wsum
             self.degraded = False
             return ReloadResult("noop", prev, timings=timings)
         report = ev.report
@@ -428,7 +431,7 @@ class LiveConfig(Generic[ConfigT]):
                 self._last_digest = None
                 raise Deferred
             return self._reject(ev.problems, csum, report)
-        self._source_checksum = csum
+        self._source_checksum = wsum
         if ev.verdict == "noop":  # e.g. a set reordered: nothing a consumer can see
             self.degraded = False
             return ReloadResult("noop", prev, report=report, timings=timings)
@@ -445,12 +448,12 @@ class LiveConfig(Generic[ConfigT]):
             return self._reject((gate,), csum, report)
         return self._commit(ev, prev, source=self._source.name, timings=timings)
 
-    def _unpin(self) -> None:
+    def _set_pin(self, pin: str | None) -> None:
         try:
-            self._store.set_meta(PIN, None)
+            self._store.set_meta(PIN, pin)
         except StoreError:
-            log.exception("hotconf: could not clear the rollback pin; clearing it in memory")
-        self._pinned = None
+            log.exception("hotconf: could not store the rollback pin; changing it in memory")
+        self._pinned = pin
 
     def _commit(
         self,

@@ -237,7 +237,8 @@ class Evaluation:
 
     Attributes:
         verdict: ``invalid`` (it does not parse, or has problems), ``unchanged`` (its
-            checksum is one of ``known``: nothing else was looked at), ``noop`` (valid, and
+            checksum is one of ``known``, or its ``written_checksum`` one of
+            ``known_written``: nothing else was looked at), ``noop`` (valid, and
             nothing a consumer can see changes), ``held`` (valid, but its impact is above
             the gate) or ``ok`` (valid, to be applied).
         data: the effective config as plain data: the candidate with its defaults filled in
@@ -252,6 +253,9 @@ class Evaluation:
         instance: the model's instance, built once here (``None`` without a model, or when
             the candidate is not valid or ``unchanged``).
         defaulted: the paths the defaults filled in.
+        written_checksum: the checksum of the candidate as written, before the defaults
+            (``checksum`` when they filled nothing in): it stays the same when a schema's
+            defaults change, so a rollback pins the source's content by it.
     """
 
     verdict: Verdict
@@ -265,6 +269,7 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)
     instance: Any = None
     defaulted: frozenset[Path] = frozenset()
+    written_checksum: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -309,6 +314,7 @@ def evaluate(
     previous_checksum: str | None = None,
     previous_version: int | None = None,
     known: Collection[str] = (),
+    known_written: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
 ) -> Evaluation:
@@ -329,6 +335,8 @@ def evaluate(
         previous_version: ``previous``'s version, for the report.
         known: checksums that make the candidate ``unchanged`` at once (what is served,
             what a rollback pinned out); nothing is validated then.
+        known_written: checksums of configs as written that do the same (the source's
+            content a rollback pinned out, whatever defaults the schemas have now).
         gate: the highest level applied automatically; a valid candidate above it is
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
@@ -384,9 +392,13 @@ def evaluate(
         lap("defaults")
     canonical = canonical_json(data)
     csum = hashlib.sha256(canonical).hexdigest()
+    wsum = csum if data is written else hashlib.sha256(canonical_json(written)).hexdigest()
     lap("hash")
-    if csum in known:
-        return Evaluation("unchanged", data, canonical=canonical, checksum=csum, timings=timings)
+    if csum in known or wsum in known_written:
+        return Evaluation(
+            "unchanged", data, canonical=canonical, checksum=csum, timings=timings,
+            written_checksum=wsum,
+        )  # fmt: skip
     frozen = freeze(data)
     lap("freeze")
     # The effective config must pass the schema and builds the model's instance; the config
@@ -425,5 +437,6 @@ def evaluate(
     else:
         verdict = "ok"
     return Evaluation(
-        verdict, data, frozen, canonical, csum, problems, report, None, timings, instance, defaulted
-    )
+        verdict, data, frozen, canonical, csum, problems, report, None, timings, instance,
+        defaulted, wsum,
+    )  # fmt: skip

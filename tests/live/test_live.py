@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -245,6 +246,57 @@ def test_rollback_survives_restart_until_the_source_changes(tmp_path: Path) -> N
         assert live.current["db"]["host"] == "a" and live.version == 3
         source.set({"db": {"host": "c", "pool_size": 1}})
         assert live.current["db"]["host"] == "c" and live.version == 4
+
+
+def test_a_rollback_holds_when_a_schema_adds_a_default(tmp_path: Path) -> None:
+    # The pin is of the source's content as written: a default the schema adds later (so a
+    # new effective config, a new checksum) does not let the content it keeps out back in.
+    path, state = tmp_path / "config.yaml", tmp_path / "state"
+    plain: dict[str, Any] = {"type": "object", "properties": {"pool": {"type": "integer"}}}
+    batch = {"type": "object", "properties": {**plain["properties"], "batch": {"default": 50}}}
+    more = {"type": "object", "properties": {**batch["properties"], "mode": {"default": "x"}}}
+
+    def watch(schema: dict[str, Any]) -> hotconf.LiveConfig:
+        return hotconf.watch(path, schema, state_dir=state, poll_interval=None)
+
+    path.write_text("pool: 1\n")
+    with watch(plain) as live:
+        path.write_text("pool: 999\n")
+        live.reload()
+        live.rollback(to=1)
+    for schema in (batch, more):
+        with watch(schema) as live:
+            assert (live.version, live.get("pool")) == (3, 1)
+    path.write_text("pool: 2\n")
+    with watch(more) as live:  # the source changed: it speaks again
+        assert (live.version, live.current) == (4, {"pool": 2, "batch": 50, "mode": "x"})
+
+
+def test_a_pin_of_the_effective_config_still_holds_and_is_rewritten(tmp_path: Path) -> None:
+    # Before, a pin was the checksum of the source's effective config (an offline rollback
+    # still pins the last-known-good's). It keeps the content out as before, and becomes the
+    # checksum of the content as written at the next read, which later defaults do not move.
+    path, state = tmp_path / "config.yaml", tmp_path / "state"
+    batch = {
+        "type": "object",
+        "properties": {"pool": {"type": "integer"}, "batch": {"default": 50}},
+    }
+    more = {"type": "object", "properties": {**batch["properties"], "mode": {"default": "x"}}}
+    path.write_text("pool: 1\n")
+    with hotconf.watch(path, batch, state_dir=state, poll_interval=None) as live:
+        path.write_text("pool: 999\n")
+        live.reload()
+        live.rollback(to=1)
+    store = Store.open(state)
+    store.set_meta("pinned_checksum", checksum({"pool": 999, "batch": 50}))  # the old kind
+    store.close()
+    with hotconf.watch(path, batch, state_dir=state, poll_interval=None) as live:
+        assert (live.version, live.get("pool")) == (3, 1)
+    store = Store.open(state)
+    assert store.get_meta("pinned_checksum") == checksum({"pool": 999})
+    store.close()
+    with hotconf.watch(path, more, state_dir=state, poll_interval=None) as live:
+        assert (live.version, live.get("pool")) == (3, 1)
 
 
 def test_a_pinned_source_is_served_when_the_last_known_good_fails_the_new_schema(
