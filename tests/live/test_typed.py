@@ -186,25 +186,24 @@ class Aliased(BaseModel):
 def test_every_path_builds_the_instance_from_the_same_config(tmp_path: Path) -> None:
     # The JSON Schema names the field poolSize; the file says pool_size. Reload, start-up
     # (the last-known-good), rollback and a restart all give the value the file says.
-    path, state = tmp_path / "config.yaml", tmp_path / "state"
-    path.write_text("pool_size: 20\ndb: {pool_size: 3}\n")
+    state = tmp_path / "state"
 
-    def watch() -> hotconf.LiveConfig[Aliased]:
-        return hotconf.watch(path, model=Aliased, state_dir=state, poll_interval=None)
+    def watch(text: str) -> tuple[hotconf.LiveConfig[Aliased], MemorySource]:
+        source = MemorySource(text)
+        return hotconf.watch(source, model=Aliased, state_dir=state), source
 
-    with watch() as live:
+    live, source = watch("pool_size: 20\ndb: {pool_size: 3}\n")
+    with live:
         assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
         # one spelling in the snapshot: no default filled in under the other name
         assert live.snapshot() == {"pool_size": 20, "db": {"pool_size": 3}}
-        path.write_text("pool_size: 30\n")
-        live.reload()
+        source.set("pool_size: 30\n")
         assert (live.version, live.current.pool_size, live.current.db.pool_size) == (2, 30, 10)
         live.rollback(1)
         assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
-    with watch() as live:  # a restart: the last-known-good, then the unchanged file
+    with watch("pool_size: 30\n")[0] as live:  # a restart: the last-known-good, the source
         assert (live.version, live.current.pool_size, live.current.db.pool_size) == (3, 20, 3)
-    path.write_text("pool_size: [\n")
-    with watch() as live:  # the last-known-good alone
+    with watch("pool_size: [\n")[0] as live:  # the last-known-good alone
         assert live.degraded and live.version == 3
         assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
 
