@@ -33,6 +33,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 # The exceptions are imported with the package: they are small and every stage raises them.
+from .errors import CheckError as CheckError
 from .errors import ClosedError as ClosedError
 from .errors import ConfigError as ConfigError
 from .errors import EtcdError as EtcdError
@@ -40,6 +41,7 @@ from .errors import HotconfError as HotconfError
 from .errors import LoadError as LoadError
 from .errors import NoValidConfigError as NoValidConfigError
 from .errors import Problem as Problem
+from .errors import PrometheusError as PrometheusError
 from .errors import PublishConflictError as PublishConflictError
 from .errors import RolloutError as RolloutError
 from .errors import SchemaError as SchemaError
@@ -59,6 +61,7 @@ _LAZY = {
     "Delivery": "webhooks",
     "DeliveryAttempt": "webhooks",
     "EtcdSource": "sources.etcd",
+    "Explanation": "pipeline.provenance",
     "FileSource": "sources.files",
     "ImpactReport": "pipeline.impact",
     "Level": "pipeline.levels",
@@ -72,6 +75,7 @@ _LAZY = {
     "Rollout": "live.rollouts",
     "RolloutEvent": "events",
     "Schema": "pipeline.schema",
+    "Setting": "pipeline.provenance",
     "Snapshot": "pipeline.snapshot",
     "Source": "sources",
     "Subscriber": "webhooks",
@@ -94,8 +98,8 @@ _LAZY = {
 # (``hotconf.webhooks.new_secret()``).
 _MODULES = frozenset(
     {
-        "cli", "compat", "errors", "events", "fleet", "live", "pipeline", "service", "sources",
-        "store", "testing", "webhooks",
+        "cli", "compat", "errors", "events", "fleet", "live", "middleware", "pipeline",
+        "service", "sources", "store", "testing", "webhooks",
     }
 )  # fmt: skip
 
@@ -120,6 +124,8 @@ if TYPE_CHECKING:
     from .pipeline.load import load as load
     from .pipeline.model import restart as restart
     from .pipeline.model import sensitive as sensitive
+    from .pipeline.provenance import Explanation as Explanation
+    from .pipeline.provenance import Setting as Setting
     from .pipeline.schema import Schema as Schema
     from .pipeline.snapshot import REDACTED as REDACTED
     from .pipeline.snapshot import Snapshot as Snapshot
@@ -160,6 +166,7 @@ __all__ = [
     "REDACTED",
     "Change",
     "ChangeEvent",
+    "CheckError",
     "ClosedError",
     "CompatChange",
     "CompatReport",
@@ -168,6 +175,7 @@ __all__ = [
     "DeliveryAttempt",
     "EtcdError",
     "EtcdSource",
+    "Explanation",
     "FileSource",
     "HotconfError",
     "ImpactReport",
@@ -177,6 +185,7 @@ __all__ = [
     "LoadError",
     "NoValidConfigError",
     "Problem",
+    "PrometheusError",
     "PublishConflictError",
     "RawDocument",
     "Rejection",
@@ -187,6 +196,7 @@ __all__ = [
     "RolloutEvent",
     "Schema",
     "SchemaError",
+    "Setting",
     "Snapshot",
     "Source",
     "SourceError",

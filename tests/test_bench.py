@@ -36,6 +36,11 @@ FIGURES: dict[str, list[str]] = {
         rf"^\s*100\s+.*hotconf parse yaml, reference\s+{NUMBER}\s+{RATIO}$",
         rf"^\s*100\s+.*hotconf parse json\s+{NUMBER}\s+{RATIO}$",
     ],
+    "bench_pins.py": [
+        rf"^dict chain\s+{NUMBER}\s+{RATIO}$",
+        rf"^live.pinned, inside a pin\s+{NUMBER}\s+{RATIO}$",
+        rf"^pin\s+{NUMBER}\s+{RATIO}\s+[-+]{NUMBER}$",
+    ],
     "bench_pipeline.py": [
         rf"^\s+parse\s+{NUMBER}\s+yaml.load CSafeLoader\s+{NUMBER}\s+\({RATIO}\)",
         rf"^\s+total \(wall\)\s+{NUMBER}\s+floor sum\s+{NUMBER}\s+ratio {RATIO}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -103,3 +104,33 @@ fail_on_option = click.option(
     show_default=True,
     help="Exit 1 when the report reaches this level.",
 )
+
+
+def layer_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--defaults``, ``--secrets-dir`` and ``--env-prefix``: the layers of `hotconf.watch`."""
+    for option in reversed(
+        (
+            click.option(
+                "--defaults", metavar="FILE", help="Defaults under CONFIG (the lowest layer)."
+            ),
+            click.option(
+                "--secrets-dir",
+                metavar="DIR",
+                help="Secret files over CONFIG, one per key (db__password).",
+            ),
+            click.option(
+                "--env-prefix",
+                metavar="PREFIX",
+                help="Environment variables over everything: APP_DB__POOL_SIZE=30 (--env-prefix "
+                "APP_) sets db.pool_size.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def layers(defaults: str | None, secrets_dir: str | None, env_prefix: str | None) -> dict[str, Any]:
+    """The ``watch()`` keywords the layer options give (none when none is given)."""
+    given = {"defaults": defaults, "secrets_dir": secrets_dir, "env_prefix": env_prefix}
+    return {k: v for k, v in given.items() if v is not None}

@@ -26,6 +26,8 @@ from .common import (
     _stamp,
     fail_on_option,
     format_option,
+    layer_options,
+    layers,
     no_state_option,
     pointer_option,
     schema_option,
@@ -44,17 +46,22 @@ def _read(
     schema: Schema | None,
     previous: dict[str, Any] | None = None,
     model: Model[Any] | None = None,
+    layers: dict[str, Any] | None = None,
 ) -> tuple[str, Evaluation]:
-    """Read a config given on the command line and `evaluate` it (against ``previous``).
+    """Read a config given on the command line (with its ``layers``: `watch` keywords) and
+    `evaluate` it (against ``previous``).
 
     Returns its name and the evaluation: ``data`` is ``None`` when it does not parse (the
     effective config, defaults filled in, when it does), and the problems are located at
     file:line. Raises for what makes the command unable to run (a missing file).
     """
     from ..pipeline.evaluate import evaluate
+    from ..sources import Source
     from ..sources.files import coerce_source
+    from ..sources.layers import LayeredSource
 
-    source = coerce_source(list(paths) if len(paths) > 1 else paths[0])
+    given = list(paths) if len(paths) > 1 else paths[0]
+    source: Source = LayeredSource(given, **layers) if layers else coerce_source(given)
     evaluation = evaluate(source.read(), schema=schema, model=model, previous=previous)
     error = evaluation.load_error
     if error is not None and error.exit_code != EXIT_INVALID:
@@ -66,16 +73,26 @@ def _read(
 @click.argument("config", nargs=-1, required=True)
 @schema_option
 @pointer_option
+@layer_options
 @format_option
 def validate(
-    config: tuple[str, ...], schema_path: str | None, pointer: str | None, fmt: str
+    config: tuple[str, ...],
+    schema_path: str | None,
+    pointer: str | None,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
+    fmt: str,
 ) -> int:
     """Check CONFIG (files, merged in order, or a directory) against a schema or a model.
 
+    With --defaults, --secrets-dir or --env-prefix, check what those layers make of it.
     Exits 0 when valid, 1 when invalid, 2 when it cannot run.
     """
     schema, model = _contract(schema_path, pointer)
-    name, evaluation = _read(config, schema, model=model)
+    name, evaluation = _read(
+        config, schema, model=model, layers=layers(defaults, secrets_dir, env_prefix)
+    )
     problems, csum = evaluation.problems, evaluation.checksum
     if fmt == "json":
         body = {
@@ -100,6 +117,63 @@ def validate(
         assert csum is not None
         click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
     return EXIT_INVALID if problems else EXIT_OK
+
+
+@click.command("explain")
+@click.argument("config", nargs=-1, required=True)
+@click.argument("key")
+@schema_option
+@pointer_option
+@layer_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def explain_cmd(
+    config: tuple[str, ...],
+    key: str,
+    schema_path: str | None,
+    pointer: str | None,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
+    fmt: str,
+) -> int:
+    """Where the value of KEY in CONFIG comes from, with the same layers as watch and serve.
+
+    Names the layer that set KEY (a file and line, an environment variable, a secret file,
+    a default) and what it overrode; secret values are redacted. Exits 0 when KEY is set, 1
+    when it is not or the config is invalid, 2 when it cannot run.
+    """
+    from ..pipeline.impact import Classifier
+    from ..pipeline.paths import split_dotted
+    from ..pipeline.provenance import ABSENT
+    from ..pipeline.snapshot import lookup
+
+    schema, model = _contract(schema_path, pointer)
+    _, evaluation = _read(
+        config, schema, model=model, layers=layers(defaults, secrets_dir, env_prefix)
+    )
+    if evaluation.data is None or evaluation.origin is None:
+        raise HotconfError("the config does not parse", evaluation.problems)
+    path = split_dotted(key)
+    try:
+        value = lookup(evaluation.data, path)
+    except KeyError:
+        value = ABSENT
+    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
+    sensitive = Classifier(schemas, secrets=evaluation.secrets).sensitive
+    explanation = evaluation.origin.explain(path, value=value, version=None, sensitive=sensitive)
+    if fmt == "json":
+        click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(str(explanation))
+    for warning in evaluation.ignored:
+        click.echo(f"warning: {warning}", err=True)
+    if evaluation.problems:
+        click.secho(f"the config is invalid ({len(evaluation.problems)} problems):", err=True)
+        for p in evaluation.problems:
+            click.echo(f"  {p}", err=True)
+    return EXIT_OK if explanation.found and not evaluation.problems else EXIT_INVALID
 
 
 @click.command("diff")
@@ -231,6 +305,7 @@ def _result_line(result: ReloadResult) -> str:
 )
 @no_state_option
 @webhooks_option
+@layer_options
 @click.option(
     "--poll", "poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds."
 )
@@ -241,6 +316,9 @@ def watch_cmd(
     state_dir: str | None,
     no_state: bool,
     webhooks: str | None,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
     poll: float,
 ) -> int:
     """Watch CONFIG and print one line per applied, noop or rejected candidate.
@@ -255,7 +333,7 @@ def watch_cmd(
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
     schema, model = _contract(schema_path, pointer)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = layers(defaults, secrets_dir, env_prefix)
     if model is not None:
         kwargs["model"] = model.type
     if no_state:

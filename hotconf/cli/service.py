@@ -36,6 +36,8 @@ from .common import (
     EXIT_OK,
     _color,
     _contract,
+    layer_options,
+    layers,
     no_state_option,
     pointer_option,
     schema_option,
@@ -171,6 +173,7 @@ def watch_etcd(
     show_default=True,
     help="Seconds a shutdown may wait for requests and the reload in flight.",
 )
+@layer_options
 @click.option("--poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds.")
 def serve_cmd(
     config: tuple[str, ...],
@@ -189,6 +192,9 @@ def serve_cmd(
     token_file: str | None,
     read_token_file: str | None,
     shutdown_timeout: float,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
     poll: float,
 ) -> int:
     """Serve CONFIG over HTTP: the config, its history, reload, rollback, probes, metrics.
@@ -217,6 +223,9 @@ def serve_cmd(
             raise click.UsageError("--instance and --label go with --etcd")
     elif config:
         raise click.UsageError("--etcd replaces CONFIG: give one or the other")
+    layered = layers(defaults, secrets_dir, env_prefix)
+    if fleet_name is not None and layered:
+        raise click.UsageError("--defaults, --secrets-dir and --env-prefix go with CONFIG")
     schema, model = _contract(schema_path, pointer)
     kwargs: dict[str, Any] = {"poll_interval": poll or None}
     if webhooks is not None:
@@ -242,7 +251,7 @@ def serve_cmd(
         elif state_dir:
             kwargs["state_dir"] = state_dir
         source = list(config) if len(config) > 1 else config[0]
-        opener = functools.partial(watch, source, schema, **kwargs)
+        opener = functools.partial(watch, source, schema, **kwargs, **layered)
     if not logging.getLogger().handlers:
         logging.basicConfig(
             stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"

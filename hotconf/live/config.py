@@ -10,8 +10,10 @@ with its webhook outbox rows in one transaction → swap the reference → notif
 becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
-(`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
-only through the narrow `Host` interface that `_RolloutHost` implements here).
+(`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
+only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
+per-request pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off
+``current``'s read path).
 """
 
 from __future__ import annotations
@@ -29,22 +31,26 @@ from ..errors import (
     HotconfError,
     NoValidConfigError,
     Problem,
-    RolloutError,
+    SourceError,
     StoreError,
     ValidationError,
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
 from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
-from ..pipeline.impact import ImpactReport, assess
+from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
+from ..pipeline.paths import Path, split_dotted
+from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
+from .host import RolloutHost, commit_rows
+from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
@@ -63,6 +69,7 @@ else:
 log = logging.getLogger("hotconf")
 
 PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out, as written
+SECRETS = "secret_paths"  # store meta key: every path a secret file has set (JSON)
 
 
 def _utcnow() -> datetime:
@@ -88,9 +95,9 @@ class LiveConfig(Generic[ConfigT]):
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
-        "_model", "_on_result", "_pinned", "_rollouts", "_schema", "_snapshot", "_source",
-        "_source_checksum", "_store", "_subscribers", "_validators", "_worker", "current",
-        "degraded", "last_rejection", "name", "webhooks",
+        "_model", "_on_result", "_pinned", "_pins", "_rollouts", "_schema", "_secrets",
+        "_snapshot", "_source", "_source_checksum", "_store", "_subscribers", "_validators",
+        "_worker", "current", "degraded", "last_rejection", "name", "webhooks",
     )  # fmt: skip
 
     _snapshot: Snapshot
@@ -128,12 +135,14 @@ class LiveConfig(Generic[ConfigT]):
         self._clock = clock
         self._on_result = on_result
         self._lock = threading.RLock()
+        self._pins = pin_variable(self.name)
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
-        self._rollouts = Rollouts(_RolloutHost(self))
+        self._rollouts = Rollouts(RolloutHost(self))
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
+        self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
@@ -165,8 +174,9 @@ class LiveConfig(Generic[ConfigT]):
         lkg_problems: tuple[Problem, ...] = ()
         if stored is not None:
             lkg_problems, instance = validate(
-                stored.data, self._schema, self._validators, model=self._model
-            )
+                stored.data, self._schema, self._validators, model=self._model,
+                secrets=self._secrets,
+            )  # fmt: skip
             if lkg_problems:
                 log.error(
                     "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
@@ -224,6 +234,42 @@ class LiveConfig(Generic[ConfigT]):
             value = snap._resolve(key)
         return default if value is ABSENT else value
 
+    def pin(self, config: ConfigT | None = None) -> Pin[ConfigT]:
+        """``with live.pin() as cfg:`` pins ``cfg`` (default ``current``; during a canary,
+        ``live.snapshot_for(key)``) for this thread or asyncio task: inside, `pinned` is it,
+        whatever reloads happen, so a request reads one version (docs/pins.md). Pins nest; a
+        thread started inside does not inherit one (contextvars)."""
+        return Pin(self._pins, self.current if config is None else config)
+
+    @property
+    def pinned(self) -> ConfigT:
+        """The config `pin` pinned for this thread or task, else ``current``. It costs a context
+        variable lookup more than ``current`` (one attribute read): read it where a request
+        must see one version."""
+        found: ConfigT | None = self._pins.get(None)
+        return self.current if found is None else found
+
+    def is_sensitive(self, key: str | Path) -> bool:
+        """Is the value at a dotted key or path redacted wherever hotconf shows it? True when
+        the schema marks it, its name looks secret, or a secret file ever set it."""
+        path = split_dotted(key) if isinstance(key, str) else tuple(key)
+        return Classifier(self.schemas, secrets=self._secrets).sensitive(path)
+
+    def explain(self, key: str, snapshot: Snapshot | None = None) -> Explanation:
+        """Where the value of a dotted key came from: the layer that set it (a file and line,
+        an environment variable, a secret file, a default) and what it overrode, in the
+        version served now (or ``snapshot``). Secret values are redacted; a version restored
+        from the history has no layers, and its `Explanation` says so (docs/layers.md).
+
+        Example:
+            >>> print(live.explain("db.pool_size"))  # doctest: +SKIP
+            db.pool_size = 30 (v4)
+              set by   environment variable APP_DB__POOL_SIZE
+              overrode file /srv/app/config.yaml:3 (10)
+        """
+        sensitive = Classifier(self.schemas, secrets=self._secrets).sensitive
+        return explain(self._snapshot if snapshot is None else snapshot, key, sensitive)
+
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
         return self._store.history(limit)
@@ -258,6 +304,7 @@ class LiveConfig(Generic[ConfigT]):
             new_checksum=b.checksum,
             old_version=old,
             defaults=self._defaults,  # as the version's change event said it (invariant 11)
+            secrets=self._secrets,
         )
         return report.with_version(new)
 
@@ -297,6 +344,7 @@ class LiveConfig(Generic[ConfigT]):
             apply_defaults=self._defaults,
             previous=self._snapshot,
             gate=gate,
+            secrets=self._secrets,
         )
 
     # -- the pipeline -------------------------------------------------------------------
@@ -399,6 +447,7 @@ class LiveConfig(Generic[ConfigT]):
             known_written=pins,  # a pin is of the content as written (or, from before, not)
             gate=None if force else self._gate,
             report_unparsed=False,
+            secrets=self._secrets,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:
@@ -419,6 +468,10 @@ class LiveConfig(Generic[ConfigT]):
             self._set_pin(wsum)  # pin, an offline rollback's): the same content, as written
         if ev.verdict == "unchanged":
             assert prev is not None
+            if csum == prev.checksum and ev.origin is not None:
+                # The same content, read from the layers again (a restart over the
+                # last-known-good, an edit that changed nothing): they explain it now.
+                prev._origin = ev.origin
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
             self._source_checksum = wsum
@@ -446,7 +499,20 @@ class LiveConfig(Generic[ConfigT]):
             )
             # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
             return self._reject((gate,), csum, report)
-        return self._commit(ev, prev, source=self._source.name, timings=timings)
+        numbered = getattr(self._source, "version_of", None)
+        number: int | None = numbered(docs) if numbered is not None else None
+        if number is not None and prev is not None and number <= prev.version:
+            # a fleet's canary instance going back to the stable version: a rollback to it
+            return self._commit(
+                ev,
+                prev,
+                source=self._source.name,
+                timings=timings,
+                version=number,
+                rolled_back_from=prev.version,
+                restores=number,
+            )
+        return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
 
     def _set_pin(self, pin: str | None) -> None:
         try:
@@ -465,21 +531,40 @@ class LiveConfig(Generic[ConfigT]):
         restores: int | None = None,
         timings: dict[str, float] | None = None,
         pin: str | None = None,
+        version: int | None = None,
+        announce: Callable[[VersionInfo], RolloutEvent] | None = None,
     ) -> ReloadResult:
         """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
-        (a rollback or a promoted canary overrides it), written with the version."""
+        (a rollback or a promoted canary overrides it), written with the version.
+        ``version``: the number the source gave it (a fleet's), instead of last + 1.
+        ``announce``: a promotion's ``rollout.promoted`` event, given the version. Any other
+        commit ends a running rollout (its stable config is no longer served): the
+        ``rollout.aborted`` event is written with the version too."""
         assert ev.canonical is not None and ev.checksum is not None and ev.frozen is not None
         assert ev.report is not None
         timings = {} if timings is None else timings
         kind: Literal["config.changed", "config.rolled_back"] = (
             "config.rolled_back" if restores is not None else "config.changed"
         )
-        # Webhook deliveries are committed with the version they announce (invariant 3).
-        outbox = (
-            self.webhooks._announce_change(kind, self.name, prev, ev.report)
-            if self.webhooks is not None and prev is not None
-            else None
+        ending = self._rollouts.superseded() if announce is None else None
+        ended: list[RolloutEvent] = []
+
+        def aborted(info: VersionInfo) -> RolloutEvent:
+            assert ending is not None
+            if not ended:
+                why = f"the stable config changed to v{info.version} meanwhile"
+                ended.append(ending._event("rollout.aborted", why, "aborted"))
+            return ended[0]
+
+        # Webhook deliveries are committed with the version they announce, and so are the
+        # rollout events that go with it (invariant 3).
+        outbox = commit_rows(
+            self.webhooks, self.name, kind, prev, ev.report, announce, ending, aborted
         )
+        meta: dict[str, str | None] = {PIN: pin} if pin is not None else {}
+        secrets = self._secrets | ev.secrets
+        if secrets != self._secrets:  # once a secret, always a secret (for this state)
+            meta[SECRETS] = secret_paths_json(secrets)
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -491,15 +576,19 @@ class LiveConfig(Generic[ConfigT]):
                 rolled_back_from=rolled_back_from,
                 restores=restores,
                 outbox=outbox,
-                meta={PIN: pin} if pin is not None else None,
+                meta=meta or None,
+                version=version,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
+            if ending is not None:
+                ending._release()
             raise
         if pin is not None:
             self._pinned = pin
+        self._secrets = secrets
         timings["commit"] = time.perf_counter() - mark
-        snap = Snapshot._from_frozen(ev.frozen, info)
+        snap = Snapshot._from_frozen(ev.frozen, info, ev.origin)
         self._swap(snap, ev.instance)  # the swap: reference assignments, no lock for readers
         self.degraded = False
         report = ev.report.with_version(info.version)
@@ -508,6 +597,9 @@ class LiveConfig(Generic[ConfigT]):
             self.webhooks.wake()
         if prev is not None:
             self._subscribers.notify(ChangeEvent(kind, prev, snap, report))
+        if ending is not None:
+            event = aborted(info)
+            ending._finish("aborted", str(event.reason), event)
         return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
 
     def _reject(
@@ -558,8 +650,15 @@ class LiveConfig(Generic[ConfigT]):
         Raises:
             VersionNotFoundError: no such version.
             ValidationError: the target no longer passes the schema or the checks.
+            SourceError: the source numbers the versions (an `EtcdSource`): roll the fleet
+                back instead, or this instance would serve a version the fleet has not.
         """
         self._ensure_open()
+        if getattr(self._source, "version_of", None) is not None:
+            raise SourceError(
+                f"{self.name} follows a fleet: roll the fleet back (hotconf rollback --etcd URL "
+                f"--name {self.name}, or hotconf.fleet.rollback), not one instance"
+            )
         with self._lock:
             prev = self._snapshot
             target = self._store.get(to if to is not None else prev.version - 1)
@@ -570,6 +669,7 @@ class LiveConfig(Generic[ConfigT]):
                 validators=self._validators,
                 apply_defaults=self._defaults,
                 previous=prev,
+                secrets=self._secrets,
             )
             if ev.problems:
                 raise ValidationError(
@@ -653,6 +753,8 @@ class LiveConfig(Generic[ConfigT]):
         poll_interval: float = 1.0,
         format: str = "yaml",
         force: bool = False,
+        mode: Literal["canary", "shadow"] = "canary",
+        max_mismatch: float = 0.0,
     ) -> Rollout:
         """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
 
@@ -670,6 +772,16 @@ class LiveConfig(Generic[ConfigT]):
             poll_interval: seconds between ``signals`` polls.
             format: ``"yaml"`` or ``"json"`` for bytes.
             force: start it even when its impact is above the gate.
+            mode: ``"canary"``, or ``"shadow"``: every reader keeps the stable config, and
+                ``rollout.compare(fn, *args)`` runs ``fn`` on both snapshots; after
+                ``min_samples`` compared calls it promotes at a mismatch rate of at most
+                ``max_mismatch``, and aborts as soon as it cannot stay within it.
+            max_mismatch: the share of compared calls that may differ (shadow mode).
+
+        On an `EtcdSource` the rollout's scope is ``fleet`` (its ``status()`` says so): it is
+        judged on this instance's traffic, and its promotion publishes the candidate to etcd
+        as the fleet's next version (if the fleet still serves the stable one), which every
+        instance then follows.
 
         Returns:
             The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
@@ -694,6 +806,8 @@ class LiveConfig(Generic[ConfigT]):
             poll_interval=poll_interval,
             format=format,
             force=force,
+            mode=mode,
+            max_mismatch=max_mismatch,
         )
 
     def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
@@ -795,58 +909,3 @@ class LiveConfig(Generic[ConfigT]):
         current = getattr(self, "_snapshot", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-class _RolloutHost:
-    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
-
-    __slots__ = ("_live",)
-
-    def __init__(self, live: LiveConfig[Any]) -> None:
-        self._live = live
-
-    @property
-    def name(self) -> str:
-        return self._live.name
-
-    @property
-    def current(self) -> Snapshot:
-        return self._live._snapshot
-
-    @property
-    def subscribers(self) -> Subscribers:
-        return self._live._subscribers
-
-    def now(self) -> datetime:
-        return self._live._clock()
-
-    def evaluate(
-        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
-    ) -> Evaluation:
-        live = self._live
-        return live._evaluate(candidate, format, gate=None if force else live._gate)
-
-    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
-        live = self._live
-        with live._lock:
-            live._ensure_open()
-            prev = live._snapshot
-            if prev is not stable:
-                raise RolloutError(
-                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
-                    "not promoted"
-                )
-            # The evaluation was made against `stable`, still served: its report holds.
-            # Keep the source's unchanged content from undoing the promotion at the next
-            # poll or restart, exactly as rollback() does.
-            result = live._commit(
-                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
-            )
-        assert result.snapshot is not None
-        return result.snapshot
-
-    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
-        live = self._live
-        if live.webhooks is not None:
-            live.webhooks._announce_rollout(live.name, event, report)
-        live._rollouts.deliver(event)

@@ -16,6 +16,7 @@ from ..pipeline.schema import Schema
 from ..pipeline.snapshot import Snapshot
 from ..sources import Source
 from ..sources.files import coerce_source
+from ..sources.layers import LayeredSource
 from ..store.history import Store
 from ..webhooks.manager import Subscriber, Webhooks
 from .config import LiveConfig, _utcnow
@@ -42,6 +43,9 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: WebhooksLike | None = None,
+    env_prefix: str | None = None,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> LiveConfig[Snapshot]: ...
 
 
@@ -60,6 +64,9 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: WebhooksLike | None = None,
+    env_prefix: str | None = None,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> LiveConfig[M]: ...
 
 
@@ -77,13 +84,16 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: WebhooksLike | None = None,
+    env_prefix: str | None = None,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> LiveConfig[Any]:
     """Load a config, validate it, and keep it current as its source changes.
 
     Args:
         source: a file, a list of files (deep-merged in order), a directory (its
-            ``*.yaml``/``*.yml``/``*.json`` merged in name order; Kubernetes ConfigMap
-            volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
+            ``*.yaml``/``*.yml``/``*.json``/``*.toml`` merged in name order; Kubernetes
+            ConfigMap volumes work), or a `Source` such as `hotconf.testing.MemorySource`.
         schema: a JSON Schema (file or dict), or a `Schema` (e.g. an OpenAPI component:
             ``Schema.from_file("openapi.yaml", pointer="#/components/schemas/AppConfig")``).
         model: a pydantic ``BaseModel`` (``frozen=True``), a frozen dataclass or a
@@ -108,6 +118,17 @@ def watch(
         webhooks: webhook subscribers: a ``subscribers.yaml`` (hot-reloaded), a list of
             `Subscriber` values, or a `Webhooks` with delivery settings; ``live.webhooks``
             lists and redelivers deliveries. See docs/webhooks.md.
+        env_prefix: override keys with environment variables under this prefix:
+            ``APP_DB__POOL_SIZE=30`` sets ``db.pool_size`` to 30 (a YAML 1.2 scalar;
+            ``__`` nests). Read at start and with every candidate. See docs/layers.md.
+        secrets_dir: a directory of secret files, one per key (``db__password``), as
+            Kubernetes Secret volumes and Docker secrets lay them out; watched, and its
+            values redacted wherever hotconf shows values.
+        defaults: the lowest layer: a mapping, or a config file (watched).
+
+        Precedence, lowest first: ``defaults`` < ``source`` < ``secrets_dir`` <
+        ``env_prefix`` (the environment wins, as in pydantic-settings); ``live.explain(key)``
+        tells which one set a value.
 
     Returns:
         A started `LiveConfig`.
@@ -124,7 +145,11 @@ def watch(
         >>> live.current.db.pool_size  # doctest: +SKIP
     """
     contract = Model.of(model) if model is not None else None
-    src = coerce_source(source)
+    src = (
+        LayeredSource(source, defaults=defaults, secrets_dir=secrets_dir, env_prefix=env_prefix)
+        if env_prefix is not None or secrets_dir is not None or defaults is not None
+        else coerce_source(source)
+    )
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)

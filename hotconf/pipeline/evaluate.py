@@ -1,10 +1,12 @@
 """The one candidate check: `evaluate` turns a candidate into an `Evaluation`.
 
-Raw documents (or data) → one candidate (parse each, deep-merge in order) → the effective
+Raw documents (or data) → one candidate (parse each, deep-merge in order, place the values
+of environment variables and secret files: `hotconf.pipeline.assemble`) → the effective
 config (the schemas' defaults filled in) → canonical checksum → problems (the schema on the
 candidate as written and on the effective config, the model on the effective config, which
-builds its instance, then custom validators on the effective config) located at
-file:line → impact report against the previous config → gate. Reloads, dry-run validation,
+builds its instance, then custom validators on the effective config) located at file:line
+(or at the variable or secret file that set the value) → impact report against the previous
+config → gate. Reloads, dry-run validation,
 rollouts, fleet publish and rollback, and the CLI all go through it; what each then does
 with the verdict (commit, hold, refuse, print) is theirs. Nothing here has state or threads.
 """
@@ -21,12 +23,15 @@ from typing import Any, Literal
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
+from .assemble import Assembled, Key, assemble, defines
+from .assemble import merge as merge
 from .defaults import with_defaults
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
-from .load import locate, parse
+from .load import locate
 from .model import Model
-from .paths import Path, from_pointer, to_pointer
+from .paths import Path, covered, from_pointer, to_pointer
+from .provenance import Origin
 from .schema import Schema, sensitive_name
 from .snapshot import canonical_json, freeze, thaw
 
@@ -35,18 +40,6 @@ log = logging.getLogger("hotconf")
 Validator = Callable[[Mapping[str, Any]], Iterable[Problem | str] | None]
 """A custom check: takes the candidate (read-only), returns problems (or strings); none means
 it passes. An exception raised by a validator rejects the candidate."""
-
-
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge two documents: mappings merge key by key, anything else is replaced."""
-    out = dict(base)
-    for key, value in override.items():
-        old = out.get(key)
-        if isinstance(old, Mapping) and isinstance(value, Mapping):
-            out[key] = merge(old, value)
-        else:
-            out[key] = value
-    return out
 
 
 def schemas_of(schema: Schema | None, model: Model[Any] | None) -> tuple[Schema, ...]:
@@ -63,13 +56,14 @@ def check(
     *,
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> tuple[Problem, ...]:
     """Validate a candidate: the schema and the model, then the custom validators.
 
     Returns:
         The problems; empty when the candidate passes.
     """
-    return validate(data, schema, validators, frozen=frozen, model=model)[0]
+    return validate(data, schema, validators, frozen=frozen, model=model, secrets=secrets)[0]
 
 
 def validate(
@@ -82,6 +76,7 @@ def validate(
     json_text: bytes | None = None,
     written: Mapping[str, Any] | None = None,
     defaulted: Collection[Path] = frozenset(),
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> tuple[tuple[Problem, ...], Any]:
     """Validate a config and build its typed value.
 
@@ -97,6 +92,8 @@ def validate(
         json_text: ``data`` as JSON, if the caller has it (the model reads JSON).
         written: the config as written, when it differs from ``data``.
         defaulted: the paths of ``data`` the defaults filled in (problems there say so).
+        secrets: paths whose values messages must not quote, whatever the schemas say
+            (values a secret file set).
 
     Returns:
         The problems (empty when the config passes) and the model's instance (``None``
@@ -106,15 +103,15 @@ def validate(
     instance: Any = None
     schemas = schemas_of(schema, model)
     if schema is not None:
-        found = schema.validate(data if written is None else written)
+        found = schema.validate(data if written is None else written, secrets=secrets)
         if written is not None and not found:  # valid as written; what the defaults made?
-            found = _by_defaults(schema.validate(data), defaulted, every=True)
+            found = _by_defaults(schema.validate(data, secrets=secrets), defaulted, every=True)
         if model is not None and found:
             found = _hide(found, model.schema, schema)
         problems.extend(found)
     if model is not None:
         text = json_text if json_text is not None else canonical_json(data)
-        instance, found = model.validate(data, text, _sensitive(schemas))
+        instance, found = model.validate(data, text, _sensitive(schemas, secrets))
         problems.extend(_by_defaults(found, defaulted, every=False))
     if problems:
         return tuple(problems), None  # custom checks may assume a valid candidate
@@ -161,8 +158,12 @@ def _where(p: Problem) -> tuple[str, str, str | None, int | None]:
     return p.path, p.code, p.source, p.line
 
 
-def _sensitive(schemas: Sequence[Schema]) -> Callable[[Path], bool]:
+def _sensitive(
+    schemas: Sequence[Schema], secrets: Collection[tuple[str, ...]] = ()
+) -> Callable[[Path], bool]:
     def sensitive(path: Path) -> bool:
+        if secrets and covered(path, secrets):
+            return True
         if schemas:
             return any(s.is_sensitive(path) for s in schemas)
         return any(isinstance(seg, str) and sensitive_name(seg) for seg in path)
@@ -191,28 +192,33 @@ def digest(docs: Iterable[RawDocument]) -> str:
 
 
 def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for i, doc in enumerate(docs):
-        part = parse(doc.data, doc.format, name=doc.name)
-        data = part if i == 0 else merge(data, part)
-    return data
+    """The documents of a candidate, parsed and merged (`assemble` without a schema)."""
+    return assemble(tuple(docs)).data
 
 
 def locate_problems(
-    problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]
+    problems: tuple[Problem, ...],
+    docs: tuple[RawDocument, ...],
+    placed: Sequence[Key | None] | None = None,
 ) -> tuple[Problem, ...]:
-    """Give problems a file and line: the last document that defines the path wins."""
-    wanted = {p.path for p in problems if p.line is None}
+    """Give problems a file and line: the last document that defines the path wins. A
+    one-value document (placed at ``placed[i]``) gives its name and no line."""
+    wanted = {p.path for p in problems if p.line is None and p.source is None}
     if not wanted:
         return problems
-    found: dict[str, tuple[str, int]] = {}
-    for doc in docs:
-        for pointer, line in locate(doc.data, doc.format, wanted).items():
-            found[pointer] = (doc.name, line)
+    found: dict[str, tuple[str, int | None]] = {}
+    for i, doc in enumerate(docs):
+        if doc.key is None:
+            for pointer, line in locate(doc.data, doc.format, wanted).items():
+                found[pointer] = (doc.name, line)
+        elif placed is not None:
+            for pointer in wanted:
+                if defines(doc, placed[i], from_pointer(pointer)):
+                    found[pointer] = (doc.name, None)
     out = []
     for p in problems:
-        hit = found.get(p.path) if p.line is None else None
-        if hit is None and p.line is None:
+        hit = found.get(p.path) if p.path in wanted else None
+        if hit is None and p.path in wanted:
             # point at the nearest ancestor the documents define (a missing key's parent)
             parts = from_pointer(p.path) if p.path else ()
             for n in range(len(parts) - 1, -1, -1):
@@ -256,6 +262,11 @@ class Evaluation:
         written_checksum: the checksum of the candidate as written, before the defaults
             (``checksum`` when they filled nothing in): it stays the same when a schema's
             defaults change, so a rollback pins the source's content by it.
+        secrets: the paths whose values are secret whatever the schemas say: those secret
+            files set, and the ``secrets`` it was given.
+        origin: the documents it was assembled from (what ``live.explain`` replays), when
+            it came from documents and parsed.
+        ignored: warnings about environment variables left out (unknown keys).
     """
 
     verdict: Verdict
@@ -269,6 +280,9 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)
     instance: Any = None
     defaulted: frozenset[Path] = frozenset()
+    secrets: frozenset[tuple[str, ...]] = frozenset()
+    origin: Origin | None = None
+    ignored: tuple[str, ...] = ()
     written_checksum: str | None = None
 
     @property
@@ -317,6 +331,7 @@ def evaluate(
     known_written: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> Evaluation:
     """Check one candidate: parse, fill defaults, hash, validate, assess against
     ``previous``, gate.
@@ -341,6 +356,8 @@ def evaluate(
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
+        secrets: paths to redact whatever the schemas say (besides those the candidate's
+            secret files set): a LiveConfig passes every path a secret file ever set.
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -367,12 +384,14 @@ def evaluate(
         version = getattr(previous, "version", None)
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
+    assembled: Assembled | None = None
     if isinstance(candidate, Mapping):
         written = thaw(candidate)
     else:
         docs = tuple(candidate)
         try:
-            written = parse_all(docs)
+            assembled = assemble(docs, schemas)
+            written = assembled.data
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
             report = None
@@ -384,9 +403,14 @@ def evaluate(
                     problems=problems,
                     old_checksum=previous_checksum,
                     old_version=previous_version,
+                    secrets=frozenset(secrets),
                 )
             return Evaluation("invalid", problems=problems, report=report, load_error=exc)
         lap("parse")
+    hidden = frozenset(secrets) | (assembled.secrets if assembled else frozenset())
+    origin = Origin(docs, assembled.paths) if assembled is not None else None
+    ignored = assembled.ignored if assembled is not None else ()
+    refused = assembled.problems if assembled is not None else ()
     data, defaulted = effective(written, schema, model, apply_defaults=apply_defaults)
     if defaulted:
         lap("defaults")
@@ -394,27 +418,38 @@ def evaluate(
     csum = hashlib.sha256(canonical).hexdigest()
     wsum = csum if data is written else hashlib.sha256(canonical_json(written)).hexdigest()
     lap("hash")
-    if csum in known or wsum in known_written:
+    if (csum in known or wsum in known_written) and not refused:
         return Evaluation(
-            "unchanged", data, canonical=canonical, checksum=csum, timings=timings,
+            "unchanged",
+            data,
+            canonical=canonical,
+            checksum=csum,
+            timings=timings,
+            secrets=hidden,
+            origin=origin,
+            ignored=ignored,
             written_checksum=wsum,
-        )  # fmt: skip
+        )
     frozen = freeze(data)
     lap("freeze")
     # The effective config must pass the schema and builds the model's instance; the config
-    # as written must pass the schema too.
+    # as written must pass the schema too. (custom checks may assume that every layer was
+    # placed)
     problems, instance = validate(
         data,
         schema,
-        validators,
+        () if refused else validators,
         frozen=frozen,
         model=model,
         json_text=canonical,
         written=None if data is written else written,
         defaulted=defaulted,
+        secrets=hidden,
     )
     if problems and docs:
-        problems = locate_problems(problems, docs)
+        problems = locate_problems(problems, docs, assembled.paths if assembled else None)
+    if refused:
+        problems, instance = refused + problems, None
     lap("validate")
     report = assess(
         previous,
@@ -425,6 +460,7 @@ def evaluate(
         new_checksum=csum,
         old_version=previous_version,
         defaults=apply_defaults,
+        secrets=hidden,
     )
     lap("diff")
     verdict: Verdict
@@ -438,5 +474,5 @@ def evaluate(
         verdict = "ok"
     return Evaluation(
         verdict, data, frozen, canonical, csum, problems, report, None, timings, instance,
-        defaulted, wsum,
+        defaulted, hidden, origin, ignored, wsum,
     )  # fmt: skip

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -28,7 +28,7 @@ from .defaults import default_at
 from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
-from .paths import Path, to_pointer
+from .paths import Path, covered, to_pointer
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
@@ -80,10 +80,14 @@ class Classifier:
             to a value that is now the default its schema gives there falls back to it,
             whether the key was taken out or written as its default (the same config, so
             the same report). ``None``: defaults are not applied.
+        secrets: paths that are secret whatever the schemas say (values a secret file set).
     """
 
     def __init__(
-        self, schema: Schema | Sequence[Schema] | None, new: Mapping[str, Any] | None = None
+        self,
+        schema: Schema | Sequence[Schema] | None,
+        new: Mapping[str, Any] | None = None,
+        secrets: Collection[tuple[str, ...]] = (),
     ) -> None:
         self.schemas: tuple[Schema, ...] = (
             () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
@@ -91,9 +95,12 @@ class Classifier:
         self.schema = self.schemas[0] if self.schemas else None
         self._new = new
         self._defaults: dict[Path, bool] = {}
+        self.secrets = secrets
 
     def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
         """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
+        if self.secrets and covered(path, self.secrets):
+            return True
         if self.schemas:
             return any(s.is_sensitive(path, parent=parent) for s in self.schemas)
         if parent is not None and path:
@@ -375,14 +382,16 @@ def assess(
     new_checksum: str | None = None,
     old_version: int | None = None,
     defaults: bool = False,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> ImpactReport:
     """Diff ``old`` and ``new`` and classify every change (the live pipeline's stage).
 
     ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
     ``schema`` may be several (see `Classifier`); ``defaults``: ``new`` is an effective
-    config (the schemas' defaults filled in), and changes to a default say so.
+    config (the schemas' defaults filled in), and changes to a default say so; ``secrets``
+    are paths redacted whatever the schemas say (values a secret file set).
     """
-    classifier = Classifier(schema, new if defaults else None)
+    classifier = Classifier(schema, new if defaults else None, secrets)
     found = changes(
         old if old is not None else {},
         new,

@@ -136,6 +136,8 @@ class Service:
             Route("/v1/diff", reads.diff, methods=["GET"]),
             Route("/v1/rejections", reads.rejections, methods=["GET"]),
             Route("/v1/rollouts", rollouts.rollouts, methods=["GET"]),
+            Route("/v1/rollouts/promote", rollouts.promote, methods=["POST"]),
+            Route("/v1/rollouts/abort", rollouts.abort, methods=["POST"]),
             Route("/v1/validate", admin.validate, methods=["POST"]),
             Route("/v1/reload", admin.reload, methods=["POST"]),
             Route("/v1/rollback", admin.rollback, methods=["POST"]),

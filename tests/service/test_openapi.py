@@ -128,6 +128,8 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 
 
 def test_every_route_of_the_app_is_in_the_document_and_back() -> None:
+    for module in ("starlette", "uvicorn", "prometheus_client"):
+        pytest.importorskip(module, reason="needs the serve extra: pip install -e '.[serve]'")
     from starlette.routing import Route
 
     from hotconf.service.app import Service

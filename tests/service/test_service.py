@@ -17,6 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+
+# The HTTP service needs the serve extra (scripts/install-test-deps installs it).
+pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("uvicorn", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("prometheus_client", reason="needs the serve extra: pip install -e '.[serve]'")
+
 import uvicorn
 
 import hotconf

@@ -29,7 +29,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...errors import VersionNotFoundError
-from ...pipeline.impact import Classifier
 from ...pipeline.levels import LEVELS
 from ...pipeline.snapshot import thaw
 from ...webhooks.manager import DELIVERY_STATUSES
@@ -235,7 +234,7 @@ class Console:
     async def _overview(self, request: Request, context: dict[str, Any]) -> dict[str, Any]:
         live = self.service.live
         snap = live.snapshot()
-        sensitive = Classifier(live.schemas).sensitive
+        sensitive = live.is_sensitive
         rows = config_rows(snap, sensitive, context["secrets"])
         latest = self.summaries.get(snap.version)
         if latest is None and snap.version > 1:
