@@ -13,7 +13,8 @@ Its parts: the reload worker (`hotconf.live.worker`), subscriptions
 (`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
 only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
 per-request pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off
-``current``'s read path).
+``current``'s read path) and what it carries across a restart (`hotconf.live.startup`: the
+start-up sequence and the rollback pin).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Generic, Literal
 from ..errors import (
     ClosedError,
     HotconfError,
-    NoValidConfigError,
     Problem,
     SourceError,
     StoreError,
@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
-from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
+from ..pipeline.evaluate import Evaluation, Validator, evaluate
 from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
@@ -52,6 +52,7 @@ from .canary import Signals
 from .host import RolloutHost, commit_rows
 from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
+from .startup import PIN, follow_pin, start_up
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
@@ -68,7 +69,6 @@ else:
 
 log = logging.getLogger("hotconf")
 
-PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out, as written
 SECRETS = "secret_paths"  # store meta key: every path a secret file has set (JSON)
 
 
@@ -150,7 +150,7 @@ class LiveConfig(Generic[ConfigT]):
         try:
             if webhooks is not None:
                 webhooks._open(store)  # subscribers known before anything commits
-            self._start_up()
+            start_up(self)  # the last-known-good, then the source (invariant 7)
             if webhooks is not None:
                 webhooks._start()  # resumes deliveries a previous run left in the outbox
         except BaseException:
@@ -166,46 +166,6 @@ class LiveConfig(Generic[ConfigT]):
             )
             self._worker.start()
         source.start(self._poke)
-
-    # -- start-up (invariant 7) ---------------------------------------------------------
-
-    def _start_up(self) -> None:
-        stored = self._store.latest()
-        lkg_problems: tuple[Problem, ...] = ()
-        if stored is not None:
-            lkg_problems, instance = validate(
-                stored.data, self._schema, self._validators, model=self._model,
-                secrets=self._secrets,
-            )  # fmt: skip
-            if lkg_problems:
-                log.error(
-                    "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
-                    stored.info.version,
-                    self.name,
-                )
-            else:
-                self._swap(Snapshot(stored.data, stored.info), instance)
-        result = self._run("start")
-        if result.status != "rejected":
-            return
-        if result.snapshot is None:
-            problems = result.problems + tuple(
-                Problem(f"last-known-good v{stored.info.version}: {p.message}", p.path, p.code)
-                for p in lkg_problems
-                if stored is not None
-            )
-            where = self._store.path.parent if self._store.path else "memory"
-            raise NoValidConfigError(
-                f"{self.name}: no valid config to serve: the source is rejected and there is "
-                f"no usable last-known-good (state: {where})",
-                problems,
-            )
-        self.degraded = True
-        log.warning(
-            "hotconf: %s is rejected; serving last-known-good v%d (degraded)",
-            self.name,
-            result.snapshot.version,
-        )
 
     def _swap(self, snap: Snapshot, instance: Any) -> None:
         # Two reference assignments: each is atomic; `current` goes last, so a reader of
@@ -462,10 +422,7 @@ class LiveConfig(Generic[ConfigT]):
             evaluated = getattr(self._source, "evaluated", None)
             if evaluated is not None:
                 evaluated(docs, csum)  # a fleet source maps it to the version it delivered
-        if self._pinned is not None and self._pinned not in (csum, wsum):
-            self._set_pin(None)  # the source changed since the rollback: it speaks again
-        elif self._pinned not in (None, wsum):  # an effective config's checksum (an older
-            self._set_pin(wsum)  # pin, an offline rollback's): the same content, as written
+        follow_pin(self, csum, wsum)  # a rollback's pin: cleared once the source changes
         if ev.verdict == "unchanged":
             assert prev is not None
             if csum == prev.checksum and ev.origin is not None:
@@ -513,13 +470,6 @@ class LiveConfig(Generic[ConfigT]):
                 restores=number,
             )
         return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
-
-    def _set_pin(self, pin: str | None) -> None:
-        try:
-            self._store.set_meta(PIN, pin)
-        except StoreError:
-            log.exception("hotconf: could not store the rollback pin; changing it in memory")
-        self._pinned = pin
 
     def _commit(
         self,
