@@ -144,6 +144,7 @@ def explain_cmd(
     a default) and what it overrode; secret values are redacted. Exits 0 when KEY is set, 1
     when it is not or the config is invalid, 2 when it cannot run.
     """
+    from ..pipeline.evaluate import schemas_of
     from ..pipeline.impact import Classifier
     from ..pipeline.paths import split_dotted
     from ..pipeline.provenance import ABSENT
@@ -160,8 +161,7 @@ def explain_cmd(
         value = lookup(evaluation.data, path)
     except KeyError:
         value = ABSENT
-    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
-    sensitive = Classifier(schemas, secrets=evaluation.secrets).sensitive
+    sensitive = Classifier(schemas_of(schema, model), secrets=evaluation.secrets).sensitive
     explanation = evaluation.origin.explain(path, value=value, version=None, sensitive=sensitive)
     if fmt == "json":
         click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
