@@ -19,10 +19,12 @@ import time
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
+from . import encode
 from .assemble import Assembled, Key, assemble, defines
 from .assemble import merge as merge
 from .defaults import with_defaults
@@ -31,9 +33,11 @@ from .levels import Level, LevelName
 from .load import locate
 from .model import Model
 from .paths import Path, covered, from_pointer, to_pointer
+from .pieces import ParseCache
 from .provenance import Origin
 from .schema import Schema, sensitive_name
-from .snapshot import canonical_json, freeze, thaw
+from .share import settle
+from .snapshot import Snapshot, canonical_json, freeze, thaw
 
 log = logging.getLogger("hotconf")
 
@@ -57,13 +61,16 @@ def check(
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
     secrets: Collection[tuple[str, ...]] = (),
+    plain: bool | None = None,
 ) -> tuple[Problem, ...]:
     """Validate a candidate: the schema and the model, then the custom validators.
 
     Returns:
         The problems; empty when the candidate passes.
     """
-    return validate(data, schema, validators, frozen=frozen, model=model, secrets=secrets)[0]
+    return validate(
+        data, schema, validators, frozen=frozen, model=model, secrets=secrets, plain=plain
+    )[0]
 
 
 def validate(
@@ -77,6 +84,7 @@ def validate(
     written: Mapping[str, Any] | None = None,
     defaulted: Collection[Path] = frozenset(),
     secrets: Collection[tuple[str, ...]] = (),
+    plain: bool | None = None,
 ) -> tuple[tuple[Problem, ...], Any]:
     """Validate a config and build its typed value.
 
@@ -94,6 +102,8 @@ def validate(
         defaulted: the paths of ``data`` the defaults filled in (problems there say so).
         secrets: paths whose values messages must not quote, whatever the schemas say
             (values a secret file set).
+        plain: what `hotconf.pipeline.share.Facts.plain` says of ``data``, if known (then
+            the schema's fast path need not look for itself).
 
     Returns:
         The problems (empty when the config passes) and the model's instance (``None``
@@ -103,9 +113,12 @@ def validate(
     instance: Any = None
     schemas = schemas_of(schema, model)
     if schema is not None:
-        found = schema.validate(data if written is None else written, secrets=secrets)
-        if written is not None and not found:  # valid as written; what the defaults made?
-            found = _by_defaults(schema.validate(data, secrets=secrets), defaulted, every=True)
+        if written is None:
+            found = schema._validate(data, plain, secrets)
+        else:  # valid as written (``plain`` is of ``data``), and with what the defaults made?
+            found = schema._validate(written, None, secrets)
+            if not found:
+                found = _by_defaults(schema._validate(data, plain, secrets), defaulted, every=True)
         if model is not None and found:
             found = _hide(found, model.schema, schema)
         problems.extend(found)
@@ -332,6 +345,7 @@ def evaluate(
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
     secrets: Collection[tuple[str, ...]] = (),
+    cache: ParseCache | None = None,
 ) -> Evaluation:
     """Check one candidate: parse, fill defaults, hash, validate, assess against
     ``previous``, gate.
@@ -358,6 +372,8 @@ def evaluate(
             removed, ``breaking``), as the CLI and fleet publish show.
         secrets: paths to redact whatever the schemas say (besides those the candidate's
             secret files set): a LiveConfig passes every path a secret file ever set.
+        cache: the pieces of the source's last YAML document (`ParseCache`): only the
+            top-level keys whose text changed are parsed again. The result is the same.
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -385,12 +401,21 @@ def evaluate(
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
     assembled: Assembled | None = None
+    loaded = None
     if isinstance(candidate, Mapping):
         written = thaw(candidate)
     else:
         docs = tuple(candidate)
+        one = docs[0] if len(docs) == 1 else None
+        if cache is not None and one is not None and one.key is None and one.format == "yaml":
+            loaded = cache.load(one.data, previous)
         try:
-            assembled = assemble(docs, schemas)
+            # one whole document: what `assemble` makes of it, from the pieces
+            assembled = (
+                Assembled(loaded.data, (None,), (), (), frozenset())
+                if loaded is not None
+                else assemble(docs, schemas)
+            )
             written = assembled.data
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
@@ -414,9 +439,25 @@ def evaluate(
     data, defaulted = effective(written, schema, model, apply_defaults=apply_defaults)
     if defaulted:
         lap("defaults")
-    canonical = canonical_json(data)
+    # One walk freezes the effective config, sharing what equals the previous snapshot, and
+    # collects what the hash and the schema's fast path need; pieces from the cache (when no
+    # default was filled in) skip even that.
+    plain: bool | None = None
+    if loaded is not None and data is written:
+        frozen, canonical, plain = loaded.frozen, loaded.canonical, loaded.plain
+    else:
+        # a Snapshot's values are frozen: they can be shared (not a caller's plain data)
+        root = MappingProxyType(previous) if isinstance(previous, Snapshot) else None
+        frozen, facts = settle(data, root)
+        lap("freeze")
+        plain = facts.plain  # of the effective config, which the schema validates
+        canonical = encode.dumps(data, floats=facts.floats if facts.plain else None)
     csum = hashlib.sha256(canonical).hexdigest()
-    wsum = csum if data is written else hashlib.sha256(canonical_json(written)).hexdigest()
+    wsum = csum  # the checksum of the config as written: what a rollback pins
+    if data is not written:
+        wsum = hashlib.sha256(
+            loaded.canonical if loaded is not None else canonical_json(written)
+        ).hexdigest()
     lap("hash")
     if (csum in known or wsum in known_written) and not refused:
         return Evaluation(
@@ -430,8 +471,6 @@ def evaluate(
             ignored=ignored,
             written_checksum=wsum,
         )
-    frozen = freeze(data)
-    lap("freeze")
     # The effective config must pass the schema and builds the model's instance; the config
     # as written must pass the schema too. (custom checks may assume that every layer was
     # placed)
@@ -445,6 +484,7 @@ def evaluate(
         written=None if data is written else written,
         defaulted=defaulted,
         secrets=hidden,
+        plain=plain,
     )
     if problems and docs:
         problems = locate_problems(problems, docs, assembled.paths if assembled else None)
