@@ -81,6 +81,7 @@ FIGURES: dict[str, list[str]] = {
         rf"^model held on an object\s+{NUMBER}\s+\S+\s+{RATIO}",
         rf"^\s+1000 model(\s+{NUMBER}){{8}}$",
         rf"^\s+1000 JSON Schema(\s+{NUMBER}){{8}}$",
+        rf"^\s+1000 \+1 default(\s+{NUMBER}){{8}}$",
         rf"^\s+1000 every leaf\s+{NUMBER}\s+{NUMBER}\s+{RATIO}$",
     ],
     "bench_webhooks.py": [

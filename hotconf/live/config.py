@@ -13,7 +13,8 @@ Its parts: the reload worker (`hotconf.live.worker`), subscriptions
 (`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
 only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
 per-request pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off
-``current``'s read path).
+``current``'s read path) and what it carries across a restart (`hotconf.live.startup`: the
+start-up sequence and the rollback pin).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Generic, Literal
 from ..errors import (
     ClosedError,
     HotconfError,
-    NoValidConfigError,
     Problem,
     SourceError,
     StoreError,
@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
-from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
+from ..pipeline.evaluate import Evaluation, Validator, evaluate
 from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
@@ -54,6 +54,7 @@ from .canary import Signals
 from .host import RolloutHost, commit_rows
 from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
+from .startup import follow_pin, start_up
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
@@ -154,7 +155,7 @@ class LiveConfig(Generic[ConfigT]):
         try:
             if webhooks is not None:
                 webhooks._open(store)  # subscribers known before anything commits
-            self._start_up()
+            start_up(self)  # the last-known-good, then the source (invariant 7)
             if webhooks is not None:
                 webhooks._start()  # resumes deliveries a previous run left in the outbox
         except BaseException:
@@ -170,46 +171,6 @@ class LiveConfig(Generic[ConfigT]):
             )
             self._worker.start()
         source.start(self._poke)
-
-    # -- start-up (invariant 7) ---------------------------------------------------------
-
-    def _start_up(self) -> None:
-        stored = self._store.latest()
-        lkg_problems: tuple[Problem, ...] = ()
-        if stored is not None:
-            lkg_problems, instance = validate(
-                stored.data, self._schema, self._validators, model=self._model,
-                secrets=self._secrets,
-            )  # fmt: skip
-            if lkg_problems:
-                log.error(
-                    "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
-                    stored.info.version,
-                    self.name,
-                )
-            else:
-                self._swap(Snapshot(stored.data, stored.info), instance)
-        result = self._run("start")
-        if result.status != "rejected":
-            return
-        if result.snapshot is None:
-            problems = result.problems + tuple(
-                Problem(f"last-known-good v{stored.info.version}: {p.message}", p.path, p.code)
-                for p in lkg_problems
-                if stored is not None
-            )
-            where = self._store.path.parent if self._store.path else "memory"
-            raise NoValidConfigError(
-                f"{self.name}: no valid config to serve: the source is rejected and there is "
-                f"no usable last-known-good (state: {where})",
-                problems,
-            )
-        self.degraded = True
-        log.warning(
-            "hotconf: %s is rejected; serving last-known-good v%d (degraded)",
-            self.name,
-            result.snapshot.version,
-        )
 
     def _swap(self, snap: Snapshot, instance: Any) -> None:
         # Two reference assignments: each is atomic; `current` goes last, so a reader of
@@ -309,6 +270,7 @@ class LiveConfig(Generic[ConfigT]):
             old_checksum=a.checksum,
             new_checksum=b.checksum,
             old_version=old,
+            defaults=self._defaults,  # as the version's change event said it (invariant 11)
             secrets=self._secrets,
         )
         return report.with_version(new)
@@ -440,9 +402,7 @@ class LiveConfig(Generic[ConfigT]):
             return None  # identical bytes: not even a candidate
         # With nothing served (the last-known-good failed the current checks) the source's
         # content is a candidate like any other, pinned or not.
-        known: set[str] = set()
-        if prev is not None:
-            known = {c for c in (prev.checksum, self._pinned) if c is not None}
+        pins = (self._pinned,) if prev is not None and self._pinned is not None else ()
         ev = evaluate(
             docs,
             schema=self._schema,
@@ -450,7 +410,8 @@ class LiveConfig(Generic[ConfigT]):
             validators=self._validators,
             apply_defaults=self._defaults,
             previous=prev,
-            known=known,
+            known=(prev.checksum, *pins) if prev is not None else (),
+            known_written=pins,  # a pin is of the content as written (or, from before, not)
             gate=None if force else self._gate,
             report_unparsed=False,
             secrets=self._secrets,
@@ -463,14 +424,13 @@ class LiveConfig(Generic[ConfigT]):
             self._last_digest = digest
             raise ev.load_error
         self._last_digest = digest
-        csum = ev.checksum
-        assert csum is not None
+        csum, wsum = ev.checksum, ev.written_checksum
+        assert csum is not None and wsum is not None
         if ev.valid:
             evaluated = getattr(self._source, "evaluated", None)
             if evaluated is not None:
                 evaluated(docs, csum)  # a fleet source maps it to the version it delivered
-        if self._pinned is not None and csum != self._pinned:
-            self._unpin()  # the source changed since the rollback: it speaks again
+        follow_pin(self, csum, wsum)  # a rollback's pin: cleared once the source changes
         if ev.verdict == "unchanged":
             assert prev is not None
             if csum == prev.checksum and ev.origin is not None:
@@ -479,7 +439,7 @@ class LiveConfig(Generic[ConfigT]):
                 prev._origin = ev.origin
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
-            self._source_checksum = csum
+            self._source_checksum = wsum
             self.degraded = False
             return ReloadResult("noop", prev, timings=timings)
         report = ev.report
@@ -489,7 +449,7 @@ class LiveConfig(Generic[ConfigT]):
                 self._last_digest = None
                 raise Deferred
             return self._reject(ev.problems, csum, report)
-        self._source_checksum = csum
+        self._source_checksum = wsum
         if ev.verdict == "noop":  # e.g. a set reordered: nothing a consumer can see
             self.degraded = False
             return ReloadResult("noop", prev, report=report, timings=timings)
@@ -518,13 +478,6 @@ class LiveConfig(Generic[ConfigT]):
                 restores=number,
             )
         return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
-
-    def _unpin(self) -> None:
-        try:
-            self._store.set_meta(PIN, None)
-        except StoreError:
-            log.exception("hotconf: could not clear the rollback pin; clearing it in memory")
-        self._pinned = None
 
     def _commit(
         self,
@@ -900,8 +853,7 @@ class LiveConfig(Generic[ConfigT]):
     def schemas(self) -> tuple[Schema, ...]:
         """The schemas that say what is secret, what needs a restart and what the defaults
         are: the JSON Schema and the model's, those that are given."""
-        model = self._model.schema if self._model is not None else None
-        return tuple(s for s in (self._schema, model) if s is not None)
+        return pipeline.schemas_of(self._schema, self._model)
 
     @property
     def source(self) -> Source:

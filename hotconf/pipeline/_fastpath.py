@@ -83,7 +83,7 @@ def _plain_pattern(pattern: object) -> bool:
 def eligible(document: Mapping[str, Any], dialect: str, found: Survey | None = None) -> bool:
     """Does rs agree with jsonschema on everything this document can say?
 
-    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    ``found`` is the document's `hotconf.pipeline.refs.Survey`, when the caller has one.
     """
     if dialect not in _DIALECTS:
         return False
@@ -108,7 +108,7 @@ def build(
     unavailable. ``plain``: whether the data is plain (`_plain_data`), when the caller knows
     (`hotconf.pipeline.share.Facts.plain`); ``None``: look.
 
-    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    ``found`` is the document's `hotconf.pipeline.refs.Survey`, when the caller has one.
     """
     if os.environ.get("HOTCONF_FAST", "1") == "0" or not eligible(document, dialect, found):
         return None

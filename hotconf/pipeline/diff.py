@@ -44,7 +44,7 @@ class Change:
         new: the value after (``None`` when removed; the default it falls back to when the
             defaults stage filled it in: `hotconf.pipeline.impact`).
         sensitive: the path holds a secret; `redacted` hides both values.
-        level: how much it matters (set by `hotconf.impact`).
+        level: how much it matters (set by `hotconf.pipeline.impact`).
         reason: why it has that level, for a human.
     """
 

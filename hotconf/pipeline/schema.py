@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 MAX_PROBLEMS = 100
 
 # $schema URI (without a trailing "#") -> dialect; jsonschema's classes for each are looked up
-# when a schema is built (`hotconf._jsonschema`): importing this module imports neither.
+# when a schema is built (`hotconf.pipeline.dialects`): importing this module imports neither.
 _DIALECTS: dict[str, str] = {
     "https://json-schema.org/draft/2020-12/schema": "json-schema-2020-12",
     "https://json-schema.org/draft/2019-09/schema": "json-schema-2019-09",
@@ -581,7 +581,7 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
         cls.META_SCHEMA, registry=refusing_registry(), format_checker=cls.FORMAT_CHECKER
     )
     if all(meta.is_valid(stub) for stub in node_stubs(doc)):
-        return  # every node is valid, so the document is (hotconf._schemadoc)
+        return  # every node is valid, so the document is (`hotconf.pipeline.schemadoc`)
     error = best_match(meta.iter_errors(doc))
     if error is not None:
         message = cap(error.message)
