@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NoValidConfigError, Problem, StoreError
 from ..pipeline.evaluate import validate
 from ..pipeline.snapshot import Snapshot
+from ..store.history import PIN
 
 if TYPE_CHECKING:
     from .config import LiveConfig
 
 log = logging.getLogger("hotconf")
 
-PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out, as written
+# PIN (store meta key): the source content a rollback keeps out, as written; retention reads
+# it too, to keep the versions it refers to
 
 
 def start_up(live: LiveConfig[Any]) -> None:
