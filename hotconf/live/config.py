@@ -71,7 +71,7 @@ class LiveConfig:
     """
 
     __slots__ = (
-        "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
+        "__weakref__", "_candidate_digest", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
         "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
         "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
         "name", "webhooks",
@@ -111,6 +111,7 @@ class LiveConfig:
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
         self._rollouts = Rollouts(_RolloutHost(self))
         self._last_digest: str | None = None
+        self._candidate_digest: str | None = None  # the bytes of the run in progress
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
         self.last_rejection: Rejection | None = None
@@ -304,13 +305,13 @@ class LiveConfig:
                 code = "store" if isinstance(exc, StoreError) else "source"
                 problems = exc.problems or (Problem(exc.message, code=code),)
                 result = self._reject(problems, None)
-            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, retry later
+            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, once
                 log.exception("hotconf: internal error while reloading %s", self.name)
-                self._last_digest = None
+                # Recorded once, like any rejection: the same bytes are not tried again until
+                # they change (or reload() is called); retrying them would only repeat it.
+                self._last_digest = self._candidate_digest
                 problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
                 result = self._reject((problem,), None)
-                if trigger == "watch":
-                    failed = exc
             log.debug(
                 "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
             )
@@ -331,6 +332,7 @@ class LiveConfig:
         """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
         prev: Snapshot | None = getattr(self, "current", None)
         mark = time.perf_counter()
+        self._candidate_digest = None
         try:
             docs = self._source.read()
         except HotconfError as exc:  # missing, unreadable, over the size limit
@@ -341,7 +343,7 @@ class LiveConfig:
                 raise Deferred from None
             self._last_digest = failure
             raise
-        digest = pipeline.digest(docs)
+        digest = self._candidate_digest = pipeline.digest(docs)
         timings = {"read": time.perf_counter() - mark}
         if trigger == "watch" and digest == self._last_digest:
             return None  # identical bytes: not even a candidate

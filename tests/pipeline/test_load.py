@@ -119,7 +119,20 @@ def test_infinity_and_nan_are_refused(text: str) -> None:
 
 
 def test_an_integer_too_long_for_python_is_refused() -> None:
-    assert code_line(error("a:\n  b: " + "1" * 5000 + "\n")) == ("number", 2)
+    assert code_line(error("a:\n  b: " + "1" * 5000 + "\n")) == ("limit", 2)
+
+
+@pytest.mark.parametrize("digits", ["0x" + "f" * 3600, "0o" + "7" * 4800, "!!int 0x" + "f" * 3600])
+def test_a_hex_or_octal_integer_too_long_to_print_is_refused(digits: str) -> None:
+    # Python reads them, then cannot print them in decimal (4300 digits): a LoadError, not a
+    # ValueError from the canonical JSON later.
+    err = error(f"a: 1\nb: {digits}\n")
+    assert code_line(err) == ("limit", 2)
+    assert "4300" in err.problems[0].message and err.problems[0].path == "/b"
+
+
+def test_a_long_hex_integer_that_prints_is_fine() -> None:
+    assert parse(b"a: 0x" + b"f" * 3500 + b"\n", "yaml")["a"] == 16**3500 - 1
 
 
 # -- tags ------------------------------------------------------------------------------------
@@ -449,7 +462,7 @@ def test_json_refuses_half_a_surrogate_pair() -> None:
 
 
 def test_json_refuses_an_integer_too_long_for_python() -> None:
-    assert code_line(error('{"a": ' + "1" * 5000 + "}", "json"))[0] == "number"
+    assert code_line(error('{"a": ' + "1" * 5000 + "}", "json"))[0] == "limit"
 
 
 def test_json_reads_json() -> None:
