@@ -14,7 +14,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..errors import LoadError, Problem
@@ -22,6 +22,7 @@ from ..sources import RawDocument
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
 from .load import locate, parse
+from .redaction import scrub_text
 from .paths import from_pointer, to_pointer
 from .schema import Schema
 from .snapshot import canonical_json, freeze, thaw
@@ -70,7 +71,10 @@ def check(
         try:
             found = validator(frozen or {}) or ()
             problems.extend(
-                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in found
+                replace(p, message=scrub_text(p.message))
+                if isinstance(p, Problem)
+                else Problem(scrub_text(str(p)), code="check")
+                for p in found
             )
         except Exception as exc:
             name = getattr(validator, "__qualname__", repr(validator))

@@ -26,6 +26,7 @@ from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
 from .paths import Path, to_pointer
+from .redaction import scrub_text
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
@@ -102,6 +103,8 @@ class Classifier:
                 REDACTED if self.sensitive((*path, i)) else self._scrub(v, (*path, i))
                 for i, v in enumerate(value)
             ]
+        if isinstance(value, str):  # a password inside a URL or a DSN (redaction.py)
+            return scrub_text(value)
         return value
 
     def is_set(self, path: Path) -> bool:

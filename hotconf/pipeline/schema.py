@@ -24,6 +24,7 @@ from . import _fastpath
 from ._messages import cap, message
 from .load import load
 from .paths import from_pointer, to_pointer
+from .redaction import scrub_text
 from .refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ class Schema:
             if error.context:
                 error = best_match([error]) or error
             path = tuple(error.absolute_path)
-            text = message(error, self.is_sensitive(path))
+            text = scrub_text(message(error, self.is_sensitive(path)))
             found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
         found.sort(key=lambda item: (_sort_key(item[0]), item[1].code, item[1].message))
         problems = [problem for _, problem in found[:MAX_PROBLEMS]]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from ..errors import ClosedError, LoadError, ValidationError, VersionNotFoundError
 from ..events import ReloadResult
 from ..pipeline.load import DEFAULT_LIMITS
+from .config_api import report_dict
 from .http import MAX_INT, ApiError, bad_request, json_body, json_response, problems_list
 
 if TYPE_CHECKING:
@@ -30,21 +31,22 @@ FORMATS = {
 }
 
 
-def result_body(result: ReloadResult) -> dict[str, Any]:
-    """A `ReloadResult` as JSON (applied or noop; the report is redacted)."""
+def result_body(result: ReloadResult, secrets: bool) -> dict[str, Any]:
+    """A `ReloadResult` as JSON (applied or noop; the report is redacted, its checksums
+    keyed fingerprints unless the caller sees secrets)."""
     previous = result.previous.version if result.previous is not None else None
     return {
         "status": result.status,
         "version": result.version,
         "previous_version": previous,
         "restores": result.snapshot.info.restores if result.snapshot is not None else None,
-        "report": result.report.to_dict() if result.report is not None else None,
+        "report": report_dict(result.report, secrets) if result.report is not None else None,
     }
 
 
-def _rejected(result: ReloadResult) -> ApiError:
+def _rejected(result: ReloadResult, secrets: bool) -> ApiError:
     problems = result.problems
-    report = result.report.to_dict() if result.report is not None else None
+    report = report_dict(result.report, secrets) if result.report is not None else None
     version = result.version
     kept = f"v{version} is still served" if version is not None else "nothing is served"
     if any(p.code == "gate" for p in problems):
@@ -98,6 +100,7 @@ class AdminApi:
                 exc.message,
                 problems=problems_list(exc.problems),
             ) from None
+        secrets = service.auth.sees_secrets(request)
         if report.problems:
             raise ApiError(
                 422,
@@ -105,9 +108,9 @@ class AdminApi:
                 "Invalid candidate",
                 f"the candidate is invalid ({len(report.problems)} problems)",
                 problems=problems_list(report.problems),
-                report=report.to_dict(),
+                report=report_dict(report, secrets),
             )
-        return json_response(report.to_dict())
+        return json_response(report_dict(report, secrets))
 
     async def reload(self, request: Request) -> Response:
         """``POST /v1/reload {"force": false}``: run the pipeline on the source now."""
@@ -121,9 +124,10 @@ class AdminApi:
             result = await run_in_threadpool(lambda: live.reload(force=force))
         except ClosedError:
             raise service.not_ready() from None
+        secrets = service.auth.sees_secrets(request)
         if result.status == "rejected":
-            raise _rejected(result)
-        return json_response(result_body(result))
+            raise _rejected(result, secrets)
+        return json_response(result_body(result, secrets))
 
     async def rollback(self, request: Request) -> Response:
         """``POST /v1/rollback {"to": N}``: serve version N again, as a new version."""
@@ -150,7 +154,7 @@ class AdminApi:
             ) from None
         except ClosedError:
             raise service.not_ready() from None
-        return json_response(result_body(result))
+        return json_response(result_body(result, service.auth.sees_secrets(request)))
 
 
 async def _read_capped(request: Request, cap: int) -> bytes:

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import VersionNotFoundError
-from ..pipeline.impact import Classifier
+from ..pipeline.impact import Classifier, ImpactReport
 from ..pipeline.paths import Path, split_dotted
+from ..pipeline.redaction import scrub_text
 from ..pipeline.snapshot import REDACTED, Snapshot, VersionInfo
 from .http import (
     JSON,
@@ -43,13 +44,16 @@ MAX_LIMIT = 1000
 
 
 def redact(value: Any, sensitive: Callable[[Path], bool], path: Path = ()) -> Any:
-    """A plain copy of ``value`` with every value at a sensitive path replaced by REDACTED."""
+    """A plain copy of ``value`` with every value at a sensitive path replaced by REDACTED,
+    and the passwords inside every other string (URLs, DSNs) too."""
     if sensitive(path):
         return REDACTED
     if isinstance(value, Mapping):
         return {k: redact(v, sensitive, (*path, k)) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [redact(v, sensitive, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):  # a password inside a URL or a DSN
+        return scrub_text(value)
     return value
 
 
@@ -107,6 +111,16 @@ def public_checksum(checksum: str, secrets: bool) -> str:
     if secrets:
         return checksum
     return hmac.new(_TAG_KEY, checksum.encode(), hashlib.sha256).hexdigest()
+
+
+def report_dict(report: ImpactReport, secrets: bool) -> dict[str, Any]:
+    """An impact report's JSON form, its checksums as the caller may see them."""
+    body = report.to_dict()
+    for side in ("old", "new"):
+        found = body[side].get("checksum")
+        if found is not None:
+            body[side]["checksum"] = public_checksum(found, secrets)
+    return body
 
 
 def _etag(snap: Snapshot, secrets: bool) -> str:
@@ -242,7 +256,7 @@ class ConfigApi:
             report = await run_in_threadpool(live.compare, old, new)
         except VersionNotFoundError as exc:
             raise _no_version(exc) from None
-        return json_response(report.to_dict())
+        return json_response(report_dict(report, self.service.auth.sees_secrets(request)))
 
     async def rejections(self, request: Request) -> Response:
         """``GET /v1/rejections[?limit=N]``: rejected candidates, newest first (redacted)."""

@@ -1,0 +1,93 @@
+"""What an anonymous caller may learn, and what a slow or hostile one can hold up."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+import hotconf
+from hotconf.service.app import Service
+
+from .test_service import ADMIN, READER, QuietSource, Running
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"pool": {"type": "integer"}, "dsn": {"type": "string"}},
+}
+
+
+def quiet(data: dict[str, Any], **kwargs: Any) -> tuple[Running, QuietSource]:
+    source = QuietSource(data)
+    live = hotconf.watch(source, schema=SCHEMA, state_dir=None)
+    return Running(Service(live, **kwargs)), source
+
+
+def checksums(body: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key == "checksum" and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= checksums(value)
+    elif isinstance(body, list):
+        for value in body:
+            found |= checksums(value)
+    return found
+
+
+@pytest.mark.parametrize("tokens", [{}, {"token": ADMIN, "read_token": READER}])
+def test_callers_without_a_token_never_get_a_raw_checksum(tokens: dict[str, str]) -> None:
+    running, source = quiet({"pool": 1, "dsn": "postgres://app:PW@db/app"}, **tokens)
+    with running:
+        live = running.ready()
+        admin = tokens.get("token")
+        source.put({"pool": 2, "dsn": "postgres://app:PW@db/app"})
+        with running.client(admin) as http:
+            reloaded = http.post("/v1/reload", json={}).json()
+        raw = {live.snapshot(1).checksum, live.snapshot(2).checksum}
+        with running.client() as anonymous:
+            bodies = [anonymous.get("/v1/diff").json(), anonymous.get("/v1/versions").json()]
+            if not tokens:  # open mutations: the caller has no token, and gets no checksum
+                source.put({"pool": 3, "dsn": "postgres://app:PW@db/app"})
+                bodies.append(anonymous.post("/v1/reload", json={}).json())
+                bodies.append(anonymous.post("/v1/rollback", json={"to": 1}).json())
+                bodies.append(
+                    anonymous.post(
+                        "/v1/validate", content=b"pool: 9\n", headers={"content-type": "text/yaml"}
+                    ).json()
+                )
+                raw |= {live.snapshot(3).checksum, live.current.checksum}
+        seen = set().union(*map(checksums, bodies))
+        assert seen and all(HEX64.fullmatch(c) for c in seen)
+        assert not seen & raw
+        if tokens:  # a token holder gets the real thing
+            assert checksums(reloaded) == raw
+            with running.client(READER) as reader:
+                assert checksums(reader.get("/v1/diff").json()) == raw
+
+
+def test_anonymous_reads_hide_url_passwords_and_list_indexes_are_canonical() -> None:
+    data = {
+        "pool": 1,
+        "dsn": "postgres://app:PW@db/app?sslmode=require&password=QQ",
+        "creds": [{"secret": "first"}, {"secret": "last"}],
+    }
+    running, _ = quiet(data, token=ADMIN)
+    with running:
+        running.ready()
+        with running.client() as anonymous, running.client(ADMIN) as admin:
+            whole = anonymous.get("/v1/config").text
+            one = anonymous.get("/v1/config/dsn").json()["value"]
+            version = anonymous.get("/v1/versions/1").text
+            for text in (whole, one, version):
+                assert "PW" not in text and "QQ" not in text
+            assert one == "postgres://app:<redacted>@db/app?sslmode=require&password=<redacted>"
+            assert admin.get("/v1/config/dsn").json()["value"] == data["dsn"]
+            assert admin.get("/v1/config/creds.1.secret").json()["value"] == "last"
+            for key in ("creds.-1.secret", "creds.00.secret", "creds.+1.secret"):
+                missing = admin.get(f"/v1/config/{key}")
+                assert missing.status_code == 404, key
