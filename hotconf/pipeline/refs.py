@@ -9,13 +9,13 @@ never during a reload. `closed_handlers` is the same refusal in the form openapi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import Problem
 from .paths import to_pointer
+from .patterns import PatternError, search
 
 if TYPE_CHECKING:
     from referencing import Registry, Specification
@@ -319,7 +319,8 @@ def _item(node: Mapping[str, Any], index: int) -> Any:
 
 
 def _search(pattern: str, key: str) -> bool:
+    # RE2, as validation does: keys come from configs, and must not stall the process
     try:
-        return re.search(pattern, key) is not None
-    except re.error:  # pragma: no cover (check_schema rejects bad patterns first)
+        return search(pattern, key)
+    except PatternError:  # pragma: no cover (a Schema refuses such patterns first)
         return False

@@ -24,6 +24,7 @@ from . import _fastpath
 from ._messages import cap, message
 from .load import load
 from .paths import from_pointer, to_pointer
+from .patterns import check_patterns, linear
 from .redaction import scrub_text
 from .refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
 
@@ -135,6 +136,8 @@ class Schema:
             _check_openapi(doc, self.dialect, source)
         else:
             _check_schema(doc, cls, source)
+        check_patterns(walk(doc, openapi=openapi), source)
+        cls = linear(cls)  # patterns on RE2: no pattern can stall the process
         target = base + (self.pointer or "")
         resolved = registry.resolver(base).lookup(target)
         self.root: Mapping[str, Any] = resolved.contents
@@ -464,13 +467,21 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
     from .dialects import best_match, validators
 
     meta_cls = validators.validator_for(cls.META_SCHEMA, default=cls)
-    meta = meta_cls(
-        cls.META_SCHEMA, registry=refusing_registry(), format_checker=cls.FORMAT_CHECKER
-    )
+    meta = meta_cls(cls.META_SCHEMA, registry=refusing_registry(), format_checker=_meta_formats(cls))
     error = best_match(meta.iter_errors(doc))
     if error is not None:
         message = cap(error.message)
         raise _schema_error(source, f"not a valid schema: {message}", tuple(error.absolute_path))
+
+
+def _meta_formats(cls: Any) -> FormatChecker:
+    # Patterns are RE2's (hotconf.pipeline.patterns, which checks them with clearer
+    # messages), not Python's: the meta-schema's `format: regex` must not judge them by `re`.
+    from .dialects import FormatChecker
+
+    checker = FormatChecker(())
+    checker.checkers = {k: v for k, v in cls.FORMAT_CHECKER.checkers.items() if k != "regex"}
+    return checker
 
 
 def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> None:

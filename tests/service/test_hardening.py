@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
+import httpx
 import pytest
 
 import hotconf
 from hotconf.service.app import Service
 
+from ..conftest import WAIT
 from .test_service import ADMIN, READER, QuietSource, Running
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -91,3 +94,36 @@ def test_anonymous_reads_hide_url_passwords_and_list_indexes_are_canonical() -> 
             for key in ("creds.-1.secret", "creds.00.secret", "creds.+1.secret"):
                 missing = admin.get(f"/v1/config/{key}")
                 assert missing.status_code == 404, key
+
+
+def test_readyz_answers_while_a_catastrophic_pattern_is_validated() -> None:
+    # With Python's re this validation would run for longer than anyone waits, holding the
+    # GIL: /readyz, reloads and long-polls would all stall behind it.
+    schema = {"type": "object", "additionalProperties": {"type": "string", "pattern": "^(a+)+$"}}
+    source = QuietSource({"name": "aaaa"})
+    live = hotconf.watch(source, schema=schema, state_dir=None)
+    body = "".join(f"k{i}: {'a' * 40}!\n" for i in range(200)).encode()
+    answers: list[httpx.Response] = []
+    with Running(Service(live, token=ADMIN)) as running:
+        running.ready()
+        with running.client(ADMIN) as admin, running.client() as probe:
+
+            def validate() -> None:
+                answers.append(
+                    admin.post("/v1/validate", content=body, headers={"content-type": "text/yaml"})
+                )
+
+            thread = threading.Thread(target=validate, name="test-validate")
+            thread.start()
+            try:
+                for _ in range(20):
+                    ready = probe.get("/readyz", timeout=2.0)
+                    assert ready.status_code == 200 and ready.json()["ready"]
+            finally:
+                thread.join(WAIT)
+    assert not thread.is_alive()
+    (answer,) = answers
+    assert answer.status_code == 422
+    problems = answer.json()["problems"]
+    assert len(problems) == 100 + 1 and problems[0]["code"] == "pattern"  # capped, and said so
+    live.close()
