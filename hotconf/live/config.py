@@ -38,7 +38,7 @@ from ..pipeline.impact import ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
-from ..sources import RawDocument, Source
+from ..sources import WRITE_TIMEOUT, RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
@@ -130,10 +130,13 @@ class LiveConfig:
             store.close()
             raise
         if not source.synchronous:
+            activity = getattr(source, "activity", None)
             self._worker = worker or ReloadWorker(
                 lambda defer: self._run("watch", defer=defer),
                 source.check,
                 poll_interval=poll_interval,
+                write_timeout=getattr(source, "write_timeout", WRITE_TIMEOUT),
+                **({"activity": activity} if callable(activity) else {}),
             )
             self._worker.start()
         source.start(self._poke)

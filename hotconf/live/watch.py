@@ -12,7 +12,7 @@ from ..events import ReloadResult
 from ..pipeline.evaluate import Validator
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.schema import Schema
-from ..sources import Source
+from ..sources import WRITE_TIMEOUT, Source
 from ..sources.files import coerce_source
 from ..store.history import Store
 from ..webhooks.manager import Subscriber, Webhooks
@@ -33,6 +33,7 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: Webhooks | str | os.PathLike[str] | Iterable[Subscriber] | None = None,
+    write_timeout: float = WRITE_TIMEOUT,
 ) -> LiveConfig:
     """Load a config, validate it, and keep it current as its source changes.
 
@@ -56,6 +57,8 @@ def watch(
         webhooks: webhook subscribers: a ``subscribers.yaml`` (hot-reloaded), a list of
             `Subscriber` values, or a `Webhooks` with delivery settings; ``live.webhooks``
             lists and redelivers deliveries. See docs/webhooks.md.
+        write_timeout: a config file still open for writing is not read until its writer
+            closes it, as long as the writer pauses no longer than this (seconds).
 
     Returns:
         A started `LiveConfig`.
@@ -69,7 +72,7 @@ def watch(
         >>> live = hotconf.watch("config.yaml", schema="config.schema.json")  # doctest: +SKIP
         >>> live.get("db.pool_size", default=10)  # doctest: +SKIP
     """
-    src = coerce_source(source)
+    src = coerce_source(source, write_timeout=write_timeout)
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)

@@ -9,11 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 Poke = Callable[[bool], None]
 """``poke(writing)``: the source may have changed; ``writing`` means a writer is still busy
 (a file was modified but not yet closed), so the worker waits longer before it reads."""
+
+
+Activity = Literal["writing", "changed"] | None
+"""What a source may say of itself (an optional ``activity()`` method): ``writing`` (a writer
+has a file open), ``changed`` (a file changed since it was last read, or just now), or None
+(settled). The reload worker reads nothing while ``writing``, and records a failed candidate
+only once the source is settled."""
+
+WRITE_TIMEOUT = 30.0
+"""Default seconds a writer may pause with a file open before the file is read anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +67,4 @@ class Source(Protocol):
         ...
 
 
-__all__ = ["Poke", "RawDocument", "Source"]
+__all__ = ["WRITE_TIMEOUT", "Activity", "Poke", "RawDocument", "Source"]

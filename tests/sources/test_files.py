@@ -270,3 +270,49 @@ def test_exceptions_in_handler_and_worker_never_stop_watching(
             wait_for(lambda p=pool: live.get("db.pool_size") == p, what=f"pool {pool}")
     assert source.handler_raised and source.read_raised
     assert "boom in the handler" in caplog.text and "boom in read" in caplog.text
+
+
+# -- writers that pause with the file open -----------------------------------------------------
+
+
+def _keys(n: int) -> str:
+    return "".join(f"k{i}: {i}\n" for i in range(n))
+
+
+def test_a_writer_that_pauses_with_the_file_open_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(_keys(1))
+    with hotconf.watch(path, state_dir=tmp_path / "state") as live:
+        with path.open("w") as f:
+            f.write(_keys(107))  # a valid config on its own: it must not become a version
+            f.flush()
+            threading.Event().wait(1.5)  # the writer's pause (the scenario, not a wait)
+            f.write(_keys(200)[len(_keys(107)) :])
+        wait_for(lambda: live.version == 2, what="the whole file applied")
+        assert len(live.current) == 200
+        assert [v.version for v in live.history()] == [2, 1]
+        assert live.rejections() == []
+
+
+def test_an_empty_file_after_a_truncate_is_not_a_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(_keys(1))
+    with hotconf.watch(path, state_dir=tmp_path / "state") as live:
+        for n in (2, 3):
+            with path.open("w") as f:  # truncates: the file is empty until the write
+                f.flush()
+                threading.Event().wait(1.2)  # the writer's pause
+                f.write(_keys(n))
+            wait_for(lambda n=n: len(live.current) == n, what=f"{n} keys applied")
+        assert live.rejections() == [] and live.version == 3
+
+
+def test_a_writer_paused_past_write_timeout_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(_keys(1))
+    with hotconf.watch(path, state_dir=None, write_timeout=0.3) as live:
+        with path.open("w") as f:
+            f.write(_keys(5))
+            f.flush()
+            wait_for(lambda: live.version == 2, what="the stalled writer's file read")
+        assert len(live.current) == 5
