@@ -171,6 +171,20 @@ def watch_etcd(
     help="Seconds a shutdown may wait for requests and the reload in flight.",
 )
 @click.option("--poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds.")
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection has to send a request's headers (408 after).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Open connections beyond this are answered 503 (mind ulimit -n).",
+)
 def serve_cmd(
     config: tuple[str, ...],
     schema_path: str | None,
@@ -189,6 +203,8 @@ def serve_cmd(
     read_token_file: str | None,
     shutdown_timeout: float,
     poll: float,
+    header_timeout: float,
+    max_connections: int,
 ) -> int:
     """Serve CONFIG over HTTP: the config, its history, reload, rollback, probes, metrics.
 
@@ -250,7 +266,14 @@ def serve_cmd(
         read_token=_token(read_token_file, READ_TOKEN_ENV),
         shutdown_timeout=shutdown_timeout,
     )
-    serve(service, host=host, port=port, announce=_echo)
+    serve(
+        service,
+        host=host,
+        port=port,
+        announce=_echo,
+        header_timeout=header_timeout,
+        max_connections=max_connections,
+    )
     _echo("stopped")
     return EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 
 import hotconf
 from hotconf.service.app import Service
+from hotconf.service.server import uvicorn_config
 
-from ..conftest import WAIT
+from ..conftest import WAIT, wait_for
 from .test_service import ADMIN, READER, QuietSource, Running
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -126,4 +128,81 @@ def test_readyz_answers_while_a_catastrophic_pattern_is_validated() -> None:
     assert answer.status_code == 422
     problems = answer.json()["problems"]
     assert len(problems) == 100 + 1 and problems[0]["code"] == "pattern"  # capped, and said so
+    live.close()
+
+
+# -- connections that never finish their headers ------------------------------------------------
+
+
+def limited(service: Service, header_timeout: float, max_connections: int) -> Running:
+    """`Running` with the connection limits `serve` applies, made small."""
+    config = uvicorn_config(service, header_timeout=header_timeout, max_connections=max_connections)
+    return Running(service, config)
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=WAIT)
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_connections_that_never_finish_their_headers_are_closed() -> None:
+    source = QuietSource({"pool": 1})
+    live = hotconf.watch(source, schema=SCHEMA, state_dir=None)
+    with limited(Service(live), header_timeout=0.5, max_connections=8) as running:
+        running.ready()
+        idle = _connect(running.url)  # connects, sends nothing
+        partial = _connect(running.url)
+        partial.sendall(b"GET /v1/config HTTP/1.1\r\nHost: x\r\n")  # never ends its headers
+        trickle = _connect(running.url)
+        for byte in b"GET /v1/config HTTP/1.1\r\nHost: x\r\nX-Slow: ":
+            trickle.sendall(bytes([byte]))  # a byte now and then keeps keep-alive from firing
+        after = _connect(running.url)  # a finished request, then a partial one
+        after.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\n")
+        for sock in (idle, partial, trickle, after):
+            with sock:
+                answer = _answer(sock)
+                assert answer.endswith(b"the request headers did not arrive within the limit")
+        assert _answer_of(running.url, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
+            b"HTTP/1.1 200"
+        )
+    live.close()
+
+
+def _answer_of(url: str, request: bytes) -> bytes:
+    with _connect(url) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        return _answer(sock)
+
+
+def test_connections_beyond_the_cap_are_answered_503() -> None:
+    source = QuietSource({"pool": 1})
+    live = hotconf.watch(source, schema=SCHEMA, state_dir=None)
+    with limited(Service(live), header_timeout=30.0, max_connections=8) as running:
+        running.ready()
+        held = [_connect(running.url) for _ in range(8)]
+        try:
+            for sock in held:  # each one is accepted and answered
+                sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert sock.recv(12) == b"HTTP/1.1 200"
+            wait_for(lambda: len(running.server.server_state.connections) == 8)
+            for _ in range(3):
+                answer = _answer_of(running.url, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert answer.startswith(b"HTTP/1.1 503") and b"too many connections" in answer
+        finally:
+            for sock in held:
+                sock.close()
+        wait_for(lambda: len(running.server.server_state.connections) == 0)
+        assert _answer_of(running.url, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
+            b"HTTP/1.1 200"
+        )
     live.close()
