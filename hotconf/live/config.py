@@ -67,6 +67,9 @@ class LiveConfig:
         last_rejection: the last `Rejection`, or ``None``.
         name: the config's name (events, history, logs).
         degraded: serving the last-known-good because the source is rejected.
+        store_problem: why the last commit to the store failed (a full disk, say), or
+            ``None`` once one succeeds; such a candidate is retried, not rejected.
+        store_failures: how many runs failed at the store so far.
         webhooks: the webhook deliveries (``watch(webhooks=...)``), or ``None``.
     """
 
@@ -74,7 +77,7 @@ class LiveConfig:
         "__weakref__", "_candidate_digest", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
         "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
         "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
-        "name", "webhooks",
+        "name", "store_failures", "store_problem", "webhooks",
     )  # fmt: skip
 
     current: Snapshot
@@ -116,6 +119,8 @@ class LiveConfig:
         self._pinned = store.get_meta(PIN)
         self.last_rejection: Rejection | None = None
         self.degraded = False
+        self.store_problem: str | None = None
+        self.store_failures = 0
         self._worker: ReloadWorker | None = None
         self.webhooks = webhooks
         try:
@@ -278,6 +283,8 @@ class LiveConfig:
 
         Raises:
             ClosedError: the LiveConfig is closed.
+            StoreError: the candidate could not be committed (a full disk, say): it is not
+                rejected, and ``store_problem`` says why until a commit succeeds.
         """
         self._ensure_open()
         return self._run("manual", force=force)
@@ -304,9 +311,18 @@ class LiveConfig:
                 result = self._reload(trigger, defer, force)
             except Deferred:
                 raise
+            except StoreError as exc:
+                # Not a rejection: the candidate may be fine, the state dir is not (a full
+                # disk). Say so (readiness, metrics, logs), announce nothing, and try again:
+                # the worker retries a watched change, backing off; reload() raises it.
+                self.store_failures += 1
+                self.store_problem = exc.message
+                log.error("hotconf: %s: the store failed; will retry: %s", self.name, exc.message)
+                if trigger != "watch":
+                    raise
+                result, failed = None, exc
             except HotconfError as exc:
-                code = "store" if isinstance(exc, StoreError) else "source"
-                problems = exc.problems or (Problem(exc.message, code=code),)
+                problems = exc.problems or (Problem(exc.message, code="source"),)
                 result = self._reject(problems, None)
             except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, once
                 log.exception("hotconf: internal error while reloading %s", self.name)
@@ -452,6 +468,7 @@ class LiveConfig:
             raise
         if pin is not None:
             self._pinned = pin
+        self.store_problem = None
         timings["commit"] = time.perf_counter() - mark
         snap = Snapshot._from_frozen(ev.frozen, info)
         object.__setattr__(self, "current", snap)  # the swap: one reference assignment

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import ClosedError, LoadError, ValidationError, VersionNotFoundError
+from ..errors import ClosedError, LoadError, StoreError, ValidationError, VersionNotFoundError
 from ..events import ReloadResult
 from ..pipeline.load import DEFAULT_LIMITS
 from .config_api import report_dict
@@ -66,6 +66,16 @@ def _rejected(result: ReloadResult, secrets: bool) -> ApiError:
         f"the candidate was rejected ({len(problems)} problems); {kept}",
         problems=problems_list(problems),
         report=report,
+    )
+
+
+def _store_failed(exc: StoreError) -> ApiError:
+    return ApiError(
+        503,
+        "store-failure",
+        "The state directory failed",
+        f"{exc.message}; nothing was applied or rejected, and a watched change is retried",
+        headers={"Retry-After": "5"},
     )
 
 
@@ -124,6 +134,8 @@ class AdminApi:
             result = await run_in_threadpool(lambda: live.reload(force=force))
         except ClosedError:
             raise service.not_ready() from None
+        except StoreError as exc:
+            raise _store_failed(exc) from None
         secrets = service.auth.sees_secrets(request)
         if result.status == "rejected":
             raise _rejected(result, secrets)
@@ -154,6 +166,8 @@ class AdminApi:
             ) from None
         except ClosedError:
             raise service.not_ready() from None
+        except StoreError as exc:
+            raise _store_failed(exc) from None
         return json_response(result_body(result, service.auth.sees_secrets(request)))
 
 

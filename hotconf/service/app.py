@@ -107,7 +107,10 @@ class Service:
         self.auth = Auth(token, read_token)
         self.max_wait = max_wait
         self.shutdown_timeout = shutdown_timeout
-        self.readiness = Readiness(lambda: self._live is not None and self._live.degraded)
+        self.readiness = Readiness(
+            lambda: self._live is not None
+            and (self._live.degraded or self._live.store_problem is not None)
+        )
         self.feed = VersionFeed(lambda: self._live.version if self._live is not None else 0)
         self.metrics = ServiceMetrics(lambda: self._live, self.readiness, self.feed, registry)
         self.failure: BaseException | None = None
@@ -290,7 +293,8 @@ class Service:
         return json_response(body, 503 if failed else 200)
 
     async def _readyz(self, request: Request) -> Response:
-        """``GET /readyz``: 200 when ready (or degraded), 503 otherwise; the body says why."""
+        """``GET /readyz``: 200 when ready (or degraded), 503 otherwise; the body says why
+        (``degraded`` with ``store_problem`` when the last commit failed: a full disk)."""
         live = self._live
         ready = self.readiness.ready and live is not None
         rejection = live.last_rejection if live is not None else None
@@ -300,6 +304,7 @@ class Service:
             "version": live.version if live is not None else None,
             "degraded": live.degraded if live is not None else False,
             "last_rejection": rejection.to_dict() if rejection is not None else None,
+            "store_problem": live.store_problem if live is not None else None,
         }
         return json_response(body, 200 if ready else 503)
 

@@ -195,7 +195,10 @@ class Database:
                 try:
                     yield self._db
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    # SQLite may have rolled back already (SQLITE_FULL does): a second
+                    # ROLLBACK would raise and hide the real error ("database or disk is full")
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:

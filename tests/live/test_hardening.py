@@ -6,8 +6,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 import hotconf
+from hotconf import LiveConfig
+from hotconf.errors import StoreError
 from hotconf.sources import Poke, RawDocument
+from hotconf.sources.files import FileSource
+from hotconf.store.history import Store
 
 from ..conftest import config_text, wait_for
 
@@ -71,5 +77,38 @@ def test_a_candidate_that_trips_an_internal_error_is_recorded_once(tmp_path: Pat
         source.docs = (RawDocument("polled", b"b = 2\n", "toml"),)
         wait_for(lambda: len(live.rejections()) == 2, what="the second rejection")
         assert live.version == 1
+    finally:
+        live.close()
+
+
+def fill(store: Store, full: bool) -> None:
+    """Make SQLite's file unable to grow (as on a full disk), or able again."""
+    db = store._db
+    with db._lock:
+        pages = db._db.execute("PRAGMA page_count").fetchone()[0]
+        db._db.execute(f"PRAGMA max_page_count = {pages if full else 2**30}")
+
+
+def test_a_full_disk_is_not_a_rejection_and_the_commit_is_retried(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text())
+    store = Store.open(tmp_path / "state")
+    live = LiveConfig(FileSource(path), store=store, poll_interval=None)
+    try:
+        events: list[object] = []
+        live.subscribe(events.append, rejections=True)
+        fill(store, full=True)
+        path.write_text(config_text(pool=7, extra="big: " + "x" * 20_000 + "\n"))
+        wait_for(lambda: live.store_failures >= 2, what="two failed commits (one retried)")
+        assert "database or disk is full" in (live.store_problem or "")
+        assert live.version == 1 and live.last_rejection is None
+        with pytest.raises(StoreError, match="full"):
+            live.reload()  # a manual reload says so, and rejects nothing either
+        fill(store, full=False)
+        wait_for(lambda: live.version == 2, what="the retried commit")
+        assert live.store_problem is None and live.get("db.pool_size") == 7
+        assert live.rejections() == [] and live.last_rejection is None
+        wait_for(lambda: len(events) == 1, what="the change event")
+        assert [type(e).__name__ for e in events] == ["ChangeEvent"]
     finally:
         live.close()

@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 import hotconf
+from hotconf import LiveConfig
 from hotconf.service.app import Service
 from hotconf.service.server import uvicorn_config
+from hotconf.sources.files import FileSource
+from hotconf.store.history import Store
 
-from ..conftest import WAIT, wait_for
+from ..conftest import WAIT, config_text, wait_for
+from ..live.test_hardening import fill
 from .test_service import ADMIN, READER, QuietSource, Running
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -205,4 +210,34 @@ def test_connections_beyond_the_cap_are_answered_503() -> None:
         assert _answer_of(running.url, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
             b"HTTP/1.1 200"
         )
+    live.close()
+
+
+def test_a_full_disk_shows_in_readiness_and_metrics_not_as_a_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text())
+    store = Store.open(tmp_path / "state")
+    live = LiveConfig(FileSource(path), store=store, poll_interval=None)
+    with Running(Service(live, token=ADMIN)) as running:
+        running.ready()
+        with running.client() as http, running.client(ADMIN) as admin:
+            fill(store, full=True)
+            path.write_text(config_text(pool=7, extra="big: " + "x" * 20_000 + "\n"))
+            wait_for(lambda: live.store_failures >= 1, what="a failed commit")
+            ready = http.get("/readyz")
+            assert ready.status_code == 200  # the config served is still valid
+            body = ready.json()
+            assert body["state"] == "degraded" and body["last_rejection"] is None
+            assert "database or disk is full" in body["store_problem"]
+            metrics = http.get("/metrics").text
+            assert re.search(r"^hotconf_store_failures_total [1-9]", metrics, re.M)
+            assert "hotconf_store_failing 1.0" in metrics
+            assert "hotconf_rejections_total 0.0" in metrics
+            reload = admin.post("/v1/reload", json={})
+            assert reload.status_code == 503 and reload.json()["type"].endswith("store-failure")
+            assert http.get("/v1/rejections").json() == {"rejections": []}
+            fill(store, full=False)
+            wait_for(lambda: live.version == 2, what="the retried commit")
+            body = http.get("/readyz").json()
+            assert (body["state"], body["store_problem"]) == ("ready", None)
     live.close()
