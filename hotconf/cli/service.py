@@ -450,7 +450,7 @@ def rollback_offline(directory: Path, schema: Schema, to: int | None) -> str:
     from ..store.db import DB_NAME
     from ..store.history import Store
 
-    store = Store(directory / DB_NAME)
+    store = Store(directory / DB_NAME, exclusive=True)  # refused while a service runs
     try:
         latest = store.latest()
         if latest is None:

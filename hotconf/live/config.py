@@ -67,17 +67,15 @@ class LiveConfig:
         last_rejection: the last `Rejection`, or ``None``.
         name: the config's name (events, history, logs).
         degraded: serving the last-known-good because the source is rejected.
-        store_problem: why the last commit to the store failed (a full disk, say), or
-            ``None`` once one succeeds; such a candidate is retried, not rejected.
-        store_failures: how many runs failed at the store so far.
+        store_problem: why the last commit failed (full disk); ``store_failures`` counts them.
         webhooks: the webhook deliveries (``watch(webhooks=...)``), or ``None``.
     """
 
     __slots__ = (
-        "__weakref__", "_candidate_digest", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
-        "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
-        "name", "store_failures", "store_problem", "webhooks",
+        "__weakref__", "_candidate_digest", "_clock", "_closed", "_gate", "_last_digest",
+        "_lock", "_on_result", "_pinned", "_rollouts", "_schema", "_source",
+        "_source_checksum", "_store", "_subscribers", "_validators", "_worker", "current",
+        "degraded", "last_rejection", "name", "store_failures", "store_problem", "webhooks",
     )  # fmt: skip
 
     current: Snapshot
@@ -135,13 +133,12 @@ class LiveConfig:
             store.close()
             raise
         if not source.synchronous:
-            activity = getattr(source, "activity", None)
             self._worker = worker or ReloadWorker(
                 lambda defer: self._run("watch", defer=defer),
                 source.check,
                 poll_interval=poll_interval,
                 write_timeout=getattr(source, "write_timeout", WRITE_TIMEOUT),
-                **({"activity": activity} if callable(activity) else {}),
+                activity=getattr(source, "activity", None),
             )
             self._worker.start()
         source.start(self._poke)
@@ -283,8 +280,7 @@ class LiveConfig:
 
         Raises:
             ClosedError: the LiveConfig is closed.
-            StoreError: the candidate could not be committed (a full disk, say): it is not
-                rejected, and ``store_problem`` says why until a commit succeeds.
+            StoreError: the candidate could not be committed (a full disk): not rejected.
         """
         self._ensure_open()
         return self._run("manual", force=force)
@@ -312,9 +308,8 @@ class LiveConfig:
             except Deferred:
                 raise
             except StoreError as exc:
-                # Not a rejection: the candidate may be fine, the state dir is not (a full
-                # disk). Say so (readiness, metrics, logs), announce nothing, and try again:
-                # the worker retries a watched change, backing off; reload() raises it.
+                # Not a rejection (a full disk, say): told, never announced; the worker
+                # retries a watched change, backing off, and reload() raises it.
                 self.store_failures += 1
                 self.store_problem = exc.message
                 log.error("hotconf: %s: the store failed; will retry: %s", self.name, exc.message)
@@ -326,8 +321,7 @@ class LiveConfig:
                 result = self._reject(problems, None)
             except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, once
                 log.exception("hotconf: internal error while reloading %s", self.name)
-                # Recorded once, like any rejection: the same bytes are not tried again until
-                # they change (or reload() is called); retrying them would only repeat it.
+                # recorded once, like any rejection: the same bytes are not tried again
                 self._last_digest = self._candidate_digest
                 problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
                 result = self._reject((problem,), None)
@@ -351,7 +345,6 @@ class LiveConfig:
         """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
         prev: Snapshot | None = getattr(self, "current", None)
         mark = time.perf_counter()
-        self._candidate_digest = None
         try:
             docs = self._source.read()
         except HotconfError as exc:  # missing, unreadable, over the size limit

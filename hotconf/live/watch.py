@@ -66,7 +66,8 @@ def watch(
     Raises:
         NoValidConfigError: the source is rejected and there is no last-known-good.
         SchemaError: the schema cannot be used.
-        StoreError: the state directory cannot be used.
+        StoreError: the state directory cannot be used, or another process writes to it
+            (its lock names that process).
 
     Example:
         >>> live = hotconf.watch("config.yaml", schema="config.schema.json")  # doctest: +SKIP
@@ -76,7 +77,7 @@ def watch(
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)
-    store = Store.open(directory)
+    store = Store.open(directory, exclusive=True)  # one writer per state directory
     live = LiveConfig(
         src,
         schema=sch,

@@ -48,7 +48,8 @@ class ReloadWorker:
         max_wait: a burst of pokes never delays a run longer than this (writers aside).
         confirm: how long to wait before re-checking a failed candidate (0: don't).
         poll_interval: seconds between polls, ``None`` for none.
-        activity: asks the source whether it is still being written or changing.
+        activity: asks the source whether it is still being written or changing
+            (`hotconf.sources.Activity`; None: a source that cannot tell).
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class ReloadWorker:
         max_wait: float = 2.0,
         confirm: float = 0.1,
         poll_interval: float | None = 30.0,
-        activity: Callable[[], Activity] = _settled,
+        activity: Callable[[], Activity] | None = None,
     ) -> None:
         self._run = run
         self._check = check
@@ -70,7 +71,7 @@ class ReloadWorker:
         self.max_wait = max_wait
         self.confirm = confirm
         self.poll_interval = poll_interval
-        self._activity = activity
+        self._activity = activity or _settled
         self._cond = threading.Condition()
         self._deadline: float | None = None
         self._first: float | None = None

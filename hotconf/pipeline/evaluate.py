@@ -22,8 +22,8 @@ from ..sources import RawDocument
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
 from .load import locate, parse
-from .redaction import scrub_text
 from .paths import from_pointer, to_pointer
+from .redaction import scrub_text
 from .schema import Schema
 from .snapshot import canonical_json, freeze, thaw
 

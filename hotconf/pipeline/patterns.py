@@ -28,7 +28,9 @@ from .paths import to_pointer
 
 Search = Callable[[str], bool]
 
-_UNICODE_ESCAPE = re.compile(r"\\\\|\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})")
+_UNICODE_ESCAPE = re.compile(
+    r"\\\\|\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})"
+)
 _WHY = (
     (re.compile(r"\(\?<?[=!]"), "lookaround ((?=, (?!, (?<=, (?<!)"),
     (re.compile(r"\\[1-9]|\\k<"), "a backreference"),
@@ -152,9 +154,7 @@ def _pattern_properties(
 def _additional(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     properties = schema.get("properties", {})
     patterns = list(schema.get("patternProperties", {}))
-    return [
-        k for k in instance if k not in properties and not any(search(p, k) for p in patterns)
-    ]
+    return [k for k in instance if k not in properties and not any(search(p, k) for p in patterns)]
 
 
 def _additional_properties(validator: Any, extra: Any, instance: Any, schema: Any) -> Iterator[Any]:
@@ -174,7 +174,9 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
             yield ValidationError(f"{names} {verb} not match any of the regexes: {patterns}")
         else:
             verb = "was" if len(extras) == 1 else "were"
-            yield ValidationError(f"Additional properties are not allowed ({names} {verb} unexpected)")
+            yield ValidationError(
+                f"Additional properties are not allowed ({names} {verb} unexpected)"
+            )
 
 
 def _evaluated_keys(validator: Any, instance: Mapping[str, Any], schema: Any) -> list[str]:
@@ -217,7 +219,9 @@ def _evaluated_keys(validator: Any, instance: Mapping[str, Any], schema: Any) ->
     return keys
 
 
-def _unevaluated_properties(validator: Any, extra: Any, instance: Any, schema: Any) -> Iterator[Any]:
+def _unevaluated_properties(
+    validator: Any, extra: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
     if not validator.is_type(instance, "object"):
         return
     from .dialects import ValidationError
@@ -233,7 +237,9 @@ def _unevaluated_properties(validator: Any, extra: Any, instance: Any, schema: A
         names = ", ".join(repr(k) for k in sorted(bad))
         verb = "was" if len(bad) == 1 else "were"
         if extra is False:
-            yield ValidationError(f"Unevaluated properties are not allowed ({names} {verb} unexpected)")
+            yield ValidationError(
+                f"Unevaluated properties are not allowed ({names} {verb} unexpected)"
+            )
         else:
             yield ValidationError(
                 "Unevaluated properties are not valid under the given schema "

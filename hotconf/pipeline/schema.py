@@ -467,7 +467,9 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
     from .dialects import best_match, validators
 
     meta_cls = validators.validator_for(cls.META_SCHEMA, default=cls)
-    meta = meta_cls(cls.META_SCHEMA, registry=refusing_registry(), format_checker=_meta_formats(cls))
+    meta = meta_cls(
+        cls.META_SCHEMA, registry=refusing_registry(), format_checker=_meta_formats(cls)
+    )
     error = best_match(meta.iter_errors(doc))
     if error is not None:
         message = cap(error.message)

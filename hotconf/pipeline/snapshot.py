@@ -80,17 +80,12 @@ def list_index(seg: object) -> int | None:
 
     Only canonical, non-negative indexes count: an ``int`` from 0, or a string of ASCII
     digits without a leading zero (``"0"``, ``"12"``). ``"-1"``, ``"00"``, ``"+1"``,
-    ``" 1"``, ``"1_0"`` and ``"١"`` name nothing: a dotted key from outside (an HTTP path)
+    ``" 1"``, ``"1_0"`` and non-ASCII digits name nothing: a dotted key from outside (an HTTP path)
     must not reach an item by the back door of Python's ``int()`` and negative indexing.
     """
     if isinstance(seg, int):
         return int(seg) if seg >= 0 else None
-    if (
-        isinstance(seg, str)
-        and seg.isascii()
-        and seg.isdigit()
-        and (seg == "0" or seg[0] != "0")
-    ):
+    if isinstance(seg, str) and seg.isascii() and seg.isdigit() and (seg == "0" or seg[0] != "0"):
         return int(seg)
     return None
 

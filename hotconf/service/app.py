@@ -108,8 +108,10 @@ class Service:
         self.max_wait = max_wait
         self.shutdown_timeout = shutdown_timeout
         self.readiness = Readiness(
-            lambda: self._live is not None
-            and (self._live.degraded or self._live.store_problem is not None)
+            lambda: (
+                self._live is not None
+                and (self._live.degraded or self._live.store_problem is not None)
+            )
         )
         self.feed = VersionFeed(lambda: self._live.version if self._live is not None else 0)
         self.metrics = ServiceMetrics(lambda: self._live, self.readiness, self.feed, registry)

@@ -64,7 +64,7 @@ def guarded(
     """
     parent: type[Any] = base or base_protocol()
 
-    class Guarded(parent):  # type: ignore[misc,valid-type]
+    class Guarded(parent):  # type: ignore[misc]
         _refused = False
         _header_timer: asyncio.TimerHandle | None = None
 

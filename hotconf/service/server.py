@@ -169,9 +169,7 @@ def serve(
             "listening on loopback only"
         )
     sock = bind(host, port)
-    config = uvicorn_config(
-        service, header_timeout=header_timeout, max_connections=max_connections
-    )
+    config = uvicorn_config(service, header_timeout=header_timeout, max_connections=max_connections)
     server = Server(config, service.begin_shutdown)
 
     def failed(exc: BaseException) -> None:

@@ -51,6 +51,7 @@ class Store:
 
     Args:
         path: the database file, or ``None`` for memory only.
+        exclusive: lock its directory against other writers (`hotconf.store.db.StateLock`).
 
     Attributes:
         outbox: the webhook subscribers, outbox and delivery attempts, in the same database.
@@ -59,19 +60,24 @@ class Store:
         StoreError: the database cannot be opened, is not a hotconf store, or is corrupt.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self._db = Database(path)
+    def __init__(self, path: str | os.PathLike[str] | None, *, exclusive: bool = False) -> None:
+        self._db = Database(path, exclusive=exclusive)
         self.path = self._db.path
         self.outbox = Outbox(self._db)
 
     @classmethod
-    def open(cls, state_dir: str | os.PathLike[str] | None) -> Store:
+    def open(cls, state_dir: str | os.PathLike[str] | None, *, exclusive: bool = False) -> Store:
         """Open (creating it if needed) the store in ``state_dir``; ``None`` for memory only.
 
+        Args:
+            state_dir: the state directory.
+            exclusive: lock the directory for this writer (`hotconf.store.db.StateLock`).
+
         Raises:
-            StoreError: the directory cannot be created or written, or the database opened.
+            StoreError: the directory cannot be created or written, or the database opened;
+                or, ``exclusive``, another process holds the directory.
         """
-        return cls(state_file(state_dir))
+        return cls(state_file(state_dir), exclusive=exclusive)
 
     def append(
         self,

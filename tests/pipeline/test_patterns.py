@@ -62,7 +62,9 @@ def test_annotations_and_reports_follow_pattern_properties_on_re2_too() -> None:
 def test_patterns_re2_cannot_run_are_schema_errors(pattern: str, words: str) -> None:
     with pytest.raises(SchemaError) as info:
         Schema.from_dict({"properties": {"a": {"properties": {"b": {"pattern": pattern}}}}})
-    assert words in info.value.message and "/properties/a/properties/b/pattern" in info.value.message
+    assert (
+        words in info.value.message and "/properties/a/properties/b/pattern" in info.value.message
+    )
     with pytest.raises(SchemaError, match="patternProperties"):
         Schema.from_dict({"patternProperties": {pattern: {}}})
 

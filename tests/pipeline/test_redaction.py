@@ -17,7 +17,10 @@ R = "<redacted>"
     ("text", "expected"),
     [
         ("postgres://app:PW@db/app", f"postgres://app:{R}@db/app"),
-        ("postgresql+psycopg://app:p%40ss@db:5432/app", f"postgresql+psycopg://app:{R}@db:5432/app"),
+        (
+            "postgresql+psycopg://app:p%40ss@db:5432/app",
+            f"postgresql+psycopg://app:{R}@db:5432/app",
+        ),
         ("redis://:PW@cache:6379/0", f"redis://:{R}@cache:6379/0"),
         ("amqp://u:p@ss@mq/vhost", f"amqp://u:{R}@mq/vhost"),  # an unescaped @ in it
         ("mongodb://a:PW1@h1,b:PW2@h2/db", f"mongodb://a:{R}@h2/db"),
