@@ -9,11 +9,12 @@ becomes visible before it is validated, nor announced before it is durable (inva
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
 (`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
-only through the narrow `Host` interface that `_RolloutHost` implements here).
+only through the narrow `Host` interface that `hotconf.live.rollout_host` implements).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -27,7 +28,6 @@ from ..errors import (
     HotconfError,
     NoValidConfigError,
     Problem,
-    RolloutError,
     StoreError,
     ValidationError,
 )
@@ -42,6 +42,7 @@ from ..sources import WRITE_TIMEOUT, RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
+from .rollout_host import RolloutHost
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
@@ -110,7 +111,7 @@ class LiveConfig:
         self._lock = threading.RLock()
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
-        self._rollouts = Rollouts(_RolloutHost(self))
+        self._rollouts = Rollouts(RolloutHost(self))
         self._last_digest: str | None = None
         self._candidate_digest: str | None = None  # the bytes of the run in progress
         self._source_checksum: str | None = None
@@ -289,7 +290,8 @@ class LiveConfig:
         if self._worker is not None:
             self._worker.poke(writing)
         elif not self._closed:  # a synchronous source: run now, in the caller's thread
-            self._run("manual")
+            with contextlib.suppress(StoreError):  # told in store_problem; the next run retries
+                self._run("manual")
 
     def _run(
         self,
@@ -299,6 +301,7 @@ class LiveConfig:
         force: bool = False,
     ) -> ReloadResult:
         failed: Exception | None = None
+        result: ReloadResult | None = None
         with self._lock:
             if self._closed and trigger != "start":
                 return self._noop()
@@ -321,10 +324,15 @@ class LiveConfig:
                 result = self._reject(problems, None)
             except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, once
                 log.exception("hotconf: internal error while reloading %s", self.name)
-                # recorded once, like any rejection: the same bytes are not tried again
-                self._last_digest = self._candidate_digest
+                # Recorded once, like any rejection: the same bytes are not tried again. A
+                # source that failed before any bytes is retried (backing off), unrecorded.
+                key = self._candidate_digest or f"internal: {type(exc).__name__}"
                 problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
-                result = self._reject((problem,), None)
+                if trigger != "watch" or key != self._last_digest:
+                    result = self._reject((problem,), None)
+                self._last_digest = key
+                if trigger == "watch" and self._candidate_digest is None:
+                    failed = exc
             log.debug(
                 "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
             )
@@ -345,6 +353,7 @@ class LiveConfig:
         """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
         prev: Snapshot | None = getattr(self, "current", None)
         mark = time.perf_counter()
+        self._candidate_digest = None
         try:
             docs = self._source.read()
         except HotconfError as exc:  # missing, unreadable, over the size limit
@@ -743,58 +752,3 @@ class LiveConfig:
         current = getattr(self, "current", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-class _RolloutHost:
-    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
-
-    __slots__ = ("_live",)
-
-    def __init__(self, live: LiveConfig) -> None:
-        self._live = live
-
-    @property
-    def name(self) -> str:
-        return self._live.name
-
-    @property
-    def current(self) -> Snapshot:
-        return self._live.current
-
-    @property
-    def subscribers(self) -> Subscribers:
-        return self._live._subscribers
-
-    def now(self) -> datetime:
-        return self._live._clock()
-
-    def evaluate(
-        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
-    ) -> Evaluation:
-        live = self._live
-        return live._evaluate(candidate, format, gate=None if force else live._gate)
-
-    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
-        live = self._live
-        with live._lock:
-            live._ensure_open()
-            prev = live.current
-            if prev is not stable:
-                raise RolloutError(
-                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
-                    "not promoted"
-                )
-            # The evaluation was made against `stable`, still served: its report holds.
-            # Keep the source's unchanged content from undoing the promotion at the next
-            # poll or restart, exactly as rollback() does.
-            result = live._commit(
-                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
-            )
-        assert result.snapshot is not None
-        return result.snapshot
-
-    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
-        live = self._live
-        if live.webhooks is not None:
-            live.webhooks._announce_rollout(live.name, event, report)
-        live._rollouts.deliver(event)

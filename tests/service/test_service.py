@@ -532,6 +532,7 @@ def test_readiness_goes_starting_warming_ready_then_shutting_down(
             "version": 1,
             "degraded": False,
             "last_rejection": None,
+            "store_problem": None,
         }
         health = http.get("/healthz").json()
         assert health == {
