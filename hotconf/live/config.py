@@ -36,6 +36,7 @@ from ..pipeline import evaluate as pipeline
 from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
 from ..pipeline.impact import ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.load import DEFAULT_LIMITS, Limits
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import WRITE_TIMEOUT, RawDocument, Source
@@ -74,7 +75,7 @@ class LiveConfig:
 
     __slots__ = (
         "__weakref__", "_candidate_digest", "_clock", "_closed", "_gate", "_last_digest",
-        "_lock", "_on_result", "_pinned", "_rollouts", "_schema", "_source",
+        "_limits", "_lock", "_on_result", "_pinned", "_rollouts", "_schema", "_source",
         "_source_checksum", "_store", "_subscribers", "_validators", "_worker", "current",
         "degraded", "last_rejection", "name", "store_failures", "store_problem", "webhooks",
     )  # fmt: skip
@@ -95,6 +96,7 @@ class LiveConfig:
         gate: Level | LevelName = Level.RESTART,
         worker: ReloadWorker | None = None,
         webhooks: Webhooks | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         try:
             self._gate = Level.of(gate)
@@ -102,6 +104,7 @@ class LiveConfig:
             names = ", ".join(level.value for level in Level)
             raise ValueError(f"gate must be one of {names}, not {gate!r}") from None
         self._source = source
+        self._limits = limits
         self._schema = schema
         self._validators = tuple(validators)
         self._store = store
@@ -264,6 +267,7 @@ class LiveConfig:
             validators=self._validators,
             previous=self.current,
             gate=gate,
+            limits=self._limits,
         )
 
     # -- the pipeline -------------------------------------------------------------------
@@ -377,6 +381,7 @@ class LiveConfig:
             known=known,
             gate=None if force else self._gate,
             report_unparsed=False,
+            limits=self._limits,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:
@@ -692,6 +697,11 @@ class LiveConfig:
     def schema(self) -> Schema | None:
         """The schema candidates are validated against (``None``: none)."""
         return self._schema
+
+    @property
+    def limits(self) -> Limits:
+        """The loader's guards candidates are read with."""
+        return self._limits
 
     @property
     def source(self) -> Source:

@@ -11,6 +11,7 @@ from typing import Any
 from ..events import ReloadResult
 from ..pipeline.evaluate import Validator
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.load import DEFAULT_LIMITS, Limits
 from ..pipeline.schema import Schema
 from ..sources import WRITE_TIMEOUT, Source
 from ..sources.files import coerce_source
@@ -34,6 +35,7 @@ def watch(
     clock: Callable[[], datetime] = _utcnow,
     webhooks: Webhooks | str | os.PathLike[str] | Iterable[Subscriber] | None = None,
     write_timeout: float = WRITE_TIMEOUT,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LiveConfig:
     """Load a config, validate it, and keep it current as its source changes.
 
@@ -59,6 +61,8 @@ def watch(
             lists and redelivers deliveries. See docs/webhooks.md.
         write_timeout: a config file still open for writing is not read until its writer
             closes it, as long as the writer pauses no longer than this (seconds).
+        limits: the loader's guards: size, depth and node count (`Limits`; the defaults
+            keep a reload near a second: docs/loading.md).
 
     Returns:
         A started `LiveConfig`.
@@ -73,7 +77,7 @@ def watch(
         >>> live = hotconf.watch("config.yaml", schema="config.schema.json")  # doctest: +SKIP
         >>> live.get("db.pool_size", default=10)  # doctest: +SKIP
     """
-    src = coerce_source(source, write_timeout=write_timeout)
+    src = coerce_source(source, write_timeout=write_timeout, max_bytes=limits.max_bytes)
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)
@@ -89,6 +93,7 @@ def watch(
         gate=gate,
         clock=clock,
         webhooks=hooks,
+        limits=limits,
     )
     bind = getattr(src, "bind", None)
     if bind is not None:

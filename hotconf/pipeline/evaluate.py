@@ -21,7 +21,7 @@ from ..errors import LoadError, Problem
 from ..sources import RawDocument
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
-from .load import locate, parse
+from .load import DEFAULT_LIMITS, Limits, locate, parse
 from .paths import from_pointer, to_pointer
 from .redaction import scrub_text
 from .schema import Schema
@@ -95,10 +95,10 @@ def digest(docs: Iterable[RawDocument]) -> str:
     return h.hexdigest()
 
 
-def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
+def parse_all(docs: Iterable[RawDocument], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for i, doc in enumerate(docs):
-        part = parse(doc.data, doc.format, name=doc.name)
+        part = parse(doc.data, doc.format, name=doc.name, limits=limits)
         data = part if i == 0 else merge(data, part)
     return data
 
@@ -189,6 +189,7 @@ def evaluate(
     known: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Evaluation:
     """Check one candidate: parse, hash, validate, assess against ``previous``, gate.
 
@@ -206,6 +207,7 @@ def evaluate(
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
+        limits: the loader's guards (`hotconf.Limits`).
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -236,7 +238,7 @@ def evaluate(
     else:
         docs = tuple(candidate)
         try:
-            data = parse_all(docs)
+            data = parse_all(docs, limits)
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
             report = None

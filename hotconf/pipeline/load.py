@@ -45,6 +45,12 @@ FORMATS = ("yaml", "json")
 class Limits:
     """Guards applied while loading; a candidate over any of them is refused (code ``limit``).
 
+    The defaults are what a whole reload (parse, checksum, diff, report) of a worst-case
+    config takes about a second for on a 2-core machine without the ``fast`` extra
+    (``bench/bench_limits.py``, docs/loading.md): 50,000 nodes is about 25,000 keys. Raise
+    them with ``hotconf.watch(limits=Limits(...))`` for bigger configs, knowing each reload
+    of those holds the reload worker (and a CPU) longer.
+
     Args:
         max_bytes: largest accepted file or byte string.
         max_depth: deepest nesting of mappings and sequences (the top-level mapping is 1).
@@ -52,9 +58,9 @@ class Limits:
             an alias counts as its whole subtree, so alias bombs stop here.
     """
 
-    max_bytes: int = 32 * 1024 * 1024
+    max_bytes: int = 4 * 1024 * 1024
     max_depth: int = 64
-    max_nodes: int = 5_000_000
+    max_nodes: int = 50_000
 
 
 DEFAULT_LIMITS = Limits()

@@ -15,7 +15,6 @@ from starlette.responses import Response
 
 from ..errors import ClosedError, LoadError, StoreError, ValidationError, VersionNotFoundError
 from ..events import ReloadResult
-from ..pipeline.load import DEFAULT_LIMITS
 from .config_api import report_dict
 from .http import MAX_INT, ApiError, bad_request, json_body, json_response, problems_list
 
@@ -99,7 +98,7 @@ class AdminApi:
                 "Unsupported media type",
                 f"send the candidate as {', '.join(FORMATS)}, not {media or 'no content type'}",
             )
-        body = await _read_capped(request, DEFAULT_LIMITS.max_bytes)
+        body = await _read_capped(request, live.limits.max_bytes)
         try:
             report = await run_in_threadpool(live.validate, body, fmt)
         except LoadError as exc:

@@ -337,14 +337,17 @@ def coerce_source(
     source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     write_timeout: float = WRITE_TIMEOUT,
+    max_bytes: int = DEFAULT_LIMITS.max_bytes,
 ) -> Source:
     """A source from what ``hotconf.watch`` accepts: a `Source` as is, a file, a directory
-    or a list of files (a `FileSource` with ``write_timeout``)."""
+    or a list of files (a `FileSource` with ``write_timeout`` and ``max_bytes``)."""
     if isinstance(source, str | os.PathLike):
         directory = os.path.isdir(source)
-        return FileSource(source, directory=directory, write_timeout=write_timeout)
+        return FileSource(
+            source, directory=directory, write_timeout=write_timeout, max_bytes=max_bytes
+        )
     if isinstance(source, Sequence):
-        return FileSource(list(source), write_timeout=write_timeout)
+        return FileSource(list(source), write_timeout=write_timeout, max_bytes=max_bytes)
     return source
 
 
