@@ -96,9 +96,7 @@ def main() -> None:
         else:
             floor = median_s(lambda data=data: yaml.load(data, Loader=yaml.CSafeLoader), args.runs)
         total = median_s(lambda doc=doc: evaluate(doc, previous=previous), args.runs)
-        print(
-            f"{label:32} {fmt:4} {len(data):9} {floor:7.3f}s {total:8.3f}s {total / floor:5.1f}x"
-        )
+        print(f"{label:32} {fmt:4} {len(data):9} {floor:7.3f}s {total:8.3f}s {total / floor:5.1f}x")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,9 @@ def bench(leaves: int, runs: int) -> None:
     if FAST:
         taken = hotconf_load._fast_yaml(ydata.decode(), hotconf_load.DEFAULT_LIMITS)
         assert taken == config, "the fast path should take generated configs"
-        stages.append(("hotconf parse yaml, fast path", ydata, lambda: parse(ydata, "yaml", limits=BIG)))
+        stages.append(
+            ("hotconf parse yaml, fast path", ydata, lambda: parse(ydata, "yaml", limits=BIG))
+        )
     stages += [
         ("json.loads [floor]", jdata, lambda: json.loads(jdata)),
         ("hotconf parse json", jdata, lambda: parse(jdata, "json", limits=BIG)),

@@ -167,7 +167,9 @@ def bench_size(leaves: int, repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.yaml"
         path.write_bytes(raw)
-        file_live = hotconf.watch(path, schema=schema, state_dir=None, poll_interval=None, limits=BIG)
+        file_live = hotconf.watch(
+            path, schema=schema, state_dir=None, poll_interval=None, limits=BIG
+        )
 
         def read_and_hash() -> None:
             with open(path, "rb") as f:
