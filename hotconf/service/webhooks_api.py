@@ -29,7 +29,7 @@ from .http import ApiError, bad_request, int_param, json_body, json_response
 if TYPE_CHECKING:
     from .app import Service
 
-_FIELDS = frozenset({"url", "secret", "events", "keys", "allow_private", "name"})
+_FIELDS = frozenset({"url", "secret", "events", "keys", "allow_private", "name", "raw_checksums"})
 
 
 def _webhooks(live: LiveConfig) -> Webhooks:

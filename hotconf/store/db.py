@@ -10,7 +10,8 @@ together (DESIGN inv. 3).
 
 Schema versions (``PRAGMA user_version``): 1 creates ``meta``, ``versions`` and
 ``rejections``; 2 adds the webhook tables (``subscribers``, ``webhook_events``, ``outbox``: one
-row per event per subscriber, ``deliveries``: one row per HTTP attempt). A database is migrated
+row per event per subscriber, ``deliveries``: one row per HTTP attempt); 3 adds
+``subscribers.raw_checksums``. A database is migrated
 forward when opened; one from a newer hotconf is refused.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "hotconf.db"
 LOCK_NAME = "hotconf.lock"
 
@@ -109,8 +110,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (outbox_id, id);
 """
 
+# A subscriber may opt in to raw checksums in its webhook bodies (keyed fingerprints else).
+_RAW_CHECKSUMS = """
+ALTER TABLE subscribers ADD COLUMN raw_checksums INTEGER NOT NULL DEFAULT 0;
+"""
+
 # The DDL that brings a database from the version before each key to that version.
-_MIGRATIONS = {1: _HISTORY, 2: _WEBHOOKS}
+_MIGRATIONS = {1: _HISTORY, 2: _WEBHOOKS, 3: _RAW_CHECKSUMS}
 
 
 def state_file(state_dir: str | os.PathLike[str] | None) -> Path | None:
@@ -239,13 +245,18 @@ class Database:
             raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
 
     def _migrate(self, found: int) -> None:
-        # One transaction per start: a crash half-way leaves the old version, and the DDL is
-        # idempotent, so two processes opening the same database at once both succeed.
-        steps = "".join(_MIGRATIONS[v] for v in range(found + 1, SCHEMA_VERSION + 1))
+        # One transaction per start: a crash half-way leaves the old version; the version is
+        # read again inside it, so of two processes opening the same old database at once
+        # the second finds the work done.
         try:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
         except sqlite3.Error:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")

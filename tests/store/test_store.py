@@ -93,7 +93,9 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
         store.close()
     db = sqlite3.connect(tmp_path / "hotconf.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        columns = {r[1] for r in db.execute("PRAGMA table_info(subscribers)")}
+        assert "raw_checksums" in columns
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"subscribers", "outbox", "deliveries"} <= tables
     finally:
