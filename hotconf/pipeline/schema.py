@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import HotconfError, Problem, SchemaError
 from . import _fastpath
 from ._messages import cap, message
+from .cycles import find_loop
 from .load import load
 from .paths import from_pointer, to_pointer
 from .patterns import check_patterns, linear
@@ -126,16 +127,26 @@ class Schema:
         self.dialect, cls, spec, checker = _dialect(doc, source)
         openapi = self.dialect.startswith("openapi")
         self.pointer = _normalize_pointer(pointer, doc, openapi, source)
+        _check_nested_dialects(doc, openapi, source)
+        if not openapi:  # first: referencing crawls the document and trips on a bad one
+            _check_schema(doc, cls, source)
         registry, base = make_registry(doc, spec)
         bad_refs = check_refs(doc, spec, registry, base, openapi=openapi)
         if bad_refs:
             more = f" (and {len(bad_refs) - 1} more)" if len(bad_refs) > 1 else ""
             raise SchemaError(bad_refs[0].message + more, bad_refs if more else ())
-        _check_nested_dialects(doc, openapi, source)
         if openapi:
             _check_openapi(doc, self.dialect, source)
-        else:
-            _check_schema(doc, cls, source)
+        schemas = (
+            tuple(map(str, w)) for w, _, is_schema in walk(doc, openapi=openapi) if is_schema
+        )
+        loop = find_loop(doc, schemas)
+        if loop is not None:
+            raise _schema_error(
+                source,
+                f"{loop or '/'} refers back to itself in place ($ref, allOf, anyOf, oneOf, not, "
+                "if/then/else apply to the same value): validating against it would never end",
+            )
         check_patterns(walk(doc, openapi=openapi), source)
         cls = linear(cls)  # patterns on RE2: no pattern can stall the process
         target = base + (self.pointer or "")
@@ -253,12 +264,16 @@ class Schema:
         from .dialects import best_match
 
         found: list[tuple[tuple[Any, ...], Problem]] = []
-        for error in self._validator.iter_errors(data):
-            if error.context:
-                error = best_match([error]) or error
-            path = tuple(error.absolute_path)
-            text = scrub_text(message(error, self.is_sensitive(path)))
-            found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
+        try:
+            for error in self._validator.iter_errors(data):
+                if error.context:
+                    error = best_match([error]) or error
+                path = tuple(error.absolute_path)
+                text = scrub_text(message(error, self.is_sensitive(path)))
+                found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
+        except RecursionError:  # a config nested past what the schema's recursion can follow
+            msg = "validation recursed too deep for Python: the config is nested too deeply"
+            found.append(((), Problem(msg, "", "limit")))
         found.sort(key=lambda item: (_sort_key(item[0]), item[1].code, item[1].message))
         problems = [problem for _, problem in found[:MAX_PROBLEMS]]
         if len(found) > MAX_PROBLEMS:
