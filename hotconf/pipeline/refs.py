@@ -285,8 +285,8 @@ class Annotator:
         if isinstance(segment, str):
             found += _properties(node, segment)
         index = segment if isinstance(segment, int) else None
-        if isinstance(segment, str) and segment.isdigit():
-            index = int(segment)
+        if isinstance(segment, str) and segment.isascii() and segment.isdigit():
+            index = int(segment)  # ("²".isdigit() too, but int() refuses it: found by tests/fuzz)
         if index is not None:
             found.append(_item(node, index))
         for child in found:

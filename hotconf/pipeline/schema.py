@@ -28,6 +28,7 @@ from .paths import from_pointer, to_pointer
 from .patterns import check_patterns, linear
 from .redaction import scrub_text
 from .refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
+from .snapshot import list_index
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -437,7 +438,7 @@ def _normalize_pointer(
         raise _schema_error(source, f"{pointer!r} is not a JSON Pointer") from None
     node: Any = doc
     for segment in segments:
-        if isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
+        if isinstance(node, list) and list_index(segment) is not None and int(segment) < len(node):
             node = node[int(segment)]
         elif isinstance(node, Mapping) and segment in node:
             node = node[segment]

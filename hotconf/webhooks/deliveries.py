@@ -99,7 +99,7 @@ def retry_after(value: str | None, now: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to float()
         return now + float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -350,6 +350,7 @@ def test_delay_jitter_and_retry_after() -> None:
         ("Thursday, 01-Jan-70 00:20:00 GMT", 1200.0),  # RFC 850, still allowed
         ("-5", None),
         ("soon", None),
+        ("\u00b2", None),  # a digit to str.isdigit(), not to float(): a receiver may send it
     ],
 )
 def test_retry_after_header(value: str | None, expected: float | None) -> None:
