@@ -1,7 +1,9 @@
-"""Deterministic synthetic configs for the benchmarks (see /work/shared/perf-baseline.md).
+"""Deterministic synthetic configs for the benchmarks (nested mappings and lists of strings,
+ints and bools, as the floors in bench/README.md are measured on).
 
 Nested mappings and lists holding strings, ints and bools; 1k leaves make about 26 KiB of
-block-style YAML, 10k about 250 KiB, 100k about 2.5 MiB.
+block-style YAML, 10k about 250 KiB, 100k about 2.5 MiB. `schema_for` derives a JSON Schema
+that checks every leaf.
 """
 
 from __future__ import annotations
@@ -69,6 +71,30 @@ def make_config(leaves: int, seed: int = 0) -> dict[str, Any]:
                 section[key] = _leaf(rng)
                 left -= 1
     return root
+
+
+def schema_for(value: Any) -> dict[str, Any]:
+    """A JSON Schema (2020-12) that describes ``value``'s shape, with a check on every leaf."""
+    if isinstance(value, dict):
+        return {
+            "type": "object",
+            "properties": {k: schema_for(v) for k, v in value.items()},
+            "required": list(value),
+            "additionalProperties": False,
+        }
+    if isinstance(value, list):
+        return {
+            "type": "array",
+            "items": {"type": ["string", "integer", "boolean"]},
+            "maxItems": 64,
+        }
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "integer", "minimum": 0, "maximum": 10_000_000}
+    if isinstance(value, str):
+        return {"type": "string", "minLength": 1, "maxLength": 200}
+    raise TypeError(type(value).__name__)
 
 
 def to_yaml(data: Any) -> bytes:

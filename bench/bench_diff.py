@@ -94,8 +94,11 @@ def main() -> None:
     parser.add_argument("--big", action="store_true", help="add 100k leaves")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-deepdiff", action="store_true", help="skip DeepDiff (slow)")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 200 leaves, one run")
     args = parser.parse_args()
     sizes = [1_000, 10_000, *([100_000] if args.big else [])]
+    if args.quick:
+        sizes, args.runs = [200], 1
     schema = Schema.coerce({"type": "object"})
     print(f"{'leaves':>7} {'walk':>9} {'DeepDiff':>10} {'hotconf':>9} {'assess':>9} "
           f"{'hotconf/walk':>13} {'assess/walk':>12} {'DeepDiff/walk':>14}")  # fmt: skip

@@ -11,7 +11,7 @@ from the same t0, so the difference is what hotconf adds on top of etcd's own no
 re-reading the pointer and the version, re-validating, committing and swapping in each
 instance, with N instances' threads sharing one interpreter (GIL) as the worst case.
 
-Run: python3 bench/bench_fleet.py [--publishes 100] [--instances 3,20]
+Run: python3 bench/bench_fleet.py [--publishes 100] [--instances 3,20] [--quick]
 """
 
 from __future__ import annotations
@@ -177,7 +177,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publishes", type=int, default=100)
     parser.add_argument("--instances", default="3,20")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 3 publishes, 2 instances")
     args = parser.parse_args()
+    if args.quick:
+        args.publishes, args.instances = 3, "2"
     root = Path(tempfile.mkdtemp(prefix="hotconf-bench-etcd-"))
     proc, url = start_etcd(root)
     try:

@@ -26,6 +26,7 @@ Goal: hotconf p99 within +20 ms of bare.
 
 Run: python3 bench/bench_latency.py [--saves N] [--modes inplace,atomic,k8s] [--no-busy]
      [--switch-interval SECONDS]   (sys.setswitchinterval for the whole run; default 0.005)
+     [--quick]   (smoke test: 3 saves per case and side)
 """
 
 from __future__ import annotations
@@ -286,8 +287,11 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES), help="inplace,atomic,k8s")
     ap.add_argument("--no-busy", action="store_true", help="skip the busy-GIL variant")
     ap.add_argument("--switch-interval", type=float, help="sys.setswitchinterval(SECONDS)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 3 saves per case and side")
     ap.add_argument("--driver", nargs=3, metavar=("MODE", "DIR", "FD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.quick:
+        args.saves = 3
     if args.driver:
         mode, root, fd = args.driver
         driver(mode, root, int(fd))

@@ -1,6 +1,6 @@
 """How fast hotconf.pipeline.load parses, next to the floors it is measured against.
 
-Usage: python bench/bench_load.py [--big] [--runs N]
+Usage: python bench/bench_load.py [--big] [--runs N] [--quick]
 
 For generated configs of 1k and 10k leaves (and 100k with --big) it prints the median time of
 each stage and its ratio to the floor measured in the same run: PyYAML's `CSafeLoader` for
@@ -30,7 +30,7 @@ from _gen import BIG, make_config, to_json, to_yaml  # noqa: E402
 from hotconf.pipeline.load import parse  # noqa: E402
 
 hotconf_load = sys.modules["hotconf.pipeline.load"]
-FAST = hotconf_load._fast is not None
+FAST = hotconf_load._fast is not None  # yaml-rs (the `fast` extra) is installed
 
 
 def median_ms(fn: Callable[[], Any], runs: int, budget_s: float = 10.0) -> float:
@@ -68,7 +68,7 @@ def bench(leaves: int, runs: int) -> None:
         ("hotconf parse yaml, reference", ydata, lambda: reference(ydata)),
     ]
     if FAST:
-        taken = hotconf_load._fast_yaml(ydata.decode(), hotconf_load.DEFAULT_LIMITS)
+        taken = hotconf_load._fast(ydata.decode(), hotconf_load.DEFAULT_LIMITS)
         assert taken == config, "the fast path should take generated configs"
         stages.append(
             ("hotconf parse yaml, fast path", ydata, lambda: parse(ydata, "yaml", limits=BIG))
@@ -90,12 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description="hotconf.pipeline.load against PyYAML and json")
     args.add_argument("--big", action="store_true", help="also run 100k leaves")
     args.add_argument("--runs", type=int, default=9, help="runs per stage (default 9)")
+    args.add_argument("--quick", action="store_true", help="smoke test: 100 leaves, one run")
     opts = args.parse_args(argv)
     os.environ.pop("HOTCONF_FAST", None)
     print(f"python {sys.version.split()[0]}, libyaml {yaml.__with_libyaml__}, fast path {FAST}")
     print(f"{'leaves':>7} {'size':>9}  {'stage':<34} {'median ms':>10} {'ratio':>7}")
-    for leaves in (1_000, 10_000, *((100_000,) if opts.big else ())):
-        bench(leaves, opts.runs)
+    sizes = (100,) if opts.quick else (1_000, 10_000, *((100_000,) if opts.big else ()))
+    for leaves in sizes:
+        bench(leaves, 1 if opts.quick else opts.runs)
     return 0
 
 

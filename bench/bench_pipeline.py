@@ -13,7 +13,7 @@ type, so jsonschema does real work on every leaf. Goal at 10k leaves: hotconf to
 Then the no-op path: ``live._run("watch")`` on bytes already seen (it returns before parsing)
 vs sha256 of the raw bytes, in memory and from a real file.
 
-Run: python3 bench/bench_pipeline.py [--big] [--repeats N]
+Run: python3 bench/bench_pipeline.py [--big] [--repeats N] [--quick]
 """
 
 from __future__ import annotations
@@ -36,37 +36,13 @@ from typing import Any
 
 import jsonschema
 import yaml
-from _gen import BIG, make_config, to_yaml
+from _gen import BIG, make_config, schema_for, to_yaml
 
 import hotconf
 from hotconf.testing import MemorySource
 
 STAGES = ("read", "parse", "hash", "freeze", "validate", "diff", "commit")
 GOAL_10K = 3.0
-
-
-def schema_for(value: Any) -> dict[str, Any]:
-    """A JSON Schema (2020-12) that describes ``value``'s shape, with a check on every leaf."""
-    if isinstance(value, dict):
-        return {
-            "type": "object",
-            "properties": {k: schema_for(v) for k, v in value.items()},
-            "required": list(value),
-            "additionalProperties": False,
-        }
-    if isinstance(value, list):
-        return {
-            "type": "array",
-            "items": {"type": ["string", "integer", "boolean"]},
-            "maxItems": 64,
-        }
-    if isinstance(value, bool):
-        return {"type": "boolean"}
-    if isinstance(value, int):
-        return {"type": "integer", "minimum": 0, "maximum": 10_000_000}
-    if isinstance(value, str):
-        return {"type": "string", "minLength": 1, "maxLength": 200}
-    raise TypeError(type(value).__name__)
 
 
 def edited(value: Any, rng: random.Random, share: float = 0.01) -> Any:
@@ -225,6 +201,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--big", action="store_true", help="also 100k leaves (slow: minutes)")
     ap.add_argument("--repeats", type=int, default=0, help="reloads per size (default: by size)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 200 leaves, one reload")
     args = ap.parse_args()
     fast = os.environ.get("HOTCONF_FAST", "1") != "0"
     on = {
@@ -239,6 +216,8 @@ def main() -> None:
     sizes = {1_000: 21, 10_000: 7}
     if args.big:
         sizes[100_000] = 3
+    if args.quick:
+        sizes = {200: 1}
     for leaves, repeats in sizes.items():
         bench_size(leaves, args.repeats or repeats)
 

@@ -12,7 +12,7 @@ median over them, with the range.
 
 Goals: ``live.current[...]`` <= 1.3x the dict chain, ``live.get("a.b.c")`` <= 1.5x.
 
-Run: python3 bench/bench_read.py [--seeds N] [--rounds N] [--number N]
+Run: python3 bench/bench_read.py [--seeds N] [--rounds N] [--number N] [--quick]
 """
 
 from __future__ import annotations
@@ -129,8 +129,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=41, help="interleaved rounds (default 41)")
     ap.add_argument("--number", type=int, default=50_000, help="reads per timing (50000)")
     ap.add_argument("--seeds", type=int, default=9, help="processes, PYTHONHASHSEED=1..N (9)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 1 process, 3 short rounds")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.quick:
+        args.seeds, args.rounds, args.number = 1, 3, 1_000
     if args.child:
         print(json.dumps(measure(args.rounds, args.number)))
         return

@@ -118,7 +118,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200, help="outbox rows per version")
     parser.add_argument("--commits", type=int, default=300, help="commits per variant")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 5 rows, 5 commits")
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.commits = 5, 5
     print(f"one version + {args.rows} outbox rows, {args.commits} commits each (medians)\n")
     print("| database | Store.append | inline SQL | ratio | goal |")
     print("|---|---|---|---|---|")

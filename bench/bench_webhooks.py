@@ -20,7 +20,7 @@ Goals: ``all`` delivers all N=200 within 2 s; ``silent`` delivers the other 199 
 than ``all`` (ratio ~1); the reload path (``set``) does not grow with receivers beyond
 writing the rows.
 
-Run: python3 bench/bench_webhooks.py [--receivers N] [--rounds R] [--changes C]
+Run: python3 bench/bench_webhooks.py [--receivers N] [--rounds R] [--changes C] [--quick]
 """
 
 from __future__ import annotations
@@ -161,7 +161,10 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--changes", type=int, default=5, help="changes per round and mode")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 3 receivers, 1 change")
     args = parser.parse_args()
+    if args.quick:
+        args.receivers, args.rounds, args.changes = 3, 1, 1
     modes = ("none", "all", "silent")
     fanout: dict[str, list[float]] = {m: [] for m in modes}
     commit: dict[str, list[float]] = {m: [] for m in modes}

@@ -54,7 +54,9 @@ class ChangeEvent:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A candidate was refused; the last-known-good stays served (DESIGN inv. 6).
+    """A candidate was refused; the last-known-good stays served.
+
+    Every rejection is recorded, logged and announced (docs/architecture.md, invariant 6).
 
     Attributes:
         at: when (UTC).

@@ -71,7 +71,8 @@ def config_text(pool: int = 5, host: str = "db.local", extra: str = "") -> str:
 
 @pytest.fixture
 def etcd(tmp_path: Path) -> Iterator[Any]:
-    """A real etcd on free loopback ports, data in tmp_path (tests/test_etcd.py: EtcdServer)."""
+    """A real etcd on free loopback ports, data in tmp_path (`EtcdServer` of
+    tests/fleet/test_etcd.py)."""
     from .fleet.test_etcd import EtcdServer
 
     server = EtcdServer(tmp_path)

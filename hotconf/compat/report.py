@@ -4,7 +4,7 @@ A schema is read as the set of configs it accepts. Each difference between two s
 that set, narrows it, changes it (both), changes nothing that validation sees (metadata, a
 ``default``), or cannot be proven either way ("semantic": a changed ``pattern``, an ``if``
 condition, overlapping ``oneOf`` branches nobody can rule out). The mode turns each effect into a
-level on the impact scale of DESIGN.md:
+level on the scale of config impact reports (`hotconf.pipeline.levels`, docs/impact.md):
 
 =========  ======================================  ========  ========  ========  ========
 mode       question                                widen     narrow    change    semantic

@@ -2,8 +2,8 @@
 
 jsonschema-rs only ever answers "valid" here; any other answer falls back to jsonschema, which
 stays the reference and writes the problems. A wrong "valid" would let a bad config through,
-so the fast path is built only where the two are known to agree (tests/test_schema.py checks
-a corpus both ways):
+so the fast path is built only where the two are known to agree (tests/pipeline/test_schema.py
+checks a corpus both ways):
 
 * JSON Schema dialects only: OpenAPI's ``nullable``, boolean exclusives and OAS formats are
   left to openapi-schema-validator;
@@ -19,6 +19,14 @@ a corpus both ways):
 
 Nothing is fetched: every ``$ref`` was resolved inside the document before this is built,
 and rs gets a retriever that refuses.
+
+`meta_valid` is the same idea for the check of a schema document against its dialect's
+meta-schema: rs may only say "valid" (jsonschema then is not asked at all), and anything else
+goes to jsonschema, which decides and words the error. rs validates the document as data
+against jsonschema's own copy of the meta-schema, with jsonschema's format checkers (``regex``,
+``uri-reference``…) called back, under the same `_plain_data` rule; the meta-schemas use none
+of the constructs the two read differently (tests/pipeline/test_schema_startup.py checks a generated
+corpus both ways).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .refs import refuse, walk
+from .refs import Survey, refuse, survey
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -72,32 +80,35 @@ def _plain_pattern(pattern: object) -> bool:
     )
 
 
-def eligible(document: Mapping[str, Any], dialect: str) -> bool:
-    """Does rs agree with jsonschema on everything this document can say?"""
+def eligible(document: Mapping[str, Any], dialect: str, found: Survey | None = None) -> bool:
+    """Does rs agree with jsonschema on everything this document can say?
+
+    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    """
     if dialect not in _DIALECTS:
         return False
-    for _, node, _ in walk(document, openapi=False):
-        for key, value in node.items():
-            if key.startswith("x-"):
-                continue
-            if key not in _KEYWORDS:
-                return False
-            if key == "pattern" and not _plain_pattern(value):
-                return False
-            if key == "patternProperties" and not all(map(_plain_pattern, value)):
-                return False
-            if key == "multipleOf" and (type(value) is not int):
-                return False
-        if dialect in _OLD_DRAFTS and "$ref" in node and len(node) > 1:
-            return False
-    return True
+    if found is None:
+        found = survey(document, openapi=False)
+    return (
+        all(key.startswith("x-") for key in found.keywords - _KEYWORDS)
+        and all(map(_plain_pattern, found.patterns))
+        and all(type(value) is int for value in found.multiples)
+        and not (dialect in _OLD_DRAFTS and found.ref_siblings)
+    )
 
 
 def build(
-    document: Mapping[str, Any], pointer: str | None, dialect: str, checker: FormatChecker
+    document: Mapping[str, Any],
+    pointer: str | None,
+    dialect: str,
+    checker: FormatChecker,
+    found: Survey | None = None,
 ) -> Callable[[Any], bool] | None:
-    """An ``is_valid(data)`` that may only say True when jsonschema would; None if unavailable."""
-    if os.environ.get("HOTCONF_FAST", "1") == "0" or not eligible(document, dialect):
+    """An ``is_valid(data)`` that may only say True when jsonschema would; None if unavailable.
+
+    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    """
+    if os.environ.get("HOTCONF_FAST", "1") == "0" or not eligible(document, dialect, found):
         return None
     try:
         import jsonschema_rs
@@ -127,6 +138,43 @@ def build(
         return _plain_data(data) and is_valid(data)
 
     return fast
+
+
+_META: dict[Any, Callable[[Any], bool] | None] = {}  # validator class -> rs meta is_valid
+
+
+def meta_valid(document: Mapping[str, Any], cls: Any) -> bool:
+    """Does jsonschema-rs find ``document`` valid against ``cls.META_SCHEMA``?
+
+    True only when jsonschema's own meta-schema check would pass too; False when rs is absent,
+    turned off, or not sure (then the caller runs jsonschema's check).
+    """
+    if os.environ.get("HOTCONF_FAST", "1") == "0":
+        return False
+    if cls not in _META:
+        _META[cls] = _meta_validator(cls)
+    is_valid = _META[cls]
+    return is_valid is not None and _plain_data(document) and is_valid(document)
+
+
+def _meta_validator(cls: Any) -> Callable[[Any], bool] | None:
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    checker = cls.FORMAT_CHECKER
+    try:
+        validator = jsonschema_rs.validator_for(
+            cls.META_SCHEMA,
+            formats={name: _format(checker, name) for name in checker.checkers},
+            validate_formats=True,
+            ignore_unknown_formats=True,
+            retriever=refuse,
+        )
+    except Exception:  # rs without this draft: jsonschema checks every document
+        return None
+    is_valid: Callable[[Any], bool] = validator.is_valid
+    return is_valid
 
 
 def _format(checker: FormatChecker, name: str) -> Callable[[str], bool]:

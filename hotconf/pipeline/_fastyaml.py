@@ -6,7 +6,7 @@ merge keys, digit separators (`1_000`, even `_1`), radix spellings (`0X1F`, `0b1
 where libyaml reads 1.1, recurses (and crashes) on deep nesting, and has no line numbers. So
 it only sees text with none of those constructs (a conservative scan: a false alarm costs
 speed, never correctness), its result is checked, and everything else, errors included, takes
-the reference path. tests/test_load.py holds the evidence; other versions are not trusted.
+the reference path. tests/pipeline/test_load.py holds the evidence; other versions are not trusted.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Problem messages for `hotconf.pipeline.schema` that never carry secret values (DESIGN inv. 8).
+"""Problem messages for `hotconf.pipeline.schema` that never carry secret values.
 
 jsonschema writes the instance into its messages (``'hunter2' is too short``) and reprs whole
 containers, which may hold secrets. `message` keeps jsonschema's wording only where that
 cannot leak: a scalar at a path that is not sensitive, or a message that names keys. Anything
-else is rebuilt from the keyword and the schema's value alone.
+else is rebuilt from the keyword and the schema's value alone (docs/architecture.md,
+invariant 8).
 """
 
 from __future__ import annotations

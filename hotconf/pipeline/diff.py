@@ -40,7 +40,8 @@ class Change:
         path: where, as a tuple of keys and list indexes (``pointer`` gives the JSON Pointer).
         kind: what happened there.
         old: the value before (``None`` when added).
-        new: the value after (``None`` when removed).
+        new: the value after (``None`` when removed; the default it falls back to when the
+            defaults stage filled it in: `hotconf.pipeline.impact`).
         sensitive: the path holds a secret; `redacted` hides both values.
         level: how much it matters (set by `hotconf.impact`).
         reason: why it has that level, for a human.
@@ -59,7 +60,10 @@ class Change:
         return to_pointer(self.path)
 
     def redacted(self) -> Change:
-        """This change with secret values replaced by ``REDACTED`` (DESIGN inv. 8)."""
+        """This change with secret values replaced by ``REDACTED``.
+
+        The change itself is still reported (docs/architecture.md, invariant 8).
+        """
         if not self.sensitive:
             return self
         return replace(

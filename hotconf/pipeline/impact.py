@@ -1,7 +1,7 @@
 """Impact: what a change means. Classifies each `Change` with the schema into a level with a
 reason, and bundles them into an `ImpactReport` that renders as text, JSON or Markdown.
 
-Levels (DESIGN "Impact levels"), lowest to highest:
+Levels (`hotconf.pipeline.levels`; docs/impact.md is the user guide), lowest to highest:
 
 - ``none``: semantically equal (order, comments, anchors, quoting): the candidate is a no-op;
 - ``safe``: a value changed within the schema, an optional key or a list item added;
@@ -15,22 +15,25 @@ Levels (DESIGN "Impact levels"), lowest to highest:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import Problem
 from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
-from .paths import Path, to_pointer
+from .paths import Path, covered, to_pointer
 from .redaction import scrub_text
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
 _MISSING: Any = object()
+_NUMBERS = frozenset({int, float, bool, type(None)})  # scalars without text to scrub
 _COLORS = {"none": "2", "safe": "32", "risky": "33", "restart": "36", "breaking": "1;31"}
 _SIGNS = {
     "value_changed": "~",
@@ -67,18 +70,39 @@ def _json_type(value: Any) -> str:
 
 
 class Classifier:
-    """Gives each change a level and a reason, reading the schema's annotations.
+    """Gives each change a level and a reason, reading the schemas' annotations.
 
     Args:
-        schema: the schema of the new config (``None``: structure and values only).
+        schema: the schema of the new config, or several (a JSON Schema and a model's: a
+            path is secret if either says so, an annotation counts where either has it);
+            ``None``: structure and values only.
+        defaulted: paths of the new config that its defaults filled in (`hotconf.pipeline
+            .defaults`): a change there is a key taken out that falls back to its default.
+        secrets: paths that are secret whatever the schemas say (values a secret file set).
     """
 
-    def __init__(self, schema: Schema | None) -> None:
-        self.schema = schema
+    def __init__(
+        self,
+        schema: Schema | Sequence[Schema] | None,
+        defaulted: Collection[Path] = frozenset(),
+        secrets: Collection[tuple[str, ...]] = (),
+    ) -> None:
+        self.schemas: tuple[Schema, ...] = (
+            () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
+        )
+        self.schema = self.schemas[0] if self.schemas else None
+        self.defaulted = defaulted
+        self.secrets = secrets
 
-    def sensitive(self, path: Path) -> bool:
-        if self.schema is not None:
-            return self.schema.is_sensitive(path)
+    def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
+        """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
+        if self.secrets and covered(path, self.secrets):
+            return True
+        if self.schemas:
+            return any(s.is_sensitive(path, parent=parent) for s in self.schemas)
+        if parent is not None and path:
+            last = path[-1]
+            return parent or (isinstance(last, str) and sensitive_name(last))
         return any(isinstance(s, str) and sensitive_name(s) for s in path)
 
     def hide_secrets(self, change: Change) -> Change:
@@ -86,42 +110,70 @@ class Classifier:
         value added, removed or replaced whole (``db`` added with a ``password`` in it)."""
         if change.sensitive:
             return change.redacted()
+        here = self.sensitive(change.path)
         return replace(
             change,
-            old=self._scrub(change.old, change.path),
-            new=self._scrub(change.new, change.path),
+            old=self._scrub(change.old, change.path, here),
+            new=self._scrub(change.new, change.path, here),
         )
 
-    def _scrub(self, value: Any, path: Path) -> Any:
-        if isinstance(value, Mapping):
+    def _scrub(self, value: Any, path: Path, here: bool) -> Any:
+        # ``here``: is ``path`` sensitive? Each child's answer follows from it and the child's
+        # own last step, so one walk down the value settles every path in it. Strings keep
+        # their text but lose the passwords inside them (URLs, DSNs: redaction.py).
+        kind = type(value)
+        if kind in _NUMBERS:
+            return value
+        if kind is str:
+            return scrub_text(value)
+        sensitive = functools.partial(self.sensitive, parent=here)
+        if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
             return {
-                k: REDACTED if self.sensitive((*path, k)) else self._scrub(v, (*path, k))
+                k: REDACTED
+                if sensitive(at := (*path, k))
+                else (v if type(v) in _NUMBERS else self._scrub(v, at, False))
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
             return [
-                REDACTED if self.sensitive((*path, i)) else self._scrub(v, (*path, i))
+                REDACTED
+                if sensitive(at := (*path, i))
+                else (v if type(v) in _NUMBERS else self._scrub(v, at, False))
                 for i, v in enumerate(value)
             ]
-        if isinstance(value, str):  # a password inside a URL or a DSN (redaction.py)
+        if isinstance(value, str):
             return scrub_text(value)
         return value
 
     def is_set(self, path: Path) -> bool:
-        return self.schema is not None and self.schema.annotation(path, "x-hotconf-set") is True
+        return any(s.annotation(path, "x-hotconf-set") is True for s in self.schemas)
+
+    def _annotation(self, path: Path, keyword: str) -> Any:
+        for schema in self.schemas:
+            value = schema.annotation(path, keyword, _MISSING)
+            if value is not _MISSING:
+                return value
+        return _MISSING
 
     def _marked(self, path: Path, keyword: str) -> tuple[Any, Path] | None:
         """The nearest value of an ``x-hotconf-*`` annotation on the path or an ancestor."""
-        if self.schema is None:
-            return None
         for n in range(len(path), -1, -1):
-            value = self.schema.annotation(path[:n], keyword, _MISSING)
+            value = self._annotation(path[:n], keyword)
             if value is not _MISSING:
                 return value, path[:n]
         return None
 
+    def _fallback(self, path: Path) -> bool:
+        return bool(self.defaulted) and any(
+            path[:n] in self.defaulted for n in range(len(path) + 1)
+        )
+
     def classify(self, change: Change) -> Change:
         level, reason = self._base(change)
+        if change.path in self.defaulted and change.old is not None:
+            # taken out of the config and filled by its default: a removal, with the value
+            # consumers now get as ``new``
+            change = replace(change, kind="key_removed")
         marked = self._marked(change.path, "x-hotconf-impact")
         if marked is not None and marked[0] in LEVELS and level < marked[0]:
             level = Level(marked[0])
@@ -134,12 +186,13 @@ class Classifier:
 
     def _base(self, change: Change) -> tuple[Level, str]:
         kind, old, new = change.kind, change.old, change.new
+        if kind != "key_removed" and self._fallback(change.path):
+            shown = REDACTED if change.sensitive else _show(new)
+            if kind in ("key_added", "item_added"):
+                return Level.SAFE, f"not set; its default applies: {shown}"
+            return Level.RISKY, f"removed; consumers fall back to default {shown}"
         if kind == "key_removed":
-            default = (
-                self.schema.annotation(change.path, "default", _MISSING)
-                if self.schema is not None
-                else _MISSING
-            )
+            default = self._annotation(change.path, "default")
             if default is _MISSING:
                 return Level.RISKY, "removed; no default: consumers see it missing"
             shown = REDACTED if change.sensitive else _show(default)
@@ -296,18 +349,23 @@ def _md(text: str) -> str:
 def assess(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
-    schema: Schema | None = None,
+    schema: Schema | Sequence[Schema] | None = None,
     *,
     problems: tuple[Problem, ...] = (),
     old_checksum: str | None = None,
     new_checksum: str | None = None,
     old_version: int | None = None,
+    defaulted: Collection[Path] = frozenset(),
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> ImpactReport:
     """Diff ``old`` and ``new`` and classify every change (the live pipeline's stage).
 
     ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
+    ``schema`` may be several (see `Classifier`); ``defaulted`` are the paths of ``new``
+    its defaults filled in; ``secrets`` are paths redacted whatever the schemas say (values a
+    secret file set).
     """
-    classifier = Classifier(schema)
+    classifier = Classifier(schema, defaulted, secrets)
     found = changes(
         old if old is not None else {},
         new,
@@ -336,6 +394,9 @@ def diff(
     old: Mapping[str, Any] | str | os.PathLike[str] | bytes,
     new: Mapping[str, Any] | str | os.PathLike[str] | bytes,
     schema: Schema | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    model: type[Any] | None = None,
+    apply_defaults: bool = True,
 ) -> ImpactReport:
     """The impact report of going from ``old`` to ``new``.
 
@@ -344,28 +405,36 @@ def diff(
         new: the candidate, in the same forms.
         schema: validates ``new`` (invalid → ``breaking`` with its problems) and supplies
             defaults, ``x-hotconf-*`` annotations and what is secret.
+        model: a pydantic model, dataclass or TypedDict ``new`` must pass too; its JSON
+            Schema supplies defaults, annotations and secrets as well (docs/typed.md).
+        apply_defaults: compare the effective configs (the defaults filled in).
 
     Returns:
         An `ImpactReport`.
 
     Raises:
         LoadError: a file does not parse. SourceError: a file cannot be read.
-        SchemaError: the schema cannot be used.
+        SchemaError: the schema or the model cannot be used.
 
     Example:
         >>> hotconf.diff({"pool": 10}, {"pool": 100}).changes[0].reason
         'changed by 10x or more'
     """
+    from .evaluate import effective, evaluate
+    from .model import Model
+
     sch = Schema.coerce(schema) if schema is not None else None
+    contract = Model.of(model) if model is not None else None
     a, b = _data(old), _data(new)
-    plain_b = b.to_dict() if isinstance(b, Snapshot) else b
-    problems = sch.validate(plain_b) if sch is not None else ()
-    return assess(
-        a,
+    if not isinstance(a, Snapshot):  # a snapshot is an effective config already
+        a = effective(thaw(a), sch, contract, apply_defaults=apply_defaults)[0]
+    evaluation = evaluate(
         b,
-        sch,
-        problems=problems,
-        old_checksum=a.checksum if isinstance(a, Snapshot) else checksum(a),
-        new_checksum=b.checksum if isinstance(b, Snapshot) else checksum(b),
-        old_version=a.version if isinstance(a, Snapshot) else None,
+        schema=sch,
+        model=contract,
+        apply_defaults=apply_defaults,
+        previous=a,
+        previous_checksum=a.checksum if isinstance(a, Snapshot) else checksum(a),
     )
+    assert evaluation.report is not None
+    return evaluation.report

@@ -2,9 +2,9 @@
 into `Problem`s, and the annotations (``x-hotconf-*``, ``default``, ``writeOnly``…) at a path.
 
 A `Schema` is immutable and checked when built: the dialect is known, the document is valid
-for it, and every ``$ref`` resolves inside the document (DESIGN inv. 9: nothing is fetched,
-see `hotconf.pipeline.refs`). Problem messages never carry secret values (inv. 8).
-docs/schemas.md is the user guide.
+for it, and every ``$ref`` resolves inside the document (docs/architecture.md, invariant 9:
+nothing is fetched, see `hotconf.pipeline.refs`). Problem messages never carry secret values
+(invariant 8). docs/schemas.md is the user guide.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -22,12 +22,23 @@ from typing import TYPE_CHECKING, Any
 from ..errors import HotconfError, Problem, SchemaError
 from . import _fastpath
 from ._messages import cap, message
-from .cycles import find_loop
-from .load import load
-from .paths import from_pointer, to_pointer
+from .load import SUFFIXES, load
+from .paths import covered, from_pointer, to_pointer
 from .patterns import check_patterns, linear
 from .redaction import scrub_text
-from .refs import Annotator, check_refs, closed_handlers, make_registry, refusing_registry, walk
+from .refs import (
+    Annotator,
+    Survey,
+    check_refs,
+    closed_handlers,
+    loop_in_place,
+    loop_safe,
+    make_registry,
+    refusing_registry,
+    survey,
+    walk,
+)
+from .schemadoc import NotPlain, node_stubs, plain_copy
 from .snapshot import list_index
 
 if TYPE_CHECKING:
@@ -59,7 +70,7 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
 def sensitive_name(key: str) -> bool:
-    """Is a config key named like a secret (DESIGN inv. 8)?
+    """Is a config key named like a secret (invariant 8)?
 
     The key is split into words at ``_``, ``-``, ``.``, digits and camelCase humps, and matched
     on whole words: password(s), passwd, passphrase, secret(s), token(s), credential(s), or
@@ -77,6 +88,18 @@ def sensitive_name(key: str) -> bool:
         >>> [sensitive_name(k) for k in ("db_password", "clientSecret", "tokenizer_model")]
         [True, True, False]
     """
+    known = _NAMES.get(key)
+    if known is None:
+        if len(_NAMES) > 65_536:  # keys come from configs: bound the memory
+            _NAMES.clear()
+        known = _NAMES[key] = _named_like_a_secret(key)
+    return known
+
+
+_NAMES: dict[str, bool] = {}  # the answers so far: configs repeat their keys
+
+
+def _named_like_a_secret(key: str) -> bool:
     words = [w.lower() for w in _WORD.findall(key)]
     if any(pair in _SENSITIVE_PAIRS for pair in itertools.pairwise(words)):
         return True
@@ -113,8 +136,8 @@ class Schema:
     """
 
     __slots__ = (
-        "_annotator", "_cache", "_fast", "_sensitive", "_validator",
-        "checksum", "dialect", "document", "pointer", "root", "source",
+        "_annotator", "_cache", "_checksum", "_fast", "_marked", "_registry", "_sensitive",
+        "_validator", "dialect", "document", "pointer", "root", "source",
     )  # fmt: skip
 
     def __init__(
@@ -122,49 +145,64 @@ class Schema:
     ) -> None:
         if not isinstance(document, Mapping):
             raise _schema_error(source, f"a schema is a mapping, not a {type(document).__name__}")
-        doc = _plain(document, source)
+        self._build(_plain(document, source), pointer, source)
+
+    def _build(self, doc: dict[str, Any], pointer: str | None, source: str | None) -> None:
+        # ``doc`` is plain JSON data that nothing else holds (a private copy, or fresh from
+        # the JSON loader, which never shares a node).
         self.source = source
         self.document: Mapping[str, Any] = MappingProxyType(doc)
         self.dialect, cls, spec, checker = _dialect(doc, source)
         openapi = self.dialect.startswith("openapi")
         self.pointer = _normalize_pointer(pointer, doc, openapi, source)
-        _check_nested_dialects(doc, openapi, source)
-        if not openapi:  # first: referencing crawls the document and trips on a bad one
-            _check_schema(doc, cls, source)
-        registry, base = make_registry(doc, spec)
-        bad_refs = check_refs(doc, spec, registry, base, openapi=openapi)
+        found = survey(doc, openapi=openapi)
+        registry, base = make_registry(doc, spec, crawl=found.scoped)
+        bad_refs = check_refs(doc, spec, registry, base, openapi=openapi, found=found)
         if bad_refs:
             more = f" (and {len(bad_refs) - 1} more)" if len(bad_refs) > 1 else ""
             raise SchemaError(bad_refs[0].message + more, bad_refs if more else ())
+        _check_nested_dialects(found, openapi, source)
         if openapi:
             _check_openapi(doc, self.dialect, source)
-        schemas = (
-            tuple(map(str, w)) for w, _, is_schema in walk(doc, openapi=openapi) if is_schema
-        )
-        loop = find_loop(doc, schemas)
-        if loop is not None:
-            raise _schema_error(
-                source,
-                f"{loop or '/'} refers back to itself in place ($ref, allOf, anyOf, oneOf, not, "
-                "if/then/else apply to the same value): validating against it would never end",
-            )
+        elif not _fastpath.meta_valid(doc, cls):
+            _check_schema(doc, cls, source)
         check_patterns(walk(doc, openapi=openapi), source)
-        cls = linear(cls)  # patterns on RE2: no pattern can stall the process
+        plain, cls = cls, linear(cls)  # patterns on RE2: no pattern can stall the process
         target = base + (self.pointer or "")
         resolved = registry.resolver(base).lookup(target)
         self.root: Mapping[str, Any] = resolved.contents
         self._validator = cls({"$ref": target}, registry=registry, format_checker=checker)
         self._annotator = Annotator((resolved.contents, resolved.resolver), spec)
-        self._cache: dict[tuple[Any, ...], tuple[Mapping[str, Any], ...]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[tuple[Mapping[str, Any], ...], list[Any]]] = {}
         self._sensitive: dict[tuple[Any, ...], bool] = {}
-        self._fast = _fastpath.build(doc, self.pointer, self.dialect, checker)
-        canonical = json.dumps(
-            {"document": doc, "pointer": self.pointer},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        self.checksum = hashlib.sha256(canonical.encode()).hexdigest()
+        # Can an annotation mark a path secret or opt a key out? Not without one of these
+        # anywhere in the document; then only key names decide (`is_sensitive`).
+        self._marked = not found.keys.isdisjoint(_MARKS) or "password" in found.formats
+        self._fast = _fastpath.build(doc, self.pointer, self.dialect, checker, found)
+        self._checksum: str | None = None
+
+        self._registry = registry
+        loop = loop_in_place(doc, spec, registry, base, openapi=openapi) if found.refs else None
+        if loop is not None:
+            _check_unevaluated(found.keywords, loop, source)
+            self._registry = make_registry(_one_dialect(doc, plain, openapi, source), spec)[0]
+            safe = loop_safe(cls)
+            self._validator = safe(
+                {"$ref": target}, registry=self._registry, format_checker=checker
+            )
+
+    @property
+    def checksum(self) -> str:
+        """sha256 hex of the canonical JSON of the document and pointer."""
+        if self._checksum is None:
+            canonical = json.dumps(
+                {"document": dict(self.document), "pointer": self.pointer},
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            self._checksum = hashlib.sha256(canonical.encode()).hexdigest()
+        return self._checksum
 
     @classmethod
     def from_dict(
@@ -213,12 +251,19 @@ class Schema:
             name, _, fragment = name.rpartition("#")
             pointer = "#" + fragment
         try:
-            document = load(name)
+            # A schema is YAML or JSON (which YAML reads) unless its suffix says otherwise:
+            # a schema file without one is read as YAML, not refused as a config would be.
+            fmt = SUFFIXES.get(os.path.splitext(name)[1].lower(), "yaml")
+            document = load(name, fmt)
         except HotconfError as error:
             raise SchemaError(f"cannot read schema: {error.message}", error.problems) from error
         except OSError as error:
             raise SchemaError(f"cannot read schema {name}: {error.strerror}") from error
-        return cls(document, pointer, source=name)
+        if fmt != "json":  # YAML aliases share nodes: take a private copy
+            return cls(document, pointer, source=name)
+        schema = cls.__new__(cls)  # JSON data is plain and unshared: no copy needed
+        schema._build(document, pointer, name)
+        return schema
 
     @classmethod
     def coerce(cls, value: Schema | str | os.PathLike[str] | Mapping[str, Any]) -> Schema:
@@ -246,11 +291,40 @@ class Schema:
             return cls.from_dict(value)
         raise TypeError(f"a schema is a Schema, a path or a mapping, not {type(value).__name__}")
 
-    def validate(self, data: Any) -> tuple[Problem, ...]:
+    @classmethod
+    def from_model(cls, model: type[Any]) -> Schema:
+        """The JSON Schema of a typed model (validation mode), as a `Schema`.
+
+        Args:
+            model: a pydantic ``BaseModel`` (frozen), a frozen dataclass or a ``TypedDict``.
+
+        Returns:
+            The schema hotconf reads the model's annotations, secrets and defaults from
+            (``hotconf schema export`` prints it). Validating with it is JSON Schema's
+            verdict, not pydantic's: ``watch(model=...)`` validates with the model itself.
+
+        Raises:
+            SchemaError: pydantic cannot make a JSON Schema of it, or it is not frozen.
+            TypeError: it is not a model, a dataclass or a TypedDict.
+
+        Example:
+            >>> schema = Schema.from_model(AppConfig)  # doctest: +SKIP
+            >>> schema.annotation(["db", "host"], "x-hotconf-reload")  # doctest: +SKIP
+            'restart'
+        """
+        from .model import Model
+
+        return Model.of(model).schema
+
+    def validate(
+        self, data: Any, *, secrets: Collection[tuple[str, ...]] = ()
+    ) -> tuple[Problem, ...]:
         """Check a config against the schema.
 
         Args:
             data: plain config data (dict, list, str, int, float, bool, None).
+            secrets: paths that are secret whatever the schema says (values a secret file
+                set): messages never quote a value at or under them.
 
         Returns:
             ``()`` when valid; otherwise problems sorted by path, ``code`` the failing keyword,
@@ -270,7 +344,7 @@ class Schema:
                 if error.context:
                     error = best_match([error]) or error
                 path = tuple(error.absolute_path)
-                text = scrub_text(message(error, self.is_sensitive(path)))
+                text = scrub_text(message(error, self.is_sensitive(path) or covered(path, secrets)))
                 found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
         except RecursionError:  # a config nested past what the schema's recursion can follow
             msg = "validation recursed too deep for Python: the config is nested too deeply"
@@ -301,13 +375,31 @@ class Schema:
             >>> s.annotations(["a"])
             ({'x-hotconf-reload': 'restart'},)
         """
-        key = tuple(path)
-        found = self._cache.get(key)
+        return self._level(tuple(path))[0]
+
+    def _level(self, key: tuple[Any, ...]) -> tuple[tuple[Mapping[str, Any], ...], list[Any]]:
+        # (subschemas, annotator entries) at ``key``, one step down from the nearest cached
+        # ancestor: a walk over a config asks for each parent first, so each path costs one
+        # step, not a walk from the root.
+        cache = self._cache
+        found = cache.get(key)
+        n = len(key)
+        while found is None and n > 0:
+            n -= 1
+            found = cache.get(key[:n])
         if found is None:
-            found = self._annotator.at(key)
-            if len(self._cache) > 65_536:  # paths come from configs: bound the memory
-                self._cache.clear()
-            self._cache[key] = found
+            found = self._remember((), self._annotator.root())
+        for i in range(n + 1, len(key) + 1):
+            entries = self._annotator.step(found[1], key[i - 1]) if found[1] else []
+            found = self._remember(key[:i], entries)
+        return found
+
+    def _remember(
+        self, key: tuple[Any, ...], entries: list[Any]
+    ) -> tuple[tuple[Mapping[str, Any], ...], list[Any]]:
+        if len(self._cache) > 65_536:  # paths come from configs: bound the memory
+            self._cache.clear()
+        found = self._cache[key] = (tuple(node for node, _ in entries), entries)
         return found
 
     def annotation(self, path: Sequence[str | int], keyword: str, default: Any = None) -> Any:
@@ -323,36 +415,51 @@ class Schema:
                 return node[keyword]
         return default
 
-    def is_sensitive(self, path: Sequence[str | int]) -> bool:
+    def is_sensitive(self, path: Sequence[str | int], *, parent: bool | None = None) -> bool:
         """Must the value at ``path`` (and everything under it) be redacted?
 
         True when a key on the path is a `sensitive_name` (unless the schema at that key says
         ``x-hotconf-sensitive: false``), or a subschema at the path or an ancestor has
         ``writeOnly: true``, ``format: password`` or ``x-hotconf-sensitive: true``.
 
+        Args:
+            path: config path; list indexes are ints.
+            parent: what `is_sensitive` says of the path's parent, when the caller knows it
+                (a walk down a config does): then only the last step is looked at.
+
         Example:
             >>> Schema.from_dict({}).is_sensitive(["db", "password"])
             True
         """
         key = tuple(path)
-        known = self._sensitive.get(key)
+        if parent is not None and key:
+            return parent or self._marks(key)
+        cache = self._sensitive
+        known = cache.get(key)
+        # Sensitive when the parent is, or on its own account: from the nearest known
+        # ancestor down (a walk over a config asks for each parent first, so one step).
+        n = len(key)
+        while known is None and n > 0:
+            n -= 1
+            known = cache.get(key[:n])
         if known is None:
-            known = self._find_sensitive(key)
-            if len(self._sensitive) > 65_536:
-                self._sensitive.clear()
-            self._sensitive[key] = known
+            known = self._marks(())
+        for i in range(n + 1, len(key) + 1):
+            known = known or self._marks(key[:i])
+            if len(cache) > 65_536:  # paths come from configs: bound the memory
+                cache.clear()
+            cache[key[:i]] = known
         return known
 
-    def _find_sensitive(self, path: tuple[str | int, ...]) -> bool:
-        for n in range(len(path) + 1):
-            prefix = path[:n]
-            if any(_marks_secret(node) for node in self.annotations(prefix)):
-                return True
-            last = prefix[-1] if prefix else None
-            opted_out = self.annotation(prefix, "x-hotconf-sensitive") is False
-            if isinstance(last, str) and sensitive_name(last) and not opted_out:
-                return True
-        return False
+    def _marks(self, path: tuple[str | int, ...]) -> bool:
+        # Is ``path`` sensitive on its own account, whatever its ancestors are?
+        last = path[-1] if path else None
+        named = isinstance(last, str) and sensitive_name(last)
+        if not self._marked:
+            return named
+        if any(_marks_secret(node) for node in self.annotations(path)):
+            return True
+        return named and self.annotation(path, "x-hotconf-sensitive") is not False
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Schema) and other.checksum == self.checksum
@@ -364,6 +471,9 @@ class Schema:
         return f"Schema(dialect={self.dialect!r}, pointer={self.pointer!r}, source={self.source!r})"
 
 
+_MARKS = frozenset({"writeOnly", "x-hotconf-sensitive"})  # and ``format: password``
+
+
 def _marks_secret(node: Mapping[str, Any]) -> bool:
     return (
         node.get("writeOnly") is True
@@ -372,22 +482,12 @@ def _marks_secret(node: Mapping[str, Any]) -> bool:
     )
 
 
-def _plain(value: Any, source: str | None, where: tuple[str | int, ...] = ()) -> Any:
+def _plain(value: Any, source: str | None) -> Any:
     # A private deep copy in plain JSON types: callers may mutate what they passed in.
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if isinstance(k, bool) or not isinstance(k, str | int):
-                raise _schema_error(source, f"key {k!r} is not a string", where)
-            out[str(k)] = _plain(v, source, (*where, str(k)))
-        return out
-    if isinstance(value, list | tuple):
-        return [_plain(v, source, (*where, i)) for i, v in enumerate(value)]
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float) and value == value and abs(value) != float("inf"):
-        return value
-    raise _schema_error(source, f"{type(value).__name__} value is not JSON", where)
+    try:
+        return plain_copy(value)
+    except NotPlain as refused:
+        raise _schema_error(source, refused.message, refused.where) from None
 
 
 def _schema_error(source: str | None, message: str, where: Sequence[str | int] = ()) -> SchemaError:
@@ -466,11 +566,8 @@ def _keys_near(doc: Mapping[str, Any], segments: Sequence[str]) -> str:
     return ""
 
 
-def _check_nested_dialects(doc: Mapping[str, Any], openapi: bool, source: str | None) -> None:
-    for where, node, is_schema in walk(doc, openapi=openapi):
-        if not (is_schema and where and "$schema" in node):
-            continue
-        uri = node["$schema"]
+def _check_nested_dialects(found: Survey, openapi: bool, source: str | None) -> None:
+    for where, uri in found.dialects:
         known = isinstance(uri, str) and (
             uri.rstrip("#") in _DIALECTS or (openapi and uri == _OAS31_DIALECT)
         )
@@ -486,6 +583,8 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
     meta = meta_cls(
         cls.META_SCHEMA, registry=refusing_registry(), format_checker=_meta_formats(cls)
     )
+    if all(meta.is_valid(stub) for stub in node_stubs(doc)):
+        return  # every node is valid, so the document is (hotconf._schemadoc)
     error = best_match(meta.iter_errors(doc))
     if error is not None:
         message = cap(error.message)
@@ -502,6 +601,37 @@ def _meta_formats(cls: Any) -> FormatChecker:
     return checker
 
 
+def _check_unevaluated(keywords: set[str], loop: tuple[str | int, ...], source: str | None) -> None:
+    # jsonschema works out what unevaluated* leaves over by following every reference, without
+    # end on a loop: validation follows a loop once (`loop_safe`), that part of jsonschema cannot.
+    if "unevaluatedProperties" in keywords or "unevaluatedItems" in keywords:
+        raise _schema_error(
+            source,
+            "unevaluatedProperties and unevaluatedItems cannot be used in a schema whose "
+            f"references loop back to {to_pointer(loop) or '/'} without descending into the config",
+        )
+
+
+def _one_dialect(doc: Mapping[str, Any], cls: Any, openapi: bool, source: str | None) -> Any:
+    # jsonschema picks its validator class again from the `$schema` of each subschema it enters,
+    # which would trade the loop-safe class for the plain one: this copy says the dialect only
+    # through the class. A subschema in another dialect would still switch, so it is refused.
+    from .dialects import validators
+
+    copy = json.loads(json.dumps(doc))
+    for where, node, is_schema in walk(copy, openapi=openapi):
+        if is_schema and "$schema" in node:
+            if validators.validator_for(node, default=cls) is not cls:
+                raise _schema_error(
+                    source,
+                    "references that loop back without descending into the config cannot be "
+                    "used in a schema that mixes dialects",
+                    where,
+                )
+            del node["$schema"]
+    return copy
+
+
 def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> None:
     from jsonschema_path import SchemaPath
     from openapi_spec_validator.validation import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
@@ -511,6 +641,12 @@ def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> Non
     spec_path = SchemaPath.from_dict(doc, handlers=closed_handlers)
     try:
         error = next(iter(spec_cls(spec_path).iter_errors()), None)
+    except RecursionError:
+        raise _schema_error(
+            source,
+            "openapi-spec-validator cannot check a document whose references loop back without "
+            "descending into the config (such as a schema whose allOf refers to itself)",
+        ) from None
     except Exception as exc:  # the walk raises (not yields) on what it cannot resolve
         raise _schema_error(source, f"not a valid OpenAPI document: {exc}") from exc
     if error is not None:

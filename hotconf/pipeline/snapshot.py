@@ -1,26 +1,30 @@
 """`Snapshot`: one immutable, versioned config, and the canonical form its checksum hashes.
 
 A snapshot is a ``dict`` subclass whose mutators raise, holding read-only data all the way
-down: nested mappings are ``MappingProxyType``, lists are tuples (DESIGN inv. 2). It is a
-``dict`` so that ``live.current["db"]["pool"]`` stays C-speed item lookups; ``get`` on a
-dotted key goes through a per-snapshot memo, safe because nothing in a snapshot changes.
+down: nested mappings are ``MappingProxyType``, lists are tuples (docs/architecture.md,
+invariant 2). It is a ``dict`` so that ``live.current["db"]["pool"]`` stays C-speed item
+lookups; ``get`` on a dotted key goes through a per-snapshot memo, safe because nothing in a
+snapshot changes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from sys import intern
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from .paths import split_dotted
+from .paths import Path, split_dotted
+
+if TYPE_CHECKING:
+    from .provenance import Origin
 
 REDACTED = "<redacted>"
-"""What a secret value is replaced with in reports, events, logs and listings (DESIGN inv. 8)."""
+"""What a secret value is replaced with in reports, events, logs and listings (invariant 8)."""
 
 _ABSENT: Any = object()
 ABSENT: Any = _ABSENT
@@ -30,20 +34,47 @@ _MEMO_SIZE = 4096
 
 def freeze(value: Any) -> Any:
     """Deep-freeze plain JSON data: dicts become ``MappingProxyType``, lists tuples."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
         # Interned keys make each lookup an identity check instead of a string compare.
-        return MappingProxyType({intern(k): freeze(v) for k, v in value.items()})
+        return MappingProxyType(
+            {intern(k): v if type(v) in _SCALARS else freeze(v) for k, v in value.items()}
+        )
     if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+        return tuple([v if type(v) in _SCALARS else freeze(v) for v in value])
     return value
 
 
 def thaw(value: Any) -> Any:
     """The inverse of `freeze`: plain, mutable ``dict``/``list`` data (a deep copy)."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is MappingProxyType or isinstance(value, Mapping):
+        return {k: v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
+        return [v if type(v) in _SCALARS else thaw(v) for v in value]
+    return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types: subclasses walk on
+
+
+def redact(value: Any, sensitive: Callable[[Path], bool], path: Path = ()) -> Any:
+    """A plain copy of ``value`` (found at ``path``) with every value at a sensitive path
+    replaced by `REDACTED`, and the passwords inside every other string (URLs, DSNs) too."""
+    if sensitive(path):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: redact(v, sensitive, (*path, k)) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [redact(v, sensitive, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):  # a password inside a URL or a DSN (hotconf.pipeline.redaction)
+        from .redaction import scrub_text
+
+        return scrub_text(value)
     return value
 
 
@@ -153,23 +184,32 @@ class Snapshot(dict[str, Any]):
         info: the `VersionInfo` of this version.
     """
 
-    __slots__ = ("_memo", "info")
+    __slots__ = ("_memo", "_origin", "info")
 
     info: VersionInfo
     _memo: dict[Any, Any]
+    # The documents it was assembled from, for `LiveConfig.explain` (`hotconf.pipeline.provenance`);
+    # None for a version restored from the history. Metadata, not data: set when the snapshot
+    # is made, or once the source is read again and gives this very content (start-up over
+    # the last-known-good).
+    _origin: Origin | None
 
     def __init__(self, data: Mapping[str, Any], info: VersionInfo) -> None:
         dict.__init__(self, ((intern(k), freeze(v)) for k, v in data.items()))
         self.info = info
         self._memo = {}
+        self._origin = None
 
     @classmethod
-    def _from_frozen(cls, frozen: Mapping[str, Any], info: VersionInfo) -> Snapshot:
+    def _from_frozen(
+        cls, frozen: Mapping[str, Any], info: VersionInfo, origin: Origin | None = None
+    ) -> Snapshot:
         """Wrap data that `freeze` already made read-only, without freezing it again."""
         snap = cls.__new__(cls)
         dict.__init__(snap, frozen)
         snap.info = info
         snap._memo = {}
+        snap._origin = origin
         return snap
 
     @property

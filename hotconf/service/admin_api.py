@@ -13,7 +13,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import ClosedError, LoadError, StoreError, ValidationError, VersionNotFoundError
+from ..errors import (
+    ClosedError,
+    LoadError,
+    SourceError,
+    StoreError,
+    ValidationError,
+    VersionNotFoundError,
+)
 from ..events import ReloadResult
 from .config_api import report_dict
 from .http import MAX_INT, ApiError, bad_request, json_body, json_response, problems_list
@@ -163,6 +170,8 @@ class AdminApi:
                 exc.message,
                 problems=problems_list(exc.problems),
             ) from None
+        except SourceError as exc:  # a fleet instance: the fleet is rolled back, not one instance
+            raise ApiError(409, "rollback-refused", "Rollback refused", exc.message) from None
         except ClosedError:
             raise service.not_ready() from None
         except StoreError as exc:

@@ -1,7 +1,10 @@
 """Sources: where candidates come from.
 
 A source hands out its raw documents (`read`) and, once started, pokes the reload worker when
-they may have changed. It never parses: bytes go to `hotconf.pipeline.load` in the pipeline.
+they may have changed. It never parses config text: bytes go to `hotconf.pipeline.load` in the
+pipeline. `files` (files and directories, the only importer of watchdog) and `etcd` (fleet
+mode) are sources of config text; `layers` stacks defaults, files, `secrets` (one file per
+key) and `env` (environment variables) into one source, in that order of precedence.
 """
 
 from __future__ import annotations
@@ -25,14 +28,31 @@ only once the source is settled."""
 WRITE_TIMEOUT = 30.0
 """Default seconds a writer may pause with a file open before the file is read anyway."""
 
+Layer = Literal["default", "file", "secret", "env"]
+"""The layers of a candidate, lowest precedence first (`hotconf.sources.layers`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RawDocument:
-    """One document of a candidate, as bytes: a file, or a value from a remote store."""
+    """One document of a candidate, as bytes: a file, a value from a remote store, or one
+    value of a layer (an environment variable, a secret file, a defaults mapping).
+
+    Attributes:
+        name: the file, key, variable or secret file it came from (problems name it).
+        data: its content; with ``key``, the value as JSON.
+        format: ``"yaml"``, ``"json"`` or ``"toml"``.
+        layer: which layer it belongs to (`Layer`): what ``live.explain`` reports.
+        key: set for a document that is one value placed at a path rather than a whole
+            config: the path as named (``("DB", "POOL_SIZE")`` for ``APP_DB__POOL_SIZE``;
+            the pipeline matches each part to the config's keys ignoring case, see
+            `hotconf.pipeline.assemble`), ``()`` for the root. Its problems have no line.
+    """
 
     name: str
     data: bytes
     format: str
+    layer: Layer = "file"
+    key: tuple[str, ...] | None = None
 
 
 @runtime_checkable
@@ -67,4 +87,4 @@ class Source(Protocol):
         ...
 
 
-__all__ = ["WRITE_TIMEOUT", "Activity", "Poke", "RawDocument", "Source"]
+__all__ = ["WRITE_TIMEOUT", "Activity", "Layer", "Poke", "RawDocument", "Source"]

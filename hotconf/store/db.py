@@ -6,7 +6,7 @@ transaction survives a crash or power loss. `hotconf.store.history.Store` (versi
 rejections, meta) and `hotconf.store.outbox.Outbox` (webhook subscribers, the outbox, delivery
 attempts) share one `Database`: its lock serializes every statement, and a transaction may
 write rows of both, which is how a version and the webhooks announcing it are committed
-together (DESIGN inv. 3).
+together (docs/architecture.md, invariant 3).
 
 Schema versions (``PRAGMA user_version``): 1 creates ``meta``, ``versions`` and
 ``rejections``; 2 adds the webhook tables (``subscribers``, ``webhook_events``, ``outbox``: one

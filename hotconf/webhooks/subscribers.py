@@ -198,7 +198,7 @@ def _check_url(url: object) -> None:
 
 
 def _check_secret(secret: object) -> None:
-    # Say what is wrong, never what the secret is (DESIGN inv. 8).
+    # Say what is wrong, never what the secret is (docs/architecture.md, invariant 8).
     if not isinstance(secret, str) or not secret.startswith("whsec_"):
         raise SubscriberError("secret must be a string starting with whsec_ (Standard Webhooks)")
     body = secret[len("whsec_") :]

@@ -66,7 +66,7 @@ def test_a_candidate_that_trips_an_internal_error_is_recorded_once(tmp_path: Pat
     live = hotconf.watch(source, state_dir=tmp_path / "state", poll_interval=0.05)
     try:
         live.on_rejection(seen.append)
-        source.docs = (RawDocument("polled", b"a = 1\n", "toml"),)
+        source.docs = (RawDocument("polled", b"a = 1\n", "ini"),)
         wait_for(lambda: len(live.rejections()) >= 1, what="the rejection")
         reads = source.reads
         wait_for(lambda: source.reads >= reads + 10, what="ten more polls")
@@ -74,7 +74,7 @@ def test_a_candidate_that_trips_an_internal_error_is_recorded_once(tmp_path: Pat
         wait_for(lambda: len(seen) >= 1, what="the subscriber")
         assert len(seen) == 1
         # New bytes are a new candidate: looked at (and recorded) again.
-        source.docs = (RawDocument("polled", b"b = 2\n", "toml"),)
+        source.docs = (RawDocument("polled", b"b = 2\n", "ini"),)
         wait_for(lambda: len(live.rejections()) == 2, what="the second rejection")
         assert live.version == 1
     finally:

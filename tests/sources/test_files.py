@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import hotconf
+from hotconf.sources import WRITE_TIMEOUT
 from hotconf.testing import EventRecorder
 
 from ..conftest import config_text, wait_for
@@ -19,6 +22,11 @@ from ..conftest import config_text, wait_for
 
 class Watched:
     def __init__(self, live: hotconf.LiveConfig) -> None:
+        # A candidate that fails is looked at again after `confirm`, unless an event says a
+        # writer is busy: on a loaded machine those events can come later than the default
+        # 50 ms, and a file caught half-written would be recorded as a rejection.
+        assert live._worker is not None
+        live._worker.confirm = 2.0
         self.live = live
         self.events = EventRecorder()
         live.subscribe(self.events, rejections=True)
@@ -41,8 +49,23 @@ def watched(tmp_path: Path, schema_file: Path) -> Iterator[Watched]:
     config = tmp_path / "conf" / "config.yaml"
     config.parent.mkdir()
     config.write_text(config_text(pool=1))
-    with hotconf.watch(config, schema=schema_file, state_dir=tmp_path / "state") as live:
+    source = CountingSource(config)
+    with hotconf.watch(source, schema=schema_file, state_dir=tmp_path / "state") as live:
+        # Once the watches are armed the worker reads the file once more (an edit made before
+        # that has no event): let that happen before the test edits, or it may read an edit
+        # half-done, as a busy machine can delay it.
+        wait_for(lambda: source.reads >= 2, what="the first look after arming the watches")
         yield Watched(live)
+
+
+class CountingSource(hotconf.FileSource):
+    """Counts its reads: one at start-up, one more once the watches are armed."""
+
+    reads = 0
+
+    def read(self) -> tuple[hotconf.RawDocument, ...]:
+        self.reads += 1
+        return super().read()
 
 
 def config_path(w: Watched) -> Path:
@@ -89,6 +112,8 @@ def test_atomic_replace(watched: Watched) -> None:
 
 def test_slow_truncate_then_write_never_applies_the_first_half(watched: Watched) -> None:
     """The first half is itself a valid config: read too early, it would go live."""
+    assert watched.live._worker is not None
+    watched.live._worker.write_timeout = watched.live._worker.max_wait = 60  # "still writing"
     path = config_path(watched)
     with open(path, "w") as f:
         f.write(config_text(pool=2))
@@ -146,6 +171,8 @@ def test_invalid_save_is_rejected_then_fixed(watched: Watched) -> None:
     path.write_text(config_text(pool=0))  # minimum 1
     wait_for(lambda: watched.live.last_rejection is not None, what="rejection")
     assert watched.live.get("db.pool_size") == 1
+    # the subscriber gets it on its own thread, after last_rejection is set
+    wait_for(lambda: watched.events.rejections != [], what="the rejection event")
     [rejection] = watched.events.rejections
     assert rejection.problems[0].path == "/db/pool_size"
     assert rejection.problems[0].line == 3  # located in the file
@@ -279,10 +306,20 @@ def _keys(n: int) -> str:
     return "".join(f"k{i}: {i}\n" for i in range(n))
 
 
+@contextlib.contextmanager
+def armed(path: Path, **kwargs: Any) -> Iterator[hotconf.LiveConfig[Any]]:
+    """`hotconf.watch` of ``path``, once its watches are armed and the file looked at again
+    (a writer that opened the file before that would have no event to tell of it)."""
+    source = CountingSource(path, write_timeout=kwargs.pop("write_timeout", WRITE_TIMEOUT))
+    with hotconf.watch(source, **kwargs) as live:
+        wait_for(lambda: source.reads >= 2, what="the first look after arming the watches")
+        yield live
+
+
 def test_a_writer_that_pauses_with_the_file_open_is_waited_for(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(_keys(1))
-    with hotconf.watch(path, state_dir=tmp_path / "state") as live:
+    with armed(path, state_dir=tmp_path / "state") as live:
         with path.open("w") as f:
             f.write(_keys(107))  # a valid config on its own: it must not become a version
             f.flush()
@@ -297,7 +334,7 @@ def test_a_writer_that_pauses_with_the_file_open_is_waited_for(tmp_path: Path) -
 def test_an_empty_file_after_a_truncate_is_not_a_rejection(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(_keys(1))
-    with hotconf.watch(path, state_dir=tmp_path / "state") as live:
+    with armed(path, state_dir=tmp_path / "state") as live:
         for n in (2, 3):
             with path.open("w") as f:  # truncates: the file is empty until the write
                 f.flush()
@@ -310,7 +347,7 @@ def test_an_empty_file_after_a_truncate_is_not_a_rejection(tmp_path: Path) -> No
 def test_a_writer_paused_past_write_timeout_is_read(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(_keys(1))
-    with hotconf.watch(path, state_dir=None, write_timeout=0.3) as live:
+    with armed(path, state_dir=None, write_timeout=0.3) as live:
         with path.open("w") as f:
             f.write(_keys(5))
             f.flush()
