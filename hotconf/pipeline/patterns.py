@@ -257,11 +257,31 @@ _KEYWORDS = {
 
 @functools.cache
 def linear(cls: Any) -> Any:
-    """A jsonschema validator class like ``cls`` whose pattern keywords run on RE2."""
+    """A jsonschema validator class like ``cls`` whose pattern keywords run on RE2.
+
+    jsonschema picks its validator class again from the ``$schema`` of each subschema it
+    enters: a subschema that names its dialect would be checked by the plain class of that
+    dialect, on Python's ``re``. Its ``evolve`` keeps to the linear class of that dialect.
+    """
+    from attrs import fields
+
     from .dialects import validators
 
     replaced = {k: f for k, f in _KEYWORDS.items() if k in cls.VALIDATORS}
-    return validators.extend(cls, replaced)
+    made = validators.extend(cls, replaced)
+    plain_evolve = made.evolve
+
+    def evolve(self: Any, **changes: Any) -> Any:
+        found = plain_evolve(self, **changes)
+        kind: Any = type(found)
+        if kind is type(self) or getattr(kind, "_hotconf_linear", False):
+            return found
+        switched = linear(kind)  # a subschema in another dialect: RE2 there too
+        return switched(**{f.alias: getattr(found, f.name) for f in fields(kind) if f.init})
+
+    made.evolve = evolve
+    made._hotconf_linear = True
+    return made
 
 
 __all__ = ["PatternError", "check_patterns", "compile_pattern", "linear", "search"]

@@ -31,6 +31,22 @@ def test_a_catastrophic_pattern_property_is_decided_at_once(additional: object) 
     assert [p.code for p in schema.validate({"aaa": "x"})] == ["type"]
 
 
+@pytest.mark.parametrize(
+    "root", [{}, {"$schema": "http://json-schema.org/draft-07/schema#"}], ids=["same", "other"]
+)
+def test_a_subschema_that_names_its_dialect_is_on_re2_too(root: dict[str, str]) -> None:
+    # jsonschema switches to the plain class of a subschema's `$schema`: Python's re there
+    nested = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"name": {"pattern": EVIL}},
+        "patternProperties": {EVIL: {"type": "integer"}},
+    }
+    schema = Schema.from_dict({**root, "properties": {"a": nested}})
+    problems = schema.validate({"a": {"name": HOSTILE, HOSTILE: "x", "aa": "x"}})
+    assert [(p.path, p.code) for p in problems] == [("/a/aa", "type"), ("/a/name", "pattern")]
+
+
 def test_unevaluated_properties_with_a_catastrophic_pattern() -> None:
     schema = Schema.from_dict(
         {
