@@ -263,8 +263,6 @@ def linear(cls: Any) -> Any:
     enters: a subschema that names its dialect would be checked by the plain class of that
     dialect, on Python's ``re``. Its ``evolve`` keeps to the linear class of that dialect.
     """
-    from attrs import fields
-
     from .dialects import validators
 
     replaced = {k: f for k, f in _KEYWORDS.items() if k in cls.VALIDATORS}
@@ -277,7 +275,8 @@ def linear(cls: Any) -> Any:
         if kind is type(self) or getattr(kind, "_hotconf_linear", False):
             return found
         switched = linear(kind)  # a subschema in another dialect: RE2 there too
-        return switched(**{f.alias: getattr(found, f.name) for f in fields(kind) if f.init})
+        fields = kind.__attrs_attrs__  # jsonschema's validators are attrs classes
+        return switched(**{f.alias: getattr(found, f.name) for f in fields if f.init})
 
     made.evolve = evolve
     made._hotconf_linear = True

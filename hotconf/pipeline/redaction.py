@@ -1,4 +1,5 @@
-"""Secrets inside strings: passwords in URLs and ``password=`` parameters (DESIGN inv. 8).
+"""Secrets inside strings: passwords in URLs and ``password=`` parameters (invariant 8 of
+docs/architecture.md).
 
 A value at a sensitive path is redacted whole (`hotconf.pipeline.schema.Schema.is_sensitive`);
 this module redacts the secret parts of every other string that leaves hotconf: anonymous HTTP

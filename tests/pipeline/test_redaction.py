@@ -1,4 +1,5 @@
-"""Passwords inside strings (URLs, DSNs, query parameters) never leave (DESIGN inv. 8)."""
+"""Passwords inside strings (URLs, DSNs, query parameters) never leave (invariant 8 of
+docs/architecture.md)."""
 
 from __future__ import annotations
 
