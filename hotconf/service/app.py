@@ -49,7 +49,7 @@ from ..events import ChangeEvent, Event, Rejection, RolloutEvent
 from ..live.config import LiveConfig
 from ..live.subscriptions import Subscription
 from .admin_api import AdminApi
-from .config_api import ConfigApi
+from .config_api import ConfigApi, rejection_dict
 from .console import Console
 from .events_api import EventFeed, EventsApi
 from .http import ApiError, Auth, api_error_handler, http_error_handler, json_response
@@ -365,10 +365,22 @@ class Service:
             "state": self.readiness.state,
             "version": live.version if live is not None else None,
             "degraded": live.degraded if live is not None else False,
-            "last_rejection": rejection.to_dict() if rejection is not None else None,
+            "last_rejection": (
+                rejection_dict(rejection, self._sees_secrets(request))
+                if rejection is not None
+                else None
+            ),
             "store_problem": live.store_problem if live is not None else None,
         }
         return json_response(body, 200 if ready else 503)
+
+    def _sees_secrets(self, request: Request) -> bool:
+        """`Auth.sees_secrets`, but a probe with a token that is not valid is only anonymous:
+        readiness answers whoever asks."""
+        try:
+            return self.auth.sees_secrets(request)
+        except ApiError:
+            return False
 
     async def _metrics(self, request: Request) -> Response:
         """``GET /metrics``: Prometheus text exposition."""

@@ -39,6 +39,7 @@ from .http import (
 from .http import MAX_INT as MAX_VERSION
 
 if TYPE_CHECKING:
+    from ..events import Rejection
     from .app import Service
 
 MAX_LIMIT = 1000
@@ -107,6 +108,14 @@ def report_dict(report: ImpactReport, secrets: bool) -> dict[str, Any]:
         found = body[side].get("checksum")
         if found is not None:
             body[side]["checksum"] = public_checksum(found, secrets)
+    return body
+
+
+def rejection_dict(rejection: Rejection, secrets: bool) -> dict[str, Any]:
+    """A rejection's JSON form, its candidate's checksum as the caller may see it."""
+    body = rejection.to_dict()
+    if body["checksum"] is not None:
+        body["checksum"] = public_checksum(body["checksum"], secrets)
     return body
 
 
@@ -261,4 +270,5 @@ class ConfigApi:
         live = self.service.live
         limit = int_param(request.query_params, "limit", minimum=1) or 50
         found = await run_in_threadpool(live.rejections, min(limit, MAX_LIMIT))
-        return json_response({"rejections": [r.to_dict() for r in found]})
+        secrets = self.service.auth.sees_secrets(request)
+        return json_response({"rejections": [rejection_dict(r, secrets) for r in found]})

@@ -20,6 +20,7 @@ from hotconf.store.history import Store
 
 from ..conftest import WAIT, config_text, wait_for
 from ..live.test_hardening import fill
+from .test_console import client
 from .test_service import ADMIN, READER, QuietSource, Running
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -78,6 +79,36 @@ def test_callers_without_a_token_never_get_a_raw_checksum(tokens: dict[str, str]
             assert checksums(reloaded) == raw
             with running.client(READER) as reader:
                 assert checksums(reader.get("/v1/diff").json()) == raw
+
+
+@pytest.mark.parametrize("tokens", [{}, {"token": ADMIN, "read_token": READER}])
+def test_rejections_and_readiness_show_anonymous_callers_no_raw_checksum(
+    tokens: dict[str, str],
+) -> None:
+    running, source = quiet({"pool": 1, "dsn": "postgres://app:PW@db/app"}, **tokens)
+    with running:
+        live = running.ready()
+        source.put({"pool": "many", "dsn": "postgres://app:PW@db/app"})  # not an integer
+        with running.client(tokens.get("token")) as admin:
+            assert admin.post("/v1/reload", json={}).status_code == 422  # rejected
+        rejection = live.last_rejection
+        assert rejection is not None and rejection.checksum is not None
+        raw = rejection.checksum
+        with client(running) as anonymous:
+            listed = anonymous.get("/v1/rejections").json()["rejections"]
+            ready = anonymous.get("/readyz").json()
+            page = anonymous.get("/console/rejections").text
+            overview = anonymous.get("/").text
+        (tag,) = {listed[0]["checksum"], ready["last_rejection"]["checksum"]}
+        assert HEX64.fullmatch(tag) and tag != raw
+        assert raw[:12] not in page and f"fingerprint <code>{tag[:12]}</code>" in page
+        assert "PW" not in overview and "postgres://app:&lt;redacted&gt;@db/app" in overview
+        if tokens:  # a token holder gets the real thing
+            with client(running, READER) as reader:
+                assert reader.get("/v1/rejections").json()["rejections"][0]["checksum"] == raw
+                assert reader.get("/readyz").json()["last_rejection"]["checksum"] == raw
+                assert f"checksum <code>{raw[:12]}</code>" in reader.get("/console/rejections").text
+                assert "postgres://app:PW@db/app" in reader.get("/").text
 
 
 def test_anonymous_reads_hide_url_passwords_and_list_indexes_are_canonical() -> None:
