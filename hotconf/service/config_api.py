@@ -15,7 +15,7 @@ import hmac
 import secrets as secrets_module
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -109,6 +109,22 @@ def report_dict(report: ImpactReport, secrets: bool) -> dict[str, Any]:
         if found is not None:
             body[side]["checksum"] = public_checksum(found, secrets)
     return body
+
+
+def public_checksums(value: Any, secrets: bool) -> Any:
+    """Plain JSON data with every ``checksum`` as the caller may see it (`public_checksum`)."""
+    if secrets:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            k: public_checksum(v, False)
+            if k == "checksum" and isinstance(v, str)
+            else public_checksums(v, False)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [public_checksums(v, False) for v in value]
+    return value
 
 
 def rejection_dict(rejection: Rejection, secrets: bool) -> dict[str, Any]:

@@ -111,6 +111,23 @@ def test_rejections_and_readiness_show_anonymous_callers_no_raw_checksum(
                 assert "postgres://app:PW@db/app" in reader.get("/").text
 
 
+@pytest.mark.parametrize("tokens", [{}, {"token": ADMIN, "read_token": READER}])
+def test_rollouts_show_anonymous_callers_no_raw_checksum(tokens: dict[str, str]) -> None:
+    running, _ = quiet({"pool": 1, "dsn": "postgres://app:PW@db/app"}, **tokens)
+    with running:
+        live = running.ready()
+        rollout = live.rollout({"pool": 2, "dsn": "postgres://app:PW@db/app"}, fraction=0.5)
+        raw = {rollout.stable.checksum, rollout.candidate.checksum}
+        with running.client() as anonymous:
+            seen = checksums(anonymous.get("/v1/rollouts").json())
+        assert len(seen) == 2 and all(HEX64.fullmatch(c) for c in seen)
+        assert not seen & raw
+        if tokens:  # a token holder gets the real thing
+            with running.client(READER) as reader:
+                assert checksums(reader.get("/v1/rollouts").json()) == raw
+        rollout.abort("done")
+
+
 def test_anonymous_reads_hide_url_passwords_and_list_indexes_are_canonical() -> None:
     data = {
         "pool": 1,
