@@ -8,7 +8,7 @@ caps: a flat mapping of short keys (the most nodes per byte), the nested generat
 `_gen.py`, one long string (the most bytes per node), for YAML and JSON. The floor is
 PyYAML's ``CSafeLoader`` (or ``json.loads``) on the same bytes, measured in the same run.
 
-Run: python3 bench/bench_limits.py [--runs N]
+Run: python3 bench/bench_limits.py [--runs N] [--quick]
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ def median_s(fn: Callable[[], Any], runs: int) -> float:
     return statistics.median(times)
 
 
-def shapes() -> list[tuple[str, bytes, str]]:
-    nodes = DEFAULT_LIMITS.max_nodes
+def shapes(nodes: int, max_bytes: int) -> list[tuple[str, bytes, str]]:
     keys = nodes // 2 - 1  # each key and its value are a node; the root is one
     flat = {f"k{i}": i for i in range(keys)}
     leaves = keys
@@ -56,13 +55,13 @@ def shapes() -> list[tuple[str, bytes, str]]:
         if _count(nested) <= nodes:
             break
         leaves -= 500
-    text = "a: " + "x" * (DEFAULT_LIMITS.max_bytes - 16) + "\n"
+    text = "a: " + "x" * (max_bytes - 16) + "\n"
     return [
         (f"flat, {keys} keys", "".join(f"k{i}: {i}\n" for i in range(keys)).encode(), "yaml"),
         (f"flat, {keys} keys", json.dumps(flat).encode(), "json"),
         (f"nested, {leaves} leaves", to_yaml(nested), "yaml"),
         (f"nested, {leaves} leaves", json.dumps(nested).encode(), "json"),
-        (f"one string, {len(text) / 2**20:.0f} MiB", text.encode(), "yaml"),
+        (f"one string, {len(text) / 2**20:.2g} MiB", text.encode(), "yaml"),
     ]
 
 
@@ -82,12 +81,18 @@ def _count(data: Any) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: 2,000 nodes, 64 KiB, one run"
+    )
     args = parser.parse_args()
     limits = DEFAULT_LIMITS
+    nodes, max_bytes = limits.max_nodes, limits.max_bytes
+    if args.quick:
+        nodes, max_bytes, args.runs = 2_000, 64 * 1024, 1
     print(f"defaults: max_nodes={limits.max_nodes}, max_bytes={limits.max_bytes}")
     print(f"{'shape':32} {'fmt':4} {'bytes':>9} {'floor':>8} {'evaluate':>9} {'ratio':>6}")
     previous = {"other": 1}
-    for label, data, fmt in shapes():
+    for label, data, fmt in shapes(nodes, max_bytes):
         doc = (RawDocument("c", data, fmt),)
         ev = evaluate(doc, previous=previous)
         assert ev.verdict == "ok", (label, ev.problems[:1])
