@@ -8,7 +8,8 @@ every read (what putting the pin on ``current`` would cost).
 
 Requests: microseconds per request through a Starlette app called in process (no sockets: an
 ASGI call with a fixed scope, the response discarded), bare and wrapped in ``PinMiddleware``
-(with and without an ``on_response`` hook), interleaved; medians over rounds.
+(with and without an ``on_response`` hook, and on a LiveConfig with a canary rollout running,
+where each request gets an arm and its outcome recorded), interleaved; medians over rounds.
 
 Run: python3 bench/bench_pins.py [--rounds N] [--number N] [--requests N] [--quick]
 """
@@ -96,6 +97,8 @@ def _app(middleware: str, live: hotconf.LiveConfig) -> Any:
         app.add_middleware(PinMiddleware, live=live)
     elif middleware == "pin + on_response":
         app.add_middleware(PinMiddleware, live=live, on_response=lambda cfg, ok: None)
+    elif middleware == "pin, canary running":  # live has a rollout: choose an arm, record
+        app.add_middleware(PinMiddleware, live=live)
     return app
 
 
@@ -122,6 +125,10 @@ async def _requests(app: Any, n: int) -> float:
 def requests(rounds: int, n: int) -> dict[str, float]:
     live = hotconf.watch(MemorySource(DATA), state_dir=None)
     apps = {name: _app(name, live) for name in ("bare Starlette", "pin", "pin + on_response")}
+    canary = hotconf.watch(MemorySource(DATA), state_dir=None)
+    candidate = {**DATA, "bench": "canary"}
+    canary.rollout(candidate, fraction=0.5, min_samples=2**62)  # never decided
+    apps["pin, canary running"] = _app("pin, canary running", canary)
     samples: dict[str, list[float]] = {name: [] for name in apps}
 
     async def main() -> None:
@@ -136,6 +143,7 @@ def requests(rounds: int, n: int) -> dict[str, float]:
 
     asyncio.run(main())
     live.close()
+    canary.close()
     return {name: statistics.median(s) for name, s in samples.items()}
 
 

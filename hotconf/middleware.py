@@ -13,14 +13,24 @@ request's task and in the threads Starlette and FastAPI run sync code in (docs/p
     @app.get("/")                                               # FastAPI
     async def index(cfg=Depends(pinned_config(live))): ...
 
-Two hooks per request, for the same arguments in both kinds of middleware:
+Canaries need nothing more. While a canary rollout runs (``live.rollout(...)``), each request
+is pinned to the canary or the stable config (`LiveConfig.config_for`): a request carrying an
+``x-hotconf-canary`` header always gets the canary, the others by their routing key, and its
+outcome (a 5xx or an exception is a failure) is recorded against the config that served it
+(`LiveConfig.record`), which is what promotes or aborts the rollout. On an `EtcdSource` each
+outcome also counts for the fleet version that served it, which fleet canaries weigh. The
+routing key is random per request by default: pass ``routing_key=`` (a user id, a session
+cookie) so that one user keeps one arm.
 
-- ``select(scope_or_environ) -> config``: what to pin (default: ``live.current``); during a
-  canary rollout, ``lambda scope: live.snapshot_for(user_of(scope))``.
+Hooks, the same in both kinds of middleware:
+
+- ``routing_key(scope_or_environ) -> str | bytes | int``: the key that picks the arm during
+  a canary (default: a new random key per request).
+- ``select(scope_or_environ) -> config``: what to pin, replacing the choice above.
 - ``on_response(config, ok)``: called once the request is over with the config it was
-  served with, and ``ok`` False when the response was a 5xx or the app raised. A canary
-  analysis records each outcome against the version that served it here. An exception it
-  raises is logged, never passed to the server.
+  served with, and ``ok`` False when the response was a 5xx or the app raised. An exception
+  it raises is logged, never passed to the server.
+- ``record=False``: do not record outcomes (the app calls ``rollout.record`` itself).
 
 Nothing here imports a web framework: each class is a plain ASGI or WSGI callable.
 """
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -45,6 +56,12 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 OnResponse = Callable[[Any, bool], object]
 """``on_response(config, ok)``: the request is over; ``ok`` is False for a 5xx or an error."""
+RoutingKey = str | bytes | int
+
+CANARY_HEADER = "x-hotconf-canary"
+"""A request carrying this header is served the canary while a canary rollout runs."""
+_ASGI_CANARY = CANARY_HEADER.encode()
+_WSGI_CANARY = "HTTP_" + CANARY_HEADER.upper().replace("-", "_")
 
 
 class Live(Protocol):
@@ -58,14 +75,62 @@ class Live(Protocol):
 
     def pin(self, config: Any = None) -> AbstractContextManager[Any]: ...
 
+    @property
+    def active_rollout(self) -> object | None: ...
 
-def _report(on_response: OnResponse | None, config: Any, ok: bool) -> None:
-    if on_response is None:
-        return
-    try:
-        on_response(config, ok)
-    except Exception:
-        log.exception("hotconf: on_response raised; the response is not affected")
+    def config_for(self, routing_key: RoutingKey, dyed: bool = False) -> Any: ...
+
+    def record(self, config: Any, ok: bool) -> None: ...
+
+
+def _random_key(_request: object) -> int:
+    return random.getrandbits(64)
+
+
+class _Hooks:
+    """What both kinds of middleware do around a request: choose the config, report the end."""
+
+    def __init__(
+        self,
+        live: Live,
+        select: Callable[[Any], Any] | None,
+        routing_key: Callable[[Any], RoutingKey] | None,
+        on_response: OnResponse | None,
+        record: bool,
+    ) -> None:
+        self.live = live
+        self.select = select
+        self.routing_key = routing_key or _random_key
+        self.on_response = on_response
+        self.record = record
+
+    def choose(self, request: Any, dyed: Callable[[Any], bool]) -> Any:
+        if self.select is not None:
+            return self.select(request)
+        live = self.live
+        if live.active_rollout is None:
+            return live.current
+        return live.config_for(self.routing_key(request), dyed(request))
+
+    def done(self, config: Any, ok: bool) -> None:
+        if self.record:
+            try:
+                self.live.record(config, ok)
+            except Exception:
+                log.exception("hotconf: recording a request's outcome failed")
+        if self.on_response is not None:
+            try:
+                self.on_response(config, ok)
+            except Exception:
+                log.exception("hotconf: on_response raised; the response is not affected")
+
+
+def _asgi_dyed(scope: Scope) -> bool:
+    return any(name == _ASGI_CANARY for name, _ in scope.get("headers", ()))
+
+
+def _wsgi_dyed(environ: dict[str, Any]) -> bool:
+    return _WSGI_CANARY in environ
 
 
 class PinMiddleware:
@@ -74,9 +139,13 @@ class PinMiddleware:
     Args:
         app: the ASGI app it wraps.
         live: the `hotconf.LiveConfig` whose config is pinned.
-        select: ``select(scope)`` gives the config to pin (default ``live.current``).
+        select: ``select(scope)`` gives the config to pin (default ``live.current``, or
+            during a canary ``live.config_for(routing_key(scope), dyed)``).
+        routing_key: ``routing_key(scope)`` picks the arm during a canary (default: random
+            per request).
         on_response: ``on_response(config, ok)`` once the request is over (see the module
             docstring).
+        record: record each outcome with ``live.record(config, ok)`` (default ``True``).
     """
 
     def __init__(
@@ -85,18 +154,20 @@ class PinMiddleware:
         live: Live,
         *,
         select: Callable[[Scope], Any] | None = None,
+        routing_key: Callable[[Scope], RoutingKey] | None = None,
         on_response: OnResponse | None = None,
+        record: bool = True,
     ) -> None:
         self.app = app
         self.live = live
-        self.select = select
-        self.on_response = on_response
+        self._hooks = _Hooks(live, select, routing_key, on_response, record)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
-        config = self.live.current if self.select is None else self.select(scope)
+        hooks = self._hooks
+        config = hooks.choose(scope, _asgi_dyed)
         status = 0
 
         async def send_status(message: Message) -> None:
@@ -111,7 +182,7 @@ class PinMiddleware:
                 await self.app(scope, receive, send_status)
             ok = status < 500
         finally:
-            _report(self.on_response, config, ok)
+            hooks.done(config, ok)
 
 
 class PinWSGIMiddleware:
@@ -124,9 +195,13 @@ class PinWSGIMiddleware:
     Args:
         app: the WSGI app it wraps (Flask's ``app.wsgi_app``, Django's ``application``).
         live: the `hotconf.LiveConfig` whose config is pinned.
-        select: ``select(environ)`` gives the config to pin (default ``live.current``).
+        select: ``select(environ)`` gives the config to pin (default ``live.current``, or
+            during a canary ``live.config_for(routing_key(environ), dyed)``).
+        routing_key: ``routing_key(environ)`` picks the arm during a canary (default:
+            random per request).
         on_response: ``on_response(config, ok)`` once the body is closed (see the module
             docstring).
+        record: record each outcome with ``live.record(config, ok)`` (default ``True``).
     """
 
     def __init__(
@@ -135,15 +210,17 @@ class PinWSGIMiddleware:
         live: Live,
         *,
         select: Callable[[dict[str, Any]], Any] | None = None,
+        routing_key: Callable[[dict[str, Any]], RoutingKey] | None = None,
         on_response: OnResponse | None = None,
+        record: bool = True,
     ) -> None:
         self.app = app
         self.live = live
-        self.select = select
-        self.on_response = on_response
+        self._hooks = _Hooks(live, select, routing_key, on_response, record)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        config = self.live.current if self.select is None else self.select(environ)
+        hooks = self._hooks
+        config = hooks.choose(environ, _wsgi_dyed)
         context = contextvars.copy_context()
         context.run(self.live.pin(config).__enter__)  # left set: the copy is dropped after
         status = [0]
@@ -155,9 +232,9 @@ class PinWSGIMiddleware:
         try:
             body = context.run(self.app, environ, start)
         except BaseException:
-            _report(self.on_response, config, False)
+            hooks.done(config, False)
             raise
-        return _Body(body, context, lambda ok: _report(self.on_response, config, ok), status)
+        return _Body(body, context, lambda ok: hooks.done(config, ok), status)
 
 
 class _Body:
@@ -233,4 +310,11 @@ def pinned_config(live: Live) -> Callable[[], Awaitable[Any]]:
     return config
 
 
-__all__ = ["OnResponse", "PinMiddleware", "PinWSGIMiddleware", "pinned_config"]
+__all__ = [
+    "CANARY_HEADER",
+    "OnResponse",
+    "PinMiddleware",
+    "PinWSGIMiddleware",
+    "RoutingKey",
+    "pinned_config",
+]

@@ -165,3 +165,10 @@ def test_typed_docs_show_what_hotconf_prints() -> None:
     }
     report = hotconf.diff({"worker": {"batch_size": 20}}, {"worker": {}}, schema)
     assert f"`{report.to_text().splitlines()[1].strip()}`" in TYPED
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_fleet_md_canary_judged_through_the_middleware_runs() -> None:
+    text = (ROOT / "docs" / "fleet.md").read_text()
+    (block,) = [b for b in python_blocks(text) if "PinMiddleware" in b]
+    run_block(block, "docs/fleet.md: canaries through the middleware")

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -44,6 +45,7 @@ from ..pipeline.levels import Level, LevelName
 from ..pipeline.load import DEFAULT_LIMITS, Limits
 from ..pipeline.model import Model
 from ..pipeline.paths import Path, split_dotted
+from ..pipeline.pieces import ParseCache
 from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
@@ -98,10 +100,10 @@ class LiveConfig(Generic[ConfigT]):
 
     __slots__ = (
         "__weakref__", "_candidate_digest", "_clock", "_closed", "_defaults", "_gate",
-        "_last_digest", "_limits", "_lock", "_model", "_on_result", "_pinned", "_pins",
-        "_rollouts", "_schema", "_secrets", "_snapshot", "_source", "_source_checksum",
-        "_store", "_subscribers", "_validators", "_worker", "current", "degraded",
-        "last_rejection", "name", "store_failures", "store_problem", "webhooks",
+        "_last_digest", "_limits", "_lock", "_model", "_on_result", "_parse_cache", "_pinned",
+        "_pins", "_rollouts", "_schema", "_secrets", "_served", "_snapshot", "_source",
+        "_source_checksum", "_store", "_subscribers", "_validators", "_worker", "current",
+        "degraded", "last_rejection", "name", "store_failures", "store_problem", "webhooks",
     )  # fmt: skip
 
     _snapshot: Snapshot
@@ -145,9 +147,11 @@ class LiveConfig(Generic[ConfigT]):
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
         self._rollouts = Rollouts(RolloutHost(self))
+        self._served: deque[tuple[Any, Snapshot]] = deque(maxlen=4)  # model: (instance, snapshot)
         self._last_digest: str | None = None
         self._candidate_digest: str | None = None  # the bytes of the run in progress
         self._source_checksum: str | None = None
+        self._parse_cache = ParseCache(limits)
         self._pinned = store.get_meta(PIN)
         self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
@@ -222,6 +226,8 @@ class LiveConfig(Generic[ConfigT]):
         # Two reference assignments: each is atomic; `current` goes last, so a reader of
         # `current` never sees a version whose snapshot is not yet served.
         object.__setattr__(self, "_snapshot", snap)
+        if self._model is not None:
+            self._served.append((instance, snap))  # which version a request's instance is
         object.__setattr__(self, "current", snap if self._model is None else instance)
 
     # -- reading ------------------------------------------------------------------------
@@ -477,6 +483,7 @@ class LiveConfig(Generic[ConfigT]):
             report_unparsed=False,
             limits=self._limits,
             secrets=self._secrets,
+            cache=self._parse_cache,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:
@@ -846,6 +853,53 @@ class LiveConfig(Generic[ConfigT]):
         ``x-hotconf-canary`` header) always gets the canary.
         """
         return self._rollouts.snapshot_for(routing_key, dyed)
+
+    @property
+    def active_rollout(self) -> Rollout | None:
+        """The rollout running now (canary or shadow), else ``None``."""
+        active = self._rollouts.active
+        return active if active is not None and active.state == "running" else None
+
+    def config_for(self, routing_key: str | bytes | int, dyed: bool = False) -> ConfigT:
+        """What `current` is for one request: `snapshot_for`'s choice, as readers get it.
+
+        During a canary rollout that is the candidate (its model's instance, with a model)
+        for dyed requests and routing keys in the canary slice; otherwise ``current``. The
+        request middleware (`hotconf.middleware`) pins it for the request.
+        """
+        current = self.current
+        chosen = self._rollouts.snapshot_for(routing_key, dyed)
+        active = self._rollouts.active
+        if active is not None and chosen is active.candidate:
+            return active.candidate_config  # type: ignore[no-any-return]
+        return current
+
+    def record(self, config: Any, ok: bool) -> None:
+        """Count one request's outcome against the config that served it.
+
+        ``config`` is what the request was served with (``current``, `config_for`'s or
+        `snapshot_for`'s answer, a snapshot or a model instance). During a canary rollout
+        the outcome counts for its arm (`Rollout.record`); on an `EtcdSource` it counts for
+        the fleet version that served it, which fleet canaries weigh. A config that is
+        neither (a version from before the rollout, or older than the last few) is not
+        counted. The request middleware calls this for every request.
+        """
+        snap = config if isinstance(config, Snapshot) else None
+        if snap is None and self._model is not None:
+            for instance, served in reversed(self._served):
+                if instance is config:
+                    snap = served
+                    break
+        active = self._rollouts.active
+        if active is not None and active.state == "running" and active.mode == "canary":
+            if config is active.candidate or config is active.candidate_config:
+                active.record(ok, canary=True)
+                return  # not a fleet version: the fleet never served it
+            if snap is active.stable:
+                active.record(ok, canary=False)
+        fleet = getattr(self._source, "record", None)
+        if fleet is not None and snap is not None:
+            fleet(ok, served=snap)
 
     def rollouts(self) -> list[Rollout]:
         """Rollouts on this LiveConfig, newest first (the running one, if any, first)."""

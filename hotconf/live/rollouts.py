@@ -190,6 +190,13 @@ class Rollout:
         )
         self._closer.on_stop = self._on_live_closed
 
+    @property
+    def candidate_config(self) -> Any:
+        """The candidate as readers get it: its model's instance when the LiveConfig has a
+        model (what ``live.config_for`` gives the canary's requests), else `candidate`."""
+        instance = self._evaluation.instance
+        return self.candidate if instance is None else instance
+
     # -- routing -----------------------------------------------------------------------
 
     def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:

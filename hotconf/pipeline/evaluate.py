@@ -18,10 +18,12 @@ import time
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
+from . import encode
 from .assemble import Assembled, Key, assemble, defines
 from .assemble import merge as merge
 from .defaults import with_defaults
@@ -30,10 +32,12 @@ from .levels import Level, LevelName
 from .load import DEFAULT_LIMITS, Limits, locate
 from .model import Model
 from .paths import Path, covered, from_pointer, to_pointer
+from .pieces import ParseCache
 from .provenance import Origin
 from .redaction import scrub_text
 from .schema import Schema, sensitive_name
-from .snapshot import canonical_json, freeze, thaw
+from .share import settle
+from .snapshot import Snapshot, canonical_json, freeze, thaw
 
 log = logging.getLogger("hotconf")
 
@@ -50,13 +54,16 @@ def check(
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
     secrets: Collection[tuple[str, ...]] = (),
+    plain: bool | None = None,
 ) -> tuple[Problem, ...]:
     """Validate a candidate: the schema and the model, then the custom validators.
 
     Returns:
         The problems; empty when the candidate passes.
     """
-    return validate(data, schema, validators, frozen=frozen, model=model, secrets=secrets)[0]
+    return validate(
+        data, schema, validators, frozen=frozen, model=model, secrets=secrets, plain=plain
+    )[0]
 
 
 def validate(
@@ -68,6 +75,7 @@ def validate(
     model: Model[Any] | None = None,
     json_text: bytes | None = None,
     secrets: Collection[tuple[str, ...]] = (),
+    plain: bool | None = None,
 ) -> tuple[tuple[Problem, ...], Any]:
     """Validate a candidate and build its typed value.
 
@@ -80,6 +88,8 @@ def validate(
         json_text: ``data`` as JSON, if the caller has it (the model reads JSON).
         secrets: paths whose values messages must not quote, whatever the schemas say
             (values a secret file set).
+        plain: what `hotconf.pipeline.share.Facts.plain` says of ``data``, if known (then
+            the schema's fast path need not look for itself).
 
     Returns:
         The problems (empty when the candidate passes) and the model's instance (``None``
@@ -89,7 +99,7 @@ def validate(
     instance: Any = None
     schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
     if schema is not None:
-        found = schema.validate(data, secrets=secrets)
+        found = schema._validate(data, plain, secrets)
         if model is not None and found:
             found = _hide(found, model.schema, schema)
         problems.extend(found)
@@ -290,6 +300,7 @@ def evaluate(
     report_unparsed: bool = True,
     limits: Limits = DEFAULT_LIMITS,
     secrets: Collection[tuple[str, ...]] = (),
+    cache: ParseCache | None = None,
 ) -> Evaluation:
     """Check one candidate: parse, fill defaults, hash, validate, assess against
     ``previous``, gate.
@@ -315,6 +326,8 @@ def evaluate(
         limits: the loader's guards (`hotconf.Limits`).
         secrets: paths to redact whatever the schemas say (besides those the candidate's
             secret files set): a LiveConfig passes every path a secret file ever set.
+        cache: the pieces of the source's last YAML document (`ParseCache`): only the
+            top-level keys whose text changed are parsed again. The result is the same.
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -342,12 +355,27 @@ def evaluate(
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
     assembled: Assembled | None = None
+    loaded = None
     if isinstance(candidate, Mapping):
         written = thaw(candidate)
     else:
         docs = tuple(candidate)
+        one = docs[0] if len(docs) == 1 else None
+        if (
+            cache is not None
+            and cache.limits == limits  # the pieces are parsed under the same guards
+            and one is not None
+            and one.key is None
+            and one.format == "yaml"
+        ):
+            loaded = cache.load(one.data, previous)
         try:
-            assembled = assemble(docs, schemas, limits)
+            # one whole document: what `assemble` makes of it, from the pieces
+            assembled = (
+                Assembled(loaded.data, (None,), (), (), frozenset())
+                if loaded is not None
+                else assemble(docs, schemas, limits)
+            )
             written = assembled.data
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
@@ -371,7 +399,22 @@ def evaluate(
     data, defaulted = effective(written, schema, model, apply_defaults=apply_defaults)
     if defaulted:
         lap("defaults")
-    canonical = canonical_json(data)
+    # One walk freezes the effective config, sharing what equals the previous snapshot, and
+    # collects what the hash and the schema's fast path need; pieces from the cache (when no
+    # default was filled in) skip even that.
+    plain: bool | None = None
+    if loaded is not None and data is written:
+        frozen, canonical, plain = loaded.frozen, loaded.canonical, loaded.plain
+    else:
+        # a Snapshot's values are frozen: they can be shared (not a caller's plain data)
+        root = MappingProxyType(previous) if isinstance(previous, Snapshot) else None
+        frozen, facts = settle(data, root)
+        lap("freeze")
+        if data is written:
+            plain = facts.plain
+        elif loaded is not None:
+            plain = loaded.plain
+        canonical = encode.dumps(data, floats=facts.floats if facts.plain else None)
     csum = hashlib.sha256(canonical).hexdigest()
     lap("hash")
     if csum in known and not refused:
@@ -385,8 +428,6 @@ def evaluate(
             origin=origin,
             ignored=ignored,
         )
-    frozen = freeze(data)
-    lap("freeze")
     # The schema and the model judge the candidate as written; defaults are not inputs.
     # (custom checks may assume that every layer was placed)
     problems, instance = validate(
@@ -397,6 +438,7 @@ def evaluate(
         model=model,
         json_text=canonical if data is written else None,
         secrets=hidden,
+        plain=plain,
     )
     if problems and docs:
         problems = locate_problems(problems, docs, assembled.paths if assembled else None)

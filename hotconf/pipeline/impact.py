@@ -110,11 +110,16 @@ class Classifier:
         value added, removed or replaced whole (``db`` added with a ``password`` in it)."""
         if change.sensitive:
             return change.redacted()
+        old, new = change.old, change.new
+        if not isinstance(old, Mapping | list | tuple) and not isinstance(
+            new, Mapping | list | tuple
+        ):
+            return change  # scalars at a path that is not secret: nothing inside to hide
         here = self.sensitive(change.path)
         return replace(
             change,
-            old=self._scrub(change.old, change.path, here),
-            new=self._scrub(change.new, change.path, here),
+            old=self._scrub(old, change.path, here),
+            new=self._scrub(new, change.path, here),
         )
 
     def _scrub(self, value: Any, path: Path, here: bool) -> Any:
@@ -182,7 +187,8 @@ class Classifier:
         if reload is not None and reload[0] == "restart" and level < Level.RESTART:
             level = Level.RESTART
             reason = f"needs restart: x-hotconf-reload: restart; {reason}"
-        return replace(change, level=level, reason=reason)
+        c = change  # not dataclasses.replace: this runs once per change, and it is slow
+        return Change(c.path, c.kind, c.old, c.new, c.sensitive, level, reason)
 
     def _base(self, change: Change) -> tuple[Level, str]:
         kind, old, new = change.kind, change.old, change.new

@@ -334,7 +334,13 @@ class Schema:
             >>> Schema.from_dict({"required": ["db"]}).validate({})[0].message
             "'db' is a required property"
         """
-        if self._fast is not None and self._fast(data):
+        return self._validate(data, None, secrets)
+
+    def _validate(
+        self, data: Any, plain: bool | None, secrets: Collection[tuple[str, ...]] = ()
+    ) -> tuple[Problem, ...]:
+        """`validate`; ``plain``: whether ``data`` is plain for the fast path, when known."""
+        if self._fast is not None and self._fast(data, plain):
             return ()
         from .dialects import best_match
 

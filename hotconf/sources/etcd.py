@@ -43,6 +43,7 @@ from . import Poke, RawDocument
 if TYPE_CHECKING:
     from ..events import Rejection
     from ..live.config import LiveConfig
+    from ..pipeline.snapshot import Snapshot
 
 log = logging.getLogger("hotconf")
 
@@ -269,9 +270,15 @@ class EtcdSource:
         say which version the instance serves and whether it refused the newest one."""
         self._live = weakref.ref(live)
 
-    def record(self, ok: bool) -> None:
-        """Count one outcome for the version served now (fleet canaries weigh these)."""
-        version = self.serving()
+    def record(self, ok: bool, served: Snapshot | None = None) -> None:
+        """Count one outcome (fleet canaries weigh these) for the version that served it:
+        ``served``'s, else the version served now. The request middleware passes the
+        snapshot each request was served with (`LiveConfig.record`)."""
+        if served is not None:
+            with self._lock:
+                version: int | None = self._by_checksum.get(served.checksum, served.version)
+        else:
+            version = self.serving()
         if version is None:
             return
         with self._lock:
