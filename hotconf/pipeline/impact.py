@@ -34,6 +34,13 @@ from .snapshot import REDACTED, Snapshot, checksum, thaw
 
 _MISSING: Any = object()
 _NUMBERS = frozenset({int, float, bool, type(None)})  # scalars without text to scrub
+
+
+def _text(value: Any) -> Any:
+    """A string without the passwords inside it (redaction.py); anything else as it is."""
+    return scrub_text(value) if type(value) is str else value
+
+
 _COLORS = {"none": "2", "safe": "32", "risky": "33", "restart": "36", "breaking": "1;31"}
 _SIGNS = {
     "value_changed": "~",
@@ -114,7 +121,9 @@ class Classifier:
         if not isinstance(old, Mapping | list | tuple) and not isinstance(
             new, Mapping | list | tuple
         ):
-            return change  # scalars at a path that is not secret: nothing inside to hide
+            # scalars at a path that is not secret: only a password inside a string to hide
+            shown = (_text(old), _text(new))
+            return change if shown == (old, new) else replace(change, old=shown[0], new=shown[1])
         here = self.sensitive(change.path)
         return replace(
             change,
