@@ -191,7 +191,14 @@ def survey(document: Mapping[str, Any], *, openapi: bool) -> Survey:
             if kind is dict and key in ONE:
                 kids.append(((*where, key), value, True))
             elif kind is dict and key in NAMED:
+                # Not a schema, but a `$ref` may make it one (where the dialect has no such
+                # keyword, the meta-schema does not look in it): its ``format`` and ``id``
+                # count, as in any mapping.
                 keys.update(value)
+                if type(value.get("format")) is str:
+                    formats.add(value["format"])
+                if type(value.get("id")) is str:
+                    found.scoped = True
                 if key == "patternProperties":
                     found.patterns += value
                 for name, item in value.items():

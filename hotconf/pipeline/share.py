@@ -66,7 +66,9 @@ def settle(data: Any, previous: Any = None, facts: Facts | None = None) -> tuple
 
     Args:
         data: plain data (dicts, lists, scalars), as the loader makes it; anything else is
-            frozen by `freeze` and makes ``facts.plain`` false.
+            frozen by `freeze` and makes ``facts.plain`` false. So does a key that is not a
+            str (the fast YAML reader's ``2:``, which the loader refuses): it is kept as it
+            is, where a str key is interned.
         previous: the frozen data it may replace (a `Snapshot` or a value inside one), if any.
         facts: add to these (several top-level values of one document); default: new ones.
 
@@ -127,14 +129,21 @@ def settle(data: Any, previous: Any = None, facts: Facts | None = None) -> tuple
                     )
                 if differs and out is None:
                     assert pm is not None
-                    out = {intern(key): pm[key] for key in islice(value, i)}
+                    out = {
+                        (intern(key) if type(key) is str else key): pm[key]
+                        for key in islice(value, i)
+                    }
                 if out is not None:
-                    out[intern(k)] = fx
+                    try:
+                        out[intern(k)] = fx
+                    except TypeError:  # a key that is not a str (``2:`` in YAML) stays as
+                        out[k] = fx  # it is; ``plain`` is false and the loader refuses it
             if out is None:
                 assert pm is not None
                 if tuple(pm) == tuple(value):
                     return pm
-                out = {intern(key): pm[key] for key in value}  # the same members, reordered
+                # the same members, reordered
+                out = {(intern(key) if type(key) is str else key): pm[key] for key in value}
             return proxy(out)
         if t is list:
             nodes += len(value)

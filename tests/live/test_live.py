@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -16,7 +17,7 @@ from hotconf.pipeline.snapshot import checksum
 from hotconf.store.history import Store
 from hotconf.testing import EventRecorder, MemorySource
 
-from ..conftest import SCHEMA, config_text
+from ..conftest import SCHEMA, config_text, wait_for
 
 GOOD = {"db": {"host": "db.local", "pool_size": 5}}
 
@@ -509,3 +510,55 @@ def test_snapshot_compare_and_dry_run_validate(tmp_path: Path) -> None:
             live.validate(b"db: [")
         with pytest.raises(hotconf.VersionNotFoundError):
             live.snapshot(9)
+
+
+NOT_STR_KEYS = [
+    "db:\n  host: db.local\n  pool_size: 5\nx.y:\n- 1\n- 2:\n",
+    "db:\n  host: db.local\n  pool_size: 5\n  2: x\n",
+    "db:\n  host: db.local\n  pool_size: 5\nfeatures:\n  null: true\n",
+]
+
+
+@pytest.fixture(params=["fast", "libyaml"])
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    load = sys.modules["hotconf.pipeline.load"]
+    monkeypatch.delenv("HOTCONF_FAST", raising=False)
+    if request.param == "libyaml":
+        monkeypatch.setattr(load, "_fast", None)
+    elif load._fast is None:
+        pytest.skip("yaml-rs (the fast extra) not installed")
+    return str(request.param)
+
+
+@pytest.mark.parametrize("text", NOT_STR_KEYS)
+def test_a_key_that_is_not_a_string_is_a_load_error(yaml_loader: str, text: str) -> None:
+    # An edit that brings in ``- 2:`` ({2: None}) once crashed the piece-by-piece load
+    # with a TypeError; the candidate is refused as the whole-document loader refuses it.
+    live, source = memory_live("db:\n  host: db.local\n  pool_size: 5\nx.y: [1]\n")
+    with live:
+        source.set(text)
+        rejection = live.last_rejection
+        assert rejection is not None
+        [problem] = rejection.problems
+        assert problem.code == "key-type" and "keys must be strings" in problem.message
+        assert live.version == 1 and live.degraded
+        assert live.current["x.y"] == (1,)
+        source.set("db:\n  host: db.local\n  pool_size: 6\nx.y: [1]\n")
+        assert live.version == 2 and not live.degraded
+
+
+def test_a_file_edited_to_a_key_that_is_not_a_string_keeps_the_last_good(
+    yaml_loader: str, tmp_path: Path, schema_file: Path
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("db:\n  host: db.local\n  pool_size: 5\nx.y: [1]\n")
+    with hotconf.watch(path, schema=schema_file, state_dir=None) as live:
+        path.write_text(NOT_STR_KEYS[0])
+        wait_for(lambda: live.last_rejection is not None, what="the rejection")
+        rejection = live.last_rejection
+        assert rejection is not None
+        assert [p.code for p in rejection.problems] == ["key-type"]
+        assert live.version == 1 and live.current["x.y"] == (1,)
+        path.write_text("db:\n  host: db.local\n  pool_size: 6\nx.y: [1]\n")
+        wait_for(lambda: live.get("db.pool_size") == 6, what="the next good edit")
+        assert live.version == 2 and not live.degraded

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jsonschema import validators
 from referencing import jsonschema as rj
@@ -364,6 +364,11 @@ def surveyed(doc: Mapping[str, Any], openapi: bool) -> dict[str, Any]:
 
 @CASES
 @given(doc=DOCS | TREES, openapi=st.booleans())
+# A "format" or "id" that is a property name: not a keyword there, but a $ref may point at
+# the mapping (see test_a_password_format_only_a_ref_makes_a_keyword_marks_a_secret).
+@example(doc={"properties": {"type": None, "format": "string"}}, openapi=False)
+@example(doc={"properties": {"type": None, "format": "string"}}, openapi=True)
+@example(doc={"$defs": {"id": "urn:x"}}, openapi=False)
 def test_survey_finds_what_walking_finds(doc: dict[str, Any], openapi: bool) -> None:
     assert surveyed(doc, openapi) == reference_survey(doc, openapi)
 
@@ -415,6 +420,31 @@ def test_a_secret_marked_where_only_a_ref_reaches_is_found() -> None:
     # The mark is in no schema keyword's place: only the $ref leads there.
     schema = Schema.from_dict(
         {"x-library": {"s": {"writeOnly": True}}, "properties": {"dsn": {"$ref": "#/x-library/s"}}}
+    )
+    assert schema.is_sensitive(("dsn",)) and not schema.is_sensitive(("host",))
+
+
+@pytest.mark.parametrize(
+    ("dialect", "named"),
+    [
+        ("http://json-schema.org/draft-04/schema#", "$defs"),
+        ("http://json-schema.org/draft-07/schema#", "$defs"),
+        ("http://json-schema.org/draft-07/schema#", "dependentSchemas"),
+        ("http://json-schema.org/draft-06/schema#", "$defs"),
+    ],
+)
+def test_a_password_format_only_a_ref_makes_a_keyword_marks_a_secret(
+    dialect: str, named: str
+) -> None:
+    # In these dialects the mapping is no keyword's, so the meta-schema does not look in it;
+    # its "format" reads as a property name until the $ref makes the mapping a schema. The
+    # survey once skipped it there and the path was not found secret.
+    schema = Schema.from_dict(
+        {
+            "$schema": dialect,
+            named: {"format": "password"},
+            "properties": {"dsn": {"$ref": f"#/{named}"}},
+        }
     )
     assert schema.is_sensitive(("dsn",)) and not schema.is_sensitive(("host",))
 
