@@ -87,7 +87,7 @@ _LAZY = {
     "WebhookNotFoundError": "webhooks",
     "Webhooks": "webhooks",
     "create_app": "service.app",
-    "diff": "pipeline.impact",
+    "diff": "pipeline.compare",
     "load": "pipeline.load",
     "restart": "pipeline.model",
     "schema_diff": "compat",
@@ -115,10 +115,10 @@ if TYPE_CHECKING:
     from .live.rollouts import Rollout as Rollout
     from .live.subscriptions import Subscription as Subscription
     from .live.watch import watch as watch
+    from .pipeline.compare import diff as diff
     from .pipeline.diff import Change as Change
     from .pipeline.evaluate import Validator as Validator
     from .pipeline.impact import ImpactReport as ImpactReport
-    from .pipeline.impact import diff as diff
     from .pipeline.levels import Level as Level
     from .pipeline.load import Limits as Limits
     from .pipeline.load import load as load

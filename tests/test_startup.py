@@ -212,7 +212,7 @@ def test_diff_and_load_stay_functions_whatever_is_imported_first(first: str) -> 
         f"""
         import hotconf
         if {modules_first!r}:
-            import hotconf.pipeline.diff, hotconf.pipeline.load, hotconf.pipeline.impact
+            import hotconf.pipeline.diff, hotconf.pipeline.load, hotconf.pipeline.compare
         from hotconf.pipeline.diff import changes
         from hotconf.pipeline.load import parse
         import hotconf.live.config  # imports both modules again, as any stage does
@@ -223,7 +223,7 @@ def test_diff_and_load_stay_functions_whatever_is_imported_first(first: str) -> 
         ]
         """
     )
-    assert result == [True, "hotconf.pipeline.impact", True, "hotconf.pipeline.load", True]
+    assert result == [True, "hotconf.pipeline.compare", True, "hotconf.pipeline.load", True]
 
 
 def test_unknown_and_private_names_are_attribute_errors() -> None:

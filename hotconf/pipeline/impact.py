@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -27,11 +26,10 @@ from ..errors import Problem
 from .defaults import default_at
 from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
-from .load import load
 from .paths import Path, covered, to_pointer
 from .redaction import scrub_text
 from .schema import Schema, sensitive_name
-from .snapshot import REDACTED, Snapshot, checksum, thaw
+from .snapshot import REDACTED, thaw
 
 _MISSING: Any = object()
 _NUMBERS = frozenset({int, float, bool, type(None)})  # scalars without text to scrub
@@ -429,59 +427,3 @@ def assess(
         new_checksum=new_checksum,
         old_version=old_version,
     )
-
-
-def _data(value: Mapping[str, Any] | str | os.PathLike[str] | bytes) -> Mapping[str, Any]:
-    if isinstance(value, Mapping):
-        return value
-    return load(value)
-
-
-def diff(
-    old: Mapping[str, Any] | str | os.PathLike[str] | bytes,
-    new: Mapping[str, Any] | str | os.PathLike[str] | bytes,
-    schema: Schema | str | os.PathLike[str] | Mapping[str, Any] | None = None,
-    *,
-    model: type[Any] | None = None,
-    apply_defaults: bool = True,
-) -> ImpactReport:
-    """The impact report of going from ``old`` to ``new``.
-
-    Args:
-        old: the current config: a mapping (a `Snapshot` too), a file path or bytes.
-        new: the candidate, in the same forms.
-        schema: validates ``new`` (invalid → ``breaking`` with its problems) and supplies
-            defaults, ``x-hotconf-*`` annotations and what is secret.
-        model: a pydantic model, dataclass or TypedDict ``new`` must pass too; its JSON
-            Schema supplies defaults, annotations and secrets as well (docs/typed.md).
-        apply_defaults: compare the effective configs (the defaults filled in).
-
-    Returns:
-        An `ImpactReport`.
-
-    Raises:
-        LoadError: a file does not parse. SourceError: a file cannot be read.
-        SchemaError: the schema or the model cannot be used.
-
-    Example:
-        >>> hotconf.diff({"pool": 10}, {"pool": 100}).changes[0].reason
-        'changed by 10x or more'
-    """
-    from .evaluate import effective, evaluate
-    from .model import Model
-
-    sch = Schema.coerce(schema) if schema is not None else None
-    contract = Model.of(model) if model is not None else None
-    a, b = _data(old), _data(new)
-    if not isinstance(a, Snapshot):  # a snapshot is an effective config already
-        a = effective(thaw(a), sch, contract, apply_defaults=apply_defaults)[0]
-    evaluation = evaluate(
-        b,
-        schema=sch,
-        model=contract,
-        apply_defaults=apply_defaults,
-        previous=a,
-        previous_checksum=a.checksum if isinstance(a, Snapshot) else checksum(a),
-    )
-    assert evaluation.report is not None
-    return evaluation.report

@@ -17,11 +17,64 @@ It runs in linear time on any input and never raises.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from .snapshot import REDACTED
+REDACTED = "<redacted>"
+"""What a secret value is replaced with in reports, events, logs and listings (invariant 8)."""
+
+_SENSITIVE_WORDS = frozenset(
+    {
+        "password", "passwords", "passwd", "passphrase", "secret", "secrets", "token", "tokens",
+        "credential", "credentials", "apikey", "apikeys", "privatekey",
+    }
+)  # fmt: skip
+_SENSITIVE_PAIRS = frozenset({("api", "key"), ("api", "keys"), ("private", "key")})
+_COUNTING = frozenset({"max", "min", "num", "count", "limit", "total", "per", "budget"})
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def sensitive_name(key: str) -> bool:
+    """Is a config key named like a secret (invariant 8)?
+
+    The key is split into words at ``_``, ``-``, ``.``, digits and camelCase humps, and matched
+    on whole words: password(s), passwd, passphrase, secret(s), token(s), credential(s), or
+    api key / private key (also written ``apikey``, ``privatekey``). ``token``/``tokens`` next
+    to a counting word (max, min, num, count, limit, total, per, budget) is a count, not a
+    secret.
+
+    Args:
+        key: one mapping key of a config.
+
+    Returns:
+        True when values under this key must be redacted.
+
+    Example:
+        >>> [sensitive_name(k) for k in ("db_password", "clientSecret", "tokenizer_model")]
+        [True, True, False]
+    """
+    known = _NAMES.get(key)
+    if known is None:
+        if len(_NAMES) > 65_536:  # keys come from configs: bound the memory
+            _NAMES.clear()
+        known = _NAMES[key] = _named_like_a_secret(key)
+    return known
+
+
+_NAMES: dict[str, bool] = {}  # the answers so far: configs repeat their keys
+
+
+def _named_like_a_secret(key: str) -> bool:
+    words = [w.lower() for w in _WORD.findall(key)]
+    if any(pair in _SENSITIVE_PAIRS for pair in itertools.pairwise(words)):
+        return True
+    found = _SENSITIVE_WORDS.intersection(words)
+    if found <= {"token", "tokens"} and _COUNTING.intersection(words):
+        return False
+    return bool(found)
+
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _AUTHORITY = re.compile(r"[^/?#\s\"'<>]*")
@@ -31,8 +84,6 @@ _EXTRA_NAMES = frozenset({"pwd", "pass", "sig", "signature", "key", "auth", "acc
 
 
 def _secret_param(name: str) -> bool:
-    from .schema import sensitive_name
-
     return name.lower() in _EXTRA_NAMES or sensitive_name(name)
 
 

@@ -10,10 +10,8 @@ nothing is fetched, see `hotconf.pipeline.refs`). Problem messages never carry s
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
-import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -25,7 +23,7 @@ from ._messages import cap, message
 from .load import SUFFIXES, load
 from .paths import covered, from_pointer, to_pointer
 from .patterns import check_patterns, linear
-from .redaction import scrub_text
+from .redaction import scrub_text, sensitive_name
 from .refs import (
     Annotator,
     Survey,
@@ -57,56 +55,6 @@ _DIALECTS: dict[str, str] = {
 }
 _OPENAPI = {"3.0": "openapi-3.0", "3.1": "openapi-3.1"}
 _OAS31_DIALECT = "https://spec.openapis.org/oas/3.1/dialect/base"
-
-_SENSITIVE_WORDS = frozenset(
-    {
-        "password", "passwords", "passwd", "passphrase", "secret", "secrets", "token", "tokens",
-        "credential", "credentials", "apikey", "apikeys", "privatekey",
-    }
-)  # fmt: skip
-_SENSITIVE_PAIRS = frozenset({("api", "key"), ("api", "keys"), ("private", "key")})
-_COUNTING = frozenset({"max", "min", "num", "count", "limit", "total", "per", "budget"})
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-
-
-def sensitive_name(key: str) -> bool:
-    """Is a config key named like a secret (invariant 8)?
-
-    The key is split into words at ``_``, ``-``, ``.``, digits and camelCase humps, and matched
-    on whole words: password(s), passwd, passphrase, secret(s), token(s), credential(s), or
-    api key / private key (also written ``apikey``, ``privatekey``). ``token``/``tokens`` next
-    to a counting word (max, min, num, count, limit, total, per, budget) is a count, not a
-    secret.
-
-    Args:
-        key: one mapping key of a config.
-
-    Returns:
-        True when values under this key must be redacted.
-
-    Example:
-        >>> [sensitive_name(k) for k in ("db_password", "clientSecret", "tokenizer_model")]
-        [True, True, False]
-    """
-    known = _NAMES.get(key)
-    if known is None:
-        if len(_NAMES) > 65_536:  # keys come from configs: bound the memory
-            _NAMES.clear()
-        known = _NAMES[key] = _named_like_a_secret(key)
-    return known
-
-
-_NAMES: dict[str, bool] = {}  # the answers so far: configs repeat their keys
-
-
-def _named_like_a_secret(key: str) -> bool:
-    words = [w.lower() for w in _WORD.findall(key)]
-    if any(pair in _SENSITIVE_PAIRS for pair in itertools.pairwise(words)):
-        return True
-    found = _SENSITIVE_WORDS.intersection(words)
-    if found <= {"token", "tokens"} and _COUNTING.intersection(words):
-        return False
-    return bool(found)
 
 
 class Schema:

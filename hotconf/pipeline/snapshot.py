@@ -19,12 +19,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .paths import Path, split_dotted
+from .redaction import REDACTED as REDACTED
+from .redaction import scrub_text
 
 if TYPE_CHECKING:
     from .provenance import Origin
 
-REDACTED = "<redacted>"
-"""What a secret value is replaced with in reports, events, logs and listings (invariant 8)."""
 
 _ABSENT: Any = object()
 ABSENT: Any = _ABSENT
@@ -72,8 +72,6 @@ def redact(value: Any, sensitive: Callable[[Path], bool], path: Path = ()) -> An
     if isinstance(value, tuple | list):
         return [redact(v, sensitive, (*path, i)) for i, v in enumerate(value)]
     if isinstance(value, str):  # a password inside a URL or a DSN (hotconf.pipeline.redaction)
-        from .redaction import scrub_text
-
         return scrub_text(value)
     return value
 
