@@ -198,3 +198,82 @@ def test_third_party_libraries_stay_where_the_architecture_says() -> None:
     assert wrong == [], "third-party imports outside the places docs/architecture.md gives"
     unused = [library for library, found in importers.items() if not found]
     assert unused == [], "docs/architecture.md names libraries hotconf does not import"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The hotconf modules a module imports when it runs, at the top or inside a function
+    (imports under ``if TYPE_CHECKING:`` never run). ``from package import name`` counts as
+    the module ``package.name`` when there is one, and importing ``a.b.c`` runs ``a/__init__``
+    and ``a/b/__init__`` too."""
+    package = ["hotconf", *path.relative_to(PACKAGE).parts[:-1]]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names = [module]
+            for alias in node.names:
+                sub = ROOT / f"{module}.{alias.name}".replace(".", "/")
+                if sub.with_suffix(".py").exists() or sub.is_dir():
+                    names.append(f"{module}.{alias.name}")
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] != "hotconf":
+                continue
+            parts = name.split(".")
+            found.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+    me = module_name(path).split(".")
+    # a module's own packages are being imported when it runs: importing them is no edge
+    return found - {".".join(me[:i]) for i in range(1, len(me) + 1)}
+
+
+# The one import that goes back up: `Schema.from_model(AppConfig)` is a convenience for the
+# typed models of pipeline/model.py, which build their `Schema`s; it imports the model module
+# when it is called, which is also what keeps pydantic out of a plain schema's start-up.
+DEFERRED_BACK_EDGES = {("hotconf.pipeline.schema", "hotconf.pipeline.model")}
+
+
+def test_no_import_cycles() -> None:
+    graph = {module_name(p): runtime_imports(p) for p in modules()}
+    for source, target in DEFERRED_BACK_EDGES:
+        assert target in graph[source], f"{source} no longer imports {target}: drop the entry"
+        graph[source].discard(target)
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in graph:
+                continue
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    assert cycles == [], "import cycles (function-level imports included)"
