@@ -388,10 +388,13 @@ class _LastKnownGood:
 
     Opening a LiveConfig on it is a no-op (the source equals the LKG), so ``rollback`` then
     runs exactly as in the service: validated, pinned, a new version in an append-only
-    history.
+    history. It stands in for the service's real source (``stand_in``): a pin an earlier
+    rollback left is kept, so two offline rollbacks in a row still keep the file's content
+    out; without one, the LKG's content is pinned (what the file held when it was served).
     """
 
     synchronous = True
+    stand_in = True
     state_dir: Path | None = None
 
     def __init__(self, name: str, data: dict[str, Any]) -> None:

@@ -72,7 +72,7 @@ class LiveConfig:
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_store",
+        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_stand_in", "_store",
         "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
         "name", "webhooks",
     )  # fmt: skip
@@ -113,6 +113,10 @@ class LiveConfig:
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
+        # A source that stands in for one hotconf cannot read (the offline rollback's
+        # last-known-good): what it holds says nothing of the real source, so it never
+        # clears a rollback's pin.
+        self._stand_in = bool(getattr(source, "stand_in", False))
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
@@ -364,7 +368,7 @@ class LiveConfig:
         self._last_digest = digest
         csum = ev.checksum
         assert csum is not None
-        if self._pinned is not None and csum != self._pinned:
+        if self._pinned is not None and csum != self._pinned and not self._stand_in:
             self._unpin()  # the source changed since the rollback: it speaks again
         if ev.verdict == "unchanged":
             assert prev is not None
@@ -396,6 +400,16 @@ class LiveConfig:
             # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
             return self._reject((gate,), csum, report)
         return self._commit(ev, prev, source=self._source.name, timings=timings)
+
+    def _pin_for(self, prev: Snapshot) -> str:
+        """What a rollback (or a promoted canary) keeps out: the source's content.
+
+        A pin already set is kept, however many rollbacks follow: the source has not changed
+        since (a change clears it), so it still holds the pinned content, whatever version is
+        served now (invariant 4). Else the source's content as last read; else, when the
+        source was never read as valid, what is served.
+        """
+        return self._pinned or self._source_checksum or prev.checksum
 
     def _unpin(self) -> None:
         try:
@@ -528,7 +542,7 @@ class LiveConfig:
                 source=f"rollback to v{target.info.version}",
                 rolled_back_from=prev.version,
                 restores=target.info.version,
-                pin=self._source_checksum or prev.checksum,
+                pin=self._pin_for(prev),
             )
 
     # -- subscribers --------------------------------------------------------------------
@@ -772,9 +786,7 @@ class _RolloutHost:
             # The evaluation was made against `stable`, still served: its report holds.
             # Keep the source's unchanged content from undoing the promotion at the next
             # poll or restart, exactly as rollback() does.
-            result = live._commit(
-                evaluation, prev, source=source, pin=live._source_checksum or prev.checksum
-            )
+            result = live._commit(evaluation, prev, source=source, pin=live._pin_for(prev))
         assert result.snapshot is not None
         return result.snapshot
 
