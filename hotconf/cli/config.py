@@ -69,21 +69,30 @@ def validate(
 ) -> int:
     """Check CONFIG (files, merged in order, or a directory) against a schema.
 
-    Exits 0 when valid, 1 when invalid, 2 when it cannot run.
+    Without --schema it only parses CONFIG, and says so. Exits 0 when valid (or, without a
+    schema, when it parses), 1 when invalid, 2 when it cannot run.
     """
     schema = _schema(schema_path, pointer)
     name, evaluation = _read(config, schema)
     problems, csum = evaluation.problems, evaluation.checksum
+    # Without a schema nothing but the syntax was checked: never let "valid" say more.
+    unchecked = "parses; not validated: no schema was given"
     if fmt == "json":
         body = {
             "valid": not problems,
             "source": name,
             "checksum": csum,
+            "schema": schema.source if schema is not None else None,
+            "checked": "schema" if schema is not None else "syntax",
             "problems": [p.to_dict() for p in problems],
         }
+        if schema is None and not problems:
+            body["note"] = unchecked
         click.echo(json.dumps(body, indent=2))
     elif fmt == "markdown":
         verdict = "valid" if not problems else f"invalid ({len(problems)} problems)"
+        if schema is None and not problems:
+            verdict = unchecked
         click.echo(f"**`{name}`: {verdict}**\n")
         for p in problems:
             click.echo(
@@ -95,7 +104,13 @@ def validate(
             click.echo(str(p), err=True)
     else:
         assert csum is not None
-        click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
+        if schema is None:
+            click.secho(
+                f"{name}: parses (sha256 {csum[:12]}); not validated: no --schema given",
+                fg="yellow",
+            )
+        else:
+            click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
     return EXIT_INVALID if problems else EXIT_OK
 
 

@@ -58,6 +58,31 @@ def test_validate_json_output(
     assert report["problems"][0]["line"] == 3
 
 
+def test_validate_without_a_schema_says_it_only_parsed(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pool_size 0 breaks the schema: without --schema nothing says "valid" about it
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    assert main(["validate", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "parses" in out and "not validated: no --schema given" in out
+    assert "valid (" not in out
+    assert main(["validate", str(config), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "not validated: no schema was given" in out and ": valid**" not in out
+    assert main(["validate", str(config), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["checked"] == "syntax" and report["schema"] is None
+    assert report["note"] == "parses; not validated: no schema was given"
+    assert main(["validate", str(config), "--schema", str(schema_file), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["checked"] == "schema" and report["schema"] == str(schema_file)
+    assert "note" not in report
+    # what does not parse is invalid with or without a schema
+    write(config, "db: [\n")
+    assert main(["validate", str(config)]) == 1
+
+
 @pytest.mark.parametrize(
     "args",
     [
