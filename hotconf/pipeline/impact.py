@@ -32,6 +32,8 @@ from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
 _MISSING: Any = object()
+# Problems whose message names the key they are about ("'host' is a required property").
+_NAMES_KEYS = frozenset({"required", "dependentRequired", "dependencies"})
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _COLORS = {"none": "2", "safe": "32", "risky": "33", "restart": "36", "breaking": "1;31"}
 _SIGNS = {
@@ -73,10 +75,25 @@ class Classifier:
 
     Args:
         schema: the schema of the new config (``None``: structure and values only).
+        problems: the new config's problems, when it is invalid. A change at a path that
+            has one (at it, inside its new value, or a required key it removes) is
+            ``breaking`` with the problem as its reason; a change near a problem (under an
+            invalid value) claims nothing about the schema.
     """
 
-    def __init__(self, schema: Schema | None) -> None:
+    def __init__(self, schema: Schema | None, problems: tuple[Problem, ...] = ()) -> None:
         self.schema = schema
+        self._problems: dict[str, list[Problem]] = {}
+        self._inside: set[str] = set()  # every ancestor of a problem's path
+        self._unsure = any(p.code == "truncated" for p in problems)  # not every one is known
+        for p in problems:
+            if p.code == "truncated":
+                continue
+            self._problems.setdefault(p.path, []).append(p)
+            pointer = p.path
+            while pointer:
+                pointer = pointer.rpartition("/")[0]
+                self._inside.add(pointer)
 
     def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
         """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
@@ -136,7 +153,16 @@ class Classifier:
         return None
 
     def classify(self, change: Change) -> Change:
-        level, reason = self._base(change)
+        claims = self.schema is not None
+        if self._problems or self._unsure:
+            found = self._found(change)
+            if found:
+                more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
+                return replace(
+                    change, level=Level.BREAKING, reason=f"invalid: {found[0].message}{more}"
+                )
+            claims = claims and self._valid_here(change)
+        level, reason = self._base(change, claims)
         marked = self._marked(change.path, "x-hotconf-impact")
         if marked is not None and marked[0] in LEVELS and level < marked[0]:
             level = Level(marked[0])
@@ -147,7 +173,36 @@ class Classifier:
             reason = f"needs restart: x-hotconf-reload: restart; {reason}"
         return replace(change, level=level, reason=reason)
 
-    def _base(self, change: Change) -> tuple[Level, str]:
+    def _found(self, change: Change) -> list[Problem]:
+        """The problems at the change's path: at it, inside the value it brings, or a
+        required key it removes."""
+        pointer = change.pointer
+        found = list(self._problems.get(pointer, ()))
+        if pointer in self._inside:  # problems inside the new value
+            below = pointer + "/"
+            found += [p for at, ps in self._problems.items() if at.startswith(below) for p in ps]
+        if change.kind == "key_removed" and change.path:
+            # the parent now lacks a key it requires: the removal is the problem
+            name = repr(change.path[-1])
+            parent = to_pointer(change.path[:-1])
+            found += [
+                p
+                for p in self._problems.get(parent, ())
+                if p.code in _NAMES_KEYS and name in p.message
+            ]
+        return found
+
+    def _valid_here(self, change: Change) -> bool:
+        """Does the value at the change's path pass the schema, as far as the problems say?
+        Not when one is at or inside it (see `_found`) or at an enclosing value."""
+        if self._unsure or change.pointer in self._inside:
+            return False
+        path = change.path
+        return not any(to_pointer(path[:n]) in self._problems for n in range(len(path)))
+
+    def _base(self, change: Change, claims: bool) -> tuple[Level, str]:
+        """The level and reason from the change itself; ``claims``: the schema accepts the
+        new value there, so the reason may say so."""
         kind, old, new = change.kind, change.old, change.new
         if kind == "key_removed":
             default = (
@@ -160,7 +215,7 @@ class Classifier:
             shown = REDACTED if change.sensitive else _show(default)
             return Level.RISKY, f"removed; consumers fall back to default {shown}"
         if kind == "key_added":
-            return Level.SAFE, "optional key added"
+            return Level.SAFE, "optional key added" if claims else "key added"
         if kind == "item_added":
             return Level.SAFE, "list item added"
         if kind == "item_removed":
@@ -169,7 +224,7 @@ class Classifier:
             return Level.RISKY, "list reordered: consumers that rely on order see a change"
         if kind == "type_changed":
             told = f"type changed from {_json_type(old)} to {_json_type(new)}"
-            return Level.RISKY, f"{told}; the schema allows both" if self.schema else told
+            return Level.RISKY, f"{told}; the schema allows both" if claims else told
         if _is_number(old) and _is_number(new):
             if old and new and (old < 0) != (new < 0):
                 return Level.RISKY, "sign changed"
@@ -177,7 +232,7 @@ class Classifier:
             small, big = sorted((abs(old), abs(new)))
             if small and big >= 10 * small:
                 return Level.RISKY, "changed by 10x or more"
-        return Level.SAFE, "value changed within the schema" if self.schema else "value changed"
+        return Level.SAFE, "value changed within the schema" if claims else "value changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +377,7 @@ def assess(
 
     ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
     """
-    classifier = Classifier(schema)
+    classifier = Classifier(schema, problems)
     found = changes(
         old if old is not None else {},
         new,

@@ -293,7 +293,15 @@ class Schema:
             if error.context:
                 error = best_match([error]) or error
             path = tuple(error.absolute_path)
-            text = message(error, self.is_sensitive(path))
+            sensitive = self.is_sensitive(path)
+            keys = () if sensitive else _unexpected_keys(error)
+            if keys:  # one problem per key a closed object refuses, at that key's path
+                for key in keys:
+                    text = f"Additional properties are not allowed ({key!r} was unexpected)"
+                    at = (*path, key)
+                    found.append((at, Problem(cap(text), to_pointer(at), "additionalProperties")))
+                continue
+            text = message(error, sensitive)
             found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
         found.sort(key=lambda item: (_sort_key(item[0]), item[1].code, item[1].message))
         problems = [problem for _, problem in found[:MAX_PROBLEMS]]
@@ -552,6 +560,29 @@ def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> Non
         first_line = str(getattr(error, "message", error)).splitlines()[0]
         where = tuple(getattr(error, "absolute_path", ()))
         raise _schema_error(source, f"not a valid OpenAPI document: {cap(first_line)}", where)
+
+
+def _unexpected_keys(error: Any) -> list[str]:
+    """The keys an ``additionalProperties: false`` error is about (none for other errors, or
+    when a ``patternProperties`` regex Python cannot run leaves it unclear)."""
+    instance, schema = error.instance, error.schema
+    if error.validator != "additionalProperties" or not isinstance(instance, Mapping):
+        return []
+    if not isinstance(schema, Mapping) or schema.get("additionalProperties") is not False:
+        return []
+    named = schema.get("properties") or {}
+    patterns = list(schema.get("patternProperties") or ())
+    keys = []
+    for key in instance:
+        if key in named:
+            continue
+        try:
+            if any(re.search(p, key) for p in patterns):
+                continue
+        except re.error:
+            return []
+        keys.append(key)
+    return keys
 
 
 def _sort_key(path: tuple[Any, ...]) -> tuple[tuple[int, int, str], ...]:

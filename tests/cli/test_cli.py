@@ -58,6 +58,30 @@ def test_validate_json_output(
     assert report["problems"][0]["line"] == 3
 
 
+def test_problems_come_in_line_order_and_a_refused_key_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = write(
+        tmp_path / "s.json",
+        json.dumps({
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "z": {}},
+        }),
+    )  # fmt: skip
+    config = write(tmp_path / "config.yaml", "z: 1\nb: x\nextra: 1\na: y\n")
+    assert main(["validate", str(config), "--schema", str(schema), "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [(p["line"], p["path"], p["code"]) for p in problems] == [
+        (2, "/b", "type"),
+        (3, "/extra", "additionalProperties"),
+        (4, "/a", "type"),
+    ]
+    assert main(["validate", str(config), "--schema", str(schema)]) == 1
+    lines = capsys.readouterr().err.splitlines()[1:]
+    assert [line.split(": ")[1] for line in lines] == ["/b", "/extra", "/a"]
+
+
 def test_validate_without_a_schema_says_it_only_parsed(
     tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -350,7 +350,9 @@ def test_rollbacks_in_a_row_hold_until_the_file_changes(
             assert (live.version, live.get("db.pool_size")) == (n, to), (how, to)
             assert live.history()[0].restores == to
     last = 3 + len(steps)
-    proc = _spawn_watch(str(three_versions), "--schema", str(schema_file), "--state-dir", str(state))
+    proc = _spawn_watch(
+        str(three_versions), "--schema", str(schema_file), "--state-dir", str(state)
+    )
     try:
         out = Lines(proc)
         out.wait(f"serving v{last} ")
