@@ -74,3 +74,13 @@ fail_on_option = click.option(
     show_default=True,
     help="Exit 1 when the report reaches this level.",
 )
+
+
+gate_option = click.option(
+    "--gate",
+    type=click.Choice([level.value for level in LEVELS]),
+    default="restart",
+    show_default=True,
+    help="The highest impact level applied automatically; a valid candidate above it is "
+    "held back (a rejection with code gate).",
+)

@@ -36,6 +36,7 @@ from .common import (
     EXIT_OK,
     _color,
     _schema,
+    gate_option,
     no_state_option,
     pointer_option,
     schema_option,
@@ -155,6 +156,7 @@ def watch_etcd(
 @click.option("--state-dir", metavar="DIR", help="History and last-known-good [.hotconf/].")
 @no_state_option
 @webhooks_option
+@gate_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8750, show_default=True, help="Port (0: any free).")
 @click.option("--token-file", metavar="FILE", help=f"Admin bearer token [default: ${TOKEN_ENV}].")
@@ -183,6 +185,7 @@ def serve_cmd(
     state_dir: str | None,
     no_state: bool,
     webhooks: str | None,
+    gate: str,
     host: str,
     port: int,
     token_file: str | None,
@@ -196,7 +199,8 @@ def serve_cmd(
     (fleet mode; the state dir is the LKG cache, default .hotconf/NAME here). Prints
     "listening on http://HOST:PORT" once bound; runs until SIGTERM or Ctrl-C (exit 0).
     Without a token, reload and rollback are open to local callers and it listens on
-    loopback only. Exits 1 when there is no valid config to serve, 2 when it cannot run.
+    loopback only. A valid candidate above --gate is held back until POST /v1/reload
+    {"force": true}. Exits 1 when there is no valid config to serve, 2 when it cannot run.
     """
     from ..live.watch import watch
 
@@ -217,7 +221,7 @@ def serve_cmd(
     elif config:
         raise click.UsageError("--etcd replaces CONFIG: give one or the other")
     schema = _schema(schema_path, pointer)
-    kwargs: dict[str, Any] = {"poll_interval": poll or None}
+    kwargs: dict[str, Any] = {"poll_interval": poll or None, "gate": gate}
     if webhooks is not None:
         kwargs["webhooks"] = webhooks
     opener: functools.partial[LiveConfig]
@@ -244,6 +248,7 @@ def serve_cmd(
         logging.basicConfig(
             stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
         )
+    _http_requests_at_debug()
     service = Service(
         opener,
         token=_token(token_file, TOKEN_ENV),
@@ -253,6 +258,23 @@ def serve_cmd(
     serve(service, host=host, port=port, announce=_echo)
     _echo("stopped")
     return EXIT_OK
+
+
+class _AtDebug(logging.Filter):
+    """Logs httpx's one line per request (etcd calls in fleet mode, webhook deliveries) at
+    DEBUG instead of INFO: they are a trace, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _http_requests_at_debug() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _AtDebug) for f in logger.filters):
+        logger.addFilter(_AtDebug())
 
 
 # -- the state directory --------------------------------------------------------------------

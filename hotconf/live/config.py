@@ -48,6 +48,9 @@ from .worker import Deferred, ReloadWorker
 
 log = logging.getLogger("hotconf")
 
+# Log records about a rejection carry this, so a front end that prints each rejection itself
+# (``hotconf watch``) can leave them out of its log output.
+_REJECTED = {"hotconf_event": "rejected"}
 PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
 
 
@@ -176,6 +179,7 @@ class LiveConfig:
             "hotconf: %s is rejected; serving last-known-good v%d (degraded)",
             self.name,
             result.snapshot.version,
+            extra=_REJECTED,
         )
 
     # -- reading ------------------------------------------------------------------------
@@ -215,15 +219,26 @@ class LiveConfig:
         stored = self._store.get(version)
         return Snapshot(stored.data, stored.info)
 
-    def compare(self, old: int, new: int) -> ImpactReport:
+    def compare(self, old: int | None, new: int) -> ImpactReport:
         """The impact report between two versions of the history.
+
+        Args:
+            old: the old version; ``None``: nothing before (the first version's report:
+                every key it holds, added).
+            new: the new version.
 
         Raises:
             VersionNotFoundError: either version does not exist.
         """
-        a, b = self.snapshot(old), self.snapshot(new)
+        b = self.snapshot(new)
+        a = self.snapshot(old) if old is not None else None
         report = assess(
-            a, b, self._schema, old_checksum=a.checksum, new_checksum=b.checksum, old_version=old
+            a,
+            b,
+            self._schema,
+            old_checksum=a.checksum if a is not None else None,
+            new_checksum=b.checksum,
+            old_version=old,
         )
         return report.with_version(new)
 
@@ -501,6 +516,7 @@ class LiveConfig:
             self.name,
             f"v{prev.version}" if prev else "nothing",
             "\n".join(f"  {p}" for p in problems),
+            extra=_REJECTED,
         )
         self._subscribers.notify(rejection)
         return ReloadResult("rejected", prev, rejection=rejection, report=report)

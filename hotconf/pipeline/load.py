@@ -196,6 +196,8 @@ def parse(
     text = text.removeprefix("\ufeff")
     if format == "json":
         return _parse_json(text, name, limits)
+    if not text.strip(" \t\r\n"):  # blank, tabs too (YAML's scanner refuses a tab there)
+        _fail("empty", "the file is empty (no document); an empty config is an error", name, 1)
     if _fast is not None and os.environ.get("HOTCONF_FAST") != "0":
         result = _fast(text, limits)
         if result is not None:

@@ -302,6 +302,8 @@ class Schema:
                     found.append((at, Problem(cap(text), to_pointer(at), "additionalProperties")))
                 continue
             text = message(error, sensitive)
+            if not sensitive and _yaml11_boolean(error):
+                text += " (YAML 1.2: write true or false)"
             found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
         found.sort(key=lambda item: (_sort_key(item[0]), item[1].code, item[1].message))
         problems = [problem for _, problem in found[:MAX_PROBLEMS]]
@@ -560,6 +562,19 @@ def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> Non
         first_line = str(getattr(error, "message", error)).splitlines()[0]
         where = tuple(getattr(error, "absolute_path", ()))
         raise _schema_error(source, f"not a valid OpenAPI document: {cap(first_line)}", where)
+
+
+# What YAML 1.1 read as booleans; YAML 1.2 (hotconf's loader) reads them as strings.
+_YAML11_BOOLEANS = frozenset({"y", "yes", "n", "no", "on", "off"})
+
+
+def _yaml11_boolean(error: Any) -> bool:
+    """Is this a YAML 1.1 boolean word (``yes``, ``off``...) where a boolean is expected?"""
+    if error.validator != "type" or not isinstance(error.instance, str):
+        return False
+    expected = error.validator_value
+    wanted = expected == "boolean" or (isinstance(expected, list) and "boolean" in expected)
+    return wanted and error.instance.lower() in _YAML11_BOOLEANS
 
 
 def _unexpected_keys(error: Any) -> list[str]:

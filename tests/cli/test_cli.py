@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import hotconf
 from hotconf.cli import main
 
 from ..conftest import config_text, wait_for
@@ -125,6 +126,20 @@ def test_cannot_run_exits_2(tmp_path: Path, schema_file: Path, args: list[str]) 
     assert main(argv) == 2
 
 
+def test_an_unusable_schema_is_said_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text())
+    assert main(["validate", str(config), "--schema", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("missing.json") == 1 and "No such file" in err, err
+    # problems that add something to the message are still listed under it
+    bad = write(tmp_path / "bad.yaml", "a: [\n")
+    assert main(["validate", str(config), "--schema", bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hotconf: cannot read schema") and err.count("bad.yaml") == 1, err
+
+
 def _spawn_watch(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -177,6 +192,69 @@ def test_watch_prints_one_line_per_candidate(
             proc.kill()
             proc.wait()
     assert sum("applied" in line for line in out.lines) == 1
+
+
+def test_watch_says_each_rejection_once_and_applied_lines_have_level_and_keys(
+    tmp_path: Path, schema_file: Path
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=1))
+    proc = _spawn_watch(str(config), "--schema", str(schema_file), "--no-state")
+    try:
+        out = Lines(proc)
+        out.wait("serving v1")
+        config.write_text(config_text(pool=0))
+        out.wait("rejected (v1 kept)")
+        config.write_text(config_text(pool=20))
+        assert out.wait("applied v2").endswith("applied v2, risky (1 change: db.pool_size)\n")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert "/db/pool_size" not in err and "rejected" not in err, err  # stdout said it
+
+
+def test_watch_json_lines_and_a_gate(tmp_path: Path, schema_file: Path) -> None:
+    state = tmp_path / "s"
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    write(tmp_path / "good.yaml", config_text(pool=2))
+    with hotconf.watch(tmp_path / "good.yaml", schema_file, state_dir=state):
+        pass  # a last-known-good: v1, pool 2
+    args = [str(config), "--schema", str(schema_file), "--state-dir", str(state)]
+    proc = _spawn_watch(*args, "--format", "json", "--gate", "safe")
+    try:
+        out = Lines(proc)
+        first = json.loads(out.wait('"watching"'))
+        assert (first["version"], first["degraded"], first["gate"]) == (1, True, "safe")
+        assert [p["path"] for p in first["problems"]] == ["/db/pool_size"]
+        config.write_text(config_text(pool=3))
+        applied = json.loads(out.wait('"applied"'))
+        assert (applied["version"], applied["level"]) == (2, "safe")
+        assert applied["changes"] == [
+            {
+                "key": "db.pool_size",
+                "path": "/db/pool_size",
+                "kind": "value_changed",
+                "level": "safe",
+            }
+        ]
+        config.write_text(config_text(pool=300))  # 100x: risky, above the gate: held
+        held = json.loads(out.wait('"rejected"'))
+        assert (held["version"], held["level"]) == (2, "risky")
+        assert [p["code"] for p in held["problems"]] == ["gate"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    records = [json.loads(line) for line in out.lines]  # every line is JSON
+    assert [r["event"] for r in records] == ["watching", "applied", "rejected", "stopped"]
+    assert proc.stderr is not None
+    assert "/db/pool_size" not in proc.stderr.read()
 
 
 def test_watch_without_valid_config_exits_1(tmp_path: Path, schema_file: Path) -> None:
