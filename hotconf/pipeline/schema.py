@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from jsonschema import FormatChecker
 
 MAX_PROBLEMS = 100
+MAX_DEPTH = 128  # steps into a schema document (a file is held to 64 by the loader already)
 
 # $schema URI (without a trailing "#") -> dialect; jsonschema's classes for each are looked up
 # when a schema is built (`hotconf._jsonschema`): importing this module imports neither.
@@ -139,9 +140,27 @@ class Schema:
     ) -> None:
         if not isinstance(document, Mapping):
             raise _schema_error(source, f"a schema is a mapping, not a {type(document).__name__}")
-        self._build(_plain(document, source), pointer, source)
+        try:
+            plain = _plain(document, source)
+        except RecursionError:
+            raise _schema_error(source, _TOO_DEEP) from None
+        self._build(plain, pointer, source)
 
     def _build(self, doc: dict[str, Any], pointer: str | None, source: str | None) -> None:
+        try:
+            self._check_and_compile(doc, pointer, source)
+        except HotconfError:
+            raise
+        except RecursionError:
+            raise _schema_error(source, _TOO_DEEP) from None
+        except Exception as exc:  # never a traceback: a schema hotconf cannot handle is an error
+            raise _schema_error(
+                source, f"cannot use this schema: {type(exc).__name__}: {cap(str(exc))}"
+            ) from exc
+
+    def _check_and_compile(
+        self, doc: dict[str, Any], pointer: str | None, source: str | None
+    ) -> None:
         # ``doc`` is plain JSON data that nothing else holds (a private copy, or fresh from
         # the JSON loader, which never shares a node).
         self.source = source
@@ -150,16 +169,33 @@ class Schema:
         openapi = self.dialect.startswith("openapi")
         self.pointer = _normalize_pointer(pointer, doc, openapi, source)
         found = survey(doc, openapi=openapi)
-        registry, base = make_registry(doc, spec, crawl=found.scoped)
-        bad_refs = check_refs(doc, spec, registry, base, openapi=openapi, found=found)
+        if found.depth > MAX_DEPTH:  # validating it would exhaust the interpreter's stack
+            raise _schema_error(source, f"nested deeper than {MAX_DEPTH} levels")
+        if found.tuple_items and self.dialect in _ITEMS_IS_ONE_SCHEMA and not found.dialects:
+            where = to_pointer(found.tuple_items[0]) or "/"
+            raise _schema_error(source, _tuple_items(where, self.dialect, "$schema" in doc))
+
+        def check_document() -> None:
+            _check_nested_dialects(found, openapi, source)
+            if openapi:
+                _check_openapi(doc, self.dialect, source)
+            elif not _fastpath.meta_valid(doc, cls):
+                _check_schema(doc, cls, source)
+
+        try:
+            registry, base = make_registry(doc, spec, crawl=found.scoped)
+            bad_refs = check_refs(doc, spec, registry, base, openapi=openapi, found=found)
+        except HotconfError:
+            raise
+        except Exception:
+            # referencing trusts the types of $id, $anchor and the applicators: a document
+            # its dialect refuses says why here; one it accepts is a bug, reported as such
+            check_document()
+            raise
         if bad_refs:
             more = f" (and {len(bad_refs) - 1} more)" if len(bad_refs) > 1 else ""
             raise SchemaError(bad_refs[0].message + more, bad_refs if more else ())
-        _check_nested_dialects(found, openapi, source)
-        if openapi:
-            _check_openapi(doc, self.dialect, source)
-        elif not _fastpath.meta_valid(doc, cls):
-            _check_schema(doc, cls, source)
+        check_document()
         target = base + (self.pointer or "")
         resolved = registry.resolver(base).lookup(target)
         self.root: Mapping[str, Any] = resolved.contents
@@ -467,6 +503,30 @@ def _dialect(doc: Mapping[str, Any], source: str | None) -> tuple[str, Any, Any,
     if found is None:
         raise _schema_error(source, _unknown_dialect(uri))
     return (found, *dialect(found))
+
+
+_TOO_DEEP = "cannot use this schema: it is nested too deeply"
+
+# Dialects in which ``items`` is one schema, never the list of the tuple form.
+_ITEMS_IS_ONE_SCHEMA = frozenset({"json-schema-2020-12", "openapi-3.0", "openapi-3.1"})
+
+
+def _tuple_items(where: str, dialect: str, declared: bool) -> str:
+    found = f"items at {where} is a list of schemas: the tuple form of draft-04 to 2019-09"
+    if dialect == "openapi-3.0":
+        return f"{found}, which OpenAPI 3.0 does not have (items is one schema)"
+    if dialect == "openapi-3.1":
+        return (
+            f"{found}; OpenAPI 3.1 schemas are JSON Schema 2020-12, where a tuple is "
+            "prefixItems (and items the schema of the items after them): write prefixItems"
+        )
+    read = "declares" if declared else "has no $schema, so hotconf reads it as"
+    return (
+        f"{found}; this schema {read} JSON Schema 2020-12, where a tuple is prefixItems (and "
+        "items the schema of the items after them, as additionalItems was): write "
+        'prefixItems, or declare the draft it was written for: "$schema": '
+        '"http://json-schema.org/draft-07/schema#"'
+    )
 
 
 def _unknown_dialect(uri: object) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jsonschema import validators
 from referencing import jsonschema as rj
@@ -364,6 +364,7 @@ def surveyed(doc: Mapping[str, Any], openapi: bool) -> dict[str, Any]:
 
 @CASES
 @given(doc=DOCS | TREES, openapi=st.booleans())
+@example(doc={"properties": {"format": "string"}}, openapi=False)  # a mapping under properties
 def test_survey_finds_what_walking_finds(doc: dict[str, Any], openapi: bool) -> None:
     assert surveyed(doc, openapi) == reference_survey(doc, openapi)
 
