@@ -222,7 +222,9 @@ def _merge(a: Node, b: Node) -> Node | None:
         return None
     if {"unevaluatedProperties", "unevaluatedItems"} & (ka | kb):
         return None
-    if a.side.dialect == "openapi-3.0" and {"required", "properties"} <= ka | kb:
+    if a.side.dialect == "openapi-3.0" and (
+        ("required" in ka and "properties" in kb) or ("required" in kb and "properties" in ka)
+    ):
         return None  # OAS 3.0 required reads readOnly/writeOnly of its own properties
     origins = {k: a.origin(k) for k in a.schema} | {k: b.origin(k) for k in b.schema}
     fixed = {k: v for k, v in a.fixed.items() if k[0] in a.schema and k[0] not in b.schema}
@@ -232,6 +234,14 @@ def _merge(a: Node, b: Node) -> Node | None:
 
 def _conjoin(target: Node, rest: Node) -> Node:
     """A ``$ref`` target and the keywords beside the ``$ref`` (both apply, since 2019-09)."""
+    if not rest.active():  # only metadata beside it: the schema is what the $ref resolves to
+        if not isinstance(target.schema, Mapping) or not rest.schema:
+            return target
+        origins = {k: target.origin(k) for k in target.schema}
+        origins |= {k: rest.origin(k) for k in rest.schema}
+        fixed = {k: v for k, v in target.fixed.items() if k[0] not in rest.schema}
+        schema = {**target.schema, **rest.schema}
+        return Node(target.side, schema, target.pointer, target.resolver, origins, fixed)
     merged = _merge(target, rest)
     if merged is not None:
         return merged

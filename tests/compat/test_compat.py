@@ -948,6 +948,53 @@ def test_openapi_31_with_pointer_and_schema_objects() -> None:
     assert schema_diff(old.document, new, pointer=APP).level == "breaking"
 
 
+def _as_component(version: str, schema: Any) -> dict[str, Any] | None:
+    """``schema`` as the component ``Conf`` of an OpenAPI document whose ``App`` is only a
+    ``$ref`` to it; None when the document is not valid OpenAPI of that version."""
+    doc = openapi(version, {"$ref": "#/components/schemas/Conf"}, Conf=schema)
+    try:
+        Schema.from_dict(doc, APP)
+    except SchemaError:
+        return None
+    return doc
+
+
+def test_openapi_30_pointer_at_a_ref_adding_required_is_required_added() -> None:
+    conf = obj(a=STR, b=INT)
+    old = _as_component("3.0.3", conf)
+    new = _as_component("3.0.3", {**conf, "required": ["a"]})
+    report = schema_diff(old, new, pointer=APP)  # type: ignore[arg-type]
+    assert [(c.kind, c.path, c.schema_pointer) for c in report.changes] == [
+        ("required_added", "/a", "/components/schemas/Conf/required")
+    ]
+
+
+# Every edit of the tables that is valid OpenAPI of the version (a 3.0 schema has no const,
+# no type lists, no $defs...), as the Conf component an App $ref points to.
+OPENAPI_PAIRS = [
+    (f"{version} {name}", a, b)
+    for version in ("3.0.3", "3.1.0")
+    for name, old, new, _ in CASES + [(c[0], *c[1:3], set()) for c in LIMITS]
+    if "$schema" not in json.dumps([old, new])
+    for a, b in [(_as_component(version, old), _as_component(version, new))]
+    if a is not None and b is not None
+]
+
+
+@pytest.mark.parametrize(("a", "b"), [c[1:] for c in OPENAPI_PAIRS],
+                         ids=[c[0] for c in OPENAPI_PAIRS])  # fmt: skip
+def test_a_pointer_at_a_ref_compares_what_the_ref_resolves_to(a: Any, b: Any) -> None:
+    at_ref, at_target = (
+        {
+            (c.kind, c.path, c.effect, c.level, c.schema_pointer)
+            for c in schema_diff(a, b, mode, pointer=p).changes
+        }
+        for mode in ("full",)
+        for p in (APP, "#/components/schemas/Conf")
+    )
+    assert at_ref == at_target
+
+
 def test_openapi_30_discriminator_branches_are_semantic() -> None:
     cat, dog = {**obj(kind={"type": "string"}), "required": ["kind"]}, obj(bark=INT)
     app = {"oneOf": [{"$ref": "#/components/schemas/Cat"}],
