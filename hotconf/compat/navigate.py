@@ -2,9 +2,9 @@
 
 A `Node` is a subschema with its place in the document and a resolver for the references in it.
 `view` is how every rule sees a node: ``$ref`` (and ``$dynamicRef``, ``$recursiveRef``)
-resolved, a one-branch ``allOf`` merged into its parent, and ``anyOf``/``oneOf`` of a schema
-and ``null`` folded into that schema plus ``null``. `types` and `allowed_values` read what a
-node admits; `value_key` says when two JSON values are equal.
+resolved, a one-branch ``allOf``, ``anyOf`` or ``oneOf`` merged into its parent, and
+``anyOf``/``oneOf`` of a schema and ``null`` folded into that schema plus ``null``. `types`
+and `allowed_values` read what a node admits; `value_key` says when two JSON values are equal.
 """
 
 from __future__ import annotations
@@ -160,7 +160,8 @@ class Node:
 
 
 def view(node: Node) -> Node:
-    """``node`` with references resolved, single ``allOf``s merged, nullable forms folded."""
+    """``node`` with references resolved, one-branch compositions merged, nullable forms
+    folded."""
     for _ in range(32):
         schema = node.schema
         if schema is True:
@@ -168,20 +169,31 @@ def view(node: Node) -> Node:
         if not isinstance(schema, Mapping):
             return node
         keyword = next((k for k in _REFS if isinstance(node.get(k), str)), None)
-        branches = node.get("allOf")
+        # allOf, anyOf or oneOf of one branch is that branch (not beside a discriminator,
+        # which OpenAPI 3.0 reads with its branches)
+        single = next((k for k in _ONE_BRANCH if _one_branch(node.get(k))), None)
+        if single is not None and "discriminator" in node.active():
+            single = None
         if keyword is not None:
             target = node.side.lookup(node, keyword, schema[keyword])
             rest = replace(node, schema={k: v for k, v in schema.items() if k != keyword})
             node = target if node.side.legacy_ref else _conjoin(target, rest)
-        elif isinstance(branches, list) and len(branches) == 1:
-            rest = replace(node, schema={k: v for k, v in schema.items() if k != "allOf"})
-            merged = _merge(view(node.child("allOf", 0)), rest)
+        elif single is not None:
+            rest = replace(node, schema={k: v for k, v in schema.items() if k != single})
+            merged = _merge(view(node.child(single, 0)), rest)
             if merged is None:
                 return node
             node = merged
         else:
             return _fold_null(node)
     return node
+
+
+_ONE_BRANCH = ("allOf", "anyOf", "oneOf")
+
+
+def _one_branch(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 1
 
 
 def _fold_null(node: Node) -> Node:
