@@ -1,4 +1,5 @@
-"""The HTTP service: GET /v1/config throughput vs a bare Starlette handler, and long-poll release.
+"""The HTTP service: GET /v1/config and the console page vs a bare Starlette handler, and
+long-poll release.
 
 1. Requests per second of ``GET /v1/config`` (keep-alive, anonymous: the redacted body) on
    loopback, against a bare Starlette app with one route that returns the same bytes, both
@@ -6,6 +7,11 @@
    its own process), measured alternately, round by round; the figure is the median of the
    per-round ratios. The client is ``wrk`` when it is installed, else a pipelining-free
    asyncio client in its own process. Goal: ratio >= 0.8.
+1b. The same for the console's overview page, ``GET /`` (rendered from its Jinja template on
+   every request, anonymous: secrets redacted), against a bare handler returning the same
+   HTML: what server-side rendering costs; and the time per call of ``/v1/config``, ``/``
+   and ``/console/versions`` called straight into the app. No goal: the console is for
+   people, not load.
 2. N concurrent long-polls (``?after=V&wait=60``) held on ``hotconf serve``; the config file is
    then edited, and each poll's answer is timed against the new version's ``created_at``
    (taken just before its commit, so the figure includes the SQLite commit, the swap and the
@@ -15,7 +21,7 @@
    what the feed (one event per version bump) and the handler cost on their own.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
-     [--quick]   (smoke test: one short round, 5 long-polls)
+     [--only rps|console|long-poll] [--quick]   (--quick: a smoke test, one short round)
 """
 
 from __future__ import annotations
@@ -54,11 +60,21 @@ def _serve(kind: str, workdir: Path) -> None:
     from hotconf.service.app import Server, bind
 
     body = (workdir / "body.json").read_bytes()
+    page = workdir / "page.html"
+    html = page.read_bytes() if page.exists() else b""
 
     async def config(request: Request) -> Response:
         return Response(body, media_type="application/json")
 
-    app = Starlette(routes=[Route("/v1/config", config, methods=["GET"])])
+    async def console(request: Request) -> Response:
+        return Response(html, media_type="text/html")
+
+    app = Starlette(
+        routes=[
+            Route("/v1/config", config, methods=["GET"]),
+            Route("/", console, methods=["GET"]),
+        ]
+    )
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     # the same uvicorn settings as hotconf.service.app.serve
@@ -112,10 +128,10 @@ def _get(url: str) -> bytes:
 # -- throughput -----------------------------------------------------------------------------
 
 
-def _wrk(wrk: str, url: str, duration: float, connections: int) -> float:
+def _wrk(wrk: str, url: str, duration: float, connections: int, path: str) -> float:
     seconds = max(1, math.ceil(duration))  # wrk takes whole seconds only
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", url + "/v1/config"],
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", url + path],
         capture_output=True,
         text=True,
         check=True,
@@ -126,9 +142,9 @@ def _wrk(wrk: str, url: str, duration: float, connections: int) -> float:
     return float(m.group(1))
 
 
-async def _client(url: str, duration: float, connections: int) -> float:
+async def _client(url: str, duration: float, connections: int, path: str) -> float:
     host, port = url.removeprefix("http://").split(":")
-    request = f"GET /v1/config HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     count = 0
     stop = time.perf_counter() + duration
 
@@ -147,32 +163,38 @@ async def _client(url: str, duration: float, connections: int) -> float:
     return count / duration
 
 
-def _rps(url: str, duration: float, connections: int, wrk: str | None) -> float:
+def _rps(url: str, duration: float, connections: int, wrk: str | None, path: str) -> float:
     if wrk is not None:
-        return _wrk(wrk, url, duration, connections)
+        return _wrk(wrk, url, duration, connections, path)
     # in its own process, so the client does not share a GIL with anything it measures
     code = (
         "import asyncio, sys; sys.path.insert(0, sys.argv[1]); import bench_service as b; "
-        "print(asyncio.run(b._client(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))))"
+        "print(asyncio.run(b._client(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), "
+        "sys.argv[5])))"
     )
     args = [sys.executable, "-c", code, str(Path(__file__).parent), url]
-    out = subprocess.run([*args, str(duration), str(connections)], capture_output=True, text=True)
+    out = subprocess.run(
+        [*args, str(duration), str(connections), path], capture_output=True, text=True
+    )
     return float(out.stdout.strip())
 
 
-def throughput(workdir: Path, rounds: int, duration: float, connections: int) -> None:
+def throughput(
+    workdir: Path, rounds: int, duration: float, connections: int, path: str = "/v1/config"
+) -> None:
     wrk = shutil.which("wrk")
     hot = Proc(_hotconf_args(workdir), workdir)
     try:
         (workdir / "body.json").write_bytes(_get(hot.url + "/v1/config"))
+        (workdir / "page.html").write_bytes(_get(hot.url + "/"))
         bare = Proc([sys.executable, __file__, "--serve", "bare", str(workdir)], workdir)
         try:
             for url in (hot.url, bare.url):  # warm up both
-                _rps(url, min(duration, 2.0), connections, wrk)
+                _rps(url, min(duration, 2.0), connections, wrk, path)
             ratios, hots, bares = [], [], []
             for _ in range(rounds):
-                b = _rps(bare.url, duration, connections, wrk)
-                h = _rps(hot.url, duration, connections, wrk)
+                b = _rps(bare.url, duration, connections, wrk, path)
+                h = _rps(hot.url, duration, connections, wrk, path)
                 bares.append(b)
                 hots.append(h)
                 ratios.append(h / b)
@@ -181,14 +203,13 @@ def throughput(workdir: Path, rounds: int, duration: float, connections: int) ->
     finally:
         hot.stop()
     client = "wrk -t2" if wrk else "asyncio client"
-    print(
-        f"GET /v1/config, {client}, {connections} keep-alive connections, {duration:g} s x {rounds}"
-    )
+    goal = "; goal >= 0.8" if path == "/v1/config" else ""
+    print(f"GET {path}, {client}, {connections} keep-alive connections, {duration:g} s x {rounds}")
     print(f"  bare Starlette handler  {statistics.median(bares):9.0f} req/s (median)")
-    print(f"  hotconf /v1/config      {statistics.median(hots):9.0f} req/s (median)")
+    print(f"  hotconf {path:<15} {statistics.median(hots):9.0f} req/s (median)")
     print(
         f"  ratio                   {statistics.median(ratios):9.2f}x (median of rounds; "
-        f"range {min(ratios):.2f}-{max(ratios):.2f}; goal >= 0.8)"
+        f"range {min(ratios):.2f}-{max(ratios):.2f}{goal})"
     )
 
 
@@ -316,6 +337,65 @@ def app_release(rounds: int, polls: int) -> None:
     )
 
 
+async def _app_pages(workdir: Path, rounds: int, calls: int) -> dict[str, list[float]]:
+    """Microseconds per GET called straight into the ASGI app (no HTTP stack, no client)."""
+    import functools
+
+    import hotconf
+    from hotconf.service.app import Service
+
+    service = Service(
+        functools.partial(
+            hotconf.watch,
+            workdir / "config.yaml",
+            workdir / "config.schema.json",
+            state_dir=workdir / "app-state",
+        )
+    )
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    paths = ("/v1/config", "/", "/console/versions")
+    found: dict[str, list[float]] = {path: [] for path in paths}
+    async with service.app.router.lifespan_context(service.app):
+        while not service.readiness.ready:
+            await asyncio.sleep(0.01)
+        for _ in range(rounds):
+            for path in paths:  # interleaved, so a burst of load hits all of them
+                scope = {
+                    "type": "http",
+                    "asgi": {"version": "3.0"},
+                    "http_version": "1.1",
+                    "method": "GET",
+                    "scheme": "http",
+                    "path": path,
+                    "raw_path": path.encode(),
+                    "query_string": b"",
+                    "root_path": "",
+                    "headers": [(b"host", b"bench")],
+                    "client": ("127.0.0.1", 1),
+                    "server": ("127.0.0.1", 2),
+                }
+                start = time.perf_counter()
+                for _ in range(calls):
+                    await service.app(dict(scope), receive, send)
+                found[path].append((time.perf_counter() - start) / calls * 1e6)
+    return found
+
+
+def app_pages(workdir: Path, rounds: int, calls: int) -> None:
+    found = asyncio.run(_app_pages(workdir, rounds, calls))
+    print(
+        f"GET called straight into the app (no HTTP stack), {calls} calls x {rounds}, us per call"
+    )
+    for path, times in found.items():
+        print(f"  {path:<18} {statistics.median(times):7.0f} (median; min {min(times):.0f})")
+
+
 def _hotconf_args(workdir: Path) -> list[str]:
     return [
         sys.executable,
@@ -347,7 +427,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
-    parser.add_argument("--only", choices=["rps", "long-poll"])
+    parser.add_argument("--only", choices=["rps", "console", "long-poll"])
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -361,9 +441,12 @@ def main() -> None:
         workdir = Path(tmp)
         for name in ("config.yaml", "config.schema.json"):
             shutil.copy(EXAMPLE / name, workdir / name)
-        if args.only != "long-poll":
+        if args.only in (None, "rps"):
             throughput(workdir, args.rounds, args.duration, args.connections)
-        if args.only != "rps":
+        if args.only in (None, "console"):
+            throughput(workdir, args.rounds, args.duration, args.connections, "/")
+            app_pages(workdir, args.rounds, 20 if args.quick else 500)
+        if args.only in (None, "long-poll"):
             long_polls(workdir, args.rounds, args.polls)
             app_release(args.rounds, args.polls)
 

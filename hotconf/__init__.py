@@ -9,7 +9,8 @@ validated, nothing is announced before it is durable::
     load … gate   pipeline/evaluate.py, the one candidate check, over pipeline/load.py,
                   schema.py, diff.py, impact.py and levels.py: no state, no threads
     commit        store/: the version and its webhook outbox rows in one SQLite transaction
-    swap          live/config.py: LiveConfig._commit assigns ``live.current``, a Snapshot
+    swap          live/config.py: LiveConfig._commit assigns ``live.current``, a Snapshot (or
+                  the instance of the typed model, pipeline/model.py, built in evaluate)
     notify        live/subscriptions.py (in process), webhooks/ (signed HTTP, from the outbox)
 
 Around it: `compat` (schema-diff), `fleet` (publish to etcd, canaries across instances),
@@ -20,15 +21,19 @@ Usage::
 
     import hotconf
 
-    live = hotconf.watch("config.yaml", schema="config.schema.json")
-    pool = live.current["db"]["pool_size"]        # lock-free, never a torn config
+    live = hotconf.watch("config.yaml", model=AppConfig)   # a frozen pydantic model
+    pool = live.current.db.pool_size              # lock-free, never a torn config
     live.subscribe(lambda event: print(event.changed), keys=["db.*"])
+
+    live = hotconf.watch("config.yaml", schema="config.schema.json")
+    pool = live.current["db"]["pool_size"]        # a read-only Snapshot
 """
 
 import importlib
 from typing import TYPE_CHECKING
 
 # The exceptions are imported with the package: they are small and every stage raises them.
+from .errors import CheckError as CheckError
 from .errors import ClosedError as ClosedError
 from .errors import ConfigError as ConfigError
 from .errors import EtcdError as EtcdError
@@ -36,6 +41,7 @@ from .errors import HotconfError as HotconfError
 from .errors import LoadError as LoadError
 from .errors import NoValidConfigError as NoValidConfigError
 from .errors import Problem as Problem
+from .errors import PrometheusError as PrometheusError
 from .errors import PublishConflictError as PublishConflictError
 from .errors import RolloutError as RolloutError
 from .errors import SchemaError as SchemaError
@@ -55,6 +61,7 @@ _LAZY = {
     "Delivery": "webhooks",
     "DeliveryAttempt": "webhooks",
     "EtcdSource": "sources.etcd",
+    "Explanation": "pipeline.provenance",
     "FileSource": "sources.files",
     "ImpactReport": "pipeline.impact",
     "Level": "pipeline.levels",
@@ -68,6 +75,7 @@ _LAZY = {
     "Rollout": "live.rollouts",
     "RolloutEvent": "events",
     "Schema": "pipeline.schema",
+    "Setting": "pipeline.provenance",
     "Snapshot": "pipeline.snapshot",
     "Source": "sources",
     "Subscriber": "webhooks",
@@ -81,15 +89,17 @@ _LAZY = {
     "create_app": "service.app",
     "diff": "pipeline.impact",
     "load": "pipeline.load",
+    "restart": "pipeline.model",
     "schema_diff": "compat",
+    "sensitive": "pipeline.model",
     "watch": "live.watch",
 }
 # The subpackages and public modules, also reachable as attributes
 # (``hotconf.webhooks.new_secret()``).
 _MODULES = frozenset(
     {
-        "cli", "compat", "errors", "events", "fleet", "live", "pipeline", "service", "sources",
-        "store", "testing", "webhooks",
+        "cli", "compat", "errors", "events", "fleet", "live", "middleware", "pipeline",
+        "service", "sources", "store", "testing", "webhooks",
     }
 )  # fmt: skip
 
@@ -112,6 +122,10 @@ if TYPE_CHECKING:
     from .pipeline.levels import Level as Level
     from .pipeline.load import Limits as Limits
     from .pipeline.load import load as load
+    from .pipeline.model import restart as restart
+    from .pipeline.model import sensitive as sensitive
+    from .pipeline.provenance import Explanation as Explanation
+    from .pipeline.provenance import Setting as Setting
     from .pipeline.schema import Schema as Schema
     from .pipeline.snapshot import REDACTED as REDACTED
     from .pipeline.snapshot import Snapshot as Snapshot
@@ -152,6 +166,7 @@ __all__ = [
     "REDACTED",
     "Change",
     "ChangeEvent",
+    "CheckError",
     "ClosedError",
     "CompatChange",
     "CompatReport",
@@ -160,6 +175,7 @@ __all__ = [
     "DeliveryAttempt",
     "EtcdError",
     "EtcdSource",
+    "Explanation",
     "FileSource",
     "HotconfError",
     "ImpactReport",
@@ -169,6 +185,7 @@ __all__ = [
     "LoadError",
     "NoValidConfigError",
     "Problem",
+    "PrometheusError",
     "PublishConflictError",
     "RawDocument",
     "Rejection",
@@ -179,6 +196,7 @@ __all__ = [
     "RolloutEvent",
     "Schema",
     "SchemaError",
+    "Setting",
     "Snapshot",
     "Source",
     "SourceError",
@@ -196,6 +214,8 @@ __all__ = [
     "create_app",
     "diff",
     "load",
+    "restart",
     "schema_diff",
+    "sensitive",
     "watch",
 ]

@@ -14,7 +14,10 @@
     ├── VersionNotFoundError (LookupError)  no such version in the history
     ├── ClosedError                   the LiveConfig was closed
     ├── PublishConflictError          fleet: another publish moved the pointer first
-    └── RolloutError                  a canary rollout cannot start, or was already decided
+    ├── RolloutError                  a canary rollout cannot start, or was already decided
+    ├── CheckError (ValueError)       a canary check or gate is not one: bad expression, a
+    │                                 query Prometheus refuses, a result that is no number
+    └── PrometheusError               Prometheus cannot be reached, or failed to answer
 
 Every error carries ``exit_code``, the code the ``hotconf`` command exits with when it is the
 cause, and ``problems``: a tuple of `Problem` values, each pointing at a path in the config and,
@@ -156,7 +159,18 @@ class RolloutError(HotconfError):
     it was already promoted or aborted."""
 
 
+class CheckError(HotconfError, ValueError):
+    """A canary check or release gate is not usable: the expression is not ``NAME=PROMQL OP
+    THRESHOLD``, Prometheus refuses the query, or its result is not one number (several
+    series, a range vector, a string)."""
+
+
+class PrometheusError(HotconfError):
+    """Prometheus cannot be reached, or it failed to answer a query (not the query's fault)."""
+
+
 __all__ = [
+    "CheckError",
     "ClosedError",
     "ConfigError",
     "EtcdError",
@@ -164,6 +178,7 @@ __all__ = [
     "LoadError",
     "NoValidConfigError",
     "Problem",
+    "PrometheusError",
     "PublishConflictError",
     "RolloutError",
     "SchemaError",

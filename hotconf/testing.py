@@ -15,6 +15,14 @@ called before it returns, so tests need no waiting::
         source.set({"db": {"pool_size": "lots"}})          # invalid: rejected
         assert live.current["db"]["pool_size"] == 10        # last-known-good kept
         assert events.rejections[-1].problems[0].path == "/db/pool_size"
+
+With a typed model, `MemorySource` also takes an instance of it (secrets included), and
+``live.current`` is the model's instance::
+
+    source = MemorySource(AppConfig(db=DB(pool_size=5)))
+    with hotconf.watch(source, model=AppConfig) as live:
+        source.set(AppConfig(db=DB(pool_size=10)))
+        assert live.current.db.pool_size == 10
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ class MemorySource:
     """A source held in memory; `set` replaces its content and reloads at once.
 
     Args:
-        data: a mapping (kept as JSON), or YAML/JSON text or bytes (to test parsing too).
+        data: a mapping (kept as JSON), an instance of a pydantic model or a dataclass (kept
+            as the JSON a config file for it holds: aliases, secrets revealed), or YAML/JSON
+            text or bytes (to test parsing too).
         format: ``"yaml"`` or ``"json"`` for text and bytes.
         name: how the source is named in events and rejections.
     """
@@ -42,19 +52,27 @@ class MemorySource:
     state_dir: Path | None = None
 
     def __init__(
-        self, data: Mapping[str, Any] | str | bytes, *, format: str = "yaml", name: str = "memory"
+        self,
+        data: Mapping[str, Any] | str | bytes | object,
+        *,
+        format: str = "yaml",
+        name: str = "memory",
     ) -> None:
         self.name = name
         self._poke: Poke | None = None
         self._doc = self._document(data, format)
 
-    def _document(self, data: Mapping[str, Any] | str | bytes, format: str) -> RawDocument:
-        if isinstance(data, Mapping):
-            return RawDocument(self.name, json.dumps(data).encode(), "json")
-        raw = data.encode("utf-8") if isinstance(data, str) else data
-        return RawDocument(self.name, raw, format)
+    def _document(self, data: Mapping[str, Any] | str | bytes | object, format: str) -> RawDocument:
+        if isinstance(data, str | bytes):
+            raw = data.encode("utf-8") if isinstance(data, str) else data
+            return RawDocument(self.name, raw, format)
+        if not isinstance(data, Mapping):
+            from .pipeline.model import to_data
 
-    def set(self, data: Mapping[str, Any] | str | bytes, *, format: str = "yaml") -> None:
+            data = to_data(data)  # a model or dataclass instance
+        return RawDocument(self.name, json.dumps(data).encode(), "json")
+
+    def set(self, data: Mapping[str, Any] | str | bytes | object, *, format: str = "yaml") -> None:
         """Replace the content and run the pipeline now (if watched)."""
         self._doc = self._document(data, format)
         if self._poke is not None:

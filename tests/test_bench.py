@@ -36,6 +36,11 @@ FIGURES: dict[str, list[str]] = {
         rf"^\s*100\s+.*hotconf parse yaml, reference\s+{NUMBER}\s+{RATIO}$",
         rf"^\s*100\s+.*hotconf parse json\s+{NUMBER}\s+{RATIO}$",
     ],
+    "bench_pins.py": [
+        rf"^dict chain\s+{NUMBER}\s+{RATIO}$",
+        rf"^live.pinned, inside a pin\s+{NUMBER}\s+{RATIO}$",
+        rf"^pin\s+{NUMBER}\s+{RATIO}\s+[-+]{NUMBER}$",
+    ],
     "bench_pipeline.py": [
         rf"^\s+parse\s+{NUMBER}\s+yaml.load CSafeLoader\s+{NUMBER}\s+\({RATIO}\)",
         rf"^\s+total \(wall\)\s+{NUMBER}\s+floor sum\s+{NUMBER}\s+ratio {RATIO}",
@@ -48,12 +53,22 @@ FIGURES: dict[str, list[str]] = {
     ],
     "bench_service.py": [
         rf"^\s+ratio\s+{RATIO} \(median of rounds",
+        rf"^\s+hotconf /\s+{NUMBER} req/s",  # the console page
+        rf"^\s+/console/versions\s+{NUMBER} \(median; min {NUMBER}\)",
         rf"^\s+min {NUMBER}\s+p50 {NUMBER}\s+p90 {NUMBER}\s+p99 {NUMBER}\s+max {NUMBER}",
         rf"^\s+last released {NUMBER} ms after the change",
     ],
     "bench_store.py": [
         rf"^\| {where} \| {NUMBER} ms \| {NUMBER} ms \| {RATIO} \| <= {NUMBER}x (met|MISSED) \|$"
         for where in ("memory", "disk")
+    ],
+    "bench_typed.py": [
+        rf"^live.current.db.pool_size\s+{NUMBER}\s+\S+\s+{RATIO}\s+\S+\s+goal <= 1.1x: "
+        "(ok|MISSED)$",
+        rf"^model held on an object\s+{NUMBER}\s+\S+\s+{RATIO}",
+        rf"^\s+1000 model(\s+{NUMBER}){{8}}$",
+        rf"^\s+1000 JSON Schema(\s+{NUMBER}){{8}}$",
+        rf"^\s+1000 every leaf\s+{NUMBER}\s+{NUMBER}\s+{RATIO}$",
     ],
     "bench_webhooks.py": [
         rf"^\| no webhooks \| {NUMBER} ms \|",

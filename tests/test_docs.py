@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -29,15 +30,49 @@ def test_readme_python_blocks_run(
     index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(python_blocks(README)[index], f"README.md block {index}", "exec"), {})
+    run_block(python_blocks(README)[index], f"README.md block {index}")
+
+
+def run_block(code: str, name: str) -> None:
+    # As a script runs it: without this module's `from __future__ import annotations`
+    exec(compile(code, name, "exec", dont_inherit=True), {"__name__": "__main__"})
+
+
+PAGES = ("layers.md", "pins.md")  # the docs pages whose python blocks run as tests
+PAGE_BLOCKS = [
+    (page, i)
+    for page in PAGES
+    for i in range(len(python_blocks((ROOT / "docs" / page).read_text())))
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+@pytest.mark.parametrize(("page", "index"), PAGE_BLOCKS, ids=[f"{p}-{i}" for p, i in PAGE_BLOCKS])
+def test_docs_pages_python_blocks_run(
+    page: str, index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    environ = dict(os.environ)  # an example may set variables, as a deployment would
+    try:
+        block = python_blocks((ROOT / "docs" / page).read_text())[index]
+        exec(compile(block, f"docs/{page} block {index}", "exec"), {})
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+
+
+def sh_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)\n```", text, flags=re.S)
 
 
 def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
-    commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
-    assert commands[0].startswith("python3 -m pip install -e '.[serve]' && hotconf serve examples/")
-    install, test = next(c for c in commands if "pytest" in c).split(" && ")
+    venv, serve, *_ = sh_blocks(README)
+    assert venv == "python3 -m venv .venv && . .venv/bin/activate"  # PEP 668: no bare pip
+    assert serve.startswith("python3 -m pip install -e '.[serve]' && hotconf serve examples/")
+    install, test = next(c for c in sh_blocks(README) if "pytest" in c).split(" && ")
     assert install == "bash scripts/install-test-deps"
     ci = (ROOT / ".ci" / "run").read_text()
+    assert f"\n    {venv}\n" in ci  # when no virtualenv is active
     assert f"\n{install}\n" in ci
     assert f"\n{test}\n" in ci
 
@@ -45,7 +80,7 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
 def test_readme_example_command_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     from hotconf.cli import main
 
-    cmd = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[0].split("&&")[1].split()
+    cmd = sh_blocks(README)[1].split("&&")[1].split()
     assert cmd[:2] == ["hotconf", "serve"]
     monkeypatch.chdir(ROOT)
     assert main(["validate", *cmd[2:]]) == 0
@@ -97,5 +132,43 @@ def test_all_is_sorted_and_matches_the_api_docs() -> None:
     assert hotconf.__all__ == sorted(hotconf.__all__, key=style)
     documented = set(re.findall(r"^\| `(\w+)` \|", (ROOT / "docs" / "api.md").read_text(), re.M))
     assert documented == set(hotconf.__all__)
+    serve = {"starlette", "uvicorn", "prometheus_client"}
     for name in hotconf.__all__:
-        assert getattr(hotconf, name) is not None
+        try:
+            found = getattr(hotconf, name)
+        except ImportError as error:  # only the HTTP service may need the serve extra
+            found = None if error.name in serve else error
+        assert found is not None or not all(map(importlib.util.find_spec, serve)), name
+        assert not isinstance(found, ImportError), f"{name}: {found}"
+
+
+TYPED = (ROOT / "docs" / "typed.md").read_text()
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks(TYPED))))
+def test_typed_docs_python_blocks_run(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run_block(python_blocks(TYPED)[index], f"docs/typed.md block {index}")
+
+
+def test_typed_docs_show_what_hotconf_prints() -> None:
+    schema = {
+        "properties": {
+            "worker": {
+                "type": "object",
+                "default": {},
+                "properties": {"batch_size": {"type": "integer", "default": 50}},
+            }
+        }
+    }
+    report = hotconf.diff({"worker": {"batch_size": 20}}, {"worker": {}}, schema)
+    assert f"`{report.to_text().splitlines()[1].strip()}`" in TYPED
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_fleet_md_canary_judged_through_the_middleware_runs() -> None:
+    text = (ROOT / "docs" / "fleet.md").read_text()
+    (block,) = [b for b in python_blocks(text) if "PinMiddleware" in b]
+    run_block(block, "docs/fleet.md: canaries through the middleware")

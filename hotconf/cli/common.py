@@ -8,31 +8,60 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..pipeline.levels import LEVELS
 
 if TYPE_CHECKING:
+    from ..pipeline.model import Model
     from ..pipeline.schema import Schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def _schema(path: str | None, pointer: str | None) -> Schema | None:
+def _contract(path: str | None, pointer: str | None) -> tuple[Schema | None, Model[Any] | None]:
+    """What ``--schema`` names: a schema file (JSON Schema or OpenAPI), or a typed model as
+    ``module:Model`` (imported with the current directory on the path). One of the two is
+    ``None``; both are without ``--schema``.
+
+    Raises:
+        SchemaError: the file or the model cannot be used (a module that does not import).
+    """
     if path is None:
         if pointer is not None:
             raise click.UsageError("--pointer needs --schema")
-        return None
-    from ..pipeline.schema import Schema  # jsonschema: imported only by the commands given a schema
+        return None, None
+    # jsonschema and pydantic: imported only by the commands given a schema or a model
+    from ..pipeline.model import import_model, is_model_path
+    from ..pipeline.schema import Schema
 
-    return Schema.from_file(path, pointer=pointer)
+    if is_model_path(path):
+        if pointer is not None:
+            raise click.UsageError("--pointer goes with a schema file, not with a model")
+        return None, import_model(path)
+    return Schema.from_file(path, pointer=pointer), None
+
+
+def _schema(path: str, pointer: str | None) -> Schema:
+    """A schema file, or the JSON Schema of a ``module:Model`` (``schema-diff``, ``export``)."""
+    schema, model = _contract(path, pointer)
+    if model is not None:
+        return model.schema
+    assert schema is not None
+    return schema
 
 
 schema_option = click.option(
-    "--schema", "-s", "schema_path", metavar="SCHEMA", help="JSON Schema or OpenAPI document."
+    "--schema",
+    "-s",
+    "schema_path",
+    metavar="SCHEMA",
+    help="JSON Schema or OpenAPI document, or a typed model as module:Model (pydantic "
+    "BaseModel, dataclass or TypedDict; the current directory is importable).",
 )
 pointer_option = click.option(
     "--pointer",
@@ -84,3 +113,33 @@ gate_option = click.option(
     help="The highest impact level applied automatically; a valid candidate above it is "
     "held back (a rejection with code gate).",
 )
+
+
+def layer_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--defaults``, ``--secrets-dir`` and ``--env-prefix``: the layers of `hotconf.watch`."""
+    for option in reversed(
+        (
+            click.option(
+                "--defaults", metavar="FILE", help="Defaults under CONFIG (the lowest layer)."
+            ),
+            click.option(
+                "--secrets-dir",
+                metavar="DIR",
+                help="Secret files over CONFIG, one per key (db__password).",
+            ),
+            click.option(
+                "--env-prefix",
+                metavar="PREFIX",
+                help="Environment variables over everything: APP_DB__POOL_SIZE=30 (--env-prefix "
+                "APP_) sets db.pool_size.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def layers(defaults: str | None, secrets_dir: str | None, env_prefix: str | None) -> dict[str, Any]:
+    """The ``watch()`` keywords the layer options give (none when none is given)."""
+    given = {"defaults": defaults, "secrets_dir": secrets_dir, "env_prefix": env_prefix}
+    return {k: v for k, v in given.items() if v is not None}

@@ -22,11 +22,14 @@ from .common import (
     EXIT_INVALID,
     EXIT_OK,
     _color,
+    _contract,
     _schema,
     _stamp,
     fail_on_option,
     format_option,
     gate_option,
+    layer_options,
+    layers,
     no_state_option,
     pointer_option,
     schema_option,
@@ -36,6 +39,7 @@ from .common import (
 if TYPE_CHECKING:
     from ..events import ReloadResult
     from ..pipeline.evaluate import Evaluation
+    from ..pipeline.model import Model
     from ..pipeline.schema import Schema
 
 
@@ -43,18 +47,24 @@ def _read(
     paths: Sequence[str],
     schema: Schema | None,
     previous: dict[str, Any] | None = None,
+    model: Model[Any] | None = None,
+    layers: dict[str, Any] | None = None,
 ) -> tuple[str, Evaluation]:
-    """Read a config given on the command line and `evaluate` it (against ``previous``).
+    """Read a config given on the command line (with its ``layers``: `watch` keywords) and
+    `evaluate` it (against ``previous``).
 
-    Returns its name and the evaluation: ``data`` is ``None`` when it does not parse, and
-    the problems are located at file:line. Raises for what makes the command unable to run
-    (a missing file).
+    Returns its name and the evaluation: ``data`` is ``None`` when it does not parse (the
+    effective config, defaults filled in, when it does), and the problems are located at
+    file:line. Raises for what makes the command unable to run (a missing file).
     """
     from ..pipeline.evaluate import evaluate
+    from ..sources import Source
     from ..sources.files import coerce_source
+    from ..sources.layers import LayeredSource
 
-    source = coerce_source(list(paths) if len(paths) > 1 else paths[0])
-    evaluation = evaluate(source.read(), schema=schema, previous=previous)
+    given = list(paths) if len(paths) > 1 else paths[0]
+    source: Source = LayeredSource(given, **layers) if layers else coerce_source(given)
+    evaluation = evaluate(source.read(), schema=schema, model=model, previous=previous)
     error = evaluation.load_error
     if error is not None and error.exit_code != EXIT_INVALID:
         raise error
@@ -65,35 +75,46 @@ def _read(
 @click.argument("config", nargs=-1, required=True)
 @schema_option
 @pointer_option
+@layer_options
 @format_option
 def validate(
-    config: tuple[str, ...], schema_path: str | None, pointer: str | None, fmt: str
+    config: tuple[str, ...],
+    schema_path: str | None,
+    pointer: str | None,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
+    fmt: str,
 ) -> int:
-    """Check CONFIG (files, merged in order, or a directory) against a schema.
+    """Check CONFIG (files, merged in order, or a directory) against a schema or a model.
 
+    With --defaults, --secrets-dir or --env-prefix, check what those layers make of it.
     Without --schema it only parses CONFIG, and says so. Exits 0 when valid (or, without a
     schema, when it parses), 1 when invalid, 2 when it cannot run.
     """
-    schema = _schema(schema_path, pointer)
-    name, evaluation = _read(config, schema)
+    schema, model = _contract(schema_path, pointer)
+    name, evaluation = _read(
+        config, schema, model=model, layers=layers(defaults, secrets_dir, env_prefix)
+    )
     problems, csum = evaluation.problems, evaluation.checksum
     # Without a schema nothing but the syntax was checked: never let "valid" say more.
+    checked = schema is not None or model is not None
     unchecked = "parses; not validated: no schema was given"
     if fmt == "json":
         body = {
             "valid": not problems,
             "source": name,
             "checksum": csum,
-            "schema": schema.source if schema is not None else None,
-            "checked": "schema" if schema is not None else "syntax",
+            "schema": schema.source if schema is not None else schema_path,
+            "checked": "schema" if checked else "syntax",
             "problems": [p.to_dict() for p in problems],
         }
-        if schema is None and not problems:
+        if not checked and not problems:
             body["note"] = unchecked
         click.echo(json.dumps(body, indent=2))
     elif fmt == "markdown":
         verdict = "valid" if not problems else f"invalid ({len(problems)} problems)"
-        if schema is None and not problems:
+        if not checked and not problems:
             verdict = unchecked
         click.echo(f"**`{name}`: {verdict}**\n")
         for p in problems:
@@ -106,7 +127,7 @@ def validate(
             click.echo(str(p), err=True)
     else:
         assert csum is not None
-        if schema is None:
+        if not checked:
             click.secho(
                 f"{name}: parses (sha256 {csum[:12]}); not validated: no --schema given",
                 fg="yellow",
@@ -114,6 +135,63 @@ def validate(
         else:
             click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
     return EXIT_INVALID if problems else EXIT_OK
+
+
+@click.command("explain")
+@click.argument("config", nargs=-1, required=True)
+@click.argument("key")
+@schema_option
+@pointer_option
+@layer_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def explain_cmd(
+    config: tuple[str, ...],
+    key: str,
+    schema_path: str | None,
+    pointer: str | None,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
+    fmt: str,
+) -> int:
+    """Where the value of KEY in CONFIG comes from, with the same layers as watch and serve.
+
+    Names the layer that set KEY (a file and line, an environment variable, a secret file,
+    a default) and what it overrode; secret values are redacted. Exits 0 when KEY is set, 1
+    when it is not or the config is invalid, 2 when it cannot run.
+    """
+    from ..pipeline.impact import Classifier
+    from ..pipeline.paths import split_dotted
+    from ..pipeline.provenance import ABSENT
+    from ..pipeline.snapshot import lookup
+
+    schema, model = _contract(schema_path, pointer)
+    _, evaluation = _read(
+        config, schema, model=model, layers=layers(defaults, secrets_dir, env_prefix)
+    )
+    if evaluation.data is None or evaluation.origin is None:
+        raise HotconfError("the config does not parse", evaluation.problems)
+    path = split_dotted(key)
+    try:
+        value = lookup(evaluation.data, path)
+    except KeyError:
+        value = ABSENT
+    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
+    sensitive = Classifier(schemas, secrets=evaluation.secrets).sensitive
+    explanation = evaluation.origin.explain(path, value=value, version=None, sensitive=sensitive)
+    if fmt == "json":
+        click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(str(explanation))
+    for warning in evaluation.ignored:
+        click.echo(f"warning: {warning}", err=True)
+    if evaluation.problems:
+        click.secho(f"the config is invalid ({len(evaluation.problems)} problems):", err=True)
+        for p in evaluation.problems:
+            click.echo(f"  {p}", err=True)
+    return EXIT_OK if explanation.found and not evaluation.problems else EXIT_INVALID
 
 
 @click.command("diff")
@@ -131,13 +209,14 @@ def diff_cmd(
     A file or a directory each. Exits 0 when nothing reaches --fail-on, 1 when something
     does or NEW is invalid, 2 when it cannot run.
     """
-    schema = _schema(schema_path, pointer)
-    _, before = _read([old], None)
+    schema, model = _contract(schema_path, pointer)
+    # OLD is only compared with: its effective config (defaults filled in), valid or not
+    _, before = _read([old], schema, model=model)
     if before.data is None:
         for p in before.problems:
             click.echo(str(p), err=True)
         raise HotconfError(f"{old} does not parse", before.problems)
-    _, after = _read([new], schema, previous=before.data)
+    _, after = _read([new], schema, previous=before.data, model=model)
     report = after.report
     assert report is not None
     if fmt == "json":
@@ -188,11 +267,11 @@ def schema_diff_cmd(
 ) -> int:
     """Compare schema OLD with NEW by the configs they accept.
 
-    Each difference widens, narrows or changes that set; the mode decides what breaks.
-    Exits 0 when nothing reaches --fail-on, 1 when something does, 2 when it cannot run.
+    Each is a schema file or a typed model as module:Model (its JSON Schema). Each
+    difference widens, narrows or changes that set; the mode decides what breaks. Exits 0
+    when nothing reaches --fail-on, 1 when something does, 2 when it cannot run.
     """
     from ..compat.report import schema_diff
-    from ..pipeline.schema import Schema
 
     config = None
     if config_path is not None:
@@ -201,8 +280,8 @@ def schema_diff_cmd(
         if config is None:
             raise HotconfError(f"{config_path} does not parse", evaluation.problems)
     report = schema_diff(
-        Schema.from_file(old, pointer=pointer),
-        Schema.from_file(new, pointer=pointer),
+        _schema(old, pointer),
+        _schema(new, pointer),
         mode,  # type: ignore[arg-type]  # click.Choice checked it
         config=config,
     )
@@ -293,6 +372,7 @@ def _warnings_to_stderr() -> Callable[[], None]:
 @no_state_option
 @webhooks_option
 @gate_option
+@layer_options
 @click.option(
     "--poll", "poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds."
 )
@@ -312,6 +392,9 @@ def watch_cmd(
     no_state: bool,
     webhooks: str | None,
     gate: str,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
     poll: float,
     fmt: str,
 ) -> int:
@@ -331,8 +414,10 @@ def watch_cmd(
 
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
-    schema = _schema(schema_path, pointer)
-    kwargs: dict[str, Any] = {"gate": gate}
+    schema, model = _contract(schema_path, pointer)
+    kwargs: dict[str, Any] = {"gate": gate, **layers(defaults, secrets_dir, env_prefix)}
+    if model is not None:
+        kwargs["model"] = model.type
     if no_state:
         kwargs["state_dir"] = None
     elif state_dir:
@@ -352,7 +437,7 @@ def watch_cmd(
         with watch(
             source, schema, on_result=out.result, poll_interval=poll or None, **kwargs
         ) as live:
-            snap = live.current
+            snap = live.snapshot()
             state = "degraded: serving last-known-good" if live.degraded else "ok"
             hooks = live.webhooks
             count = len(hooks.subscribers()) if hooks else None
@@ -383,4 +468,24 @@ def watch_cmd(
         for s, handler in previous.items():
             signal.signal(s, handler)
     out.emit(f"{_stamp()} stopped", {"time": _stamp(), "event": "stopped"})
+    return EXIT_OK
+
+
+@click.group("schema")
+def schema_group() -> None:
+    """Work with schemas and typed models."""
+
+
+@schema_group.command("export")
+@click.argument("schema")
+@pointer_option
+def schema_export(schema: str, pointer: str | None) -> int:
+    """Print the JSON Schema of SCHEMA: a typed model as module:Model (pydantic BaseModel,
+    dataclass or TypedDict; its JSON Schema in validation mode, as hotconf uses it), or a
+    schema file (as JSON).
+
+    For CI, and for services in other languages that read the same config. Exits 0, or 2
+    when the model does not import or has no JSON Schema.
+    """
+    click.echo(json.dumps(dict(_schema(schema, pointer).document), indent=2, ensure_ascii=False))
     return EXIT_OK

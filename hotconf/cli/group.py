@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "diff_cmd",
         "The impact of changing config OLD into NEW: each change with its level and reason.",
     ),
+    "explain": (
+        "config",
+        "explain_cmd",
+        "Where the value of KEY in CONFIG comes from, with the same layers as watch and serve.",
+    ),
     "history": (
         "service",
         "history_cmd",
@@ -57,6 +62,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rollback_cmd",
         "Serve an earlier version again, as a new version: through a server, offline, or in etcd.",
     ),
+    "rollout": (
+        "rollout",
+        "rollout_group",
+        "Show, promote or abort a canary rollout: a fleet's (--etcd) or a service's (--url).",
+    ),
+    "schema": ("config", "schema_group", "Work with schemas and typed models."),
     "schema-diff": (
         "config",
         "schema_diff_cmd",
@@ -70,7 +81,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": (
         "config",
         "validate",
-        "Check CONFIG (files, merged in order, or a directory) against a schema.",
+        "Check CONFIG (files, merged in order, or a directory) against a schema or a model.",
     ),
     "watch": (
         "config",

@@ -35,8 +35,10 @@ from ..sources import Poke, RawDocument
 from .common import (
     EXIT_OK,
     _color,
-    _schema,
+    _contract,
     gate_option,
+    layer_options,
+    layers,
     no_state_option,
     pointer_option,
     schema_option,
@@ -46,6 +48,7 @@ from .common import (
 # Each command imports what it runs when it runs (see `hotconf.cli`).
 if TYPE_CHECKING:
     from ..live.config import LiveConfig
+    from ..pipeline.model import Model
     from ..pipeline.schema import Schema
     from ..pipeline.snapshot import VersionInfo
 
@@ -112,7 +115,7 @@ def watch_etcd(
     state_dir: str | None,
     no_state: bool = False,
     **kwargs: Any,
-) -> LiveConfig:
+) -> LiveConfig[Any]:
     """``hotconf.watch(EtcdSource(**options), schema, state_dir=...)`` (``serve --etcd``).
 
     Args:
@@ -172,6 +175,7 @@ def watch_etcd(
     show_default=True,
     help="Seconds a shutdown may wait for requests and the reload in flight.",
 )
+@layer_options
 @click.option("--poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds.")
 def serve_cmd(
     config: tuple[str, ...],
@@ -191,6 +195,9 @@ def serve_cmd(
     token_file: str | None,
     read_token_file: str | None,
     shutdown_timeout: float,
+    defaults: str | None,
+    secrets_dir: str | None,
+    env_prefix: str | None,
     poll: float,
 ) -> int:
     """Serve CONFIG over HTTP: the config, its history, reload, rollback, probes, metrics.
@@ -220,11 +227,16 @@ def serve_cmd(
             raise click.UsageError("--instance and --label go with --etcd")
     elif config:
         raise click.UsageError("--etcd replaces CONFIG: give one or the other")
-    schema = _schema(schema_path, pointer)
+    layered = layers(defaults, secrets_dir, env_prefix)
+    if fleet_name is not None and layered:
+        raise click.UsageError("--defaults, --secrets-dir and --env-prefix go with CONFIG")
+    schema, model = _contract(schema_path, pointer)
     kwargs: dict[str, Any] = {"poll_interval": poll or None, "gate": gate}
     if webhooks is not None:
         kwargs["webhooks"] = webhooks
-    opener: functools.partial[LiveConfig]
+    if model is not None:
+        kwargs["model"] = model.type
+    opener: functools.partial[LiveConfig[Any]]
     if fleet_name is not None:
         assert etcd_url is not None
         options = {
@@ -243,7 +255,7 @@ def serve_cmd(
         elif state_dir:
             kwargs["state_dir"] = state_dir
         source = list(config) if len(config) > 1 else config[0]
-        opener = functools.partial(watch, source, schema, **kwargs)
+        opener = functools.partial(watch, source, schema, **kwargs, **layered)
     if not logging.getLogger().handlers:
         logging.basicConfig(
             stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
@@ -436,8 +448,12 @@ class _LastKnownGood:
         """Nothing to stop."""
 
 
-def rollback_offline(directory: Path, schema: Schema, to: int | None) -> str:
+def rollback_offline(
+    directory: Path, schema: Schema | None, to: int | None, *, model: Model[Any] | None = None
+) -> str:
     """Roll back the history in a state directory (the service is stopped).
+
+    The target is checked against ``schema`` and ``model`` (those the service runs with).
 
     Returns:
         What happened, one line.
@@ -457,7 +473,7 @@ def rollback_offline(directory: Path, schema: Schema, to: int | None) -> str:
         latest = store.latest()
         if latest is None:
             raise HotconfError(f"no versions in {directory}: nothing to roll back")
-        problems = check(latest.data, schema)
+        problems = check(latest.data, schema, model=model)
         if problems:
             raise HotconfError(
                 f"the last-known-good v{latest.info.version} fails this schema; is it the "
@@ -468,12 +484,12 @@ def rollback_offline(directory: Path, schema: Schema, to: int | None) -> str:
         store.close()
         raise
     with LiveConfig(
-        _LastKnownGood(str(directory), latest.data), schema=schema, store=store
+        _LastKnownGood(str(directory), latest.data), schema=schema, model=model, store=store
     ) as live:
         result = live.rollback(to)
         if result.status == "noop":
             return f"noop: v{live.version} already serves that content"
-        info: VersionInfo = live.current.info
+        info: VersionInfo = live.snapshot().info
         return (
             f"v{info.version} serves the content of v{info.restores} "
             f"(rolled back from v{info.rolled_back_from}); the service serves it when it starts"
@@ -519,12 +535,12 @@ def rollback_cmd(
     fleet_name = _fleet_name(etcd_url, name, prefix)
     if fleet_name is not None:
         assert etcd_url is not None
-        fleet_schema = _schema(schema_path, pointer)
-        if fleet_schema is None:
+        fleet_schema, fleet_model = _contract(schema_path, pointer)
+        if fleet_schema is None and fleet_model is None:
             raise click.UsageError(
                 "a fleet rollback needs --schema: the one the instances validate with"
             )
-        return _fleet_rollback(etcd_url, fleet_name, prefix, to, fleet_schema)
+        return _fleet_rollback(etcd_url, fleet_name, prefix, to, fleet_schema, fleet_model)
     if url is not None:
         from . import remote  # httpx: imported when a server is asked
 
@@ -542,17 +558,24 @@ def rollback_cmd(
                 f"(rolled back from v{answer['previous_version']})"
             )
         return EXIT_OK
-    schema = _schema(schema_path, pointer)
-    if schema is None:
+    schema, model = _contract(schema_path, pointer)
+    if schema is None and model is None:
         raise click.UsageError("an offline rollback needs --schema: the one the service runs with")
-    click.echo(rollback_offline(_state_dir(config, state_dir), schema, to))
+    click.echo(rollback_offline(_state_dir(config, state_dir), schema, to, model=model))
     return EXIT_OK
 
 
-def _fleet_rollback(etcd_url: str, name: str, prefix: str, to: int | None, schema: Schema) -> int:
+def _fleet_rollback(
+    etcd_url: str,
+    name: str,
+    prefix: str,
+    to: int | None,
+    schema: Schema | None,
+    model: Model[Any] | None,
+) -> int:
     from ..fleet import publisher as fleet
 
-    result = fleet.rollback(etcd_url, name, to, schema=schema, prefix=prefix)
+    result = fleet.rollback(etcd_url, name, to, schema=schema, model=model, prefix=prefix)
     if result.status == "noop":
         click.echo(f"noop: {name} v{result.version} already has that content")
         return EXIT_OK

@@ -105,7 +105,8 @@ class Comparator:
         self.max_comparisons = max_comparisons
         self.max_depth = max_depth
         self.refine = refine
-        self.proof_budget = max_comparisons  # what `refine` may spend on its proofs
+        # what `refine` may spend on its proofs: a tenth of the walk, as a proof re-walks
+        self.proof_budget = max_comparisons // 10
         self.findings: list[Finding] = []
         self._stack: set[tuple[str, str]] = set()
         self.calls = 0

@@ -75,7 +75,8 @@ class Side:
         found = self._validators.get(pointer)
         if found is None:
             target = {"$ref": f"{self.base}#{pointer}"}
-            found = self.cls(target, registry=self.registry, format_checker=self.checker)
+            cls = type(self.schema._validator)  # loop-safe when references loop in place
+            found = cls(target, registry=self.schema._registry, format_checker=self.checker)
             self._validators[pointer] = found
         return found
 
@@ -159,9 +160,16 @@ class Node:
 # --- views -----------------------------------------------------------------------------------
 
 
-def view(node: Node) -> Node:
+_MAX_VIEWS = 64  # nested views: references that loop in place would nest them forever
+
+
+def view(node: Node, depth: int = 0, within: frozenset[str] = frozenset()) -> Node:
     """``node`` with references resolved, one-branch compositions merged, nullable forms
-    folded."""
+    folded. ``within``: the pointers the views around this one passed through; a reference
+    back to one of them loops in place (it adds nothing) and is left as it is."""
+    if depth > _MAX_VIEWS:
+        return node
+    passed = set(within)
     for _ in range(32):
         schema = node.schema
         if schema is True:
@@ -176,16 +184,20 @@ def view(node: Node) -> Node:
             single = None
         if keyword is not None:
             target = node.side.lookup(node, keyword, schema[keyword])
+            if target.pointer in passed:
+                return node
+            passed.add(target.pointer)
             rest = replace(node, schema={k: v for k, v in schema.items() if k != keyword})
             node = target if node.side.legacy_ref else _conjoin(target, rest)
         elif single is not None:
             rest = replace(node, schema={k: v for k, v in schema.items() if k != single})
-            merged = _merge(view(node.child(single, 0)), rest)
+            passed.add(node.pointer)
+            merged = _merge(view(node.child(single, 0), depth + 1, frozenset(passed)), rest)
             if merged is None:
                 return node
             node = merged
         else:
-            return _fold_null(node)
+            return _fold_null(node, depth)
     return node
 
 
@@ -196,13 +208,13 @@ def _one_branch(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 1
 
 
-def _fold_null(node: Node) -> Node:
+def _fold_null(node: Node, depth: int) -> Node:
     # anyOf/oneOf [S, {type: null}] is S that also accepts null: compare it as such.
     for keyword in ("anyOf", "oneOf"):
         branches = node.get(keyword)
         if not isinstance(branches, list) or len(branches) != 2 or node.active() - {keyword}:
             continue
-        views = [view(node.child(keyword, i)) for i in (0, 1)]
+        views = [view(node.child(keyword, i), depth + 1) for i in (0, 1)]
         nulls = [i for i, v in enumerate(views) if _only_null(v)]
         other = views[1 - nulls[0]] if len(nulls) == 1 else None
         if other is None or not isinstance(other.schema, Mapping) or other.active() & _IN_PLACE:

@@ -24,7 +24,7 @@ from .navigate import Node, _uses_unevaluated, view
 
 _COMPOSITIONS = ("allOf", "anyOf", "oneOf")
 _MAX_DEPTH = 8  # nested compositions followed in one proof
-_DIRECT_COMPARISONS = 5_000  # at most, for the rules' verdict on one pair of branches
+_DIRECT_COMPARISONS = 500  # at most, for the rules' verdict on one pair of branches
 
 
 def refine(cmp: Comparator, o: Node, n: Node, path: Path, found: list[Finding]) -> list[Finding]:

@@ -73,8 +73,19 @@ class Keys:
     def instance(self, ident: str) -> str:
         return self.instances + ident
 
+    @property
+    def rollouts(self) -> str:
+        return self.base + "rollouts/"
+
     def rollout(self, ident: str) -> str:
-        return f"{self.base}rollouts/{ident}"
+        return f"{self.rollouts}{ident}"
+
+    def rounds(self, ident: str) -> str:
+        """Where a canary analysis's rounds live: ``rollouts/<id>/rounds/000001`` on."""
+        return f"{self.rollouts}{ident}/rounds/"
+
+    def round(self, ident: str, n: int) -> str:
+        return f"{self.rounds(ident)}{n:06d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,7 @@ class Envelope:
     rolled_back_from: int | None = None
     level: str = "none"
     summary: str = ""
+    gate: Mapping[str, Any] | None = None  # the release gate's readings, and whether forced
 
     def encode(self) -> bytes:
         return _json(
@@ -113,6 +125,7 @@ class Envelope:
                 "rolled_back_from": self.rolled_back_from,
                 "level": self.level,
                 "summary": self.summary,
+                **({"gate": dict(self.gate)} if self.gate is not None else {}),
             }
         )
 
@@ -157,6 +170,7 @@ class Envelope:
             rolled_back_from=opt("rolled_back_from"),
             level=str(doc.get("level", "none")),
             summary=str(doc.get("summary", "")),
+            gate=doc["gate"] if isinstance(doc.get("gate"), dict) else None,
         )
 
     def document(self, keys: Keys) -> RawDocument:
@@ -168,7 +182,7 @@ class Envelope:
             k: getattr(self, k)
             for k in (
                 *("name", "version", "checksum", "published_at", "publisher", "source"),
-                *("previous", "restores", "rolled_back_from", "level", "summary"),
+                *("previous", "restores", "rolled_back_from", "level", "summary", "gate"),
             )
         }
 

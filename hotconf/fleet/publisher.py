@@ -24,34 +24,32 @@ publishes exactly one wins, the other raises `PublishConflictError` and writes n
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
 import socket
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..errors import (
-    LoadError,
+    CheckError,
     PublishConflictError,
     RolloutError,
-    SourceError,
     ValidationError,
     VersionNotFoundError,
 )
-from ..live.canary import Outcomes, decide
 from ..pipeline.evaluate import Validator, evaluate, parse_all
 from ..pipeline.impact import ImpactReport
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.model import Model
 from ..pipeline.schema import Schema
-from ..pipeline.snapshot import checksum
 from ..sources import RawDocument
-from .etcd import Etcd, cmp, delete_op, prefix_end, put_op
+from .canaries import Canaries, _decided
+from .checks import Check
+from .etcd import cmp, delete_op, put_op
 from .keys import PREFIX, Envelope, InstanceStatus, Keys, _json, _now, select
+from .prometheus import Prometheus
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,114 +58,36 @@ class PublishResult:
 
     Attributes:
         status: ``published``, ``canary`` (a canary rollout started), ``noop`` (the candidate
-            is what is live) or ``held`` (invalid, or its impact reached ``fail_on``: nothing
-            was written).
+            is what is live), ``held`` (invalid, or its impact reached ``fail_on``) or
+            ``gated`` (a release gate failed and it was not forced); nothing was written
+            for the last two.
         version: the new version (``None`` when nothing was written).
         previous: the version ``current`` pointed to before.
         report: the impact report against ``previous``.
         rollout: the canary rollout's id.
         instances: the canary instances.
+        gate: the release gate's readings (``passed``, ``forced``, ``checks``), as the
+            version's envelope records them; ``None`` without a gate.
     """
 
-    status: Literal["published", "canary", "noop", "held"]
+    status: Literal["published", "canary", "noop", "held", "gated"]
     version: int | None
     previous: int | None
     report: ImpactReport
     rollout: str | None = None
     instances: tuple[str, ...] = field(default=())
+    gate: Mapping[str, Any] | None = None
 
 
-class Fleet:
-    """One config in one etcd cluster; the functions below open one per call.
+class Fleet(Canaries):
+    """One config in one etcd cluster: read it (`FleetReader`), publish and roll it back
+    (here), run its canaries (`Canaries`); the functions below open one per call.
 
     Args:
         url: etcd client URL(s), comma-separated.
         name: the config's name.
         prefix: the key prefix (default ``/hotconf``).
     """
-
-    def __init__(
-        self, url: str | Etcd, name: str, *, prefix: str = PREFIX, timeout: float = 5.0
-    ) -> None:
-        self.keys = Keys(name, prefix)
-        self._own = not isinstance(url, Etcd)
-        self.etcd = Etcd(url, timeout=timeout) if isinstance(url, str) else url
-
-    def close(self) -> None:
-        if self._own:
-            self.etcd.close()
-
-    def __enter__(self) -> Fleet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- reading -------------------------------------------------------------------------
-
-    def pointer(self, which: Literal["current", "canary"]) -> tuple[dict[str, Any] | None, int]:
-        """A pointer's JSON (``None`` when absent) and its ``mod_revision`` (0 when absent)."""
-        kv = self.etcd.get(self.keys.current if which == "current" else self.keys.canary)
-        if kv is None:
-            return None, 0
-        try:
-            doc = json.loads(kv.value)
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict) or not isinstance(doc.get("version"), int):
-            raise SourceError(f"etcd:{self.keys.base}{which} is not a hotconf pointer")
-        return doc, kv.mod_revision
-
-    def envelope(self, version: int) -> Envelope:
-        """Read and verify one version. Raises `VersionNotFoundError`, `SourceError`."""
-        kv = self.etcd.get(self.keys.version(version))
-        if kv is None:
-            raise VersionNotFoundError(f"{self.keys.name} v{version} is not in etcd")
-        where = f"etcd:{self.keys.version(version)}"
-        return Envelope.decode(kv.value, where, name=self.keys.name, version=version)
-
-    def versions(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest versions' metadata, newest first (unreadable ones say so)."""
-        found = self.etcd.range(
-            self.keys.versions, prefix_end(self.keys.versions), limit=limit, descending=True
-        )
-        out = []
-        for kv in found.kvs:
-            n = int(kv.key.rsplit("/", 1)[1])
-            try:
-                out.append(Envelope.decode(kv.value, kv.key, name=self.keys.name, version=n).info())
-            except SourceError as exc:
-                out.append({"name": self.keys.name, "version": n, "error": exc.message})
-        return out
-
-    def instances(self) -> list[InstanceStatus]:
-        """The instances alive now (their leases are current), by id."""
-        found = self.etcd.range(self.keys.instances, prefix_end(self.keys.instances))
-        parsed = (InstanceStatus.parse(kv) for kv in found.kvs)
-        return sorted((i for i in parsed if i is not None), key=lambda i: i.id)
-
-    def _last_version(self) -> int:
-        found = self.etcd.range(
-            self.keys.versions,
-            prefix_end(self.keys.versions),
-            limit=1,
-            descending=True,
-            keys_only=True,
-        )
-        return int(found.kvs[0].key.rsplit("/", 1)[1]) if found.kvs else 0
-
-    def _current_data(self) -> tuple[dict[str, Any] | None, int, int | None, str | None]:
-        """``(data, pointer mod_revision, version, checksum)`` of what is current."""
-        ptr, mod = self.pointer("current")
-        if ptr is None:
-            return None, 0, None, None
-        version = int(ptr["version"])
-        try:
-            env = self.envelope(version)
-            data = parse_all((env.document(self.keys),))
-        except (SourceError, LoadError, VersionNotFoundError):
-            return None, mod, version, None  # a broken current must not block its fix
-        return data, mod, version, checksum(data)
 
     # -- publishing ----------------------------------------------------------------------
 
@@ -176,6 +96,7 @@ class Fleet:
         config: bytes | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         *,
         schema: Schema | None = None,
+        model: Model[Any] | type[Any] | None = None,
         validators: Iterable[Validator] = (),
         format: str = "yaml",
         fail_on: Level | LevelName = Level.BREAKING,
@@ -184,25 +105,89 @@ class Fleet:
         budget: float = 0.01,
         min_samples: int = 100,
         min_duration: float = 0.0,
+        prometheus: str | Prometheus | None = None,
+        gate: Sequence[Check | str] = (),
+        force: bool = False,
+        checks: Sequence[Check | str] = (),
+        check_interval: float = 60.0,
+        check_count: int = 5,
+        no_data_timeout: float | None = None,
+        expect: int | None = None,
     ) -> PublishResult:
         """Validate ``config``, assess it against what is current, and publish it.
 
         Args:
             config: bytes (in ``format``), or a file, files or a directory as on the command
                 line (one file is published as its bytes; several as their merged JSON).
+            schema: the JSON Schema instances validate with; ``model``: their typed model
+                (both must pass). The checksum published is that of the effective config
+                under them, as instances with the same contract compute it.
             canary: start a canary instead: ``"10%"`` of the instances alive now, or labels
                 ``"zone=a,tier=web"`` (every instance reports its id as label ``instance``).
+            prometheus: the Prometheus ``gate`` and ``checks`` ask (a URL or a `Prometheus`).
+            gate: release gates, ``"NAME=PROMQL <= THRESHOLD"``, read once before anything is
+                written: one that fails (or has no data) refuses the publish (``gated``)
+                unless ``force``; the readings go into the version's envelope either way.
+            checks: judge the canary by these instead of by reported outcomes: each is
+                asked once now (a refused query or no Prometheus writes nothing), and
+                `watch_rollout` reads them every ``check_interval`` seconds: ``check_count``
+                passing rounds in a row promote, one failing check aborts, and no data for
+                ``no_data_timeout`` seconds (default 5 intervals) aborts.
+            expect: publish only if ``current`` is still this version.
 
         Raises:
-            PublishConflictError: someone else moved the pointer first, or a canary runs.
+            PublishConflictError: someone else moved the pointer first, a canary runs, or
+                ``current`` is not ``expect``.
             RolloutError: a canary cannot start (nothing current, no instance selected).
+            CheckError: a gate or check is not usable (bad expression, refused query).
+            PrometheusError: Prometheus cannot be reached (a gate with ``force`` is recorded
+                as unread and passed over).
             EtcdError: etcd cannot be reached.
         """
+        from . import analysis  # Prometheus: only for gates and checks
+
+        gates, judged_by = analysis.checks_of(gate), analysis.checks_of(checks)
+        if judged_by and canary is None:
+            raise CheckError("checks judge a canary: give canary= (--canary) too")
+        prom = analysis.client(prometheus, "gates and checks") if gates or judged_by else None
+        try:
+            return self._publish(
+                config, schema, model, validators, format, fail_on, publisher, canary,
+                {"budget": budget, "min_samples": min_samples, "min_duration": min_duration},
+                prom, gates, force, judged_by, (check_interval, check_count, no_data_timeout),
+                expect,
+            )  # fmt: skip
+        finally:
+            if prom is not None and prom is not prometheus:
+                prom.close()
+
+    def _publish(
+        self,
+        config: bytes | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        schema: Schema | None,
+        model: Model[Any] | type[Any] | None,
+        validators: Iterable[Validator],
+        format: str,
+        fail_on: Level | LevelName,
+        publisher: str | None,
+        canary: str | None,
+        rule: dict[str, Any],
+        prom: Prometheus | None,
+        gates: tuple[Check, ...],
+        force: bool,
+        checks: tuple[Check, ...],
+        timing: tuple[float, int, float | None],
+        expect: int | None,
+    ) -> PublishResult:
+        from . import analysis
+
         doc, source = _document(config, format)
-        old, mod, previous, old_csum = self._current_data()
+        contract = _model(model)
+        old, mod, previous, old_csum = self._current_data(schema, contract)
         ev = evaluate(
             (doc,),
             schema=schema,
+            model=contract,
             validators=validators,
             previous=old,
             previous_checksum=old_csum,
@@ -216,6 +201,23 @@ class Fleet:
         assert csum is not None
         if csum == old_csum and canary is None:
             return PublishResult("noop", previous, previous, report)
+        if csum == old_csum:
+            raise RolloutError(
+                f"{self.keys.name}: the candidate is what v{previous} serves: nothing to roll out"
+            )
+        if expect is not None and previous != expect:
+            raise PublishConflictError(
+                f"{self.keys.name}: v{previous} is current, not v{expect}: nothing was written"
+            )
+        gated: dict[str, Any] | None = None
+        if prom is not None and gates:
+            gated = analysis.check_gate(prom, gates, force)
+            if not gated["passed"] and not force:
+                return PublishResult("gated", None, previous, report, gate=gated)
+        judged: dict[str, Any] | None = None
+        if prom is not None and checks:
+            analysis.preflight(prom, checks)
+            judged = analysis.analysis_record(prom, checks, *timing)
         version = self._last_version() + 1
         envelope = Envelope(
             self.keys.name,
@@ -229,6 +231,7 @@ class Fleet:
             previous,
             level=report.level,
             summary=report.summary(),
+            gate=gated,
         )
         guard = [
             cmp(self.keys.current, "MOD", mod),
@@ -239,7 +242,9 @@ class Fleet:
         if canary is None:
             writes.append(put_op(self.keys.current, _json({"version": version, "checksum": csum})))
             self._commit(guard, writes, f"publish v{version}")
-            return PublishResult("published", version, previous, report.with_version(version))
+            return PublishResult(
+                "published", version, previous, report.with_version(version), gate=gated
+            )
         if previous is None:
             raise RolloutError(
                 f"{self.keys.name}: nothing is current yet: publish without a canary first"
@@ -253,17 +258,17 @@ class Fleet:
             "checksum": csum,
             "instances": list(chosen),
             "selector": canary,
-            "budget": budget,
-            "min_samples": min_samples,
-            "min_duration": min_duration,
+            **rule,
             "started_at": _now(),
             "publisher": envelope.publisher,
         }
+        if judged is not None:
+            record["analysis"] = judged
         writes.append(put_op(self.keys.canary, _json(record)))
         writes.append(put_op(self.keys.rollout(ident), _json({**record, "state": "running"})))
         self._commit(guard, writes, f"canary v{version}")
         return PublishResult(
-            "canary", version, previous, report.with_version(version), ident, chosen
+            "canary", version, previous, report.with_version(version), ident, chosen, gated
         )
 
     def _commit(self, guard: list[dict[str, Any]], writes: list[dict[str, Any]], what: str) -> int:
@@ -284,13 +289,19 @@ class Fleet:
         )
 
     def rollback(
-        self, to: int | None = None, *, schema: Schema | None = None, publisher: str | None = None
+        self,
+        to: int | None = None,
+        *,
+        schema: Schema | None = None,
+        model: Model[Any] | type[Any] | None = None,
+        publisher: str | None = None,
     ) -> PublishResult:
         """Point ``current`` at an earlier version's content, as a new version.
 
         Args:
             to: the version to restore; default: the one ``current`` replaced.
-            schema: check the target against it first (`ValidationError` when it fails).
+            schema: check the target against it first (`ValidationError` when it fails);
+                ``model`` too.
 
         A running canary is aborted in the same transaction.
         """
@@ -304,9 +315,15 @@ class Fleet:
                 raise VersionNotFoundError(f"{self.keys.name} v{now} has no previous version")
         target = self.envelope(to)
         data = parse_all((target.document(self.keys),))
-        old, _, _, old_csum = self._current_data()
+        contract = _model(model)
+        old, _, _, old_csum = self._current_data(schema, contract)
         ev = evaluate(
-            data, schema=schema, previous=old, previous_checksum=old_csum, previous_version=now
+            data,
+            schema=schema,
+            model=contract,
+            previous=old,
+            previous_checksum=old_csum,
+            previous_version=now,
         )
         if ev.problems:
             raise ValidationError(f"cannot roll back to v{to}: it fails the schema", ev.problems)
@@ -347,145 +364,9 @@ class Fleet:
         self._commit(guard, writes, f"rollback to v{to}")
         return PublishResult("published", version, now, report.with_version(version))
 
-    # -- canary rollouts -----------------------------------------------------------------
 
-    def rollout_status(self) -> dict[str, Any] | None:
-        """The running canary with its outcomes and the rule's verdict; ``None`` if none."""
-        canary, mod = self.pointer("canary")
-        if canary is None:
-            return None
-        members = set(canary["instances"])
-        version, stable = int(canary["version"]), int(canary["stable"])
-        arms = {True: Outcomes(), False: Outcomes()}
-        rejected: list[str] = []
-        serving: dict[str, int | None] = {}
-        for inst in self.instances():
-            ours = inst.id in members
-            serving[inst.id] = inst.serving
-            arms[ours] = arms[ours] + inst.outcomes.get(version if ours else stable, Outcomes())
-            if ours and inst.rejected == version:
-                rejected.append(f"{inst.id} rejected v{version}: {'; '.join(inst.problems)}")
-        decision, why = decide(
-            arms[True], arms[False], budget=canary["budget"], min_samples=canary["min_samples"]
-        )
-        if rejected:
-            decision, why = "abort", "; ".join(rejected)
-        return {
-            **canary,
-            "state": "running",
-            "mod_revision": mod,
-            "canary": arms[True].to_dict(),
-            "stable_outcomes": arms[False].to_dict(),
-            "progress": min(1.0, arms[True].total / canary["min_samples"]),
-            "serving": serving,
-            "decision": decision,
-            "why": why,
-        }
-
-    def promote(self, reason: str = "promoted by hand") -> int:
-        """Make the running canary's version current for every instance; returns it."""
-        canary, mod = self.pointer("canary")
-        if canary is None:
-            raise RolloutError(f"{self.keys.name}: no canary rollout is running")
-        _, current_mod = self.pointer("current")
-        version = int(canary["version"])
-        pointer = {"version": version, "checksum": canary.get("checksum")}
-        self._decide(
-            [cmp(self.keys.canary, "MOD", mod), cmp(self.keys.current, "MOD", current_mod)],
-            [
-                put_op(self.keys.current, _json(pointer)),
-                delete_op(self.keys.canary),
-                _decided(self.keys, canary, "promoted", reason),
-            ],
-        )
-        return version
-
-    def abort(self, reason: str = "aborted by hand") -> None:
-        """Stop the running canary: its instances go back to the stable version."""
-        canary, mod = self.pointer("canary")
-        if canary is None:
-            raise RolloutError(f"{self.keys.name}: no canary rollout is running")
-        self._decide(
-            [cmp(self.keys.canary, "MOD", mod)],
-            [delete_op(self.keys.canary), _decided(self.keys, canary, "aborted", reason)],
-        )
-
-    def _decide(self, guard: list[dict[str, Any]], writes: list[dict[str, Any]]) -> None:
-        ok, _ = self.etcd.txn(guard, writes)
-        if not ok:
-            raise RolloutError(f"{self.keys.name}: the canary was decided or moved meanwhile")
-
-    def rollout(self, ident: str) -> dict[str, Any]:
-        kv = self.etcd.get(self.keys.rollout(ident))
-        if kv is None:
-            raise RolloutError(f"{self.keys.name}: no rollout {ident}")
-        record: dict[str, Any] = json.loads(kv.value)
-        return record
-
-    def watch_rollout(
-        self,
-        *,
-        poll: float = 1.0,
-        timeout: float | None = None,
-        on_progress: Callable[[dict[str, Any]], object] | None = None,
-    ) -> dict[str, Any]:
-        """Follow the running canary and promote or abort it by `hotconf.rollout.decide`.
-
-        Returns:
-            The rollout's final record (``state`` promoted or aborted, ``reason``).
-        """
-        deadline = time.monotonic() + timeout if timeout is not None else None
-        ident: str | None = None
-        while True:
-            status = self.rollout_status()
-            if status is None:
-                if ident is None:
-                    raise RolloutError(f"{self.keys.name}: no canary rollout is running")
-                return self.rollout(ident)  # decided elsewhere (or rolled back)
-            ident = status["id"]
-            if on_progress is not None:
-                on_progress(status)
-            ran = (datetime.now(UTC) - datetime.fromisoformat(status["started_at"])).total_seconds()
-            verdict: tuple[Callable[[str], object], str] | None = None
-            if status["decision"] == "abort":
-                verdict = self.abort, status["why"]
-            elif status["decision"] == "promote" and ran >= status["min_duration"]:
-                verdict = self.promote, status["why"]
-            elif deadline is not None and time.monotonic() > deadline:
-                verdict = self.abort, f"timed out after {timeout:g}s: {status['why']}"
-            if verdict is not None:
-                with contextlib.suppress(RolloutError):  # decided elsewhere: its record says how
-                    verdict[0](verdict[1])
-                return self.rollout(ident)
-            time.sleep(poll)
-
-    def wait_served(
-        self,
-        version: int,
-        *,
-        poll: float = 0.5,
-        timeout: float = 60.0,
-        on_progress: Callable[[list[InstanceStatus]], object] | None = None,
-    ) -> tuple[bool, list[InstanceStatus]]:
-        """Wait until every live instance serves ``version`` (``True``), or one rejects it, or
-        the time is up (``False``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.instances()
-            if on_progress is not None:
-                on_progress(found)
-            if any(i.rejected == version for i in found):
-                return False, found
-            if found and all(i.serving == version for i in found):
-                return True, found
-            if time.monotonic() > deadline:
-                return False, found
-            time.sleep(poll)
-
-
-def _decided(keys: Keys, canary: Mapping[str, Any], state: str, reason: str) -> dict[str, Any]:
-    record = {**canary, "state": state, "reason": reason, "decided_at": _now()}
-    return put_op(keys.rollout(str(canary["id"])), _json(record))
+def _model(value: Model[Any] | type[Any] | None) -> Model[Any] | None:
+    return value if value is None or isinstance(value, Model) else Model.of(value)
 
 
 def _publisher() -> str:
@@ -527,6 +408,7 @@ def rollback(
     to: int | None = None,
     *,
     schema: Schema | None = None,
+    model: Model[Any] | type[Any] | None = None,
     prefix: str = PREFIX,
     publisher: str | None = None,
 ) -> PublishResult:
@@ -535,11 +417,11 @@ def rollback(
 
     Raises:
         VersionNotFoundError: no such version (or no previous one).
-        ValidationError: the target fails ``schema``.
+        ValidationError: the target fails ``schema`` or ``model``.
         PublishConflictError: the pointer moved meanwhile.
     """
     with Fleet(url, name, prefix=prefix) as fleet:
-        return fleet.rollback(to, schema=schema, publisher=publisher)
+        return fleet.rollback(to, schema=schema, model=model, publisher=publisher)
 
 
 __all__ = [

@@ -69,6 +69,21 @@ def decide(
     return None, f"{canary.total}/{min_samples} canary samples ({rates})"
 
 
+def decide_shadow(
+    samples: int, mismatches: int, *, max_mismatch: float, min_samples: int
+) -> tuple[Decision | None, str]:
+    """The rule of a shadow rollout: abort as soon as the mismatches put it over
+    ``max_mismatch`` even if every call it still lacks matches; promote once it has
+    ``min_samples`` compared calls at a mismatch rate within ``max_mismatch``."""
+    rate = mismatches / samples if samples else 0.0
+    shown = f"{mismatches} mismatches in {samples} ({rate:.2%}), max {max_mismatch:.2%}"
+    if mismatches / max(samples, min_samples) > max_mismatch:
+        return "abort", f"shadow mismatch rate over the maximum ({shown})"
+    if samples >= min_samples:
+        return "promote", f"shadow mismatch rate within the maximum ({shown})"
+    return None, f"{samples}/{min_samples} shadow samples ({shown})"
+
+
 def bucket(routing_key: str | bytes | int, salt: str) -> float:
     """Where a routing key falls in [0, 1): a keyed hash, stable for a given salt."""
     raw = routing_key if isinstance(routing_key, bytes) else str(routing_key).encode()
@@ -76,4 +91,4 @@ def bucket(routing_key: str | bytes | int, salt: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-__all__ = ["Decision", "Outcomes", "Signals", "bucket", "decide"]
+__all__ = ["Decision", "Outcomes", "Signals", "bucket", "decide", "decide_shadow"]

@@ -1,15 +1,19 @@
 """`LiveConfig`: the served snapshot and everything that changes it, in one class.
 
-Readers take ``live.current``: one attribute read of an immutable `Snapshot`, no lock
-(docs/architecture.md, invariant 1). Writers (the reload worker, `reload`, `rollback`, a
-promoted rollout) serialize on one lock and run one sequence: read the source → `evaluate`
-the candidate (parse, checksum, schema and checks, impact report, gate) → commit it to the
-store with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
+Readers take ``live.current``: one attribute read of an immutable `Snapshot`, or of the
+instance of the typed model it was made with (``watch(source, model=AppConfig)``, built once
+per version in `evaluate` and swapped in beside its snapshot), no lock (docs/architecture.md,
+invariant 1). Writers (the reload worker, `reload`, `rollback`, a promoted rollout) serialize
+on one lock and run one sequence: read the source → `evaluate` the candidate (parse,
+defaults, checksum, schema, model and checks, impact report, gate) → commit it to the store
+with its webhook outbox rows in one transaction → swap the reference → notify. Nothing
 becomes visible before it is validated, nor announced before it is durable (invariant 3).
 
 Its parts: the reload worker (`hotconf.live.worker`), subscriptions
-(`hotconf.live.subscriptions`) and canary rollouts (`hotconf.live.rollouts`, which use it
-only through the narrow `Host` interface that `_RolloutHost` implements here).
+(`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
+only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
+per-request pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off
+``current``'s read path).
 """
 
 from __future__ import annotations
@@ -17,34 +21,51 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from ..errors import (
     ClosedError,
     HotconfError,
     NoValidConfigError,
     Problem,
-    RolloutError,
+    SourceError,
     StoreError,
     ValidationError,
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
-from ..pipeline.evaluate import Evaluation, Validator, check, evaluate
-from ..pipeline.impact import ImpactReport, assess
+from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
+from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.model import Model
+from ..pipeline.paths import Path, split_dotted
+from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
 from ..store.history import Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
+from .host import RolloutHost, commit_rows
+from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
+
+if TYPE_CHECKING:
+    # A default (PEP 696) makes a bare ``LiveConfig`` mean ``LiveConfig[Snapshot]``. The
+    # runtime TypeVar needs none: typing_extensions stays out of ``import hotconf``.
+    from typing_extensions import TypeVar
+
+    ConfigT = TypeVar("ConfigT", default=Snapshot)
+else:
+    from typing import TypeVar
+
+    ConfigT = TypeVar("ConfigT")
 
 log = logging.getLogger("hotconf")
 
@@ -52,21 +73,24 @@ log = logging.getLogger("hotconf")
 # (``hotconf watch``) can leave them out of its log output.
 _REJECTED = {"hotconf_event": "rejected"}
 PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
+SECRETS = "secret_paths"  # store meta key: every path a secret file has set (JSON)
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class LiveConfig:
+class LiveConfig(Generic[ConfigT]):
     """A config that stays current: validated, versioned, swapped atomically.
 
-    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`) or
-    ``live.get("db.pool_size", default)``; both are lock-free. Close it when done, or use it as
-    a context manager.
+    Make one with `hotconf.watch`. Read ``live.current`` (a `Snapshot`; with ``model=``, an
+    instance of the model) or ``live.get("db.pool_size", default)``; both are lock-free.
+    ``live.snapshot()`` is the `Snapshot` served now either way. Close it when done, or use
+    it as a context manager.
 
     Attributes:
-        current: the snapshot served now.
+        current: the config served now: its `Snapshot`, or with a model, the model's
+            instance for the same version (immutable, built once per version).
         last_rejection: the last `Rejection`, or ``None``.
         name: the config's name (events, history, logs).
         degraded: serving the last-known-good because the source is rejected.
@@ -74,20 +98,24 @@ class LiveConfig:
     """
 
     __slots__ = (
-        "__weakref__", "_clock", "_closed", "_gate", "_last_digest", "_lock", "_on_result",
-        "_pinned", "_rollouts", "_schema", "_source", "_source_checksum", "_stand_in", "_store",
+        "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
+        "_model", "_on_result", "_pinned", "_pins", "_rollouts", "_schema", "_secrets",
+        "_served", "_snapshot", "_source", "_source_checksum", "_stand_in", "_store",
         "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
         "name", "webhooks",
     )  # fmt: skip
 
-    current: Snapshot
+    _snapshot: Snapshot
+    current: ConfigT
 
     def __init__(
         self,
         source: Source,
         *,
         schema: Schema | None = None,
+        model: Model[ConfigT] | None = None,
         validators: Iterable[Validator] = (),
+        apply_defaults: bool = True,
         store: Store,
         name: str | None = None,
         poll_interval: float | None = 30.0,
@@ -104,15 +132,19 @@ class LiveConfig:
             raise ValueError(f"gate must be one of {names}, not {gate!r}") from None
         self._source = source
         self._schema = schema
+        self._model = model
+        self._defaults = apply_defaults
         self._validators = tuple(validators)
         self._store = store
         self.name = name or source.name
         self._clock = clock
         self._on_result = on_result
         self._lock = threading.RLock()
+        self._pins = pin_variable(self.name)
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
-        self._rollouts = Rollouts(_RolloutHost(self))
+        self._rollouts = Rollouts(RolloutHost(self))
+        self._served: deque[tuple[Any, Snapshot]] = deque(maxlen=4)  # model: (instance, snapshot)
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
         self._pinned = store.get_meta(PIN)
@@ -120,6 +152,7 @@ class LiveConfig:
         # last-known-good): what it holds says nothing of the real source, so it never
         # clears a rollback's pin.
         self._stand_in = bool(getattr(source, "stand_in", False))
+        self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
         self.degraded = False
         self._worker: ReloadWorker | None = None
@@ -150,7 +183,10 @@ class LiveConfig:
         stored = self._store.latest()
         lkg_problems: tuple[Problem, ...] = ()
         if stored is not None:
-            lkg_problems = check(stored.data, self._schema, self._validators)
+            lkg_problems, instance = validate(
+                stored.data, self._schema, self._validators, model=self._model,
+                secrets=self._secrets,
+            )  # fmt: skip
             if lkg_problems:
                 log.error(
                     "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
@@ -158,7 +194,7 @@ class LiveConfig:
                     self.name,
                 )
             else:
-                object.__setattr__(self, "current", Snapshot(stored.data, stored.info))
+                self._swap(Snapshot(stored.data, stored.info), instance)
         result = self._run("start")
         if result.status != "rejected":
             return
@@ -182,13 +218,21 @@ class LiveConfig:
             extra=_REJECTED,
         )
 
+    def _swap(self, snap: Snapshot, instance: Any) -> None:
+        # Two reference assignments: each is atomic; `current` goes last, so a reader of
+        # `current` never sees a version whose snapshot is not yet served.
+        object.__setattr__(self, "_snapshot", snap)
+        if self._model is not None:
+            self._served.append((instance, snap))  # which version a request's instance is
+        object.__setattr__(self, "current", snap if self._model is None else instance)
+
     # -- reading ------------------------------------------------------------------------
 
     @property
     def version(self) -> int:
-        """The version served now (read ``live.current`` once if you need data and version
-        from the same snapshot)."""
-        return self.current.version
+        """The version served now (read ``live.snapshot()`` once if you need data and
+        version from the same snapshot)."""
+        return self._snapshot.version
 
     def get(self, key: str | tuple[str | int, ...], default: Any = None) -> Any:
         """The value at a dotted key (``"db.pool_size"``, ``"hosts.0"``) or tuple path.
@@ -196,25 +240,64 @@ class LiveConfig:
         Returns:
             The value in the current snapshot, or ``default`` when it is absent.
         """
-        snap = self.current
+        snap = self._snapshot
         try:
             value = snap._memo[key]
         except KeyError:
             value = snap._resolve(key)
         return default if value is ABSENT else value
 
+    def pin(self, config: ConfigT | None = None) -> Pin[ConfigT]:
+        """``with live.pin() as cfg:`` pins ``cfg`` (default ``current``; during a canary,
+        ``live.snapshot_for(key)``) for this thread or asyncio task: inside, `pinned` is it,
+        whatever reloads happen, so a request reads one version (docs/pins.md). Pins nest; a
+        thread started inside does not inherit one (contextvars)."""
+        return Pin(self._pins, self.current if config is None else config)
+
+    @property
+    def pinned(self) -> ConfigT:
+        """The config `pin` pinned for this thread or task, else ``current``. It costs a context
+        variable lookup more than ``current`` (one attribute read): read it where a request
+        must see one version."""
+        found: ConfigT | None = self._pins.get(None)
+        return self.current if found is None else found
+
+    def is_sensitive(self, key: str | Path) -> bool:
+        """Is the value at a dotted key or path redacted wherever hotconf shows it? True when
+        the schema marks it, its name looks secret, or a secret file ever set it."""
+        path = split_dotted(key) if isinstance(key, str) else tuple(key)
+        return Classifier(self.schemas, secrets=self._secrets).sensitive(path)
+
+    def explain(self, key: str, snapshot: Snapshot | None = None) -> Explanation:
+        """Where the value of a dotted key came from: the layer that set it (a file and line,
+        an environment variable, a secret file, a default) and what it overrode, in the
+        version served now (or ``snapshot``). Secret values are redacted; a version restored
+        from the history has no layers, and its `Explanation` says so (docs/layers.md).
+
+        Example:
+            >>> print(live.explain("db.pool_size"))  # doctest: +SKIP
+            db.pool_size = 30 (v4)
+              set by   environment variable APP_DB__POOL_SIZE
+              overrode file /srv/app/config.yaml:3 (10)
+        """
+        sensitive = Classifier(self.schemas, secrets=self._secrets).sensitive
+        return explain(self._snapshot if snapshot is None else snapshot, key, sensitive)
+
     def history(self, limit: int | None = None) -> list[VersionInfo]:
         """Versions, newest first (metadata only: nothing secret)."""
         return self._store.history(limit)
 
-    def snapshot(self, version: int) -> Snapshot:
-        """An earlier (or the current) version as a `Snapshot`, read from the history.
+    def snapshot(self, version: int | None = None) -> Snapshot:
+        """The `Snapshot` served now, or an earlier version's, read from the history.
+
+        With a model, ``live.current`` is the model's instance and this is the same version
+        as data: its ``version``, ``checksum`` and ``live.get``-style reads.
 
         Raises:
             VersionNotFoundError: no such version.
         """
-        current = self.current
-        if version == current.version:
+        current = self._snapshot
+        if version is None or version == current.version:
             return current
         stored = self._store.get(version)
         return Snapshot(stored.data, stored.info)
@@ -235,10 +318,11 @@ class LiveConfig:
         report = assess(
             a,
             b,
-            self._schema,
+            self.schemas,
             old_checksum=a.checksum if a is not None else None,
             new_checksum=b.checksum,
             old_version=old,
+            secrets=self._secrets,
         )
         return report.with_version(new)
 
@@ -273,9 +357,12 @@ class LiveConfig:
             if isinstance(candidate, bytes)
             else candidate,
             schema=self._schema,
+            model=self._model,
             validators=self._validators,
-            previous=self.current,
+            apply_defaults=self._defaults,
+            previous=self._snapshot,
             gate=gate,
+            secrets=self._secrets,
         )
 
     # -- the pipeline -------------------------------------------------------------------
@@ -344,11 +431,11 @@ class LiveConfig:
         return result if result is not None else self._noop()
 
     def _noop(self) -> ReloadResult:
-        return ReloadResult("noop", getattr(self, "current", None))
+        return ReloadResult("noop", getattr(self, "_snapshot", None))
 
     def _reload(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
         """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
-        prev: Snapshot | None = getattr(self, "current", None)
+        prev: Snapshot | None = getattr(self, "_snapshot", None)
         mark = time.perf_counter()
         try:
             docs = self._source.read()
@@ -364,15 +451,22 @@ class LiveConfig:
         timings = {"read": time.perf_counter() - mark}
         if trigger == "watch" and digest == self._last_digest:
             return None  # identical bytes: not even a candidate
-        known = {c for c in (prev.checksum if prev else None, self._pinned) if c is not None}
+        # With nothing served (the last-known-good failed the current checks) the source's
+        # content is a candidate like any other, pinned or not.
+        known: set[str] = set()
+        if prev is not None:
+            known = {c for c in (prev.checksum, self._pinned) if c is not None}
         ev = evaluate(
             docs,
             schema=self._schema,
+            model=self._model,
             validators=self._validators,
+            apply_defaults=self._defaults,
             previous=prev,
             known=known,
             gate=None if force else self._gate,
             report_unparsed=False,
+            secrets=self._secrets,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:
@@ -383,10 +477,18 @@ class LiveConfig:
         self._last_digest = digest
         csum = ev.checksum
         assert csum is not None
+        if ev.valid:
+            evaluated = getattr(self._source, "evaluated", None)
+            if evaluated is not None:
+                evaluated(docs, csum)  # a fleet source maps it to the version it delivered
         if self._pinned is not None and csum != self._pinned and not self._stand_in:
             self._unpin()  # the source changed since the rollback: it speaks again
         if ev.verdict == "unchanged":
             assert prev is not None
+            if csum == prev.checksum and ev.origin is not None:
+                # The same content, read from the layers again (a restart over the
+                # last-known-good, an edit that changed nothing): they explain it now.
+                prev._origin = ev.origin
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
             self._source_checksum = csum
@@ -414,7 +516,20 @@ class LiveConfig:
             )
             # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
             return self._reject((gate,), csum, report)
-        return self._commit(ev, prev, source=self._source.name, timings=timings)
+        numbered = getattr(self._source, "version_of", None)
+        number: int | None = numbered(docs) if numbered is not None else None
+        if number is not None and prev is not None and number <= prev.version:
+            # a fleet's canary instance going back to the stable version: a rollback to it
+            return self._commit(
+                ev,
+                prev,
+                source=self._source.name,
+                timings=timings,
+                version=number,
+                rolled_back_from=prev.version,
+                restores=number,
+            )
+        return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
 
     def _pin_for(self, prev: Snapshot) -> str:
         """What a rollback (or a promoted canary) keeps out: the source's content.
@@ -443,21 +558,40 @@ class LiveConfig:
         restores: int | None = None,
         timings: dict[str, float] | None = None,
         pin: str | None = None,
+        version: int | None = None,
+        announce: Callable[[VersionInfo], RolloutEvent] | None = None,
     ) -> ReloadResult:
         """Commit, swap, announce. ``pin``: keep the source's content with this checksum out
-        (a rollback or a promoted canary overrides it), written with the version."""
+        (a rollback or a promoted canary overrides it), written with the version.
+        ``version``: the number the source gave it (a fleet's), instead of last + 1.
+        ``announce``: a promotion's ``rollout.promoted`` event, given the version. Any other
+        commit ends a running rollout (its stable config is no longer served): the
+        ``rollout.aborted`` event is written with the version too."""
         assert ev.canonical is not None and ev.checksum is not None and ev.frozen is not None
         assert ev.report is not None
         timings = {} if timings is None else timings
         kind: Literal["config.changed", "config.rolled_back"] = (
             "config.rolled_back" if restores is not None else "config.changed"
         )
-        # Webhook deliveries are committed with the version they announce (invariant 3).
-        outbox = (
-            self.webhooks._announce_change(kind, self.name, prev, ev.report)
-            if self.webhooks is not None and prev is not None
-            else None
+        ending = self._rollouts.superseded() if announce is None else None
+        ended: list[RolloutEvent] = []
+
+        def aborted(info: VersionInfo) -> RolloutEvent:
+            assert ending is not None
+            if not ended:
+                why = f"the stable config changed to v{info.version} meanwhile"
+                ended.append(ending._event("rollout.aborted", why, "aborted"))
+            return ended[0]
+
+        # Webhook deliveries are committed with the version they announce, and so are the
+        # rollout events that go with it (invariant 3).
+        outbox = commit_rows(
+            self.webhooks, self.name, kind, prev, ev.report, announce, ending, aborted
         )
+        meta: dict[str, str | None] = {PIN: pin} if pin is not None else {}
+        secrets = self._secrets | ev.secrets
+        if secrets != self._secrets:  # once a secret, always a secret (for this state)
+            meta[SECRETS] = secret_paths_json(secrets)
         mark = time.perf_counter()
         try:
             info = self._store.append(
@@ -469,16 +603,20 @@ class LiveConfig:
                 rolled_back_from=rolled_back_from,
                 restores=restores,
                 outbox=outbox,
-                meta={PIN: pin} if pin is not None else None,
+                meta=meta or None,
+                version=version,
             )
         except StoreError:
             self._last_digest = None  # not committed: the next event or poll tries again
+            if ending is not None:
+                ending._release()
             raise
         if pin is not None:
             self._pinned = pin
+        self._secrets = secrets
         timings["commit"] = time.perf_counter() - mark
-        snap = Snapshot._from_frozen(ev.frozen, info)
-        object.__setattr__(self, "current", snap)  # the swap: one reference assignment
+        snap = Snapshot._from_frozen(ev.frozen, info, ev.origin)
+        self._swap(snap, ev.instance)  # the swap: reference assignments, no lock for readers
         self.degraded = False
         report = ev.report.with_version(info.version)
         log.info("hotconf: %s v%d applied: %s", self.name, info.version, report.summary())
@@ -486,6 +624,9 @@ class LiveConfig:
             self.webhooks.wake()
         if prev is not None:
             self._subscribers.notify(ChangeEvent(kind, prev, snap, report))
+        if ending is not None:
+            event = aborted(info)
+            ending._finish("aborted", str(event.reason), event)
         return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
 
     def _reject(
@@ -495,7 +636,7 @@ class LiveConfig:
         report: ImpactReport | None = None,
     ) -> ReloadResult:
         rejection = Rejection(self._clock(), self._source.name, problems, csum)
-        prev: Snapshot | None = getattr(self, "current", None)
+        prev: Snapshot | None = getattr(self, "_snapshot", None)
         outbox = (
             self.webhooks._announce_rejection(self.name, prev, rejection, report)
             if self.webhooks is not None
@@ -537,13 +678,26 @@ class LiveConfig:
         Raises:
             VersionNotFoundError: no such version.
             ValidationError: the target no longer passes the schema or the checks.
+            SourceError: the source numbers the versions (an `EtcdSource`): roll the fleet
+                back instead, or this instance would serve a version the fleet has not.
         """
         self._ensure_open()
+        if getattr(self._source, "version_of", None) is not None:
+            raise SourceError(
+                f"{self.name} follows a fleet: roll the fleet back (hotconf rollback --etcd URL "
+                f"--name {self.name}, or hotconf.fleet.rollback), not one instance"
+            )
         with self._lock:
-            prev = self.current
+            prev = self._snapshot
             target = self._store.get(to if to is not None else prev.version - 1)
             ev = evaluate(
-                target.data, schema=self._schema, validators=self._validators, previous=prev
+                target.data,
+                schema=self._schema,
+                model=self._model,
+                validators=self._validators,
+                apply_defaults=self._defaults,
+                previous=prev,
+                secrets=self._secrets,
             )
             if ev.problems:
                 raise ValidationError(
@@ -627,6 +781,8 @@ class LiveConfig:
         poll_interval: float = 1.0,
         format: str = "yaml",
         force: bool = False,
+        mode: Literal["canary", "shadow"] = "canary",
+        max_mismatch: float = 0.0,
     ) -> Rollout:
         """Serve ``candidate`` to a slice of traffic, then promote or abort it on evidence.
 
@@ -644,6 +800,16 @@ class LiveConfig:
             poll_interval: seconds between ``signals`` polls.
             format: ``"yaml"`` or ``"json"`` for bytes.
             force: start it even when its impact is above the gate.
+            mode: ``"canary"``, or ``"shadow"``: every reader keeps the stable config, and
+                ``rollout.compare(fn, *args)`` runs ``fn`` on both snapshots; after
+                ``min_samples`` compared calls it promotes at a mismatch rate of at most
+                ``max_mismatch``, and aborts as soon as it cannot stay within it.
+            max_mismatch: the share of compared calls that may differ (shadow mode).
+
+        On an `EtcdSource` the rollout's scope is ``fleet`` (its ``status()`` says so): it is
+        judged on this instance's traffic, and its promotion publishes the candidate to etcd
+        as the fleet's next version (if the fleet still serves the stable one), which every
+        instance then follows.
 
         Returns:
             The running `Rollout`; route with ``live.snapshot_for(key, dyed)``.
@@ -668,6 +834,8 @@ class LiveConfig:
             poll_interval=poll_interval,
             format=format,
             force=force,
+            mode=mode,
+            max_mismatch=max_mismatch,
         )
 
     def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
@@ -678,6 +846,53 @@ class LiveConfig:
         ``x-hotconf-canary`` header) always gets the canary.
         """
         return self._rollouts.snapshot_for(routing_key, dyed)
+
+    @property
+    def active_rollout(self) -> Rollout | None:
+        """The rollout running now (canary or shadow), else ``None``."""
+        active = self._rollouts.active
+        return active if active is not None and active.state == "running" else None
+
+    def config_for(self, routing_key: str | bytes | int, dyed: bool = False) -> ConfigT:
+        """What `current` is for one request: `snapshot_for`'s choice, as readers get it.
+
+        During a canary rollout that is the candidate (its model's instance, with a model)
+        for dyed requests and routing keys in the canary slice; otherwise ``current``. The
+        request middleware (`hotconf.middleware`) pins it for the request.
+        """
+        current = self.current
+        chosen = self._rollouts.snapshot_for(routing_key, dyed)
+        active = self._rollouts.active
+        if active is not None and chosen is active.candidate:
+            return active.candidate_config  # type: ignore[no-any-return]
+        return current
+
+    def record(self, config: Any, ok: bool) -> None:
+        """Count one request's outcome against the config that served it.
+
+        ``config`` is what the request was served with (``current``, `config_for`'s or
+        `snapshot_for`'s answer, a snapshot or a model instance). During a canary rollout
+        the outcome counts for its arm (`Rollout.record`); on an `EtcdSource` it counts for
+        the fleet version that served it, which fleet canaries weigh. A config that is
+        neither (a version from before the rollout, or older than the last few) is not
+        counted. The request middleware calls this for every request.
+        """
+        snap = config if isinstance(config, Snapshot) else None
+        if snap is None and self._model is not None:
+            for instance, served in reversed(self._served):
+                if instance is config:
+                    snap = served
+                    break
+        active = self._rollouts.active
+        if active is not None and active.state == "running" and active.mode == "canary":
+            if config is active.candidate or config is active.candidate_config:
+                active.record(ok, canary=True)
+                return  # not a fleet version: the fleet never served it
+            if snap is active.stable:
+                active.record(ok, canary=False)
+        fleet = getattr(self._source, "record", None)
+        if fleet is not None and snap is not None:
+            fleet(ok, served=snap)
 
     def rollouts(self) -> list[Rollout]:
         """Rollouts on this LiveConfig, newest first (the running one, if any, first)."""
@@ -696,8 +911,20 @@ class LiveConfig:
 
     @property
     def schema(self) -> Schema | None:
-        """The schema candidates are validated against (``None``: none)."""
+        """The JSON Schema candidates are validated against (``None``: none)."""
         return self._schema
+
+    @property
+    def model(self) -> type[ConfigT] | None:
+        """The typed model candidates are validated against (``None``: none)."""
+        return self._model.type if self._model is not None else None
+
+    @property
+    def schemas(self) -> tuple[Schema, ...]:
+        """The schemas that say what is secret, what needs a restart and what the defaults
+        are: the JSON Schema and the model's, those that are given."""
+        model = self._model.schema if self._model is not None else None
+        return tuple(s for s in (self._schema, model) if s is not None)
 
     @property
     def source(self) -> Source:
@@ -743,7 +970,7 @@ class LiveConfig:
         with self._lock:  # not under a rollback or reload that got in before the close
             self._store.close()
 
-    def __enter__(self) -> LiveConfig:
+    def __enter__(self) -> LiveConfig[ConfigT]:
         return self
 
     def __exit__(
@@ -755,59 +982,6 @@ class LiveConfig:
         self.close()
 
     def __repr__(self) -> str:
-        current = getattr(self, "current", None)
+        current = getattr(self, "_snapshot", None)
         version = current.version if current is not None else None
         return f"<LiveConfig {self.name!r} version={version} degraded={self.degraded}>"
-
-
-class _RolloutHost:
-    """`LiveConfig` as a rollout sees it (`hotconf.live.rollouts.Host`): nothing more."""
-
-    __slots__ = ("_live",)
-
-    def __init__(self, live: LiveConfig) -> None:
-        self._live = live
-
-    @property
-    def name(self) -> str:
-        return self._live.name
-
-    @property
-    def current(self) -> Snapshot:
-        return self._live.current
-
-    @property
-    def subscribers(self) -> Subscribers:
-        return self._live._subscribers
-
-    def now(self) -> datetime:
-        return self._live._clock()
-
-    def evaluate(
-        self, candidate: bytes | Mapping[str, Any], format: str, force: bool
-    ) -> Evaluation:
-        live = self._live
-        return live._evaluate(candidate, format, gate=None if force else live._gate)
-
-    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
-        live = self._live
-        with live._lock:
-            live._ensure_open()
-            prev = live.current
-            if prev is not stable:
-                raise RolloutError(
-                    f"{source}: the stable config changed to v{prev.version} meanwhile; "
-                    "not promoted"
-                )
-            # The evaluation was made against `stable`, still served: its report holds.
-            # Keep the source's unchanged content from undoing the promotion at the next
-            # poll or restart, exactly as rollback() does.
-            result = live._commit(evaluation, prev, source=source, pin=live._pin_for(prev))
-        assert result.snapshot is not None
-        return result.snapshot
-
-    def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
-        live = self._live
-        if live.webhooks is not None:
-            live.webhooks._announce_rollout(live.name, event, report)
-        live._rollouts.deliver(event)

@@ -31,19 +31,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from ..errors import ClosedError, Problem, RolloutError, ValidationError
 from ..events import RolloutEvent
 from ..pipeline.evaluate import Evaluation
 from ..pipeline.impact import ImpactReport
-from ..pipeline.snapshot import Snapshot, VersionInfo
-from .canary import Decision, Outcomes, Signals, bucket, decide
+from ..pipeline.snapshot import Snapshot, VersionInfo, canonical_json, thaw
+from ..sources import RawDocument
+from .canary import Decision, Outcomes, Signals, bucket, decide, decide_shadow
 from .subscriptions import Subscribers, Subscription
 
 log = logging.getLogger("hotconf")
+T = TypeVar("T")
 
 State = Literal["running", "promoting", "promoted", "aborted"]
+Mode = Literal["canary", "shadow"]
+Scope = Literal["instance", "fleet"]
 
 
 # The arm the last snapshot_for() chose in this thread or task, for record(ok) without arguments.
@@ -74,17 +78,39 @@ class Host(Protocol):
         """The candidate checked against what is served, with the LiveConfig's gate."""
         ...
 
-    def promote(self, evaluation: Evaluation, *, stable: Snapshot, source: str) -> Snapshot:
+    @property
+    def scope(self) -> Scope:
+        """``instance``: a promotion commits on this LiveConfig only; ``fleet``: it publishes
+        to the fleet the source follows (an `EtcdSource`), and every instance follows."""
+        ...
+
+    def promote(
+        self,
+        evaluation: Evaluation,
+        *,
+        stable: Snapshot,
+        source: str,
+        announce: Callable[[VersionInfo], RolloutEvent],
+        document: RawDocument | None,
+    ) -> Snapshot:
         """Commit ``evaluation`` as the next version if ``stable`` is still served; keep the
-        source's present content pinned out, as a rollback does.
+        source's present content pinned out, as a rollback does. ``announce(info)`` gives
+        the ``rollout.promoted`` event, whose webhook rows go into the same transaction as
+        the version (invariant 3). With scope ``fleet``, ``document`` (the candidate as
+        given) is published to the fleet first, and committed under the fleet's number.
 
         Raises:
-            RolloutError: the served snapshot is no longer ``stable``.
+            RolloutError: the served snapshot is no longer ``stable`` (or, in a fleet, the
+                fleet's current version is not its version).
         """
         ...
 
     def announce(self, event: RolloutEvent, report: ImpactReport) -> None:
         """Tell rollout subscribers (`Rollouts.deliver`) and the webhook outbox, if any."""
+        ...
+
+    def deliver(self, event: RolloutEvent) -> None:
+        """Tell rollout subscribers only (the outbox has the event already)."""
         ...
 
 
@@ -99,6 +125,10 @@ class Rollout:
         state: ``running``, ``promoting``, ``promoted`` or ``aborted``.
         reason: why it was promoted or aborted.
         promoted_version: the version the promotion committed.
+        mode: ``canary`` (a slice of traffic is served the candidate) or ``shadow``
+            (readers keep the stable config; `compare` runs code on both).
+        scope: ``instance`` (a promotion commits here) or ``fleet`` (it publishes to the
+            fleet an `EtcdSource` follows).
     """
 
     def __init__(
@@ -112,6 +142,8 @@ class Rollout:
         min_duration: float,
         signals: Signals | None,
         poll_interval: float,
+        mode: Mode = "canary",
+        max_mismatch: float = 0.0,
     ) -> None:
         assert evaluation.frozen is not None and evaluation.checksum is not None
         assert evaluation.report is not None
@@ -129,6 +161,12 @@ class Rollout:
         self.budget = budget
         self.min_samples = min_samples
         self.min_duration = min_duration
+        self.mode: Mode = mode
+        self.scope: Scope = host.scope
+        self.max_mismatch = max_mismatch
+        self._compared = [0, 0]  # shadow: [samples, mismatches]
+        self._document: RawDocument | None = None  # the candidate as given (a fleet publishes it)
+        self._last_mismatch: str | None = None
         self.state: State = "running"
         self.reason: str | None = None
         self.decided_at: datetime | None = None
@@ -152,6 +190,13 @@ class Rollout:
         )
         self._closer.on_stop = self._on_live_closed
 
+    @property
+    def candidate_config(self) -> Any:
+        """The candidate as readers get it: its model's instance when the LiveConfig has a
+        model (what ``live.config_for`` gives the canary's requests), else `candidate`."""
+        instance = self._evaluation.instance
+        return self.candidate if instance is None else instance
+
     # -- routing -----------------------------------------------------------------------
 
     def snapshot_for(self, routing_key: str | bytes | int, dyed: bool = False) -> Snapshot:
@@ -162,6 +207,8 @@ class Rollout:
         if current is not self.stable:
             self._end("aborted", f"the stable config changed to v{current.version} meanwhile")
             return current
+        if self.mode == "shadow":
+            return current  # readers keep the stable config; compare() runs the candidate
         canary = dyed or bucket(routing_key, self.id) < self.fraction
         _LAST.set((self, canary))
         return self.candidate if canary else current
@@ -182,7 +229,12 @@ class Rollout:
         Raises:
             ValueError: the arm cannot be told (no snapshot, no ``canary``, no earlier
                 ``snapshot_for`` in this context).
+            RolloutError: a shadow rollout counts `compare` results, not outcomes.
         """
+        if self.mode == "shadow":
+            raise RolloutError(
+                f"rollout {self.id} is a shadow rollout: use compare(), not record()"
+            )
         if canary is None:
             if snapshot is not None:
                 canary = snapshot is self.candidate
@@ -198,6 +250,54 @@ class Rollout:
             self._recorded[canary][0 if ok else 1] += 1
         if self.state == "running":
             self._evaluate()
+
+    def compare(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Shadow verification: ``fn(stable, *args, **kwargs)`` and ``fn(candidate, ...)``.
+
+        While the shadow rollout runs, both are called and their results compared (``==``):
+        a difference, or an exception from either, is a mismatch. What the caller gets is
+        always the stable config's answer (its exception, if it raised), so ``compare`` can
+        sit in the request path. Once decided, it runs ``fn`` on the config served now.
+
+        Returns:
+            ``fn``'s result on the stable snapshot.
+
+        Raises:
+            RolloutError: this is not a shadow rollout.
+        """
+        if self.mode != "shadow":
+            raise RolloutError(f"rollout {self.id} is a canary rollout: compare() is for shadow")
+        if self.state != "running":
+            return fn(self._host.current, *args, **kwargs)
+        stable = self.stable
+        try:
+            expected = fn(stable, *args, **kwargs)
+        except Exception as exc:
+            self._count(f"the stable config raised {type(exc).__name__}")
+            raise
+        try:
+            got = fn(self.candidate, *args, **kwargs)
+            same = bool(got == expected)
+        except Exception as exc:  # the candidate's failure is counted, never passed on
+            self._count(f"the candidate raised {type(exc).__name__}")
+        else:
+            self._count(None if same else "the results differ")
+        return expected
+
+    def _count(self, mismatch: str | None) -> None:
+        with self._lock:
+            self._compared[0] += 1
+            if mismatch is not None:
+                self._compared[1] += 1
+                self._last_mismatch = mismatch  # a description only: results may hold secrets
+        if self.state == "running":
+            self._evaluate()
+
+    @property
+    def mismatch_rate(self) -> float:
+        """Shadow: the share of compared calls that did not match (0.0 before any)."""
+        samples, mismatches = self._compared
+        return mismatches / samples if samples else 0.0
 
     def outcomes(self) -> tuple[Outcomes, Outcomes]:
         """``(canary, stable)`` outcomes so far (recorded plus signalled)."""
@@ -222,8 +322,14 @@ class Rollout:
                 self._signalled[arm] = Outcomes(now.ok - then.ok, now.failed - then.failed)
 
     def _evaluate(self) -> None:
-        canary, stable = self.outcomes()
-        decision, why = decide(canary, stable, budget=self.budget, min_samples=self.min_samples)
+        if self.mode == "shadow":
+            samples, mismatches = self._compared
+            decision, why = decide_shadow(
+                samples, mismatches, max_mismatch=self.max_mismatch, min_samples=self.min_samples
+            )
+        else:
+            canary, stable = self.outcomes()
+            decision, why = decide(canary, stable, budget=self.budget, min_samples=self.min_samples)
         if decision == "promote" and time.monotonic() - self._started < self.min_duration:
             return
         try:
@@ -247,9 +353,22 @@ class Rollout:
                 rollout is aborted).
         """
         self._claim("promoting")
+        made: list[RolloutEvent] = []
+
+        def announce(info: VersionInfo) -> RolloutEvent:
+            # built once, in the commit's transaction: its webhook rows are written with the
+            # version, and the same event then reaches the rollout subscribers
+            if not made:
+                made.append(self._event("rollout.promoted", reason, "promoted", info.version))
+            return made[0]
+
         try:
             snapshot = self._host.promote(
-                self._evaluation, stable=self.stable, source=f"rollout {self.id}"
+                self._evaluation,
+                stable=self.stable,
+                source=f"rollout {self.id}",
+                announce=announce,
+                document=self._document,
             )
         except RolloutError as exc:
             self._finish("aborted", exc.message)
@@ -259,7 +378,7 @@ class Rollout:
                 self.state = "running"  # nothing committed: it can be decided again
             raise
         self.promoted_version = snapshot.version
-        self._finish("promoted", reason)
+        self._finish("promoted", reason, announce(snapshot.info))
         return snapshot
 
     def abort(self, reason: str = "aborted by hand") -> None:
@@ -284,11 +403,32 @@ class Rollout:
             return
         self._finish(state, reason)
 
-    def _finish(self, state: Literal["promoted", "aborted"], reason: str) -> None:
+    def _supersede(self) -> bool:
+        """Claim a running rollout for the abort a commit of another version causes."""
+        with self._lock:
+            if self.state != "running":
+                return False
+            self.state = "aborted"
+            return True
+
+    def _release(self) -> None:
+        """The commit that superseded it failed: it runs on."""
+        with self._lock:
+            if self.state == "aborted" and self.reason is None:
+                self.state = "running"
+
+    def _finish(
+        self,
+        state: Literal["promoted", "aborted"],
+        reason: str,
+        event: RolloutEvent | None = None,
+    ) -> None:
+        """Record the decision and announce it: ``event`` is already in the outbox (written
+        with the version it goes with) and only goes to the rollout subscribers."""
         with self._lock:
             self.state = state
             self.reason = reason
-            self.decided_at = self._host.now()
+            self.decided_at = event.at if event is not None else self._host.now()
         self._stop.set()
         self._closer.close()
         log.log(
@@ -298,7 +438,10 @@ class Rollout:
             state,
             reason,
         )
-        self._announce(f"rollout.{state}", reason)  # type: ignore[arg-type]
+        if event is not None:
+            self._host.deliver(event)
+        else:
+            self._announce(f"rollout.{state}", reason)  # type: ignore[arg-type]
 
     def _on_live_closed(self) -> None:
         with self._lock:
@@ -330,14 +473,33 @@ class Rollout:
         event = RolloutEvent(kind, self.id, self._host.now(), self.status(), reason)
         self._host.announce(event, self.report)
 
+    def _event(
+        self,
+        kind: Literal["rollout.promoted", "rollout.aborted"],
+        reason: str,
+        state: Literal["promoted", "aborted"],
+        version: int | None = None,
+    ) -> RolloutEvent:
+        """The event of a decision about to be committed, as `status` will show it."""
+        at = self._host.now()
+        status = self.status()
+        status.update(state=state, reason=reason, decided_at=at.isoformat())
+        if version is not None:
+            status["canary"] = {**status["canary"], "version": version}
+        return RolloutEvent(kind, self.id, at, status, reason)
+
     # -- reporting ---------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """A JSON-ready view: state, arms with outcomes and error rates, progress, reason."""
         canary, stable = self.outcomes()
-        return {
+        samples, mismatches = self._compared
+        progress = (samples if self.mode == "shadow" else canary.total) / self.min_samples
+        status: dict[str, Any] = {
             "id": self.id,
             "name": self._host.name,
+            "mode": self.mode,
+            "scope": self.scope,
             "state": self.state,
             "reason": self.reason,
             "started_at": self.started_at.isoformat(),
@@ -345,7 +507,7 @@ class Rollout:
             "fraction": self.fraction,
             "budget": self.budget,
             "min_samples": self.min_samples,
-            "progress": min(1.0, canary.total / self.min_samples),
+            "progress": min(1.0, progress),
             "level": self.report.level,
             "summary": self.report.summary(),
             "stable": {
@@ -359,9 +521,19 @@ class Rollout:
                 **canary.to_dict(),
             },
         }
+        if self.mode == "shadow":
+            status["shadow"] = {
+                "samples": samples,
+                "mismatches": mismatches,
+                "mismatch_rate": round(mismatches / samples if samples else 0.0, 6),
+                "max_mismatch": self.max_mismatch,
+                "last_mismatch": self._last_mismatch,
+            }
+        return status
 
     def __repr__(self) -> str:
-        return f"<Rollout {self.id} {self.state} fraction={self.fraction}>"
+        shown = "shadow" if self.mode == "shadow" else f"fraction={self.fraction}"
+        return f"<Rollout {self.id} {self.state} {shown}>"
 
 
 class Rollouts:
@@ -386,8 +558,16 @@ class Rollouts:
         poll_interval: float = 1.0,
         format: str = "yaml",
         force: bool = False,
+        mode: Mode = "canary",
+        max_mismatch: float = 0.0,
     ) -> Rollout:
         """Validate ``candidate`` and start a rollout (``LiveConfig.rollout`` documents it)."""
+        if mode not in ("canary", "shadow"):
+            raise ValueError(f"mode must be 'canary' or 'shadow', not {mode!r}")
+        if mode == "shadow" and signals is not None:
+            raise ValueError("a shadow rollout is judged by compare(), not by signals")
+        if not 0.0 <= max_mismatch <= 1.0:
+            raise ValueError(f"max_mismatch must be within [0, 1], not {max_mismatch}")
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"fraction must be within [0, 1], not {fraction}")
         if not 0.0 <= budget <= 1.0:
@@ -420,6 +600,13 @@ class Rollouts:
             min_duration=min_duration,
             signals=signals,
             poll_interval=poll_interval,
+            mode=mode,
+            max_mismatch=max_mismatch,
+        )
+        rollout._document = (
+            RawDocument("candidate", candidate, format)
+            if isinstance(candidate, bytes)
+            else RawDocument("candidate", canonical_json(thaw(candidate)), "json")
         )
         with self._lock:
             active = self.active
@@ -435,11 +622,15 @@ class Rollouts:
             )
             rollout._thread.start()
         log.info(
-            "hotconf: rollout %s started on %s: %.1f%% of traffic, %s",
+            "hotconf: %s rollout %s started on %s: %s; %s%s",
+            mode,
             rollout.id,
             host.name,
-            fraction * 100,
+            "readers keep the stable config"
+            if mode == "shadow"
+            else f"{fraction * 100:.1f}% of traffic",
             evaluation.report.summary(),
+            "; a promotion publishes it to the whole fleet" if rollout.scope == "fleet" else "",
         )
         rollout._announce("rollout.started", None)
         return rollout
@@ -453,6 +644,12 @@ class Rollouts:
     def history(self) -> list[Rollout]:
         with self._lock:
             return list(self._history)
+
+    def superseded(self) -> Rollout | None:
+        """The running rollout a commit of another version ends, claimed for its abort
+        (`Rollout._release` gives it back if that commit fails)."""
+        active = self.active
+        return active if active is not None and active._supersede() else None
 
     def subscribe(
         self, callback: Callable[[RolloutEvent], object], *, threaded: bool | None = None
@@ -487,4 +684,15 @@ class Rollouts:
             sub.deliver(event)  # type: ignore[arg-type]  # Subscription is typed for config events
 
 
-__all__ = ["Decision", "Host", "Outcomes", "Rollout", "Rollouts", "Signals", "bucket", "decide"]
+__all__ = [
+    "Decision",
+    "Host",
+    "Mode",
+    "Outcomes",
+    "Rollout",
+    "Rollouts",
+    "Scope",
+    "Signals",
+    "bucket",
+    "decide",
+]

@@ -40,7 +40,8 @@ class Change:
         path: where, as a tuple of keys and list indexes (``pointer`` gives the JSON Pointer).
         kind: what happened there.
         old: the value before (``None`` when added).
-        new: the value after (``None`` when removed).
+        new: the value after (``None`` when removed; the default it falls back to when the
+            defaults stage filled it in: `hotconf.pipeline.impact`).
         sensitive: the path holds a secret; `redacted` hides both values.
         level: how much it matters (set by `hotconf.impact`).
         reason: why it has that level, for a human.

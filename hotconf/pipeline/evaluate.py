@@ -1,10 +1,13 @@
 """The one candidate check: `evaluate` turns a candidate into an `Evaluation`.
 
-Raw documents (or data) → one candidate (parse each, deep-merge in order) → canonical checksum
-→ problems (schema, then custom validators) located at file:line → impact report against the
-previous config → gate. Reloads, dry-run validation, rollouts, fleet publish and rollback, and
-the CLI all go through it; what each then does with the verdict (commit, hold, refuse, print)
-is theirs. Nothing here has state or threads.
+Raw documents (or data) → one candidate (parse each, deep-merge in order, place the values
+of environment variables and secret files: `hotconf.pipeline.assemble`) → the effective
+config (the schemas' defaults filled in) → canonical checksum → problems (schema and model on
+the candidate as written, then custom validators on the effective config) located at
+file:line (or at the variable or secret file that set the value) → impact report against the
+previous config → gate. Reloads, dry-run validation,
+rollouts, fleet publish and rollback, and the CLI all go through it; what each then does
+with the verdict (commit, hold, refuse, print) is theirs. Nothing here has state or threads.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ from typing import Any, Literal
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
+from .assemble import Assembled, Key, assemble, defines
+from .assemble import merge as merge
+from .defaults import with_defaults
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
-from .load import locate, parse
-from .paths import from_pointer, to_pointer
-from .schema import Schema
+from .load import locate
+from .model import Model
+from .paths import Path, covered, from_pointer, to_pointer
+from .provenance import Origin
+from .schema import Schema, sensitive_name
 from .snapshot import canonical_json, freeze, thaw
 
 log = logging.getLogger("hotconf")
@@ -33,44 +41,71 @@ Validator = Callable[[Mapping[str, Any]], Iterable[Problem | str] | None]
 it passes. An exception raised by a validator rejects the candidate."""
 
 
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge two documents: mappings merge key by key, anything else is replaced."""
-    out = dict(base)
-    for key, value in override.items():
-        old = out.get(key)
-        if isinstance(old, Mapping) and isinstance(value, Mapping):
-            out[key] = merge(old, value)
-        else:
-            out[key] = value
-    return out
-
-
 def check(
     data: Mapping[str, Any],
     schema: Schema | None,
     validators: Iterable[Validator] = (),
     *,
     frozen: Mapping[str, Any] | None = None,
+    model: Model[Any] | None = None,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> tuple[Problem, ...]:
-    """Validate a candidate: the schema first (on the plain data jsonschema wants), then the
-    custom validators (on frozen data, so a validator cannot change what gets committed).
+    """Validate a candidate: the schema and the model, then the custom validators.
 
     Returns:
         The problems; empty when the candidate passes.
     """
+    return validate(data, schema, validators, frozen=frozen, model=model, secrets=secrets)[0]
+
+
+def validate(
+    data: Mapping[str, Any],
+    schema: Schema | None,
+    validators: Iterable[Validator] = (),
+    *,
+    frozen: Mapping[str, Any] | None = None,
+    model: Model[Any] | None = None,
+    json_text: bytes | None = None,
+    secrets: Collection[tuple[str, ...]] = (),
+) -> tuple[tuple[Problem, ...], Any]:
+    """Validate a candidate and build its typed value.
+
+    The schema (on the plain data jsonschema wants) and the model (pydantic, on the same data
+    as JSON) must both pass; then the custom validators run on ``frozen`` (the effective
+    config, frozen: a validator cannot change what gets committed).
+
+    Args:
+        data: the candidate as written (plain data).
+        json_text: ``data`` as JSON, if the caller has it (the model reads JSON).
+        secrets: paths whose values messages must not quote, whatever the schemas say
+            (values a secret file set).
+
+    Returns:
+        The problems (empty when the candidate passes) and the model's instance (``None``
+        without a model, or when a problem was found).
+    """
     problems: list[Problem] = []
+    instance: Any = None
+    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
     if schema is not None:
-        problems.extend(schema.validate(data))
+        found = schema.validate(data, secrets=secrets)
+        if model is not None and found:
+            found = _hide(found, model.schema, schema)
+        problems.extend(found)
+    if model is not None:
+        text = json_text if json_text is not None else canonical_json(data)
+        instance, found = model.validate(data, text, _sensitive(schemas, secrets))
+        problems.extend(found)
     if problems:
-        return tuple(problems)  # custom checks may assume a schema-valid candidate
+        return tuple(problems), None  # custom checks may assume a valid candidate
     validators = tuple(validators)
     if validators and frozen is None:
         frozen = freeze(data)
     for validator in validators:
         try:
-            found = validator(frozen or {}) or ()
+            result = validator(frozen or {}) or ()
             problems.extend(
-                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in found
+                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in result
             )
         except Exception as exc:
             name = getattr(validator, "__qualname__", repr(validator))
@@ -79,7 +114,31 @@ def check(
             where = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
             log.warning("hotconf: validator %s raised %s at\n%s", name, type(exc).__name__, where)
             problems.append(Problem(f"validator {name} raised {type(exc).__name__}", code="check"))
-    return tuple(problems)
+    return tuple(problems), None if problems else instance
+
+
+def _sensitive(
+    schemas: Sequence[Schema], secrets: Collection[tuple[str, ...]] = ()
+) -> Callable[[Path], bool]:
+    def sensitive(path: Path) -> bool:
+        if secrets and covered(path, secrets):
+            return True
+        if schemas:
+            return any(s.is_sensitive(path) for s in schemas)
+        return any(isinstance(seg, str) and sensitive_name(seg) for seg in path)
+
+    return sensitive
+
+
+def _hide(problems: tuple[Problem, ...], model: Schema, schema: Schema) -> tuple[Problem, ...]:
+    # jsonschema's message may show the value where only the model knows it is a secret
+    out = []
+    for p in problems:
+        path = from_pointer(p.path) if p.path else ()
+        if model.is_sensitive(path) and not schema.is_sensitive(path):
+            p = Problem(f"value fails {p.code!r}", p.path, p.code, p.source, p.line)
+        out.append(p)
+    return tuple(out)
 
 
 def digest(docs: Iterable[RawDocument]) -> str:
@@ -92,29 +151,34 @@ def digest(docs: Iterable[RawDocument]) -> str:
 
 
 def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for i, doc in enumerate(docs):
-        part = parse(doc.data, doc.format, name=doc.name)
-        data = part if i == 0 else merge(data, part)
-    return data
+    """The documents of a candidate, parsed and merged (`assemble` without a schema)."""
+    return assemble(tuple(docs)).data
 
 
 def locate_problems(
-    problems: tuple[Problem, ...], docs: tuple[RawDocument, ...]
+    problems: tuple[Problem, ...],
+    docs: tuple[RawDocument, ...],
+    placed: Sequence[Key | None] | None = None,
 ) -> tuple[Problem, ...]:
-    """Give problems a file and line (the last document that defines the path wins), and
-    sort them by file and line."""
-    wanted = {p.path for p in problems if p.line is None}
+    """Give problems a file and line: the last document that defines the path wins. A
+    one-value document (placed at ``placed[i]``) gives its name and no line. Then sort them
+    by file and line."""
+    wanted = {p.path for p in problems if p.line is None and p.source is None}
     if not wanted:
         return problems
-    found: dict[str, tuple[str, int]] = {}
-    for doc in docs:
-        for pointer, line in locate(doc.data, doc.format, wanted).items():
-            found[pointer] = (doc.name, line)
+    found: dict[str, tuple[str, int | None]] = {}
+    for i, doc in enumerate(docs):
+        if doc.key is None:
+            for pointer, line in locate(doc.data, doc.format, wanted).items():
+                found[pointer] = (doc.name, line)
+        elif placed is not None:
+            for pointer in wanted:
+                if defines(doc, placed[i], from_pointer(pointer)):
+                    found[pointer] = (doc.name, None)
     out = []
     for p in problems:
-        hit = found.get(p.path) if p.line is None else None
-        if hit is None and p.line is None:
+        hit = found.get(p.path) if p.path in wanted else None
+        if hit is None and p.path in wanted:
             # point at the nearest ancestor the documents define (a missing key's parent)
             parts = from_pointer(p.path) if p.path else ()
             for n in range(len(parts) - 1, -1, -1):
@@ -147,14 +211,23 @@ class Evaluation:
             checksum is one of ``known``: nothing else was looked at), ``noop`` (valid, and
             nothing a consumer can see changes), ``held`` (valid, but its impact is above
             the gate) or ``ok`` (valid, to be applied).
-        data: the candidate as plain data (``None`` when it does not parse).
+        data: the effective config as plain data: the candidate with its defaults filled in
+            (``None`` when it does not parse).
         frozen: the same, deep-frozen (what a `Snapshot` holds).
         canonical: its canonical JSON bytes; ``checksum`` is their sha256.
         problems: why it is invalid, located at file:line where the documents say.
         report: its `ImpactReport` against the previous config (``None`` when ``unchanged``
             or when it does not parse and no report was asked for).
         load_error: the `LoadError` when it does not parse.
-        timings: seconds spent per stage (parse, hash, freeze, validate, diff).
+        timings: seconds spent per stage (parse, defaults, hash, freeze, validate, diff).
+        instance: the model's instance, built once here (``None`` without a model, or when
+            the candidate is not valid or ``unchanged``).
+        defaulted: the paths the defaults filled in.
+        secrets: the paths whose values are secret whatever the schemas say: those secret
+            files set, and the ``secrets`` it was given.
+        origin: the documents it was assembled from (what ``live.explain`` replays), when
+            it came from documents and parsed.
+        ignored: warnings about environment variables left out (unknown keys).
     """
 
     verdict: Verdict
@@ -166,6 +239,11 @@ class Evaluation:
     report: ImpactReport | None = None
     load_error: LoadError | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    instance: Any = None
+    defaulted: frozenset[Path] = frozenset()
+    secrets: frozenset[tuple[str, ...]] = frozenset()
+    origin: Origin | None = None
+    ignored: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -180,24 +258,51 @@ class Evaluation:
         return Level.BREAKING if self.verdict == "invalid" else Level.NONE
 
 
+def effective(
+    data: dict[str, Any],
+    schema: Schema | None = None,
+    model: Model[Any] | None = None,
+    *,
+    apply_defaults: bool = True,
+) -> tuple[dict[str, Any], frozenset[Path]]:
+    """The effective config: ``data`` with the defaults of the schema, then the model's.
+
+    Returns:
+        The effective config (``data`` itself when nothing was filled or ``apply_defaults``
+        is false) and the paths filled.
+    """
+    if not apply_defaults:
+        return data, frozenset()
+    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
+    return with_defaults(data, schemas) if schemas else (data, frozenset())
+
+
 def evaluate(
     candidate: Sequence[RawDocument] | Mapping[str, Any],
     *,
     schema: Schema | None = None,
+    model: Model[Any] | None = None,
     validators: Iterable[Validator] = (),
+    apply_defaults: bool = True,
     previous: Mapping[str, Any] | None = None,
     previous_checksum: str | None = None,
     previous_version: int | None = None,
     known: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> Evaluation:
-    """Check one candidate: parse, hash, validate, assess against ``previous``, gate.
+    """Check one candidate: parse, fill defaults, hash, validate, assess against
+    ``previous``, gate.
 
     Args:
         candidate: raw documents (merged in order) or data.
-        schema: the schema it must pass, if any.
-        validators: custom checks, run after the schema on frozen data.
+        schema: the JSON Schema it must pass, if any.
+        model: the typed contract it must pass too (`Model`), if any; its instance is built
+            here, once.
+        validators: custom checks, run after the schema and the model on frozen data.
+        apply_defaults: fill in the ``default``s of the schema and the model (the effective
+            config is what is hashed, compared and served).
         previous: the config it would replace (a `Snapshot` or plain data), if any.
         previous_checksum: ``previous``'s canonical checksum (a `Snapshot`'s is used, or it
             is computed).
@@ -208,6 +313,8 @@ def evaluate(
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
+        secrets: paths to redact whatever the schemas say (besides those the candidate's
+            secret files set): a LiveConfig passes every path a secret file ever set.
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -225,6 +332,7 @@ def evaluate(
         timings[stage] = now - mark
         mark = now
 
+    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
     if previous is not None and previous_checksum is None:
         previous_checksum = getattr(previous, "checksum", None)
         if not isinstance(previous_checksum, str):
@@ -233,12 +341,14 @@ def evaluate(
         version = getattr(previous, "version", None)
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
+    assembled: Assembled | None = None
     if isinstance(candidate, Mapping):
-        data = thaw(candidate)
+        written = thaw(candidate)
     else:
         docs = tuple(candidate)
         try:
-            data = parse_all(docs)
+            assembled = assemble(docs, schemas)
+            written = assembled.data
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
             report = None
@@ -246,32 +356,63 @@ def evaluate(
                 report = assess(
                     previous,
                     {},
-                    schema,
+                    schemas,
                     problems=problems,
                     old_checksum=previous_checksum,
                     old_version=previous_version,
+                    secrets=frozenset(secrets),
                 )
             return Evaluation("invalid", problems=problems, report=report, load_error=exc)
         lap("parse")
+    hidden = frozenset(secrets) | (assembled.secrets if assembled else frozenset())
+    origin = Origin(docs, assembled.paths) if assembled is not None else None
+    ignored = assembled.ignored if assembled is not None else ()
+    refused = assembled.problems if assembled is not None else ()
+    data, defaulted = effective(written, schema, model, apply_defaults=apply_defaults)
+    if defaulted:
+        lap("defaults")
     canonical = canonical_json(data)
     csum = hashlib.sha256(canonical).hexdigest()
     lap("hash")
-    if csum in known:
-        return Evaluation("unchanged", data, canonical=canonical, checksum=csum, timings=timings)
+    if csum in known and not refused:
+        return Evaluation(
+            "unchanged",
+            data,
+            canonical=canonical,
+            checksum=csum,
+            timings=timings,
+            secrets=hidden,
+            origin=origin,
+            ignored=ignored,
+        )
     frozen = freeze(data)
     lap("freeze")
-    problems = check(data, schema, validators, frozen=frozen)
+    # The schema and the model judge the candidate as written; defaults are not inputs.
+    # (custom checks may assume that every layer was placed)
+    problems, instance = validate(
+        written,
+        schema,
+        () if refused else validators,
+        frozen=frozen,
+        model=model,
+        json_text=canonical if data is written else None,
+        secrets=hidden,
+    )
     if problems and docs:
-        problems = locate_problems(problems, docs)
+        problems = locate_problems(problems, docs, assembled.paths if assembled else None)
+    if refused:
+        problems, instance = refused + problems, None
     lap("validate")
     report = assess(
         previous,
         frozen,
-        schema,
+        schemas,
         problems=problems,
         old_checksum=previous_checksum,
         new_checksum=csum,
         old_version=previous_version,
+        defaulted=defaulted,
+        secrets=hidden,
     )
     lap("diff")
     verdict: Verdict
@@ -283,4 +424,7 @@ def evaluate(
         verdict = "held"
     else:
         verdict = "ok"
-    return Evaluation(verdict, data, frozen, canonical, csum, problems, report, None, timings)
+    return Evaluation(
+        verdict, data, frozen, canonical, csum, problems, report, None, timings, instance,
+        defaulted, hidden, origin, ignored,
+    )  # fmt: skip

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -27,7 +27,7 @@ from ..errors import Problem
 from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
-from .paths import Path, to_pointer
+from .paths import Path, covered, to_pointer
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
@@ -71,18 +71,34 @@ def _json_type(value: Any) -> str:
 
 
 class Classifier:
-    """Gives each change a level and a reason, reading the schema's annotations.
+    """Gives each change a level and a reason, reading the schemas' annotations.
 
     Args:
-        schema: the schema of the new config (``None``: structure and values only).
+        schema: the schema of the new config, or several (a JSON Schema and a model's: a
+            path is secret if either says so, an annotation counts where either has it);
+            ``None``: structure and values only.
+        defaulted: paths of the new config that its defaults filled in (`hotconf.pipeline
+            .defaults`): a change there is a key taken out that falls back to its default.
+        secrets: paths that are secret whatever the schemas say (values a secret file set).
         problems: the new config's problems, when it is invalid. A change at a path that
             has one (at it, inside its new value, or a required key it removes) is
             ``breaking`` with the problem as its reason; a change near a problem (under an
             invalid value) claims nothing about the schema.
     """
 
-    def __init__(self, schema: Schema | None, problems: tuple[Problem, ...] = ()) -> None:
-        self.schema = schema
+    def __init__(
+        self,
+        schema: Schema | Sequence[Schema] | None,
+        defaulted: Collection[Path] = frozenset(),
+        secrets: Collection[tuple[str, ...]] = (),
+        problems: tuple[Problem, ...] = (),
+    ) -> None:
+        self.schemas: tuple[Schema, ...] = (
+            () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
+        )
+        self.schema = self.schemas[0] if self.schemas else None
+        self.defaulted = defaulted
+        self.secrets = secrets
         self._problems: dict[str, list[Problem]] = {}
         self._inside: set[str] = set()  # every ancestor of a problem's path
         self._unsure = any(p.code == "truncated" for p in problems)  # not every one is known
@@ -97,8 +113,10 @@ class Classifier:
 
     def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
         """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
-        if self.schema is not None:
-            return self.schema.is_sensitive(path, parent=parent)
+        if self.secrets and covered(path, self.secrets):
+            return True
+        if self.schemas:
+            return any(s.is_sensitive(path, parent=parent) for s in self.schemas)
         if parent is not None and path:
             last = path[-1]
             return parent or (isinstance(last, str) and sensitive_name(last))
@@ -140,20 +158,30 @@ class Classifier:
         return value
 
     def is_set(self, path: Path) -> bool:
-        return self.schema is not None and self.schema.annotation(path, "x-hotconf-set") is True
+        return any(s.annotation(path, "x-hotconf-set") is True for s in self.schemas)
+
+    def _annotation(self, path: Path, keyword: str) -> Any:
+        for schema in self.schemas:
+            value = schema.annotation(path, keyword, _MISSING)
+            if value is not _MISSING:
+                return value
+        return _MISSING
 
     def _marked(self, path: Path, keyword: str) -> tuple[Any, Path] | None:
         """The nearest value of an ``x-hotconf-*`` annotation on the path or an ancestor."""
-        if self.schema is None:
-            return None
         for n in range(len(path), -1, -1):
-            value = self.schema.annotation(path[:n], keyword, _MISSING)
+            value = self._annotation(path[:n], keyword)
             if value is not _MISSING:
                 return value, path[:n]
         return None
 
+    def _fallback(self, path: Path) -> bool:
+        return bool(self.defaulted) and any(
+            path[:n] in self.defaulted for n in range(len(path) + 1)
+        )
+
     def classify(self, change: Change) -> Change:
-        claims = self.schema is not None
+        claims = bool(self.schemas)
         if self._problems or self._unsure:
             found = self._found(change)
             if found:
@@ -163,6 +191,10 @@ class Classifier:
                 )
             claims = claims and self._valid_here(change)
         level, reason = self._base(change, claims)
+        if change.path in self.defaulted and change.old is not None:
+            # taken out of the config and filled by its default: a removal, with the value
+            # consumers now get as ``new``
+            change = replace(change, kind="key_removed")
         marked = self._marked(change.path, "x-hotconf-impact")
         if marked is not None and marked[0] in LEVELS and level < marked[0]:
             level = Level(marked[0])
@@ -204,12 +236,13 @@ class Classifier:
         """The level and reason from the change itself; ``claims``: the schema accepts the
         new value there, so the reason may say so."""
         kind, old, new = change.kind, change.old, change.new
+        if kind != "key_removed" and self._fallback(change.path):
+            shown = REDACTED if change.sensitive else _show(new)
+            if kind in ("key_added", "item_added"):
+                return Level.SAFE, f"not set; its default applies: {shown}"
+            return Level.RISKY, f"removed; consumers fall back to default {shown}"
         if kind == "key_removed":
-            default = (
-                self.schema.annotation(change.path, "default", _MISSING)
-                if self.schema is not None
-                else _MISSING
-            )
+            default = self._annotation(change.path, "default")
             if default is _MISSING:
                 return Level.RISKY, "removed; no default: consumers see it missing"
             shown = REDACTED if change.sensitive else _show(default)
@@ -366,18 +399,23 @@ def _md(text: str) -> str:
 def assess(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
-    schema: Schema | None = None,
+    schema: Schema | Sequence[Schema] | None = None,
     *,
     problems: tuple[Problem, ...] = (),
     old_checksum: str | None = None,
     new_checksum: str | None = None,
     old_version: int | None = None,
+    defaulted: Collection[Path] = frozenset(),
+    secrets: Collection[tuple[str, ...]] = (),
 ) -> ImpactReport:
     """Diff ``old`` and ``new`` and classify every change (the live pipeline's stage).
 
     ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
+    ``schema`` may be several (see `Classifier`); ``defaulted`` are the paths of ``new``
+    its defaults filled in; ``secrets`` are paths redacted whatever the schemas say (values a
+    secret file set).
     """
-    classifier = Classifier(schema, problems)
+    classifier = Classifier(schema, defaulted, secrets, problems)
     found = changes(
         old if old is not None else {},
         new,
@@ -406,6 +444,9 @@ def diff(
     old: Mapping[str, Any] | str | os.PathLike[str] | bytes,
     new: Mapping[str, Any] | str | os.PathLike[str] | bytes,
     schema: Schema | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    model: type[Any] | None = None,
+    apply_defaults: bool = True,
 ) -> ImpactReport:
     """The impact report of going from ``old`` to ``new``.
 
@@ -414,28 +455,36 @@ def diff(
         new: the candidate, in the same forms.
         schema: validates ``new`` (invalid → ``breaking`` with its problems) and supplies
             defaults, ``x-hotconf-*`` annotations and what is secret.
+        model: a pydantic model, dataclass or TypedDict ``new`` must pass too; its JSON
+            Schema supplies defaults, annotations and secrets as well (docs/typed.md).
+        apply_defaults: compare the effective configs (the defaults filled in).
 
     Returns:
         An `ImpactReport`.
 
     Raises:
         LoadError: a file does not parse. SourceError: a file cannot be read.
-        SchemaError: the schema cannot be used.
+        SchemaError: the schema or the model cannot be used.
 
     Example:
         >>> hotconf.diff({"pool": 10}, {"pool": 100}).changes[0].reason
         'changed by 10x or more'
     """
+    from .evaluate import effective, evaluate
+    from .model import Model
+
     sch = Schema.coerce(schema) if schema is not None else None
+    contract = Model.of(model) if model is not None else None
     a, b = _data(old), _data(new)
-    plain_b = b.to_dict() if isinstance(b, Snapshot) else b
-    problems = sch.validate(plain_b) if sch is not None else ()
-    return assess(
-        a,
+    if not isinstance(a, Snapshot):  # a snapshot is an effective config already
+        a = effective(thaw(a), sch, contract, apply_defaults=apply_defaults)[0]
+    evaluation = evaluate(
         b,
-        sch,
-        problems=problems,
-        old_checksum=a.checksum if isinstance(a, Snapshot) else checksum(a),
-        new_checksum=b.checksum if isinstance(b, Snapshot) else checksum(b),
-        old_version=a.version if isinstance(a, Snapshot) else None,
+        schema=sch,
+        model=contract,
+        apply_defaults=apply_defaults,
+        previous=a,
+        previous_checksum=a.checksum if isinstance(a, Snapshot) else checksum(a),
     )
+    assert evaluation.report is not None
+    return evaluation.report

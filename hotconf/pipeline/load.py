@@ -1,4 +1,4 @@
-"""Bytes to plain config data: YAML (1.2 core schema) or JSON, behind guards.
+"""Bytes to plain config data: YAML (1.2 core schema), JSON or TOML, behind guards.
 
 `load` reads a file, `parse` turns bytes into dicts, lists, str, int, float, bool and None with
 string keys, and `locate` finds the lines of JSON Pointers for error reports. Anything bad raises
@@ -9,6 +9,7 @@ PyYAML never composes or constructs here: its C parser (a non-recursive state ma
 events and `_build` assembles the data on an explicit stack, checking depth, alias expansion,
 tags, keys and duplicates as events arrive, so no input can recurse deeply or explode. With the
 ``fast`` extra, yaml-rs parses the texts where it provably agrees (`hotconf.pipeline._fastyaml`).
+TOML goes through the standard library's ``tomllib`` (`hotconf.pipeline._toml`).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from yaml.events import (
 )
 
 from ..errors import LoadError, Problem, SourceError
-from . import _fastyaml
+from . import _fastyaml, _toml
 from .paths import from_pointer, to_pointer
 
-FORMATS = ("yaml", "json")
+FORMATS = ("yaml", "json", "toml")
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+"""File suffixes (compared in lower case) and the format each is read as."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,13 @@ try:
 except ImportError:  # PyYAML built without libyaml
     _EventParser = _Parser
 
+# libyaml 0.2.6 and later refuse nesting past 1000 levels themselves, and count the levels their
+# scanner has read ahead of the events `_build` sees (up to a line of brackets): so libyaml may
+# say "syntax" where the text nests past `Limits.max_depth` first. `_nested_too_deep` re-reads
+# such a failure with the pure-Python parser, which has no limit of its own; a cap above this
+# one reads with that parser from the start, so the cap is always the limit that fires.
+_LIBYAML_MAX_DEPTH = 256
+
 _Y = "tag:yaml.org,2002:"
 _NOKEY: Any = object()  # the mapping being built waits for a key
 _MERGE: Any = object()  # its pending key is a plain `<<`
@@ -107,15 +117,25 @@ def _fail(code: str, message: str, name: str, line: int | None = None, path: str
 
 
 def format_for(path: str | os.PathLike[str]) -> str:
-    """The format a file is read as, from its suffix.
+    """The format a file is read as, from its suffix (any case): `SUFFIXES`.
 
     Args:
         path: a file path.
 
     Returns:
-        ``"json"`` for a ``.json`` suffix (any case), otherwise ``"yaml"``.
+        ``"yaml"`` for ``.yaml``/``.yml``, ``"json"`` for ``.json``, ``"toml"`` for ``.toml``.
+
+    Raises:
+        SourceError: any other suffix, or none: hotconf does not guess a format.
     """
-    return "json" if os.fspath(path).lower().endswith(".json") else "yaml"
+    name = os.fspath(path)
+    suffix = os.path.splitext(name)[1].lower()
+    found = SUFFIXES.get(suffix)
+    if found is None:
+        why = f"unknown extension {suffix!r}" if suffix else "no extension"
+        msg = f"{why}: hotconf reads .yaml, .yml, .json and .toml files and does not guess"
+        raise SourceError(f"{name}: {msg}", [Problem(msg, code="source", source=name)])
+    return found
 
 
 def load(
@@ -128,15 +148,16 @@ def load(
 
     Args:
         source: a file path, or the content itself.
-        format: ``"yaml"`` or ``"json"``; by default `format_for` the path, and ``"yaml"``
-            for bytes (YAML 1.2 reads JSON too, with the YAML rules).
+        format: ``"yaml"``, ``"json"`` or ``"toml"``; by default `format_for` the path,
+            and ``"yaml"`` for bytes (YAML 1.2 reads JSON too, with the YAML rules).
         limits: the guards to apply.
 
     Returns:
         The top-level mapping, as `parse` returns it.
 
     Raises:
-        SourceError: the file is missing or cannot be read.
+        SourceError: the file is missing or cannot be read, or its suffix is none of
+            `SUFFIXES` and no ``format`` was given.
         LoadError: the content is refused (see `parse`); a file over ``limits.max_bytes``
             is refused before it is read.
 
@@ -147,6 +168,7 @@ def load(
     if isinstance(source, bytes):
         return parse(source, format or "yaml", limits=limits)
     name = os.fspath(source)
+    format = format or format_for(name)
     try:
         with open(name, "rb") as f:
             if os.fstat(f.fileno()).st_size > limits.max_bytes:
@@ -155,7 +177,7 @@ def load(
     except OSError as exc:
         msg = f"cannot read the file: {exc.strerror or exc}"
         raise SourceError(f"{name}: {msg}", [Problem(msg, code="source", source=name)]) from exc
-    return parse(data, format or format_for(name), name=name, limits=limits)
+    return parse(data, format, name=name, limits=limits)
 
 
 def parse(
@@ -169,7 +191,7 @@ def parse(
 
     Args:
         data: the content, UTF-8 (a UTF-8 byte-order mark is allowed).
-        format: ``"yaml"`` or ``"json"``.
+        format: ``"yaml"``, ``"json"`` or ``"toml"``.
         name: how errors name the source (``Problem.source``).
         limits: the guards to apply.
 
@@ -196,6 +218,10 @@ def parse(
     text = text.removeprefix("\ufeff")
     if format == "json":
         return _parse_json(text, name, limits)
+    if format == "toml":
+        table = _toml.parse_toml(text, name, limits.max_depth, _fail)
+        _limit(_check(table, limits), name, limits)
+        return table
     if not text.strip(" \t\r\n"):  # blank, tabs too (YAML's scanner refuses a tab there)
         _fail("empty", "the file is empty (no document); an empty config is an error", name, 1)
     if _fast is not None and os.environ.get("HOTCONF_FAST") != "0":
@@ -206,9 +232,12 @@ def parse(
 
 
 def _parse_yaml(text: str, name: str, limits: Limits) -> dict[str, Any]:
+    parser = _EventParser if limits.max_depth <= _LIBYAML_MAX_DEPTH else _Parser
     try:
-        return _build(text, name, limits)
+        return _build(text, name, limits, parser)
     except yaml.MarkedYAMLError as exc:
+        if parser is not _Parser:
+            _nested_too_deep(text, exc, name, limits)
         mark = exc.problem_mark or exc.context_mark
         msg = str(exc.problem or exc.context)
         char = text[mark.index : mark.index + 1] if mark and "start any token" in msg else ""
@@ -228,6 +257,87 @@ def _parse_yaml(text: str, name: str, limits: Limits) -> dict[str, Any]:
         msg = f"{getattr(exc, 'reason', 'invalid character')}"
         msg += f" (U+{point:04X}); is the file really UTF-8 text?" if isinstance(point, int) else ""
         _fail("encoding", msg, name, line)
+
+
+_SCALAR_MESSAGES = {
+    "tag": f"has a tag that is not allowed or does not fit its value ({_CORE_TAGS})",
+    "number": "is a number JSON cannot hold (infinite, NaN or too long); quote it to keep the text",
+}
+
+
+def scalar(text: str, *, name: str = "<value>") -> Any:
+    """One YAML 1.2 scalar by the rules of `parse`: ``30`` an int, ``true`` a bool, ``"30"``
+    (quoted) a string, nothing at all ``None``. What environment variables are read as.
+
+    Args:
+        text: the value.
+        name: how errors name it (``Problem.source``), e.g. the variable.
+
+    Returns:
+        str, int, float, bool or None.
+
+    Raises:
+        LoadError: ``text`` is a mapping or a sequence (code ``root-type``), has a tag other
+            than the core ones (``tag``), a number JSON cannot hold (``number``), or is not
+            valid YAML (``syntax``). The message never quotes the value (it may be secret).
+
+    Example:
+        >>> [scalar(v) for v in ("30", "true", "'30'", "0o17", "")]
+        [30, True, '30', 15, None]
+    """
+    try:
+        events = iter(_EventParser(text).get_event, None)
+        for e in events:
+            cls = e.__class__
+            if cls is ScalarEvent:
+                rest = [r.__class__ for r in events]  # the document must end here
+                if rest != [yaml.DocumentEndEvent, StreamEndEvent]:
+                    break
+                v = e.value
+                if e.tag is not None:
+                    return _tagged(e.tag, v)
+                if not e.style:
+                    r = _PLAIN.get(v, _MISS)
+                    if r is not _MISS:
+                        return r
+                    if v[0] in _NUMERIC_START:
+                        return _number(v)
+                return v
+            if cls is AliasEvent or cls in _STARTS:
+                kind = "a sequence" if cls is SequenceStartEvent else "a mapping"
+                kind = "an alias" if cls is AliasEvent else kind
+                msg = f"is {kind}; a value here is one scalar (quote it to keep the text)"
+                _fail("root-type", msg, name)
+            if cls is StreamEndEvent:
+                return None
+    except _Bad as bad:  # the messages of `parse` quote values; this value may be a secret
+        _fail(bad.code, _SCALAR_MESSAGES.get(bad.code, "is refused"), name)
+    except yaml.YAMLError as exc:
+        msg = str(getattr(exc, "problem", None) or "not a valid YAML scalar")
+        _fail("syntax", f"{msg} (quote it to keep the text)", name)
+    _fail("syntax", "is not one YAML scalar (quote it to keep the text)", name)
+
+
+def _nested_too_deep(text: str, exc: yaml.MarkedYAMLError, name: str, limits: Limits) -> None:
+    """Raise the depth cap's error if the text nests past it before libyaml's error."""
+    if text.count("[") + text.count("{") <= limits.max_depth:
+        return  # flow brackets cannot nest past the cap; block levels reach `_build` in order
+    mark = exc.problem_mark or exc.context_mark
+    end = len(text)
+    if mark is not None:  # libyaml has read ahead at most to the end of the next line
+        end = 0
+        for _ in range(mark.line + 2):
+            end = text.find("\n", end) + 1
+            if not end:
+                end = len(text)
+                break
+    try:
+        _build(text[:end], name, limits, _Parser)
+    except LoadError as error:
+        if error.problems[0].code == "limit":
+            raise
+    except yaml.YAMLError:
+        pass
 
 
 def _number(v: str) -> Any:
@@ -285,9 +395,9 @@ def _merged(own: dict[str, Any], merges: list[dict[str, Any]]) -> dict[str, Any]
     return out
 
 
-def _build(text: str, name: str, limits: Limits) -> dict[str, Any]:
+def _build(text: str, name: str, limits: Limits, parser: Callable[[str], Any]) -> dict[str, Any]:
     """One document from parser events; see the module docstring for why."""
-    get_event: Callable[[], Any] = _EventParser(text).get_event
+    get_event: Callable[[], Any] = parser(text).get_event
     max_depth, max_nodes = limits.max_depth, limits.max_nodes
     anchors: dict[str, Any] = {}  # name -> (value, expanded size, height) or _OPEN
     # The collection being filled lives in locals; the enclosing ones are saved on `stack`.
@@ -473,12 +583,15 @@ def _parse_json(text: str, name: str, limits: Limits) -> dict[str, Any]:
     if type(data) is not dict:
         kind = "an array" if type(data) is list else _kind(data)
         _fail("root-type", f"the top level must be an object, not {kind}", name, 1)
-    why = _check(data, limits)
+    _limit(_check(data, limits), name, limits)
+    return data
+
+
+def _limit(why: str | None, name: str, limits: Limits) -> None:
     if why == "depth":
         _fail("limit", f"nested deeper than {limits.max_depth} levels (Limits.max_depth)", name)
     if why == "nodes":
         _fail("limit", f"more than {limits.max_nodes} nodes (Limits.max_nodes)", name)
-    return data
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -538,7 +651,7 @@ def locate(data: bytes, format: str, pointers: Iterable[str]) -> dict[str, int]:
 
     Args:
         data: bytes that `parse` accepted.
-        format: ``"yaml"`` or ``"json"`` (JSON is read as the YAML it also is).
+        format: ``"yaml"``, ``"json"`` (read as the YAML it also is) or ``"toml"``.
         pointers: JSON Pointers into the parsed data.
 
     Returns:
@@ -548,6 +661,11 @@ def locate(data: bytes, format: str, pointers: Iterable[str]) -> dict[str, int]:
         It never raises.
     """
     found: dict[str, int] = {}
+    if format == "toml":
+        try:
+            return _toml.lines(bytes(data).decode("utf-8-sig"), pointers)
+        except Exception:
+            return found
     try:
         root = _compose(bytes(data).decode("utf-8-sig"))
         for pointer in pointers if root is not None else ():

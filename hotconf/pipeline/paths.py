@@ -7,7 +7,7 @@ A path is a tuple of segments: ``str`` for a mapping key, ``int`` for a list ind
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from fnmatch import fnmatchcase
 
 Path = tuple[str | int, ...]
@@ -49,3 +49,13 @@ def matches(path: Sequence[str | int], pattern: Sequence[str]) -> bool:
     """
     n = min(len(path), len(pattern))
     return all(fnmatchcase(str(path[i]), pattern[i]) for i in range(n))
+
+
+def covered(path: Sequence[str | int], roots: Collection[tuple[str, ...]]) -> bool:
+    """Is ``path`` one of ``roots`` or under one of them? (``("db", "password")`` is covered
+    by ``{("db",)}``.) ``roots`` hold string segments; an int index in ``path`` compares as
+    its string."""
+    if not roots:
+        return False
+    parts = tuple(str(seg) for seg in path)
+    return any(parts[:n] in roots for n in range(len(parts) + 1))

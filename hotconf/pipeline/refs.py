@@ -5,11 +5,18 @@ goes through a `referencing.Registry` whose ``retrieve`` refuses, and every refe
 schema document is resolved once, eagerly, when the `Schema` is built: an unresolvable, remote
 or ``file://`` reference fails there, never during a reload. `closed_handlers` is the same
 refusal in the form openapi-spec-validator (through jsonschema-path) expects.
+
+References may loop without descending into the config (``{"$ref": "#"}`` at the root, or two
+``$defs`` that ``allOf`` each other): jsonschema follows such a loop until the stack runs out.
+`loop_safe` validators follow a reference once per value instead (`loop_in_place` finds the
+loops that jsonschema's ``unevaluated*`` keywords would still follow forever).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -374,6 +381,118 @@ def _scoped(
             resolver = resolver.in_subresource(spec.create_resource(node))
             resolvers[where] = resolver
         yield where, node, resolver
+
+
+_following = threading.local()  # the (schema, value) pairs being checked through a reference
+
+
+def _follow(validator: Any, instance: Any, resolved: Any) -> Iterator[Any]:
+    active: set[tuple[int, int]] | None = getattr(_following, "active", None)
+    if active is None:
+        active = _following.active = set()
+    key = (id(resolved.contents), id(instance))
+    if key in active:
+        # Back at a schema already being checked for this very value (config data is a tree, so
+        # nothing in between descended into it): checking it again here would add nothing.
+        return
+    active.add(key)
+    try:
+        yield from validator.descend(instance, resolved.contents, resolver=resolved.resolver)
+    finally:
+        active.discard(key)
+
+
+def _ref(validator: Any, ref: str, instance: Any, schema: Any) -> Iterator[Any]:
+    yield from _follow(validator, instance, validator._resolver.lookup(ref))
+
+
+def _recursive_ref(validator: Any, ref: str, instance: Any, schema: Any) -> Iterator[Any]:
+    from referencing.jsonschema import lookup_recursive_ref
+
+    yield from _follow(validator, instance, lookup_recursive_ref(validator._resolver))
+
+
+@functools.cache
+def loop_safe(cls: Any) -> Any:
+    """The jsonschema validator class ``cls``, for a schema whose references loop in place.
+
+    A reference that leads back to a schema already being checked for the same value is taken
+    as satisfied there: the outer check covers everything else, so
+    ``{"$ref": "#", "properties": {"next": {"$ref": "#"}}}`` means its ``properties``.
+    """
+    from .dialects import validators
+
+    mine = {"$ref": _ref, "$dynamicRef": _ref, "$recursiveRef": _recursive_ref}
+    return validators.extend(cls, {k: v for k, v in mine.items() if k in cls.VALIDATORS})
+
+
+def loop_in_place(
+    document: Mapping[str, Any],
+    spec: Specification[Any],
+    registry: Any,
+    base: str,
+    *,
+    openapi: bool,
+) -> Where | None:
+    """Where references loop back to a schema without descending into the config, if anywhere.
+
+    The steps that stay at the same value are the references and ``allOf``, ``anyOf``,
+    ``oneOf``, ``not``, ``if``/``then``/``else``, ``dependentSchemas`` and ``dependencies``.
+    """
+    from referencing.exceptions import Unresolvable
+
+    resolvers: dict[Where, Resolver[Any]] = {(): registry.resolver(base)}
+    where_of: dict[int, Where] = {}
+    steps: dict[int, list[Any]] = {}
+    for where, node, is_schema in walk(document, openapi=openapi):
+        if not is_schema:
+            continue
+        resolver = _nearest(resolvers, where)
+        if spec.id_of(node) is not None:
+            resolver = resolver.in_subresource(spec.create_resource(node))
+            resolvers[where] = resolver
+        where_of[id(node)] = where
+        found = steps[id(node)] = []
+        for key in _IN_PLACE_STEPS.intersection(node):
+            value = node[key]
+            if isinstance(value, list):
+                found += value
+            elif key in NAMED and isinstance(value, Mapping):
+                found += value.values()
+            else:
+                found.append(value)
+        for keyword in REF_KEYWORDS:
+            ref = node.get(keyword)
+            if isinstance(ref, str):
+                try:
+                    found.append(resolver.lookup(ref).contents)
+                except Unresolvable:  # pragma: no cover (check_refs refused it first)
+                    continue
+    state: dict[int, bool] = {}  # True while on the walked path, False once done
+    for start in steps:
+        if start in state:
+            continue
+        state[start] = True
+        path, stack = [start], [iter(steps[start])]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                state[path.pop()] = False
+                stack.pop()
+            elif isinstance(child, Mapping):
+                on_path = state.get(id(child))
+                if on_path:
+                    return where_of.get(id(child), ())
+                if on_path is None:
+                    state[id(child)] = True
+                    path.append(id(child))
+                    stack.append(iter(steps.get(id(child), ())))
+    return None
+
+
+_IN_PLACE_STEPS = frozenset(
+    {"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "dependencies"}
+)
 
 
 def _nearest(resolvers: dict[Where, Resolver[Any]], where: Where) -> Resolver[Any]:

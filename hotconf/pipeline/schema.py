@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -22,16 +22,19 @@ from typing import TYPE_CHECKING, Any
 from ..errors import HotconfError, Problem, SchemaError
 from . import _fastpath
 from ._messages import cap, message
-from .load import format_for, load
-from .paths import from_pointer, to_pointer
+from .load import SUFFIXES, load
+from .paths import covered, from_pointer, to_pointer
 from .refs import (
     Annotator,
     Survey,
     check_refs,
     closed_handlers,
+    loop_in_place,
+    loop_safe,
     make_registry,
     refusing_registry,
     survey,
+    walk,
 )
 from .schemadoc import NotPlain, node_stubs, plain_copy
 
@@ -131,8 +134,8 @@ class Schema:
     """
 
     __slots__ = (
-        "_annotator", "_cache", "_checksum", "_fast", "_marked", "_sensitive", "_validator",
-        "dialect", "document", "pointer", "root", "source",
+        "_annotator", "_cache", "_checksum", "_fast", "_marked", "_registry", "_sensitive",
+        "_validator", "dialect", "document", "pointer", "root", "source",
     )  # fmt: skip
 
     def __init__(
@@ -209,6 +212,16 @@ class Schema:
         self._fast = _fastpath.build(doc, self.pointer, self.dialect, checker, found)
         self._checksum: str | None = None
 
+        self._registry = registry
+        loop = loop_in_place(doc, spec, registry, base, openapi=openapi) if found.refs else None
+        if loop is not None:
+            _check_unevaluated(found.keywords, loop, source)
+            self._registry = make_registry(_one_dialect(doc, cls, openapi, source), spec)[0]
+            safe = loop_safe(cls)
+            self._validator = safe(
+                {"$ref": target}, registry=self._registry, format_checker=checker
+            )
+
     @property
     def checksum(self) -> str:
         """sha256 hex of the canonical JSON of the document and pointer."""
@@ -269,12 +282,15 @@ class Schema:
             name, _, fragment = name.rpartition("#")
             pointer = "#" + fragment
         try:
-            document = load(name)
+            # A schema is YAML or JSON (which YAML reads) unless its suffix says otherwise:
+            # a schema file without one is read as YAML, not refused as a config would be.
+            fmt = SUFFIXES.get(os.path.splitext(name)[1].lower(), "yaml")
+            document = load(name, fmt)
         except HotconfError as error:
             raise SchemaError(f"cannot read schema: {error.message}", error.problems) from error
         except OSError as error:
             raise SchemaError(f"cannot read schema {name}: {error.strerror}") from error
-        if format_for(name) != "json":  # YAML aliases share nodes: take a private copy
+        if fmt != "json":  # YAML aliases share nodes: take a private copy
             return cls(document, pointer, source=name)
         schema = cls.__new__(cls)  # JSON data is plain and unshared: no copy needed
         schema._build(document, pointer, name)
@@ -306,11 +322,40 @@ class Schema:
             return cls.from_dict(value)
         raise TypeError(f"a schema is a Schema, a path or a mapping, not {type(value).__name__}")
 
-    def validate(self, data: Any) -> tuple[Problem, ...]:
+    @classmethod
+    def from_model(cls, model: type[Any]) -> Schema:
+        """The JSON Schema of a typed model (validation mode), as a `Schema`.
+
+        Args:
+            model: a pydantic ``BaseModel`` (frozen), a frozen dataclass or a ``TypedDict``.
+
+        Returns:
+            The schema hotconf reads the model's annotations, secrets and defaults from
+            (``hotconf schema export`` prints it). Validating with it is JSON Schema's
+            verdict, not pydantic's: ``watch(model=...)`` validates with the model itself.
+
+        Raises:
+            SchemaError: pydantic cannot make a JSON Schema of it, or it is not frozen.
+            TypeError: it is not a model, a dataclass or a TypedDict.
+
+        Example:
+            >>> schema = Schema.from_model(AppConfig)  # doctest: +SKIP
+            >>> schema.annotation(["db", "host"], "x-hotconf-reload")  # doctest: +SKIP
+            'restart'
+        """
+        from .model import Model
+
+        return Model.of(model).schema
+
+    def validate(
+        self, data: Any, *, secrets: Collection[tuple[str, ...]] = ()
+    ) -> tuple[Problem, ...]:
         """Check a config against the schema.
 
         Args:
             data: plain config data (dict, list, str, int, float, bool, None).
+            secrets: paths that are secret whatever the schema says (values a secret file
+                set): messages never quote a value at or under them.
 
         Returns:
             ``()`` when valid; otherwise problems sorted by path, ``code`` the failing keyword,
@@ -329,7 +374,7 @@ class Schema:
             if error.context:
                 error = best_match([error]) or error
             path = tuple(error.absolute_path)
-            sensitive = self.is_sensitive(path)
+            sensitive = self.is_sensitive(path) or covered(path, secrets)
             keys = () if sensitive else _unexpected_keys(error)
             if keys:  # one problem per key a closed object refuses, at that key's path
                 for key in keys:
@@ -607,6 +652,37 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
         raise _schema_error(source, f"not a valid schema: {message}", tuple(error.absolute_path))
 
 
+def _check_unevaluated(keywords: set[str], loop: tuple[str | int, ...], source: str | None) -> None:
+    # jsonschema works out what unevaluated* leaves over by following every reference, without
+    # end on a loop: validation follows a loop once (`loop_safe`), that part of jsonschema cannot.
+    if "unevaluatedProperties" in keywords or "unevaluatedItems" in keywords:
+        raise _schema_error(
+            source,
+            "unevaluatedProperties and unevaluatedItems cannot be used in a schema whose "
+            f"references loop back to {to_pointer(loop) or '/'} without descending into the config",
+        )
+
+
+def _one_dialect(doc: Mapping[str, Any], cls: Any, openapi: bool, source: str | None) -> Any:
+    # jsonschema picks its validator class again from the `$schema` of each subschema it enters,
+    # which would trade the loop-safe class for the plain one: this copy says the dialect only
+    # through the class. A subschema in another dialect would still switch, so it is refused.
+    from .dialects import validators
+
+    copy = json.loads(json.dumps(doc))
+    for where, node, is_schema in walk(copy, openapi=openapi):
+        if is_schema and "$schema" in node:
+            if validators.validator_for(node, default=cls) is not cls:
+                raise _schema_error(
+                    source,
+                    "references that loop back without descending into the config cannot be "
+                    "used in a schema that mixes dialects",
+                    where,
+                )
+            del node["$schema"]
+    return copy
+
+
 def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> None:
     from jsonschema_path import SchemaPath
     from openapi_spec_validator.validation import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
@@ -616,6 +692,12 @@ def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> Non
     spec_path = SchemaPath.from_dict(doc, handlers=closed_handlers)
     try:
         error = next(iter(spec_cls(spec_path).iter_errors()), None)
+    except RecursionError:
+        raise _schema_error(
+            source,
+            "openapi-spec-validator cannot check a document whose references loop back without "
+            "descending into the config (such as a schema whose allOf refers to itself)",
+        ) from None
     except Exception as exc:  # the walk raises (not yields) on what it cannot resolve
         raise _schema_error(source, f"not a valid OpenAPI document: {exc}") from exc
     if error is not None:

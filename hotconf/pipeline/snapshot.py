@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from sys import intern
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from .paths import split_dotted
+from .paths import Path, split_dotted
+
+if TYPE_CHECKING:
+    from .provenance import Origin
 
 REDACTED = "<redacted>"
 """What a secret value is replaced with in reports, events, logs and listings (invariant 8)."""
@@ -57,6 +60,18 @@ def thaw(value: Any) -> Any:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types: subclasses walk on
+
+
+def redact(value: Any, sensitive: Callable[[Path], bool], path: Path = ()) -> Any:
+    """A plain copy of ``value`` (found at ``path``) with every value at a sensitive path
+    replaced by `REDACTED`."""
+    if sensitive(path):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: redact(v, sensitive, (*path, k)) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [redact(v, sensitive, (*path, i)) for i, v in enumerate(value)]
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -147,23 +162,32 @@ class Snapshot(dict[str, Any]):
         info: the `VersionInfo` of this version.
     """
 
-    __slots__ = ("_memo", "info")
+    __slots__ = ("_memo", "_origin", "info")
 
     info: VersionInfo
     _memo: dict[Any, Any]
+    # The documents it was assembled from, for `LiveConfig.explain` (`hotconf.pipeline.provenance`);
+    # None for a version restored from the history. Metadata, not data: set when the snapshot
+    # is made, or once the source is read again and gives this very content (start-up over
+    # the last-known-good).
+    _origin: Origin | None
 
     def __init__(self, data: Mapping[str, Any], info: VersionInfo) -> None:
         dict.__init__(self, ((intern(k), freeze(v)) for k, v in data.items()))
         self.info = info
         self._memo = {}
+        self._origin = None
 
     @classmethod
-    def _from_frozen(cls, frozen: Mapping[str, Any], info: VersionInfo) -> Snapshot:
+    def _from_frozen(
+        cls, frozen: Mapping[str, Any], info: VersionInfo, origin: Origin | None = None
+    ) -> Snapshot:
         """Wrap data that `freeze` already made read-only, without freezing it again."""
         snap = cls.__new__(cls)
         dict.__init__(snap, frozen)
         snap.info = info
         snap._memo = {}
+        snap._origin = origin
         return snap
 
     @property

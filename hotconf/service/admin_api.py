@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import ClosedError, LoadError, ValidationError, VersionNotFoundError
+from ..errors import ClosedError, LoadError, SourceError, ValidationError, VersionNotFoundError
 from ..events import ReloadResult
 from ..pipeline.load import DEFAULT_LIMITS
 from .http import MAX_INT, ApiError, bad_request, json_body, json_response, problems_list
@@ -148,6 +148,8 @@ class AdminApi:
                 exc.message,
                 problems=problems_list(exc.problems),
             ) from None
+        except SourceError as exc:  # a fleet instance: the fleet is rolled back, not one instance
+            raise ApiError(409, "rollback-refused", "Rollback refused", exc.message) from None
         except ClosedError:
             raise service.not_ready() from None
         return json_response(result_body(result))

@@ -3,8 +3,8 @@
 
 ``hotconf serve`` is `serve` on a `Service`. The app binds first and opens the config in the
 background, so probes answer from the first moment (readiness ``starting`` → ``warming`` →
-``ready``, see `hotconf.service.readiness`). Endpoints (``schemas/hotconf-api.openapi.yaml`` is the
-contract, docs/service.md the guide):
+``ready``, see `hotconf.service.readiness`). Endpoints (``hotconf/service/openapi.yaml`` is
+the contract, served at ``/openapi.json``; docs/service.md the guide):
 
 - reads: ``GET /v1/config`` (ETag, ``?version=``, long-poll ``?after=&wait=``),
   ``/v1/config/{key}``, ``/v1/versions``, ``/v1/versions/{n}``, ``/v1/diff``,
@@ -12,13 +12,17 @@ contract, docs/service.md the guide):
 - the pipeline: ``POST /v1/validate`` (dry run), ``/v1/reload``, ``/v1/rollback``, behind
   the admin token;
 - canaries: ``/v1/rollouts`` (in process, and the fleet's with an `EtcdSource`);
-- webhooks: ``/v1/subscriptions`` (list, add, remove), ``/v1/deliveries`` (the outbox);
+- webhooks: ``/v1/subscriptions`` (list, add, remove), ``/v1/deliveries`` (the outbox, and
+  redelivery);
+- events: ``/v1/events``, server-sent events of versions, rejections and rollouts;
+- people: the console at ``/`` and ``/console/...`` (`hotconf.service.console`), the API
+  description at ``/docs``;
 - operations: ``/healthz``, ``/readyz``, ``/metrics``.
 
-On SIGTERM or SIGINT readiness turns false at once and waiting long-polls are released; then
-uvicorn stops taking connections and finishes the requests in flight, and the LiveConfig is
-closed (stop watching, finish the reload in flight, drain webhook deliveries, close the
-store), each step bounded by the shutdown timeout; the process exits 0.
+On SIGTERM or SIGINT readiness turns false at once and waiting long-polls and event streams
+are released; then uvicorn stops taking connections and finishes the requests in flight, and
+the LiveConfig is closed (stop watching, finish the reload in flight, drain webhook
+deliveries, close the store), each step bounded by the shutdown timeout; the process exits 0.
 """
 
 from __future__ import annotations
@@ -42,13 +46,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import HotconfError, Problem, StoreError
-from ..events import ChangeEvent, Event, Rejection
+from ..events import ChangeEvent, Event, Rejection, RolloutEvent
 from ..live.config import LiveConfig
 from ..live.subscriptions import Subscription
 from .admin_api import AdminApi
 from .config_api import ConfigApi
+from .console import Console
+from .events_api import EventFeed, EventsApi
 from .http import ApiError, Auth, api_error_handler, http_error_handler, json_response
 from .metrics import ServiceMetrics
+from .openapi import openapi_json
 from .readiness import Readiness, VersionFeed
 from .rollouts_api import RolloutsApi
 from .server import Server as Server
@@ -62,7 +69,7 @@ log = logging.getLogger("hotconf")
 
 T = TypeVar("T")
 
-Opener = Callable[..., LiveConfig]
+Opener = Callable[..., LiveConfig[Any]]
 """Opens the LiveConfig, called as ``opener(on_result=hook)``: ``hotconf.watch`` with its
 source and schema bound (``functools.partial(hotconf.watch, "config.yaml", schema=...)``)."""
 
@@ -93,7 +100,7 @@ class Service:
 
     def __init__(
         self,
-        live: LiveConfig | Opener,
+        live: LiveConfig[Any] | Opener,
         *,
         token: str | None = None,
         read_token: str | None = None,
@@ -104,20 +111,25 @@ class Service:
         self._given = live if isinstance(live, LiveConfig) else None
         self._opener = None if isinstance(live, LiveConfig) else live
         self._live: LiveConfig | None = None
-        self._sub: Subscription | None = None
+        self._subs: list[Subscription] = []
         self._deadline: float | None = None
+        self._lock = threading.Lock()
         self.auth = Auth(token, read_token)
         self.max_wait = max_wait
         self.shutdown_timeout = shutdown_timeout
         self.readiness = Readiness(lambda: self._live is not None and self._live.degraded)
         self.feed = VersionFeed(lambda: self._live.version if self._live is not None else 0)
+        self.events = EventFeed()
+        self.rejected_at: datetime | None = None
+        """When the newest rejection was recorded (the store's, then each one as it comes)."""
         self.metrics = ServiceMetrics(lambda: self._live, self.readiness, self.feed, registry)
         self.failure: BaseException | None = None
         self._failed: Rejection | None = None  # the failed start-up, as /readyz shows it
         self.on_failure: Callable[[BaseException], object] | None = None
         self.on_ready: Callable[[], object] | None = None
         reads, admin, hooks = ConfigApi(self), AdminApi(self), WebhooksApi(self)
-        rollouts = RolloutsApi(self)
+        rollouts, events = RolloutsApi(self), EventsApi(self)
+        self.console = Console(self)
         routes = [
             Route("/v1/config", reads.config, methods=["GET"]),
             Route("/v1/config/{key:path}", reads.config_key, methods=["GET"]),
@@ -126,6 +138,8 @@ class Service:
             Route("/v1/diff", reads.diff, methods=["GET"]),
             Route("/v1/rejections", reads.rejections, methods=["GET"]),
             Route("/v1/rollouts", rollouts.rollouts, methods=["GET"]),
+            Route("/v1/rollouts/promote", rollouts.promote, methods=["POST"]),
+            Route("/v1/rollouts/abort", rollouts.abort, methods=["POST"]),
             Route("/v1/validate", admin.validate, methods=["POST"]),
             Route("/v1/reload", admin.reload, methods=["POST"]),
             Route("/v1/rollback", admin.rollback, methods=["POST"]),
@@ -133,9 +147,13 @@ class Service:
             Route("/v1/subscriptions", hooks.subscribe, methods=["POST"]),
             Route("/v1/subscriptions/{id}", hooks.unsubscribe, methods=["DELETE"]),
             Route("/v1/deliveries", hooks.deliveries, methods=["GET"]),
+            Route("/v1/deliveries/{id}/redeliver", hooks.redeliver, methods=["POST"]),
+            Route("/v1/events", events.events, methods=["GET"]),
             Route("/healthz", self._healthz, methods=["GET"]),
             Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            *self.console.routes(),
         ]
         self.app = Starlette(
             routes=routes,
@@ -157,6 +175,11 @@ class Service:
         if live is None or not (self.readiness.ready or self.readiness.shutting_down):
             raise self.not_ready()
         return live
+
+    def live_if_ready(self) -> LiveConfig | None:
+        """The LiveConfig while ready (or degraded), else ``None``: for pages that show the
+        readiness whatever it is."""
+        return self._live if self.readiness.ready else None
 
     def live_for_change(self) -> LiveConfig:
         """The LiveConfig for a reload or rollback: 503 once shutting down, too."""
@@ -182,6 +205,7 @@ class Service:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self.feed.bind(asyncio.get_running_loop())
+        self.events.bind(asyncio.get_running_loop())
         warm_up = asyncio.create_task(self._warm_up())
         try:
             yield
@@ -203,15 +227,22 @@ class Service:
                 return
             self._live = live
             # subscribe before "ready": a long-poll can then never miss the bump it waits for
-            self._sub = live.subscribe(self._on_event, rejections=self._given is not None)
+            self._subs.append(live.subscribe(self._on_event, rejections=True))
+            self._subs.append(live.on_rollout(self._on_rollout))
+            newest = await run_in_threadpool(live.rejections, 1)
+            if newest:
+                self._saw_rejection(newest[0].at)
             if not live.degraded:
                 self.metrics.last_success.set(time.time())
-            if self.readiness.advance("ready") and self.on_ready is not None:
-                self.on_ready()
+            if self.readiness.advance("ready"):
+                self._publish_state()
+                if self.on_ready is not None:
+                    self.on_ready()
         except Exception as exc:
             self.failure = exc
             self._failed = _start_up_rejection(exc)
             self.readiness.advance("failed")
+            self._publish_state()
             log.error("hotconf: cannot serve: %s", exc)
             if live is not None and self._live is None:  # opened, then failed to wire up
                 await self._close_ours(live)
@@ -225,20 +256,48 @@ class Service:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, ChangeEvent):
             self.feed.publish()
+            self.events.publish(
+                "version",
+                {
+                    "version": event.version,
+                    "type": event.type,
+                    "level": event.level,
+                    "changes": event.report.counts["total"],
+                },
+            )
+        else:
+            self._saw_rejection(event.at)
+            at, count = event.at.isoformat(), len(event.problems)
+            self.events.publish("rejection", {"at": at, "source": event.source, "problems": count})
         if self._given is not None:  # no on_result hook on a LiveConfig we did not open
             rejected = isinstance(event, Rejection)
             self.metrics.reloads.labels("rejected" if rejected else "applied").inc()
             if rejected:
                 self.metrics.rejections.inc()
 
+    def _saw_rejection(self, at: datetime) -> None:
+        with self._lock:  # the reload worker and the warm-up may both get here
+            if self.rejected_at is None or at > self.rejected_at:
+                self.rejected_at = at
+
+    def _on_rollout(self, event: RolloutEvent) -> None:
+        self.events.publish("rollout", {"id": event.rollout, "type": event.type})
+
+    def _publish_state(self) -> None:
+        live = self._live
+        version = live.version if live is not None else None
+        self.events.publish("state", {"state": self.readiness.state, "version": version})
+
     def begin_shutdown(self) -> None:
-        """Turn readiness false now and release every waiting long-poll (any thread).
+        """Turn readiness false now and release every waiting long-poll and event stream
+        (any thread).
 
         The app's lifespan then closes the LiveConfig when the server has stopped.
         """
         if self.readiness.advance("shutting_down"):
             self._deadline = time.monotonic() + self.shutdown_timeout
         self.feed.close()
+        self.events.close()
 
     async def _close(self, warm_up: asyncio.Task[None]) -> None:
         try:
@@ -246,8 +305,8 @@ class Service:
         except TimeoutError:
             log.error("hotconf: start-up did not finish within the shutdown timeout")
             return
-        if self._sub is not None:
-            self._sub.close()
+        for sub in self._subs:
+            sub.close()
         live = self._live
         if live is None or self._given is not None:
             return  # never opened, or not ours to close
@@ -315,7 +374,7 @@ class Service:
 
 
 def create_app(
-    live: LiveConfig | Opener,
+    live: LiveConfig[Any] | Opener,
     *,
     token: str | None = None,
     read_token: str | None = None,

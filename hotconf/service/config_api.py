@@ -15,7 +15,7 @@ import hmac
 import secrets as secrets_module
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,9 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import VersionNotFoundError
-from ..pipeline.impact import Classifier
 from ..pipeline.paths import Path, split_dotted
-from ..pipeline.snapshot import REDACTED, Snapshot, VersionInfo
+from ..pipeline.snapshot import Snapshot, VersionInfo, redact
 from .http import (
     JSON,
     ApiError,
@@ -42,17 +41,6 @@ if TYPE_CHECKING:
     from .app import Service
 
 MAX_LIMIT = 1000
-
-
-def redact(value: Any, sensitive: Callable[[Path], bool], path: Path = ()) -> Any:
-    """A plain copy of ``value`` with every value at a sensitive path replaced by REDACTED."""
-    if sensitive(path):
-        return REDACTED
-    if isinstance(value, Mapping):
-        return {k: redact(v, sensitive, (*path, k)) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [redact(v, sensitive, (*path, i)) for i, v in enumerate(value)]
-    return value
 
 
 class Prepared(Response):
@@ -147,11 +135,11 @@ class ConfigApi:
         self.bodies = Bodies()
 
     def _sensitive(self) -> Callable[[Path], bool]:
-        return Classifier(self.service.live.schema).sensitive
+        return self.service.live.is_sensitive
 
     async def _snapshot(self, version: int | None) -> Snapshot:
         live = self.service.live
-        current = live.current
+        current = live.snapshot()
         if version is None or version == current.version:
             return current
         try:
@@ -164,7 +152,7 @@ class ConfigApi:
         service = self.service
         live = service.live
         secrets = service.auth.sees_secrets(request)
-        snap = live.current
+        snap = live.snapshot()
         if request.scope["query_string"]:  # the hot path has none: skip parsing it
             query = request.query_params
             version = int_param(query, "version", minimum=1)
@@ -181,7 +169,7 @@ class ConfigApi:
                     released = not feed.closed and await feed.wait_after(after, wait)
                     if not released and service.readiness.shutting_down:
                         raise service.not_ready()
-                    snap = live.current
+                    snap = live.snapshot()
                 if snap.version <= after:
                     return _not_modified(snap, secrets)
         condition = request.headers.get("if-none-match")
@@ -190,9 +178,20 @@ class ConfigApi:
         return self.bodies.response(snap, secrets, self._sensitive)
 
     async def config_key(self, request: Request) -> Response:
-        """``GET /v1/config/{dotted.key}[?version=N]``: one value."""
+        """``GET /v1/config/{dotted.key}[?version=N | ?explain=1]``: one value, or where it
+        came from (which layer set it, what it overrode; secret values always redacted)."""
         key: str = request.path_params["key"]
         secrets = self.service.auth.sees_secrets(request)
+        explain = request.query_params.get("explain")
+        if explain is not None:
+            if explain not in ("1", "true"):
+                raise bad_request(f"explain= takes 1 or true, not {explain!r}")
+            if "version" in request.query_params:
+                raise bad_request("explain=1 explains the version served now; not with version=")
+            live = self.service.live
+            snap = live.current
+            explanation = await run_in_threadpool(live.explain, key, snap)
+            return json_response(explanation.to_dict(), headers=_headers(snap, False))
         snap = await self._snapshot(int_param(request.query_params, "version", minimum=1))
         if etag_matches(request.headers.get("if-none-match"), _etag(snap, secrets)):
             return _not_modified(snap, secrets)
@@ -213,7 +212,7 @@ class ConfigApi:
         limit = int_param(request.query_params, "limit", minimum=1) or 100
         history = await run_in_threadpool(live.history, min(limit, MAX_LIMIT))
         secrets = self.service.auth.sees_secrets(request)
-        body = {"current": live.current.version, "versions": [_info(v, secrets) for v in history]}
+        body = {"current": live.version, "versions": [_info(v, secrets) for v in history]}
         return json_response(body)
 
     async def version(self, request: Request) -> Response:

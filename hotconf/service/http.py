@@ -8,6 +8,7 @@ Every error is an RFC 9457 problem document (``application/problem+json``): ``ty
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -162,8 +163,10 @@ class Auth:
         raise _unauthorized("the bearer token is not valid", "invalid_token")
 
     def require_admin(self, request: Request) -> None:
-        """Allow a mutation, or raise 401 (no or wrong token) / 403 (a read-only token)."""
+        """Allow a mutation, or raise 401 (no or wrong token) / 403 (a read-only token, or a
+        browser request from another origin: see `check_origin`)."""
         access = self.access(request)
+        check_origin(request, open_door=access == "anonymous" and self.open_mutations)
         if access == "admin" or (access == "anonymous" and self.open_mutations):
             return
         if access == "read":
@@ -175,6 +178,7 @@ class Auth:
     def require_reader(self, request: Request) -> Access:
         """Allow a caller with any token, or anyone when no token is configured."""
         access = self.access(request)
+        check_origin(request, open_door=access == "anonymous" and not self.configured)
         if access == "anonymous" and self.configured:
             raise _unauthorized("this endpoint needs a bearer token", None)
         return access
@@ -182,6 +186,54 @@ class Auth:
     def sees_secrets(self, request: Request) -> bool:
         """May this caller read secret values (it holds a token)?"""
         return self.access(request) != "anonymous"
+
+
+def check_origin(request: Request, *, open_door: bool) -> None:
+    """Refuse a browser's request to change something from a page of another origin (403).
+
+    Browsers say where a request comes from (``Origin``, ``Sec-Fetch-Site``); curl and
+    programs send neither and pass. Without a token a mutation needs no credentials at all
+    (``open_door``): a page elsewhere could then post an empty form to the developer's
+    loopback server, and a page whose name was rebound to 127.0.0.1 would even be "same
+    origin", so the ``Host`` must then also name loopback literally.
+
+    Raises:
+        ApiError: 403 ``cross-origin``.
+    """
+    headers = request.headers
+    site = headers.get("sec-fetch-site")
+    origin = headers.get("origin")
+    host = headers.get("host", "")
+    foreign = (site is not None and site not in ("same-origin", "none")) or (
+        origin is not None and origin not in (f"http://{host}", f"https://{host}")
+    )
+    if foreign:
+        raise ApiError(
+            403,
+            "cross-origin",
+            "Cross-origin request",
+            "a page of another origin may not change this server's config",
+        )
+    if open_door and not _names_loopback(host):
+        raise ApiError(
+            403,
+            "cross-origin",
+            "Cross-origin request",
+            f"without a token, changes are taken only at a loopback address, not at {host!r}",
+        )
+
+
+def _names_loopback(host: str) -> bool:
+    """Does a ``Host`` header name loopback itself (``localhost``, ``127.0.0.1``, ``[::1]``,
+    with or without a port)? No DNS: a name that resolves there is what rebinding uses."""
+    name = host.rpartition(":")[0] if host.rpartition(":")[2].isdigit() else host
+    name = name.removeprefix("[").removesuffix("]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _unauthorized(detail: str, error: str | None) -> ApiError:

@@ -123,7 +123,7 @@ class _Present:
         )
         live = self._live()
         if live is not None:
-            current = live.current
+            current = live.snapshot()
             yield GaugeMetricFamily(
                 "hotconf_config_version", "The config version served.", value=current.version
             )
@@ -199,10 +199,27 @@ def rollout_metrics(live: LiveConfig) -> Iterable[Metric]:
         rates.add_metric([arm], outcomes.error_rate)
     yield samples
     yield rates
+    status = newest.status()
     yield GaugeMetricFamily(
         "hotconf_rollout_progress",
-        "The newest rollout's canary samples / min_samples (1: enough to decide).",
-        value=min(1.0, canary.total / newest.min_samples),
+        "The newest rollout's canary (or shadow) samples / min_samples (1: enough to decide).",
+        value=status["progress"],
+    )
+    shadow = status.get("shadow")
+    if shadow is None:
+        return
+    compared = GaugeMetricFamily(
+        "hotconf_rollout_shadow_samples",
+        "Calls the newest (shadow) rollout compared, by result (match, mismatch).",
+        labels=["result"],
+    )
+    compared.add_metric(["match"], shadow["samples"] - shadow["mismatches"])
+    compared.add_metric(["mismatch"], shadow["mismatches"])
+    yield compared
+    yield GaugeMetricFamily(
+        "hotconf_rollout_mismatch_rate",
+        "The newest (shadow) rollout's share of compared calls that did not match.",
+        value=newest.mismatch_rate,
     )
 
 

@@ -1,4 +1,5 @@
-"""Webhook endpoints: the subscribers (``/v1/subscriptions``) and the outbox (``/v1/deliveries``).
+"""Webhook endpoints: the subscribers (``/v1/subscriptions``) and the outbox (``/v1/deliveries``,
+and ``POST /v1/deliveries/{id}/redeliver`` for a dead or failed one).
 
 They call `hotconf.webhooks.Webhooks` (``live.webhooks``), and answer 404 when the config is
 served without webhooks. Listings carry no secret: a subscriber's URL is shown with its
@@ -24,7 +25,7 @@ from ..webhooks.manager import (
     WebhookNotFoundError,
     Webhooks,
 )
-from .http import ApiError, bad_request, int_param, json_body, json_response
+from .http import MAX_INT, ApiError, bad_request, int_param, json_body, json_response
 
 if TYPE_CHECKING:
     from .app import Service
@@ -101,3 +102,18 @@ class WebhooksApi:
             lambda: webhooks.deliveries(status, subscriber=query.get("subscriber"), limit=limit)
         )
         return json_response({"deliveries": [d.to_dict() for d in found]})
+
+    async def redeliver(self, request: Request) -> Response:
+        """``POST /v1/deliveries/{id}/redeliver``: queue a dead or failed delivery again."""
+        self.service.auth.require_admin(request)
+        webhooks = _webhooks(self.service.live_for_change())
+        raw: str = request.path_params["id"]
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_INT:
+            raise bad_request(f"a delivery id is a positive integer, not {raw!r}")
+        try:
+            delivery = await run_in_threadpool(webhooks.redeliver, int(raw))
+        except WebhookNotFoundError as exc:
+            raise ApiError(404, "delivery-not-found", "No such delivery", exc.message) from None
+        except WebhookError as exc:  # pending or delivered; its subscriber gone or disabled
+            raise ApiError(409, "not-redeliverable", "Cannot redeliver", exc.message) from None
+        return json_response(delivery.to_dict())

@@ -1,7 +1,10 @@
 """Sources: where candidates come from.
 
 A source hands out its raw documents (`read`) and, once started, pokes the reload worker when
-they may have changed. It never parses: bytes go to `hotconf.pipeline.load` in the pipeline.
+they may have changed. It never parses config text: bytes go to `hotconf.pipeline.load` in the
+pipeline. `files` (files and directories, the only importer of watchdog) and `etcd` (fleet
+mode) are sources of config text; `layers` stacks defaults, files, `secrets` (one file per
+key) and `env` (environment variables) into one source, in that order of precedence.
 """
 
 from __future__ import annotations
@@ -9,20 +12,38 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 Poke = Callable[[bool], None]
 """``poke(writing)``: the source may have changed; ``writing`` means a writer is still busy
 (a file was modified but not yet closed), so the worker waits longer before it reads."""
 
 
+Layer = Literal["default", "file", "secret", "env"]
+"""The layers of a candidate, lowest precedence first (`hotconf.sources.layers`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RawDocument:
-    """One document of a candidate, as bytes: a file, or a value from a remote store."""
+    """One document of a candidate, as bytes: a file, a value from a remote store, or one
+    value of a layer (an environment variable, a secret file, a defaults mapping).
+
+    Attributes:
+        name: the file, key, variable or secret file it came from (problems name it).
+        data: its content; with ``key``, the value as JSON.
+        format: ``"yaml"``, ``"json"`` or ``"toml"``.
+        layer: which layer it belongs to (`Layer`): what ``live.explain`` reports.
+        key: set for a document that is one value placed at a path rather than a whole
+            config: the path as named (``("DB", "POOL_SIZE")`` for ``APP_DB__POOL_SIZE``;
+            the pipeline matches each part to the config's keys ignoring case, see
+            `hotconf.pipeline.assemble`), ``()`` for the root. Its problems have no line.
+    """
 
     name: str
     data: bytes
     format: str
+    layer: Layer = "file"
+    key: tuple[str, ...] | None = None
 
 
 @runtime_checkable
@@ -57,4 +78,4 @@ class Source(Protocol):
         ...
 
 
-__all__ = ["Poke", "RawDocument", "Source"]
+__all__ = ["Layer", "Poke", "RawDocument", "Source"]

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EtcdError, Problem, SourceError
+from ..errors import EtcdError, Problem, PublishConflictError, RolloutError, SourceError
 from ..fleet.etcd import Etcd, WatchStream
 from ..fleet.keys import PREFIX, Envelope, Keys
 from . import Poke, RawDocument
@@ -43,6 +43,7 @@ from . import Poke, RawDocument
 if TYPE_CHECKING:
     from ..events import Rejection
     from ..live.config import LiveConfig
+    from ..pipeline.snapshot import Snapshot
 
 log = logging.getLogger("hotconf")
 
@@ -116,7 +117,7 @@ class EtcdSource:
         self._by_checksum: dict[str, int] = {}
         self._outcomes: dict[int, list[int]] = {}
         self._signalled: tuple[int, int] | None = None
-        self._live: weakref.ref[LiveConfig] | None = None
+        self._live: weakref.ref[LiveConfig[Any]] | None = None
         self.connected = False
         self.revision: int | None = None
         self.reconnects = 0
@@ -264,14 +265,20 @@ class EtcdSource:
 
     # -- health reports --------------------------------------------------------------------
 
-    def bind(self, live: LiveConfig) -> None:
+    def bind(self, live: LiveConfig[Any]) -> None:
         """Learn which LiveConfig this source feeds (``hotconf.watch`` calls it), so reports
         say which version the instance serves and whether it refused the newest one."""
         self._live = weakref.ref(live)
 
-    def record(self, ok: bool) -> None:
-        """Count one outcome for the version served now (fleet canaries weigh these)."""
-        version = self.serving()
+    def record(self, ok: bool, served: Snapshot | None = None) -> None:
+        """Count one outcome (fleet canaries weigh these) for the version that served it:
+        ``served``'s, else the version served now. The request middleware passes the
+        snapshot each request was served with (`LiveConfig.record`)."""
+        if served is not None:
+            with self._lock:
+                version: int | None = self._by_checksum.get(served.checksum, served.version)
+        else:
+            version = self.serving()
         if version is None:
             return
         with self._lock:
@@ -284,13 +291,32 @@ class EtcdSource:
         if live is None:
             delivered = self._delivered
             return delivered[0] if delivered is not None else None
-        current = getattr(live, "current", None)
-        return self._by_checksum.get(current.checksum) if current is not None else None
+        current = live.snapshot()
+        return self._by_checksum.get(current.checksum, current.version)
+
+    def version_of(self, docs: tuple[RawDocument, ...]) -> int | None:
+        """The fleet's number of the version ``docs`` came from (the last `read`), which the
+        LiveConfig commits it under: an instance serves the fleet's version numbers, so its
+        history, events and webhooks agree with ``hotconf history --etcd``."""
+        with self._lock:
+            if docs is self._cache and self._delivered is not None:
+                return self._delivered[0]
+        return None
+
+    def evaluated(self, docs: tuple[RawDocument, ...], checksum: str) -> None:
+        """The LiveConfig found the documents of the last read valid, with this checksum.
+
+        Its checksum is that of the effective config (its schema's defaults filled in), which
+        the publisher's may not be (published without that schema): remember it too.
+        """
+        with self._lock:
+            if docs is self._cache and self._delivered is not None:
+                self._by_checksum[checksum] = self._delivered[0]
 
     def _snapshot(self) -> dict[str, Any]:
         serving = self.serving()
         live = self._live() if self._live is not None else None
-        current = getattr(live, "current", None)
+        current = live.snapshot() if live is not None else None
         rejected, problems = None, []
         delivered = self._delivered
         last = live.last_rejection if live is not None else None
@@ -385,6 +411,36 @@ class EtcdSource:
         if status is not None:
             status["member"] = self.instance in status.get("instances", ())
         return status
+
+    def publish_promotion(self, document: RawDocument, *, expect: int, checksum: str | None) -> int:
+        """Publish an in-process rollout's candidate to the fleet (``live.rollout`` on this
+        source has scope ``fleet``): the fleet's next version, in one compare-and-swap, if
+        ``expect`` is still current and no fleet canary runs. Returns the new version.
+
+        Raises:
+            RolloutError: the fleet moved on (another version is current, a canary runs),
+                or it would not take the candidate.
+            EtcdError: etcd cannot be reached (the rollout can be promoted again later).
+        """
+        from ..fleet.publisher import Fleet  # the publisher's side: imported when promoting
+
+        fleet = Fleet(self._etcd, self.name, prefix=self.keys.prefix)
+        try:
+            result = fleet.publish(
+                document.data,
+                format=document.format,
+                expect=expect,
+                publisher=f"{self.instance} (in-process rollout)",
+            )
+        except PublishConflictError as exc:
+            raise RolloutError(f"not promoted to the fleet: {exc.message}") from None
+        if result.status != "published" or result.version is None:
+            raise RolloutError(f"not promoted to the fleet: the publish was {result.status}")
+        with self._lock:
+            if checksum is not None:
+                self._by_checksum[checksum] = result.version
+        log.info("hotconf: %s: an in-process rollout published v%d", self.name, result.version)
+        return result.version
 
     def stop(self) -> None:
         self._stop.set()

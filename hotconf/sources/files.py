@@ -40,12 +40,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from ..errors import LoadError, Problem, SourceError
-from ..pipeline.load import DEFAULT_LIMITS, format_for
-from . import Poke, RawDocument, Source
+from ..pipeline.load import DEFAULT_LIMITS, SUFFIXES, format_for
+from . import Layer, Poke, RawDocument, Source
 
 log = logging.getLogger("hotconf")
 
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+CONFIG_SUFFIXES = tuple(SUFFIXES)
 K8S_DATA = "..data"
 _IGNORED = (FileOpenedEvent, FileClosedNoWriteEvent, DirModifiedEvent)
 # Asked of inotify: not opens and no-write closes, so our own reads never wake the observer.
@@ -62,7 +62,7 @@ _EVENTS: list[type[FileSystemEvent]] = [
 
 
 def _is_config_name(name: str) -> bool:
-    return not name.startswith(".") and name.endswith(CONFIG_SUFFIXES)
+    return not name.startswith(".") and name.lower().endswith(CONFIG_SUFFIXES)
 
 
 class _Handler(FileSystemEventHandler):
@@ -81,13 +81,20 @@ class FileSource:
     """One file, several files deep-merged in order, or a directory.
 
     Args:
-        paths: the file(s); or, with ``directory=True``, one directory whose ``*.yaml``,
-            ``*.yml`` and ``*.json`` files (not hidden ones) are merged in name order.
+        paths: the file(s), each ``*.yaml``, ``*.yml``, ``*.json`` or ``*.toml`` (another
+            suffix is refused: hotconf does not guess a format); or, with
+            ``directory=True``, one directory whose files with those suffixes (not hidden
+            ones; other files are left alone) are merged in name order.
         directory: treat the single path as a directory.
         max_bytes: files larger than this are refused (before being read whole).
+        layer: the layer its documents belong to (``"default"`` for a defaults file).
+
+    Raises:
+        SourceError: no path, several directories, or a file with an unknown suffix.
     """
 
     synchronous = False
+    may_be_empty = False  # a directory without any of its files is an error
 
     def __init__(
         self,
@@ -95,14 +102,19 @@ class FileSource:
         *,
         directory: bool = False,
         max_bytes: int = DEFAULT_LIMITS.max_bytes,
+        layer: Layer = "file",
     ) -> None:
         items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         if not items:
             raise SourceError("no source files given")
         self.paths = tuple(os.path.abspath(os.fspath(p)) for p in items)
         self.directory = directory
+        self.layer: Layer = layer
         if directory and len(self.paths) != 1:
             raise SourceError("a directory source takes exactly one directory")
+        if not directory:
+            for p in self.paths:
+                format_for(p)  # an unknown suffix fails now, not at the first read
         self.max_bytes = max_bytes
         self.name = ", ".join(
             os.path.relpath(p) if not p.startswith("..") else p for p in self.paths
@@ -145,17 +157,27 @@ class FileSource:
                 return docs
         raise SourceError(f"{directory}: {K8S_DATA} kept changing while being read")
 
+    def _wanted(self, name: str) -> bool:
+        """Is a directory entry with this name one of the source's files?"""
+        return _is_config_name(name)
+
+    def _document(self, path: str, data: bytes) -> RawDocument:
+        """The document of one file read whole."""
+        return RawDocument(path, data, format_for(path), self.layer)
+
     def _listing(self, directory: str) -> list[str]:
         try:
-            names = sorted(n for n in os.listdir(directory) if _is_config_name(n))
+            names = sorted(n for n in os.listdir(directory) if self._wanted(n))
         except FileNotFoundError:
             raise SourceError(f"config directory {directory} does not exist") from None
         except OSError as exc:
             raise SourceError(f"cannot list config directory {directory}: {exc.strerror}") from exc
         files = [os.path.join(directory, n) for n in names]
         files = [f for f in files if os.path.isfile(f)]
-        if not files:
-            raise SourceError(f"config directory {directory} has no *.yaml, *.yml or *.json file")
+        if not files and not self.may_be_empty:
+            raise SourceError(
+                f"config directory {directory} has no *.yaml, *.yml, *.json or *.toml file"
+            )
         return files
 
     def _read_file(self, path: str) -> RawDocument:
@@ -189,7 +211,7 @@ class FileSource:
             raise SourceError(f"{path} is a directory; pass directory sources as such") from None
         except OSError as exc:
             raise SourceError(f"cannot read config file {path}: {exc.strerror}") from exc
-        return RawDocument(path, data, format_for(path))
+        return self._document(path, data)
 
     # -- watching ------------------------------------------------------------------------
 
@@ -277,7 +299,7 @@ class FileSource:
         if base.startswith(".."):  # Kubernetes: ..data, ..data_tmp, ..2026_11_27_...
             return True
         if self.directory:
-            return _is_config_name(base)
+            return self._wanted(base)
         return base in self._dirs[d]
 
     def stop(self) -> None:

@@ -25,6 +25,8 @@ from ..webhooks.deliveries import OutboxRow
 from .db import Database, state_file
 from .outbox import Outbox, insert_rows
 
+SERVED = "served_version"  # meta key: the version served when it is not the newest (fleet mode)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:
@@ -85,38 +87,56 @@ class Store:
         restores: int | None = None,
         outbox: Callable[[VersionInfo], Sequence[OutboxRow]] | None = None,
         meta: Mapping[str, str | None] | None = None,
+        version: int | None = None,
     ) -> VersionInfo:
-        """Commit a new version (number = last + 1) durably; ``data`` is canonical JSON.
+        """Commit a version durably and serve it; ``data`` is canonical JSON.
 
-        ``outbox`` builds the webhook deliveries announcing it, given the new version's
+        Its number is last + 1, or ``version`` when the source numbers them (a fleet's
+        versions, `hotconf.EtcdSource`): then a version already stored with that checksum
+        is served again (a canary instance going back to the stable version), and one
+        stored with another checksum (the same published version under a changed schema,
+        or another fleet's) is replaced. The version served when it is not the newest is
+        kept in the ``served_version`` meta key, which `latest` reads.
+
+        ``outbox`` builds the webhook deliveries announcing it, given the version's
         metadata; they go into `outbox` in the same transaction (invariant 3), and so do
         the ``meta`` keys (``None`` deletes one).
         """
         with self._db.transaction() as db:
-            last = db.execute("SELECT max(version) FROM versions").fetchone()[0]
-            info = VersionInfo(
-                version=(last or 0) + 1,
-                checksum=checksum,
-                created_at=created_at,
-                source=source,
-                status=status,
-                rolled_back_from=rolled_back_from,
-                restores=restores,
+            last = db.execute("SELECT max(version) FROM versions").fetchone()[0] or 0
+            number = last + 1 if version is None else version
+            row = (
+                db.execute("SELECT * FROM versions WHERE version = ?", (number,)).fetchone()
+                if version is not None
+                else None
             )
-            db.execute(
-                "INSERT INTO versions (version, checksum, created_at, source, status,"
-                " rolled_back_from, restores, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    info.version,
-                    checksum,
-                    created_at.isoformat(),
-                    source,
-                    status,
-                    rolled_back_from,
-                    restores,
-                    data.decode("utf-8"),
-                ),
-            )
+            if row is not None and row["checksum"] == checksum:
+                info = _info(row)  # served again, as it was stored
+            else:
+                info = VersionInfo(
+                    version=number,
+                    checksum=checksum,
+                    created_at=created_at,
+                    source=source,
+                    status=status,
+                    rolled_back_from=rolled_back_from,
+                    restores=restores,
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO versions (version, checksum, created_at, source,"
+                    " status, rolled_back_from, restores, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        info.version,
+                        checksum,
+                        created_at.isoformat(),
+                        source,
+                        status,
+                        rolled_back_from,
+                        restores,
+                        data.decode("utf-8"),
+                    ),
+                )
+            _write_meta(db, SERVED, str(number) if number < last else None)
             if outbox is not None:
                 insert_rows(db, outbox(info))
             for key, value in (meta or {}).items():
@@ -124,8 +144,15 @@ class Store:
         return info
 
     def latest(self) -> StoredVersion | None:
-        """The newest version: the last-known-good."""
-        rows = self._db.query("SELECT * FROM versions ORDER BY version DESC LIMIT 1")
+        """The version served last: the last-known-good (the newest, unless a fleet's
+        canary instance went back to an earlier one)."""
+        served = self.get_meta(SERVED)
+        rows = (
+            self._db.query("SELECT * FROM versions WHERE version = ?", (int(served),))
+            if served is not None and served.isdigit()
+            else []
+        )
+        rows = rows or self._db.query("SELECT * FROM versions ORDER BY version DESC LIMIT 1")
         return self._stored(rows[0]) if rows else None
 
     def get(self, version: int) -> StoredVersion:

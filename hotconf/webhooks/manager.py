@@ -292,24 +292,35 @@ class Webhooks:
         ]
 
     def _announce_rollout(self, name: str, event: RolloutEvent, report: ImpactReport) -> None:
-        """Queue a rollout event for the subscribers that want it (by type, and by ``keys``
-        against the candidate's changes), in a transaction of its own: a rollout event
-        announces no version (a promotion's version has its own ``config.changed``, written
-        with it, and queued before this one)."""
-        targets = self._targets(event.type, report)
-        if not targets or self._outbox is None or self._closed:
+        """Queue a rollout event that goes with no version (``rollout.started``, an abort by
+        hand or by the rule) in a transaction of its own. A promotion's ``rollout.promoted``,
+        and the ``rollout.aborted`` of a rollout another version ended, are written with
+        that version instead (`_rollout_rows`, invariant 3)."""
+        if self._outbox is None or self._closed:
             return
-        body = rollout_body(name, event, report)
-        stable = event.status.get("stable") or {}
-        version = (event.status.get("canary") or {}).get("version") or stable.get("version")
-        at = event.at.timestamp()
-        rows = [OutboxRow(new_webhook_id(), s.id, event.type, version, body, at) for s in targets]
+        rows = self._rollout_rows(name, event, report)
+        if not rows:
+            return
         try:
             self._outbox.enqueue(rows)
         except HotconfError as exc:
             log.error("hotconf: cannot queue %s webhooks: %s", event.type, exc)
             return
         self.wake()
+
+    def _rollout_rows(
+        self, name: str, event: RolloutEvent, report: ImpactReport
+    ) -> list[OutboxRow]:
+        """The outbox rows for a rollout event (by type, and by ``keys`` against the
+        candidate's changes); a decision's are written with the version it goes with."""
+        targets = self._targets(event.type, report)
+        if not targets:
+            return []
+        body = rollout_body(name, event, report)
+        stable = event.status.get("stable") or {}
+        version = (event.status.get("canary") or {}).get("version") or stable.get("version")
+        at = event.at.timestamp()
+        return [OutboxRow(new_webhook_id(), s.id, event.type, version, body, at) for s in targets]
 
     def wake(self, subscriber: str | None = None) -> None:
         """Tell the dispatcher the outbox changed (it also looks every ``poll_interval``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -106,6 +107,30 @@ def test_validate_without_a_schema_says_it_only_parsed(
     # what does not parse is invalid with or without a schema
     write(config, "db: [\n")
     assert main(["validate", str(config)]) == 1
+
+
+@pytest.mark.parametrize("fast", ["1", "0"], ids=["fast", "reference"])
+def test_validate_with_a_self_referencing_schema_prints_problems_not_a_traceback(
+    tmp_path: Path, fast: str
+) -> None:
+    schema = {"$ref": "#", "properties": {"next": {"$ref": "#"}, "n": {"type": "integer"}}}
+    write(tmp_path / "schema.json", json.dumps(schema))
+    write(tmp_path / "good.yaml", "next:\n  next:\n    n: 1\n")
+    write(tmp_path / "bad.yaml", "next:\n  next:\n    n: one\n")
+    run = functools.partial(
+        subprocess.run,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOTCONF_FAST": fast},
+    )
+    cmd = [sys.executable, "-m", "hotconf", "validate", "--schema", str(tmp_path / "schema.json")]
+    good = run([*cmd, str(tmp_path / "good.yaml")])
+    assert (good.returncode, good.stderr) == (0, "")
+    bad = run([*cmd, str(tmp_path / "bad.yaml")])
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr + bad.stdout
+    assert f"{tmp_path / 'bad.yaml'}:3: /next/next/n: " in bad.stderr
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+# The HTTP service needs the serve extra (scripts/install-test-deps installs it).
+pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("uvicorn", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("prometheus_client", reason="needs the serve extra: pip install -e '.[serve]'")
+
 import hotconf
 from hotconf.cli import main
 from hotconf.service.app import Service

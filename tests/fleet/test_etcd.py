@@ -186,6 +186,76 @@ def test_rollback_is_a_new_version_and_instances_follow(etcd: EtcdServer) -> Non
             fleet.rollback(etcd.url, "app", to=9)
 
 
+def test_an_instance_serves_the_fleets_version_numbers(etcd: EtcdServer, tmp_path: Path) -> None:
+    for pool in (5, 6, 7):
+        publish(etcd.url, config_text(pool=pool))
+    secret = hotconf.webhooks.new_secret()
+    hook = hotconf.Subscriber("http://127.0.0.1:9/hook", secret, allow_private=True, name="r")
+    source = EtcdSource(etcd.url, name="app", instance="a", **FAST)  # type: ignore[arg-type]
+    with hotconf.watch(source, schema=SCHEMA, state_dir=tmp_path / "a", webhooks=[hook]) as live:
+        assert (live.version, [v.version for v in live.history()]) == (3, [3])
+        publish(etcd.url, config_text(pool=8))
+        wait_for(lambda: live.version == 4, what="v4")
+        fleet.rollback(etcd.url, "app", to=3, schema=hotconf.Schema.from_dict(SCHEMA))
+        wait_for(lambda: live.version == 5, what="the fleet's rollback, v5")
+        assert live.get("db.pool_size") == 7 and [v.version for v in live.history()] == [5, 4, 3]
+        with fleet.Fleet(etcd.url, "app") as f:
+            assert [v["version"] for v in f.versions(3)] == [5, 4, 3]
+        wait_for(lambda: source.status()["serving"] == 5, what="the report of v5")
+        assert live.webhooks is not None
+        announced = [(d.type, d.version) for d in reversed(live.webhooks.deliveries())]
+        assert announced == [("config.changed", 4), ("config.changed", 5)]
+
+        # a canary instance that goes back to the stable version says so, under its number
+        publish(etcd.url, config_text(pool=9), canary="instance=a")
+        wait_for(lambda: live.version == 6, what="the canary v6 on a")
+        with fleet.Fleet(etcd.url, "app") as f:
+            f.abort("testing")
+        wait_for(lambda: live.version == 5, what="a back on v5")
+        assert [v.version for v in live.history()] == [6, 5, 4, 3]
+        wait_for(lambda: len(live.webhooks.deliveries()) == 4)  # type: ignore[union-attr]
+        back = live.webhooks.deliveries()[0]  # type: ignore[union-attr]
+        assert (back.type, back.version) == ("config.rolled_back", 5)
+    etcd.stop()  # restarted without etcd, it serves what it served last: v5, not v6
+    with follow(etcd.url, tmp_path / "a", instance="a") as again:
+        assert (again.version, again.get("db.pool_size"), again.degraded) == (5, 7, True)
+
+
+def test_a_local_rollback_on_a_fleet_instance_points_at_the_fleet(etcd: EtcdServer) -> None:
+    publish(etcd.url, config_text(pool=5))
+    publish(etcd.url, config_text(pool=6))
+    with follow(etcd.url, None) as live:
+        with pytest.raises(hotconf.SourceError, match="hotconf rollback --etcd"):
+            live.rollback(1)
+        assert live.version == 2
+
+
+def test_an_in_process_rollout_on_a_fleet_instance_promotes_through_the_fleet(
+    etcd: EtcdServer,
+) -> None:
+    publish(etcd.url, config_text(pool=5))
+    with follow(etcd.url, None, instance="a") as a, follow(etcd.url, None, instance="b") as b:
+        rollout = a.rollout(config_text(pool=6).encode(), fraction=0.5)
+        assert rollout.scope == "fleet" and rollout.status()["scope"] == "fleet"
+        assert b.version == 1  # judged on a's traffic only: b serves v1 meanwhile
+        rollout.promote()
+        assert (a.version, rollout.promoted_version) == (2, 2)  # the fleet's v2
+        wait_for(lambda: b.version == 2 and b.get("db.pool_size") == 6, what="b follows")
+        with fleet.Fleet(etcd.url, "app") as f:
+            env = f.envelope(2)
+            assert env.publisher == "a (in-process rollout)" and env.previous == 1
+            assert f.pointer("current")[0]["version"] == 2  # type: ignore[index]
+        assert a.history()[0].version == 2 and len(a.history()) == 2  # no duplicate v3
+
+        # the fleet moved on meanwhile: the promotion is refused and the rollout aborted
+        late = a.rollout(config_text(pool=7).encode())
+        publish(etcd.url, config_text(pool=8))
+        with pytest.raises(hotconf.RolloutError):
+            late.promote()
+        assert late.state == "aborted"
+        wait_for(lambda: a.version == 3 and a.get("db.pool_size") == 8, what="a on the fleet's v3")
+
+
 # -- rejection, compaction, outages ------------------------------------------------------
 
 

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+# The HTTP service needs the serve extra (scripts/install-test-deps installs it).
+pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("uvicorn", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("prometheus_client", reason="needs the serve extra: pip install -e '.[serve]'")
+
 import hotconf
 from hotconf.cli import main
 from hotconf.fleet import publisher as fleet
@@ -207,3 +212,74 @@ def test_rollouts_show_the_local_view_while_etcd_is_away(etcd: EtcdServer, tmp_p
         etcd.start()
         wait_for(lambda: samples(http.get("/metrics").text)["hotconf_etcd_connected"] == 1)
         assert http.get("/v1/rollouts").json()["fleet"]["error"] is None
+
+
+# -- hotconf rollout -------------------------------------------------------------------------
+
+
+@needs_etcd
+def test_rollout_status_promote_and_abort_in_etcd(
+    etcd: EtcdServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--etcd", etcd.url, "--name", "app"]
+    publish(etcd.url, config_text(pool=5))
+    assert main(["rollout", "status", *args]) == 0
+    assert json.loads(capsys.readouterr().out) is None  # none yet
+    assert main(["rollout", "promote", *args]) == 2
+    assert "no canary rollout is running" in capsys.readouterr().err
+    with hotconf.watch(
+        EtcdSource(etcd.url, name="app", instance="a", **FAST),  # type: ignore[arg-type]
+        schema=SCHEMA,
+        state_dir=None,
+    ) as live:
+        with fleet.Fleet(etcd.url, "app") as f:
+            wait_for(lambda: len(f.instances()) == 1, what="the instance's report")
+        started = publish(etcd.url, config_text(pool=6), canary="instance=a")
+        wait_for(lambda: live.version == 2, what="the canary on a")
+        assert main(["rollout", "status", *args]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert (status["id"], status["state"], status["version"]) == (started.rollout, "running", 2)
+        assert status["instances"] == ["a"]
+        assert main(["rollout", "abort", *args, "--reason", "looks wrong"]) == 0
+        record = json.loads(capsys.readouterr().out)
+        assert (record["state"], record["reason"]) == ("aborted", "looks wrong")
+        wait_for(lambda: live.version == 1, what="a back on v1")
+        again = publish(etcd.url, config_text(pool=7), canary="instance=a")
+        assert main(["rollout", "promote", *args]) == 0
+        record = json.loads(capsys.readouterr().out)
+        assert (record["id"], record["state"], record["reason"]) == (
+            again.rollout,
+            "promoted",
+            "promoted by hand",
+        )
+        wait_for(lambda: live.version == 3 and live.get("db.pool_size") == 7, what="v3")
+        assert main(["rollout", "status", *args]) == 0  # none runs: the newest one's record
+        assert json.loads(capsys.readouterr().out)["id"] == again.rollout
+
+
+def test_rollout_commands_on_a_service(capsys: pytest.CaptureFixture[str]) -> None:
+    from ..service.test_service import QuietSource, data
+
+    token = "a" * 32
+    opener = functools.partial(hotconf.watch, QuietSource(data()), SCHEMA, state_dir=None)
+    with Running(Service(opener, token=token)) as server:
+        live = server.ready()
+        url = server.url
+        env = {"HOTCONF_TOKEN": token}
+        with pytest.MonkeyPatch.context() as mp:
+            for k, v in env.items():
+                mp.setenv(k, v)
+            assert main(["rollout", "status", "--url", url]) == 0
+            assert json.loads(capsys.readouterr().out) is None
+            assert main(["rollout", "abort", "--url", url]) == 2  # nothing runs
+            assert "no rollout is running" in capsys.readouterr().err
+            rollout = live.rollout(data(pool=9), mode="shadow")
+            assert main(["rollout", "status", "--url", url]) == 0
+            shown = json.loads(capsys.readouterr().out)
+            assert (shown["id"], shown["mode"], shown["state"]) == (rollout.id, "shadow", "running")
+            assert main(["rollout", "promote", "--url", url, "--reason", "fine"]) == 0
+            assert json.loads(capsys.readouterr().out)["state"] == "promoted"
+            assert (rollout.reason, live.version) == ("fine", 2)
+        assert main(["rollout", "abort", "--url", url]) == 2  # no token: 401
+    assert main(["rollout", "status"]) == 2
+    assert "give --etcd URL --name NAME" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import hotconf
 from hotconf.events import ChangeEvent
+from hotconf.pipeline.snapshot import checksum
 from hotconf.testing import EventRecorder, MemorySource
 
 from ..conftest import config_text, wait_for
@@ -26,15 +27,18 @@ def config(i: int) -> dict[str, object]:
 
 def test_readers_see_whole_snapshots_during_500_swaps() -> None:
     source = MemorySource(config(0))
-    written = {hotconf.pipeline.snapshot.checksum(config(i)) for i in range(SWAPS + 1)}
+    written = {checksum(config(i)) for i in range(SWAPS + 1)}
     errors: list[str] = []
-    reads = [0]
+    visited: list[set[int]] = []  # the versions each reader saw
+    latest = [0]  # the newest version some reader saw last
     stop = threading.Event()
 
     with hotconf.watch(source) as live:
 
         def reader() -> None:
             last_version = 0
+            mine: set[int] = set()
+            visited.append(mine)
             while not stop.is_set():
                 snap = live.current  # one attribute read, no lock
                 i = snap["stamp"]
@@ -49,20 +53,22 @@ def test_readers_see_whole_snapshots_during_500_swaps() -> None:
                 )
                 if not all(seen):
                     errors.append(f"torn read at version {snap.version}: {seen}")
-                last_version = snap.version
-                reads[0] += 1
+                last_version = latest[0] = snap.version
+                mine.add(snap.version)
 
         readers = [threading.Thread(target=reader, name=f"reader-{n}") for n in range(4)]
         for t in readers:
             t.start()
         for i in range(1, SWAPS + 1):
             source.set(config(i))
+            if i % 25 == 0:  # however busy the machine, the readers read all along the swaps
+                wait_for(lambda v=i + 1: latest[0] >= v, what=f"a reader at version {i + 1}")
         stop.set()
         for t in readers:
             t.join()
         assert live.version == SWAPS + 1
     assert errors == []
-    assert reads[0] > SWAPS
+    assert len(set().union(*visited)) >= SWAPS // 25
 
 
 def test_raising_and_hanging_subscribers_delay_nothing(tmp_path: Path, schema_file: Path) -> None:
@@ -73,7 +79,7 @@ def test_raising_and_hanging_subscribers_delay_nothing(tmp_path: Path, schema_fi
 
     def hangs(event: ChangeEvent) -> None:
         hung.append(event.version)
-        release.wait(10)  # "sleeps 10 s" unless the test ends first
+        release.wait(300)  # as good as forever: the test releases it when it is done
 
     def raises(event: ChangeEvent) -> None:
         raise RuntimeError("subscriber bug")

@@ -11,6 +11,8 @@ from types import MappingProxyType
 import pytest
 
 import hotconf
+from hotconf.pipeline.snapshot import checksum
+from hotconf.store.history import Store
 from hotconf.testing import EventRecorder, MemorySource
 
 from ..conftest import SCHEMA, config_text
@@ -32,7 +34,7 @@ def test_reads_current_and_dotted_keys() -> None:
         assert live.get("db.missing", default=10) == 10
         assert live.get(("db", "host")) == "db.local"
         assert live.version == 1
-        assert live.current.checksum == hotconf.pipeline.snapshot.checksum(GOOD)
+        assert live.current.checksum == checksum(GOOD)
 
 
 def test_snapshots_are_immutable_all_the_way_down() -> None:
@@ -245,6 +247,26 @@ def test_rollback_survives_restart_until_the_source_changes(tmp_path: Path) -> N
         assert live.current["db"]["host"] == "c" and live.version == 4
 
 
+def test_a_pinned_source_is_served_when_the_last_known_good_fails_the_new_schema(
+    tmp_path: Path,
+) -> None:
+    """The rollback pin keeps the source's content out only while something is served."""
+    state = tmp_path / "state"
+    small = {"db": {"host": "a", "pool_size": 1}}
+    big = {"db": {"host": "a", "pool_size": 50}}
+    live, source = memory_live(small, state_dir=state)
+    with live:
+        source.set(big)
+        live.rollback(to=1)  # v3 = v1's content; the source's (big) is pinned out
+        assert live.version == 3
+    strict = json.loads(json.dumps(SCHEMA))
+    strict["properties"]["db"]["properties"]["pool_size"]["minimum"] = 10
+    live, _ = memory_live(big, schema=strict, state_dir=state)  # v3 now fails: source serves
+    with live:
+        assert live.current["db"]["pool_size"] == 50 and live.version == 4
+        assert not live.degraded
+
+
 def test_start_up_prefers_lkg_over_a_broken_source(tmp_path: Path) -> None:
     state = tmp_path / "state"
     live, _ = memory_live(state_dir=state)
@@ -349,7 +371,7 @@ def test_reload_result_reports_changes() -> None:
         assert result.previous is not None and result.previous.version == 1
 
 
-class FailingStore(hotconf.store.history.Store):
+class FailingStore(Store):
     """A store whose next ``failures`` commits fail (a full disk, a lost volume)."""
 
     failures = 0

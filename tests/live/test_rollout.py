@@ -237,3 +237,36 @@ def test_rollout_events_reach_only_rollout_subscribers() -> None:
         assert [type(e).__name__ for e in every] == ["ChangeEvent"]
         assert [e.type for e in rollouts] == ["rollout.started", "rollout.aborted"]
         assert rollouts[0].to_dict()["status"]["state"] == "running"
+
+
+def test_a_decision_is_written_with_the_version_it_goes_with(tmp_path: Path) -> None:
+    hook = hotconf.Subscriber(
+        "http://127.0.0.1:9/hook",
+        hotconf.webhooks.new_secret(),
+        events=hotconf.webhooks.ALL_EVENT_TYPES,
+        allow_private=True,
+        name="r",
+    )
+    source = MemorySource(STABLE)
+    with hotconf.watch(source, schema=SCHEMA, state_dir=tmp_path, webhooks=[hook]) as live:
+        seen = events_of(live)
+        live.rollout(CANDIDATE).promote()
+        ended = live.rollout({"db": {"host": "db.local", "pool_size": 9}})
+        source.set({"db": {"host": "db.other", "pool_size": 8}})  # the stable config moves on
+        assert (
+            ended.state == "aborted" and ended.reason == "the stable config changed to v3 meanwhile"
+        )
+        assert live.webhooks is not None
+        rows = [(d.type, d.version) for d in reversed(live.webhooks.deliveries())]
+    assert rows == [
+        ("rollout.started", 1),
+        ("config.changed", 2),
+        ("rollout.promoted", 2),
+        ("rollout.started", 2),
+        ("config.changed", 3),
+        ("rollout.aborted", 2),  # committed with v3: the version that ended it
+    ]
+    kinds = ["rollout.started", "rollout.promoted", "rollout.started", "rollout.aborted"]
+    assert [e.type for e in seen] == kinds
+    assert seen[1].status["state"] == "promoted" and seen[1].status["canary"]["version"] == 2
+    assert seen[3].reason == ended.reason and seen[3].at == ended.decided_at

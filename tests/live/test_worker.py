@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from hotconf.live import worker as worker_module
 from hotconf.live.worker import Deferred, ReloadWorker
 
-from ..conftest import wait_for
+from ..conftest import WAIT, wait_for
 
 
 class Recorder:
@@ -52,8 +53,9 @@ def make(rec: Recorder) -> Iterator[list[ReloadWorker]]:
 def test_a_burst_of_pokes_is_one_run(rec: Recorder, make: list[ReloadWorker]) -> None:
     w = started(rec, settle=0.2, poll_interval=None)
     make.append(w)
-    for _ in range(100):
-        w.poke()
+    with w._cond:  # the whole burst lands before the worker looks, however slow this thread is
+        for _ in range(100):
+            w.poke()
     wait_for(lambda: rec.runs)
     stop = threading.Event()
     stop.wait(0.3)  # nothing else is coming: make sure no second run sneaks in
@@ -73,13 +75,16 @@ def test_a_busy_writer_delays_the_run_until_it_closes(
 
 
 def test_endless_pokes_still_run_within_max_wait(rec: Recorder, make: list[ReloadWorker]) -> None:
-    w = started(rec, settle=0.05, max_wait=0.2, poll_interval=None)
+    # Each poke asks for 10 s of quiet, so only max_wait can start the run.
+    w = started(rec, settle=10, max_wait=0.2, poll_interval=None)
     make.append(w)
     gate = threading.Event()
+    deadline = time.monotonic() + WAIT
     while not rec.runs:  # a poke every millisecond would postpone the run forever
+        assert time.monotonic() < deadline, "no run while the pokes went on"
         w.poke()
         gate.wait(0.001)
-    assert rec.runs == [True]
+    assert rec.runs[0] is True
 
 
 def test_poll_runs_and_rearms_without_pokes(rec: Recorder, make: list[ReloadWorker]) -> None:

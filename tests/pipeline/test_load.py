@@ -25,7 +25,7 @@ FAST = FAST_LOADER is not None
 needs_fast = pytest.mark.skipif(not FAST, reason="yaml-rs 0.1.6 (the fast extra) not installed")
 
 
-MODES = ["libyaml", "pure", *(["fast"] if FAST else [])]
+MODES = ["libyaml", "pure", pytest.param("fast", marks=needs_fast)]
 
 
 def once(test: Any) -> Any:
@@ -338,6 +338,42 @@ def test_very_deep_nesting_is_refused_cleanly(text: str, fmt: str) -> None:
     assert code_line(error(text, fmt))[0] == "limit"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(f"k{i}: 1\n" for i in range(50)) + "a: " + "[" * 1100 + "1" + "]" * 1100,
+        "a: " + "[{b: " * 700,  # libyaml reads about 1000 of these ahead, then stops
+        "a:\n  - " + "[" * 999 + "\n" + "[" * 999 + "\n",  # split over lines
+        "a: [" + "'x', [" * 600 + "]" * 601 + "\nb: 1\n",  # quoted scalars between them
+    ],
+)
+@once
+@pytest.mark.parametrize("max_depth", [64, 256])
+def test_the_depth_cap_fires_before_libyamls_own_limit(text: str, max_depth: int) -> None:
+    err = error(text, limits=Limits(max_depth=max_depth))
+    assert code_line(err)[0] == "limit"
+    assert f"nested deeper than {max_depth} levels" in err.message
+
+
+@once
+def test_a_cap_above_libyamls_own_limit_is_the_one_that_applies() -> None:
+    deep = "a: " + "[" * 1100 + "1" + "]" * 1100 + "\n"
+    data: Any = y(deep, limits=Limits(max_depth=1200))["a"]
+    for _ in range(1099):
+        data = data[0]
+    assert data == [1]
+    assert code_line(error(nested_yaml(1050), limits=Limits(max_depth=1040))) == ("limit", 1041)
+
+
+def test_a_syntax_error_among_many_brackets_is_still_a_syntax_error() -> None:
+    text = "a: [" + "[1], " * 100 + "]\nb: [1, 2\nc: 3\n"
+    assert code_line(error(text))[0] == "syntax"
+    assert code_line(error("a: [[[[[[[[[[1]]]]]]]]]]\nb: {\n", limits=Limits(max_depth=4))) == (
+        "limit",
+        1,
+    )
+
+
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
     for p, n in zip("abcdefgh", "bcdefghi", strict=True)
@@ -394,9 +430,10 @@ def test_invalid_utf8_is_refused_with_its_line() -> None:
     assert "0xe9" in err.message
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
 def test_a_utf8_bom_is_accepted(fmt: str) -> None:
     assert parse(b'\xef\xbb\xbf{"a": "\xc3\xa9"}', fmt) == {"a": "é"}
+    assert parse(b'\xef\xbb\xbfa = "\xc3\xa9"', "toml") == {"a": "é"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -466,10 +503,25 @@ def test_json_reads_json() -> None:
 @pytest.mark.parametrize(
     ("path", "fmt"),
     [("c.json", "json"), ("C.JSON", "json"), ("c.yaml", "yaml"), ("c.yml", "yaml"),
-     ("c", "yaml"), ("c.conf", "yaml"), ("dir.json/c.yaml", "yaml")],
+     ("C.YML", "yaml"), ("c.toml", "toml"), ("C.Toml", "toml"), ("dir.json/c.yaml", "yaml")],
 )  # fmt: skip
 def test_format_for(path: str, fmt: str) -> None:
     assert format_for(path) == fmt == format_for(Path(path))
+
+
+@pytest.mark.parametrize("path", ["c", "c.conf", "c.ini", "c.yaml.bak", "dir.yaml/c", ".yaml"])
+def test_an_unknown_extension_is_an_error_not_a_guess(path: str) -> None:
+    with pytest.raises(SourceError, match=r"\.yaml, \.yml, \.json and \.toml") as info:
+        format_for(path)
+    assert info.value.problems[0].source == path
+    assert info.value.exit_code == 2
+
+
+def test_load_refuses_an_unknown_extension_unless_told_the_format(tmp_path: Path) -> None:
+    (tmp_path / "app.conf").write_text("a: 1\n")
+    with pytest.raises(SourceError, match=r"unknown extension '\.conf'"):
+        load(tmp_path / "app.conf")
+    assert load(tmp_path / "app.conf", "yaml") == {"a": 1}
 
 
 def test_load_reads_files_by_their_suffix(tmp_path: Path) -> None:
@@ -505,7 +557,7 @@ def test_load_errors_name_the_file_and_line(tmp_path: Path) -> None:
 
 def test_an_unknown_format_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown format"):
-        parse(b"a: 1", "toml")
+        parse(b"a: 1", "ini")
 
 
 # -- never anything but LoadError ------------------------------------------------------------

@@ -1,10 +1,17 @@
 """hotconf.pipeline.schema: dialects, local-only $ref (invariant 9), formats, problems without
-secrets (invariant 8), sensitivity, annotations and the jsonschema-rs fast path."""
+secrets (invariant 8), sensitivity, annotations and the jsonschema-rs fast path.
+
+Every test runs twice (the `validation_path` fixture): with the jsonschema-rs fast path, as by
+default when the fast extra is installed, and on the reference path alone (``HOTCONF_FAST=0``).
+Tests that pick the path themselves (the `fast` fixture, the fast path's own tests) run as they
+say.
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import json
 import math
 import os
@@ -29,6 +36,21 @@ from hotconf.pipeline.schema import MAX_PROBLEMS, Schema, _check_openapi, sensit
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
+RS = importlib.util.find_spec("jsonschema_rs") is not None
+needs_rs = pytest.mark.skipif(not RS, reason="jsonschema-rs (the fast extra) is not installed")
+PATHS = [pytest.param("1", marks=needs_rs, id="fast"), pytest.param("0", id="reference")]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fast" not in metafunc.fixturenames and "fast_path" not in metafunc.function.__name__:
+        metafunc.parametrize("validation_path", PATHS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def validation_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HOTCONF_FAST for the path the test runs on (schemas read it when they are built)."""
+    if hasattr(request, "param"):
+        monkeypatch.setenv("HOTCONF_FAST", request.param)
 
 
 def openapi(version: str, schemas: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -531,7 +553,7 @@ FORMATS = [
 OPENAPI_FORMATS = {"date-time", "email", "ipv4", "ipv6", "hostname", "uri", "uuid"}
 
 
-@pytest.fixture(params=["1", "0"], ids=["fast", "reference"])
+@pytest.fixture(params=PATHS)
 def fast(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
     monkeypatch.setenv("HOTCONF_FAST", request.param)
     return bool(request.param == "1")
@@ -953,12 +975,138 @@ def test_openapi_annotations_through_component_refs() -> None:
     assert schema.annotation(["db", "pool"], "x-hotconf-reload") == "restart"
 
 
-def test_self_referencing_schema_does_not_loop() -> None:
+def test_self_referencing_schema_does_not_loop(fast: bool) -> None:
     root = {"$ref": "#", "properties": {"next": {"$ref": "#"}}}
     schema = Schema.from_dict(root)
     deep = ["next"] * 200
     assert schema.annotations(deep) == ({"$ref": "#"}, root)
     assert schema.validate({"next": {"next": {}}}) == ()
+    assert not schema.is_sensitive(deep)
+
+
+# Schemas whose references come back to where they started without descending into the config.
+# Each means what its other keywords say, at every level: `n` an integer, `s` a string.
+LOOPS: dict[str, dict[str, Any]] = {
+    "self": {"$ref": "#", "properties": {"next": {"$ref": "#"}, "n": {"type": "integer"}}},
+    "mutual": {
+        "$ref": "#/$defs/a",
+        "$defs": {
+            "a": {"$ref": "#/$defs/b", "properties": {"n": {"type": "integer"}}},
+            "b": {"$ref": "#/$defs/a", "properties": {"next": {"$ref": "#/$defs/b"}}},
+        },
+    },
+    "allOf": {
+        "allOf": [{"$ref": "#/$defs/a"}],
+        "$defs": {
+            "a": {"allOf": [{"$ref": "#"}], "properties": {"n": {"type": "integer"}}},
+        },
+        "properties": {"next": {"anyOf": [{"$ref": "#"}, {"type": "null"}]}},
+    },
+    "draft-07": {
+        "$schema": DRAFT7,
+        "definitions": {
+            "a": {"allOf": [{"$ref": "#"}], "properties": {"n": {"type": "integer"}}},
+        },
+        "allOf": [{"$ref": "#/definitions/a"}],
+        "properties": {"next": {"$ref": "#"}},
+    },
+    "2019-09 $recursiveRef": {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$recursiveAnchor": True,
+        "allOf": [{"$recursiveRef": "#"}],
+        "properties": {"next": {"$recursiveRef": "#"}, "n": {"type": "integer"}},
+    },
+    "2020-12 $dynamicRef": {
+        "$dynamicAnchor": "node",
+        "allOf": [{"$dynamicRef": "#node"}],
+        "properties": {"next": {"$dynamicRef": "#node"}, "n": {"type": "integer"}},
+    },
+    "secrets": {
+        "$ref": "#/$defs/node",
+        "$defs": {
+            "node": {
+                "allOf": [{"$ref": "#"}],
+                "properties": {
+                    "next": {"$ref": "#"},
+                    "n": {"type": "integer"},
+                    "token": {"type": "string", "writeOnly": True},
+                },
+            }
+        },
+    },
+}
+
+
+def nested(depth: int, leaf: dict[str, Any]) -> dict[str, Any]:
+    config = leaf
+    for _ in range(depth):
+        config = {"next": config}
+    return config
+
+
+@pytest.mark.parametrize("name", LOOPS)
+def test_schemas_whose_references_loop_in_place_validate(name: str, fast: bool) -> None:
+    schema = Schema.from_dict(LOOPS[name])
+    assert schema.validate(nested(40, {"n": 1})) == ()
+    problems = schema.validate(nested(40, {"n": "one"}))  # once, however often the loop comes by
+    assert [(p.path, p.code) for p in problems] == [("/next" * 40 + "/n", "type")]
+    assert [p.code for p in schema.validate({"n": 1.5, "next": {"n": True}})] == ["type", "type"]
+    assert schema.annotation(["next"] * 30 + ["n"], "type") == "integer"
+
+
+def test_loops_in_place_are_followed_once_per_value_in_every_thread() -> None:
+    schema = Schema.from_dict(LOOPS["mutual"])
+    bad = nested(20, {"n": "x"})
+    results: list[tuple[Any, ...]] = []
+
+    def check() -> None:
+        for _ in range(50):
+            results.append(schema.validate(bad))
+
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 200 and all(len(r) == 1 for r in results)
+
+
+def test_loops_reach_the_impact_report_and_schema_diff(fast: bool) -> None:
+    import hotconf
+
+    doc = LOOPS["secrets"]
+    old, new = nested(3, {"n": 1, "token": "s3cret"}), nested(3, {"n": 2, "token": "t0ken"})
+    report = hotconf.diff(old, new, schema=Schema.from_dict(doc))
+    assert {c.path[-1] for c in report.changes} == {"n", "token"}
+    assert "s3cret" not in report.to_text() and "t0ken" not in report.to_text()
+    assert not report.problems
+    narrowed = json.loads(json.dumps(doc))
+    narrowed["$defs"]["node"]["properties"]["n"]["maximum"] = 1
+    for config, affected in [({"n": 2, "next": {}}, True), ({"n": 1, "next": {"n": 5}}, False)]:
+        compat = hotconf.schema_diff(doc, narrowed, config=config)
+        found = {(c.kind, c.path): c.affected for c in compat.changes}
+        assert found[("limit_added", "/n")] is affected
+
+
+@pytest.mark.parametrize("keyword", ["unevaluatedProperties", "unevaluatedItems"])
+def test_unevaluated_keywords_with_a_loop_in_place_are_refused(keyword: str) -> None:
+    with pytest.raises(SchemaError, match=f"{keyword}.*loop back to / without"):
+        Schema.from_dict({"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#", keyword: False}}})
+    descending = Schema.from_dict({"properties": {"a": {"$ref": "#"}}, keyword: False})
+    assert descending.validate({"a": {"a": {}}}) == ()
+
+
+def test_an_openapi_component_that_loops_in_place_is_refused_with_a_reason() -> None:
+    # openapi-spec-validator follows such a loop until the stack runs out: say so.
+    doc = openapi("3.0.3", {"App": {"allOf": [{"$ref": "#/components/schemas/App"}]}})
+    with pytest.raises(SchemaError, match="references loop back without descending"):
+        Schema.from_dict(doc, "#/components/schemas/App")
+
+
+def test_a_loop_in_place_across_dialects_is_refused() -> None:
+    doc = {"$ref": "#/$defs/a", "$defs": {"a": {"$schema": DRAFT7, "allOf": [{"$ref": "#"}]}}}
+    with pytest.raises(SchemaError, match="mixes dialects"):
+        Schema.from_dict(doc)
 
 
 # --- identity, immutability, files, coerce --------------------------------------------------------
@@ -1040,6 +1188,19 @@ AGREEMENT_SCHEMAS: dict[str, dict[str, Any]] = {
         "$schema": DRAFT4,
         "properties": {"r": {"type": "number", "minimum": 0, "exclusiveMinimum": True}},
     },
+    "loops": {  # references that come back without descending: followed once per value
+        "$ref": "#/$defs/a",
+        "$defs": {
+            "a": {
+                "allOf": [{"$ref": "#/$defs/b"}],
+                "properties": {"n": {"type": "integer", "minimum": -5}, "db": {"$ref": "#"}},
+            },
+            "b": {
+                "$ref": "#/$defs/a",
+                "properties": {"f": {"maximum": 10}, "name": {"minLength": 2}},
+            },
+        },
+    },
     "conditionals": {
         "if": {"properties": {"kind": {"const": "tcp"}}},
         "then": {"required": ["port"]},
@@ -1088,6 +1249,7 @@ INSTANCES: list[Any] = [
 ]
 
 
+@needs_rs
 @pytest.mark.parametrize("name", AGREEMENT_SCHEMAS)
 def test_fast_path_agrees_with_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTCONF_FAST", "1")
@@ -1140,6 +1302,7 @@ def test_known_rs_disagreements_never_pass(doc: dict[str, Any], instance: Any, f
     assert Schema.from_dict(doc).validate(instance) != ()
 
 
+@needs_rs
 def test_fast_path_with_a_pointer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTCONF_FAST", "1")
     doc = {
@@ -1174,6 +1337,7 @@ def fast_schema(name: str) -> Schema:
         return Schema.from_dict(AGREEMENT_SCHEMAS[name])
 
 
+@needs_rs
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instance=JSON)
 def test_fast_path_never_says_valid_when_the_reference_does_not(instance: Any) -> None:

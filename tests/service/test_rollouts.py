@@ -7,6 +7,13 @@ import functools
 import re
 from pathlib import Path
 
+import pytest
+
+# The HTTP service needs the serve extra (scripts/install-test-deps installs it).
+pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("uvicorn", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("prometheus_client", reason="needs the serve extra: pip install -e '.[serve]'")
+
 import hotconf
 from hotconf.service.app import Service
 
@@ -103,3 +110,41 @@ def test_metrics_count_delivered_webhooks(tmp_path: Path) -> None:
             assert found['hotconf_webhook_deliveries{status="dead"}'] == 0
             assert found["hotconf_webhook_outbox_depth"] == 0
         assert len(receiver.snapshot()) == 2
+
+
+def test_a_shadow_rollout_is_shown_and_counted_and_decided_over_http() -> None:
+    with (
+        Running(Service(functools.partial(hotconf.watch, QuietSource(data()), SCHEMA,
+                                          state_dir=None), token="t" * 32)) as server,
+        server.client("t" * 32) as http,
+    ):  # fmt: skip
+        live = server.ready()
+        assert http.post("/v1/rollouts/abort").status_code == 404  # none runs
+        rollout = live.rollout(data(pool=9), mode="shadow", min_samples=10, max_mismatch=0.5)
+        pool = rollout.compare(lambda snap: snap["db"]["pool_size"])
+        assert pool == 5 and rollout.mismatch_rate == 1.0  # 5 on stable, 9 on the candidate
+        rollout.compare(lambda snap: snap["db"]["host"])
+        (status,) = http.get("/v1/rollouts").json()["rollouts"]
+        assert (status["mode"], status["scope"], status["progress"]) == ("shadow", "instance", 0.2)
+        assert status["shadow"] == {
+            "samples": 2,
+            "mismatches": 1,
+            "mismatch_rate": 0.5,
+            "max_mismatch": 0.5,
+            "last_mismatch": "the results differ",
+        }
+        found = samples(http.get("/metrics").text)
+        assert found['hotconf_rollout_shadow_samples{result="match"}'] == 1
+        assert found['hotconf_rollout_shadow_samples{result="mismatch"}'] == 1
+        assert found["hotconf_rollout_mismatch_rate"] == 0.5
+        assert http.post("/v1/rollouts/promote", json={"id": "r0"}).status_code == 409
+        assert http.post("/v1/rollouts/promote", json={"reason": ""}).status_code == 400
+        with server.client() as anonymous:
+            assert anonymous.post("/v1/rollouts/abort").status_code == 401
+        aborted = http.post("/v1/rollouts/abort", json={"id": rollout.id, "reason": "no"})
+        assert aborted.status_code == 200
+        assert (aborted.json()["rollout"]["state"], rollout.reason) == ("aborted", "no")
+        again = live.rollout(data(pool=9), mode="shadow", min_samples=10)
+        promoted = http.post("/v1/rollouts/promote").json()["rollout"]
+        assert (promoted["id"], promoted["state"], live.version) == (again.id, "promoted", 2)
+        assert promoted["canary"]["version"] == 2 and promoted["reason"] == "promoted by hand"

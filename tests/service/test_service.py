@@ -17,6 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+
+# The HTTP service needs the serve extra (scripts/install-test-deps installs it).
+pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("uvicorn", reason="needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("prometheus_client", reason="needs the serve extra: pip install -e '.[serve]'")
+
 import uvicorn
 
 import hotconf
@@ -502,6 +508,56 @@ def test_webhook_subscriptions_and_deliveries(tmp_path: Path) -> None:
             assert reader.post("/v1/subscriptions", json=added).status_code == 401
 
 
+def test_redeliver_a_dead_delivery(tmp_path: Path) -> None:
+    from hotconf.webhooks.deliveries import RetryPolicy
+    from hotconf.webhooks.manager import Subscriber, Webhooks, new_secret
+
+    source = QuietSource(data())
+    # nothing listens on port 9, and one attempt is all: each delivery dies at once
+    hook = Subscriber("http://127.0.0.1:9/hook", new_secret(), name="gone", allow_private=True)
+    webhooks = Webhooks([hook], retry=RetryPolicy(attempts=1))
+    opener = functools.partial(
+        hotconf.watch, source, SCHEMA, state_dir=tmp_path / "state", webhooks=webhooks
+    )
+    with Running(Service(opener, token=ADMIN)) as server, server.client(ADMIN) as http:
+        live = server.ready()
+        source.put(data(pool=6))
+        assert http.post("/v1/reload").json()["version"] == 2
+
+        def dead() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = http.get("/v1/deliveries?status=dead").json()[
+                "deliveries"
+            ]
+            return found
+
+        wait_for(dead, what="the delivery dead")
+        [delivery] = dead()
+        with server.client() as anonymous:
+            assert anonymous.post(f"/v1/deliveries/{delivery['id']}/redeliver").status_code == 401
+        with server.client(READER) as wrong:
+            assert wrong.post(f"/v1/deliveries/{delivery['id']}/redeliver").status_code == 401
+        r = http.post(f"/v1/deliveries/{delivery['id']}/redeliver")
+        assert r.status_code == 200
+        assert r.json()["id"] == delivery["id"] and r.json()["webhook_id"] == delivery["webhook_id"]
+        assert r.json()["status"] == "pending" and r.json()["attempts"] == 0
+        # tried again, and dead again: one attempt more than before
+        wait_for(lambda: [d["attempts"] for d in dead()] == [1], what="dead again")
+        assert http.post("/v1/deliveries/999/redeliver").status_code == 404
+        assert http.post("/v1/deliveries/x/redeliver").status_code == 400
+        assert live.webhooks is not None
+        live.webhooks.add(
+            Subscriber("http://127.0.0.1:9/other", new_secret(), name="added", allow_private=True)
+        )
+        source.put(data(pool=7))
+        assert http.post("/v1/reload").json()["version"] == 3
+        wait_for(lambda: len(dead()) == 3, what="both version 3 deliveries dead")
+        [orphan] = [d for d in dead() if d["subscriber"] == "added"]
+        assert http.delete("/v1/subscriptions/added").status_code == 204
+        # its subscriber is gone: nobody to redeliver to
+        gone = http.post(f"/v1/deliveries/{orphan['id']}/redeliver")
+        assert gone.status_code == 409 and "gone" in gone.json()["detail"]
+
+
 def test_webhook_endpoints_without_webhooks_are_404() -> None:
     with quiet(QuietSource(data())) as server, server.client() as http:
         server.ready()
@@ -702,9 +758,7 @@ def test_anonymous_checksums_are_keyed_and_posts_need_json(tmp_path: Path) -> No
     with quiet(QuietSource(data())) as server, server.client() as http:
         server.ready()
         plain = http.post(
-            "/v1/rollback",
-            content=b'{"to": 1}',
-            headers={"Content-Type": "text/plain", "Origin": "https://elsewhere.example"},
+            "/v1/rollback", content=b'{"to": 1}', headers={"Content-Type": "text/plain"}
         )
         assert plain.status_code == 415
         too_big = 2**70
@@ -712,3 +766,44 @@ def test_anonymous_checksums_are_keyed_and_posts_need_json(tmp_path: Path) -> No
         assert http.get("/v1/versions/\u00b2").status_code == 400
         assert http.get("/v1/config", params={"version": too_big}).status_code == 400
         assert http.post("/v1/rollback", json={"to": too_big}).status_code == 400
+
+
+def test_browsers_may_change_things_from_this_origin_only(tmp_path: Path) -> None:
+    """No cookies and a token in a header keep other sites out of a server with tokens; one
+    without tokens (loopback only) takes no change from a page of another origin either: an
+    empty form post needs no preflight and carries no JSON to refuse."""
+    source = QuietSource(data())
+    with quiet(source) as server, server.client() as http:
+        live = server.ready()
+        port = server.url.rpartition(":")[2]
+        for headers in (
+            {"Origin": "https://elsewhere.example"},
+            {"Origin": "null"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site", "Origin": f"http://localhost:{port}"},
+            # a name rebound to 127.0.0.1 is "same origin" to the browser: the Host gives it away
+            {"Host": f"rebound.example:{port}", "Origin": f"http://rebound.example:{port}"},
+            {"Host": f"rebound.example:{port}"},
+        ):
+            for path in ("/v1/rollback", "/v1/reload"):
+                r = http.post(
+                    path, headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
+                )
+                assert r.status_code == 403, (path, headers)
+                assert r.json()["type"] == "urn:hotconf:problem:cross-origin"
+        assert live.version == 1
+        source.put(data(pool=6))
+        same = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
+        assert http.post("/v1/reload", headers=same).json()["version"] == 2
+        for host in (f"localhost:{port}", f"[::1]:{port}", "127.0.0.1"):
+            r = http.post("/v1/rollback", json={"to": 1}, headers={"Host": host})
+            assert r.status_code == 200, host
+    with quiet(QuietSource(data()), token=ADMIN) as server, server.client(ADMIN) as admin:
+        server.ready()
+        # with a token the Host is no matter (the token is the guard); the Origin still is
+        port = server.url.rpartition(":")[2]
+        assert (
+            admin.post("/v1/reload", headers={"Host": f"config.example:{port}"}).status_code == 200
+        )
+        elsewhere = admin.post("/v1/reload", headers={"Origin": "https://elsewhere.example"})
+        assert elsewhere.status_code == 403

@@ -19,6 +19,11 @@ from ..conftest import config_text, wait_for
 
 class Watched:
     def __init__(self, live: hotconf.LiveConfig) -> None:
+        # A candidate that fails is looked at again after `confirm`, unless an event says a
+        # writer is busy: on a loaded machine those events can come later than the default
+        # 50 ms, and a file caught half-written would be recorded as a rejection.
+        assert live._worker is not None
+        live._worker.confirm = 2.0
         self.live = live
         self.events = EventRecorder()
         live.subscribe(self.events, rejections=True)
@@ -41,8 +46,23 @@ def watched(tmp_path: Path, schema_file: Path) -> Iterator[Watched]:
     config = tmp_path / "conf" / "config.yaml"
     config.parent.mkdir()
     config.write_text(config_text(pool=1))
-    with hotconf.watch(config, schema=schema_file, state_dir=tmp_path / "state") as live:
+    source = CountingSource(config)
+    with hotconf.watch(source, schema=schema_file, state_dir=tmp_path / "state") as live:
+        # Once the watches are armed the worker reads the file once more (an edit made before
+        # that has no event): let that happen before the test edits, or it may read an edit
+        # half-done, as a busy machine can delay it.
+        wait_for(lambda: source.reads >= 2, what="the first look after arming the watches")
         yield Watched(live)
+
+
+class CountingSource(hotconf.FileSource):
+    """Counts its reads: one at start-up, one more once the watches are armed."""
+
+    reads = 0
+
+    def read(self) -> tuple[hotconf.RawDocument, ...]:
+        self.reads += 1
+        return super().read()
 
 
 def config_path(w: Watched) -> Path:
@@ -89,6 +109,8 @@ def test_atomic_replace(watched: Watched) -> None:
 
 def test_slow_truncate_then_write_never_applies_the_first_half(watched: Watched) -> None:
     """The first half is itself a valid config: read too early, it would go live."""
+    assert watched.live._worker is not None
+    watched.live._worker.write_settle = watched.live._worker.max_wait = 60  # "still writing"
     path = config_path(watched)
     with open(path, "w") as f:
         f.write(config_text(pool=2))

@@ -1,6 +1,6 @@
 """Durable before announced (docs/architecture.md, invariant 3): a process SIGKILLed after
 committing a version and before delivering its webhook delivers it after the restart, and
-announces it once."""
+announces it once; a promoted rollout's ``rollout.promoted`` is committed with its version."""
 
 from __future__ import annotations
 
@@ -53,6 +53,37 @@ KILL_ANYWHERE = PRELUDE + textwrap.dedent(
     while True:
         n += 1
         source.set({"n": n})
+        print(live.version, flush=True)
+    """
+)
+
+ROLLOUTS = PRELUDE.replace(
+    'name="receiver"', 'name="receiver", events=hotconf.webhooks.subscribers.ALL_EVENT_TYPES'
+)
+
+KILL_AFTER_PROMOTION = ROLLOUTS + textwrap.dedent(
+    """
+    def die(event):
+        # a synchronous source calls subscribers inline, right after the version is
+        # committed and swapped in: nothing after that in promote() runs
+        print("committed", event.version, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    source = MemorySource({"n": 1})
+    live = hotconf.watch(source, state_dir=state, webhooks=webhooks)
+    live.subscribe(die)
+    live.rollout({"n": 2}).promote()
+    """
+)
+
+PROMOTE_ANYWHERE = ROLLOUTS + textwrap.dedent(
+    """
+    source = MemorySource({"n": 1})
+    live = hotconf.watch(source, state_dir=state, webhooks=webhooks)
+    n = 1
+    while True:
+        n += 1
+        live.rollout({"n": n}).promote()
         print(live.version, flush=True)
     """
 )
@@ -156,3 +187,53 @@ def test_sigkill_anywhere_never_loses_a_versions_webhook(tmp_path: Path) -> None
                 )
             seen = [h.version for h in receiver.snapshot()]
     assert seen == versions[1:]  # each once, in version order
+
+
+def test_sigkill_right_after_a_promotion_keeps_its_rollout_event(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with down_port() as (port, sock):
+        assert run_child(tmp_path, KILL_AFTER_PROMOTION, state, port, stop_at=2) == 2
+        rows = outbox(state)
+        assert [(d.type, d.version) for d in rows] == [
+            ("rollout.started", 1),
+            ("config.changed", 2),
+            ("rollout.promoted", 2),  # committed with v2, though promote() never returned
+        ]
+        sock.close()
+        with Receiver(port=port) as receiver:
+            sub = subscriber(receiver.url(), name="receiver")
+            with hotconf.watch(
+                MemorySource({"n": 1}), state_dir=state, webhooks=hooks([sub])
+            ) as live:
+                assert live.version == 2  # the promotion is pinned: the source's v1 stays out
+                wait_for(
+                    lambda: all(d.status == "delivered" for d in outbox(state)),
+                    what="every delivery",
+                )
+            hits = receiver.snapshot()
+    events = [verify(hit) for hit in hits]
+    assert all(event == valid_event(hit.body) for event, hit in zip(events, hits, strict=True))
+    assert [e["type"] for e in events] == ["rollout.started", "config.changed", "rollout.promoted"]
+    promoted = events[-1]["data"]
+    assert (promoted["state"], promoted["canary_version"], promoted["stable_version"]) == (
+        "promoted",
+        2,
+        1,
+    )
+
+
+def test_sigkill_during_promotions_never_keeps_a_version_without_its_rollout_event(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    with down_port() as (port, _sock):
+        run_child(tmp_path, PROMOTE_ANYWHERE, state, port, stop_at=25)
+        store = Store.open(state)
+        try:
+            versions = sorted(v.version for v in store.history())
+        finally:
+            store.close()
+        rows = outbox(state)
+    changed = [d.version for d in rows if d.type == "config.changed"]
+    promoted = [d.version for d in rows if d.type == "rollout.promoted"]
+    assert changed == promoted == versions[1:]  # each version with both, or neither
