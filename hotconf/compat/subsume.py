@@ -91,6 +91,12 @@ def subset(cmp: Comparator, a: Node, b: Node, path: Path, depth: int = 0) -> boo
                 return True
             if rest.active() and subset(cmp, rest, b, path, deeper):
                 return True
+    # a union of types (a nullable schema folded from anyOf [S, null] included) is the
+    # union of its one-type parts: each may fall in a different branch of b
+    listed = a.get("type")
+    split = isinstance(listed, list) and len(listed) > 1 and "enum" not in a.active()
+    if theirs and split and all(subset(cmp, _typed(a, t), b, path, deeper) for t in listed):
+        return True
     if theirs:  # b is the rest of b and each of its compositions
         rest = _without(b, theirs)
         if rest.active() and not subset(cmp, a, rest, path, deeper):
@@ -161,6 +167,14 @@ def _without(node: Node, keywords: Any) -> Node:
     fixed = {k: v for k, v in node.fixed.items() if k[0] in schema}
     pointer = f"{node.pointer}\x00without {' '.join(keywords)}"
     return Node(node.side, schema, pointer, node.resolver, origins, fixed)
+
+
+def _typed(node: Node, kind: Any) -> Node:
+    """``node`` with ``type`` narrowed to one of its types (a new pointer, as `_without`)."""
+    schema = {**node.schema, "type": kind}
+    origins = {k: node.origin(k) for k in schema}
+    pointer = f"{node.pointer}\x00type {kind}"
+    return Node(node.side, schema, pointer, node.resolver, origins, dict(node.fixed))
 
 
 def _shape(node: Node) -> str:

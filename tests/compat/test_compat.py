@@ -398,6 +398,18 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
         {("composition_removed", "", "widen"), ("composition_added", "", "narrow")},
     ),
     (
+        "nullable anyOf, a branch duplicated",  # read as a nullable string, then split by type
+        {"anyOf": [STR, {"type": "null"}]},
+        {"anyOf": [STR, {"type": "null"}, STR]},
+        {("composition_rewritten", "", "none")},
+    ),
+    (
+        "type list to anyOf of its types",
+        {"type": ["string", "integer"]},
+        {"anyOf": [STR, INT]},
+        {("composition_rewritten", "", "none")},
+    ),
+    (
         "oneOf branch duplicated is breaking",  # every value matches two branches now
         {"oneOf": [STR, INT]},
         {"oneOf": [STR, INT, INT]},
