@@ -19,9 +19,16 @@ long-poll release.
    within 100 ms. The client runs on the same machine, and takes CPU from the server.
 3. The same N long-polls called straight into the ASGI app, without a server or a client:
    what the feed (one event per version bump) and the handler cost on their own.
+4. ``GET /v1/config/db.pool_size`` against a bare Starlette handler returning the same bytes,
+   measured as in 1. Goal: ratio >= 0.8.
+5. Stall: a config of ``--leaves`` leaves (100k) with its schema; the p99 latency of
+   ``GET /v1/config`` (wrk ``--latency``, 10 connections) idle, then while the file is
+   rewritten again and again (each edit waits for its version before the next, so reloads
+   run back to back). Goal: p99 during reloads within 3x the idle p99.
 
 Run: python3 bench/bench_service.py [--rounds N] [--duration S] [--connections N] [--polls N]
-     [--only rps|console|long-poll] [--quick]   (--quick: a smoke test, one short round)
+     [--only rps|console|key|long-poll|stall] [--leaves N]
+     [--quick]   (--quick: a smoke test, one short round; 1k leaves for the stall)
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import datetime
@@ -62,6 +70,8 @@ def _serve(kind: str, workdir: Path) -> None:
     body = (workdir / "body.json").read_bytes()
     page = workdir / "page.html"
     html = page.read_bytes() if page.exists() else b""
+    key_file = workdir / "key.json"
+    value = key_file.read_bytes() if key_file.exists() else b"{}"
 
     async def config(request: Request) -> Response:
         return Response(body, media_type="application/json")
@@ -69,10 +79,14 @@ def _serve(kind: str, workdir: Path) -> None:
     async def console(request: Request) -> Response:
         return Response(html, media_type="text/html")
 
+    async def config_key(request: Request) -> Response:
+        return Response(value, media_type="application/json")
+
     app = Starlette(
         routes=[
             Route("/v1/config", config, methods=["GET"]),
             Route("/", console, methods=["GET"]),
+            Route("/v1/config/{key:path}", config_key, methods=["GET"]),
         ]
     )
     sock = bind("127.0.0.1", 0)
@@ -87,7 +101,7 @@ def _serve(kind: str, workdir: Path) -> None:
 class Proc:
     """A server subprocess; its URL is read from its "listening on" line."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, ready_timeout: float = 30.0) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
@@ -99,18 +113,18 @@ class Proc:
                 break
         else:
             raise RuntimeError(f"{args} did not start")
-        _wait_ready(self.url)
+        _wait_ready(self.url, ready_timeout)
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
 
 
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
+def _wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url + "/v1/config", timeout=5) as r:  # noqa: S310
+            with urllib.request.urlopen(url + "/v1/config", timeout=timeout) as r:  # noqa: S310
                 if r.status == 200:
                     return
         except OSError:
@@ -140,6 +154,27 @@ def _wrk(wrk: str, url: str, duration: float, connections: int, path: str) -> fl
     if m is None or "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(out)
     return float(m.group(1))
+
+
+def _wrk_p99(wrk: str, url: str, duration: float, connections: int) -> float:
+    """p99 latency (ms) of ``GET /v1/config`` over ``duration`` seconds."""
+    out = subprocess.run(
+        [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, math.ceil(duration))}s",
+            "--latency",
+            url + "/v1/config",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    if m is None or "Non-2xx" in out:
+        raise RuntimeError(out)
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
 
 async def _client(url: str, duration: float, connections: int, path: str) -> float:
@@ -187,8 +222,11 @@ def throughput(
     try:
         (workdir / "body.json").write_bytes(_get(hot.url + "/v1/config"))
         (workdir / "page.html").write_bytes(_get(hot.url + "/"))
+        (workdir / "key.json").write_bytes(_get(hot.url + KEY_PATH))
         bare = Proc([sys.executable, __file__, "--serve", "bare", str(workdir)], workdir)
         try:
+            if path != "/":  # the same bytes (the console page carries the time)
+                assert _get(bare.url + path) == _get(hot.url + path)
             for url in (hot.url, bare.url):  # warm up both
                 _rps(url, min(duration, 2.0), connections, wrk, path)
             ratios, hots, bares = [], [], []
@@ -203,7 +241,7 @@ def throughput(
     finally:
         hot.stop()
     client = "wrk -t2" if wrk else "asyncio client"
-    goal = "; goal >= 0.8" if path == "/v1/config" else ""
+    goal = "; goal >= 0.8" if path in ("/v1/config", KEY_PATH) else ""
     print(f"GET {path}, {client}, {connections} keep-alive connections, {duration:g} s x {rounds}")
     print(f"  bare Starlette handler  {statistics.median(bares):9.0f} req/s (median)")
     print(f"  hotconf {path:<15} {statistics.median(hots):9.0f} req/s (median)")
@@ -396,6 +434,71 @@ def app_pages(workdir: Path, rounds: int, calls: int) -> None:
         print(f"  {path:<18} {statistics.median(times):7.0f} (median; min {min(times):.0f})")
 
 
+def stall(rounds: int, duration: float, connections: int, leaves: int) -> None:
+    """p99 of ``GET /v1/config`` idle, and while a large config is reloaded again and again."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import random
+
+    from _gen import make_config, to_yaml
+    from bench_pipeline import edited, schema_for
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("stall: needs wrk (apt-get install wrk)")
+        return
+    data = make_config(leaves)
+    texts = [to_yaml(data), to_yaml(edited(data, random.Random(1)))]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "config.yaml").write_bytes(texts[0])
+        (workdir / "config.schema.json").write_text(json.dumps(schema_for(data)))
+        hot = Proc(_hotconf_args(workdir), workdir, ready_timeout=300)
+        idle: list[float] = []
+        busy: list[float] = []
+        reloads = 0
+        which = 0  # the text in the file
+        try:
+            _wrk_p99(wrk, hot.url, 2.0, connections)  # warm up
+            for _ in range(rounds):
+                idle.append(_wrk_p99(wrk, hot.url, duration, connections))
+                stop = threading.Event()
+
+                def edit(stop: threading.Event = stop) -> None:
+                    nonlocal reloads, which
+                    while not stop.is_set():
+                        before = json.loads(_get(hot.url + "/v1/versions?limit=1"))["current"]
+                        which = 1 - which
+                        (workdir / "config.yaml").write_bytes(texts[which])
+                        deadline = time.monotonic() + 60
+                        while time.monotonic() < deadline and not stop.is_set():
+                            info = json.loads(_get(hot.url + "/v1/versions?limit=1"))
+                            if info["current"] > before:
+                                reloads += 1
+                                break
+                            time.sleep(0.02)
+
+                editor = threading.Thread(target=edit)
+                editor.start()
+                try:
+                    busy.append(_wrk_p99(wrk, hot.url, duration, connections))
+                finally:
+                    stop.set()
+                    editor.join()
+        finally:
+            hot.stop()
+    ratio = statistics.median(busy) / statistics.median(idle)
+    print(
+        f"GET /v1/config p99 with {leaves:,} leaves, wrk -t1 -c{connections} --latency,"
+        f" {duration:g} s x {rounds}"
+    )
+    print(f"  idle               p99 {statistics.median(idle):8.1f} ms (median of rounds)")
+    print(f"  while reloading    p99 {statistics.median(busy):8.1f} ms ({reloads} reloads)")
+    print(f"  ratio              {ratio:8.2f}x (goal <= 3)")
+
+
+KEY_PATH = "/v1/config/db.pool_size"
+
+
 def _hotconf_args(workdir: Path) -> list[str]:
     return [
         sys.executable,
@@ -427,12 +530,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--polls", type=int, default=1000)
-    parser.add_argument("--only", choices=["rps", "console", "long-poll"])
+    parser.add_argument("--only", choices=["rps", "console", "key", "long-poll", "stall"])
+    parser.add_argument("--leaves", type=int, default=100_000, help="config size for --only stall")
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 short round, 5 polls")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.connections, args.polls = 1, 1.0, 4, 5
+        args.leaves = 1000
     if args.serve:
         _serve(args.serve[0], Path(args.serve[1]))
         return
@@ -446,9 +551,13 @@ def main() -> None:
         if args.only in (None, "console"):
             throughput(workdir, args.rounds, args.duration, args.connections, "/")
             app_pages(workdir, args.rounds, 20 if args.quick else 500)
+        if args.only in (None, "key"):
+            throughput(workdir, args.rounds, args.duration, args.connections, KEY_PATH)
         if args.only in (None, "long-poll"):
             long_polls(workdir, args.rounds, args.polls)
             app_release(args.rounds, args.polls)
+    if args.only in (None, "stall"):
+        stall(args.rounds, args.duration, 10, args.leaves)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ Goal: ``live.current.db.pool_size`` <= 1.1x the model held on an object.
 
 Reload: one ``live.reload()`` of a generated config (1k and 10k leaves, ~1% of the leaves
 changed between two texts), validated by a pydantic model built for it (nested models,
-tuples) against the same config validated by its JSON Schema (hotconf's schema path), stage
-by stage from ``ReloadResult.timings`` (the collector run before each); medians per stage,
-and of the totals.
+tuples) against the same config validated by its JSON Schema (hotconf's schema path), and by
+that schema with one more key, which the config leaves out and its default fills in (``+1
+default``: the effective config and the config as written are each validated and hashed),
+stage by stage from ``ReloadResult.timings`` (the collector run before each); medians per
+stage, and of the totals.
 
 Defaults: the defaults stage (`hotconf.pipeline.defaults.with_defaults`) on the same
 configs, with a schema that gives every leaf a default (the worst case: every mapping is
@@ -125,9 +127,12 @@ def measure_reload(leaves: int, runs: int) -> dict[str, dict[str, float]]:
     data_b = edited(data_a, random.Random(1))
     texts = (to_yaml(data_a), to_yaml(data_b))
     out: dict[str, dict[str, float]] = {}
+    defaulted = schema_for(data_a)  # one key the config leaves out, filled in by its default
+    defaulted["properties"]["left_out"] = {"type": "integer", "default": 5}
     contracts: dict[str, dict[str, Any]] = {
         "model": {"model": model_for(data_a)},
         "JSON Schema": {"schema": hotconf.Schema.from_dict(schema_for(data_a))},
+        "+1 default": {"schema": hotconf.Schema.from_dict(defaulted)},
     }
     for label, contract in contracts.items():
         source = MemorySource(texts[0])

@@ -51,8 +51,14 @@ FIGURES: dict[str, list[str]] = {
         rf"^live.current chain\s+{NUMBER}\s+\S+\s+{RATIO}",
         rf"^live.get\('a.b.c'\)\s+{NUMBER}\s+\S+\s+{RATIO}",
     ],
+    "bench_reload.py": [
+        rf"^\s+real change\s+{NUMBER} ms\s+=\s+{RATIO} the floor sum",
+        rf"^\s+comment-only\s+{NUMBER} ms\s+=\s+{RATIO} a real change",
+        rf"^\s+disk\s+3 busy threads: reload\(\) median\s+{NUMBER} ms",
+    ],
     "bench_service.py": [
         rf"^\s+ratio\s+{RATIO} \(median of rounds",
+        rf"^\s+hotconf /v1/config/db.pool_size\s+{NUMBER} req/s",
         rf"^\s+hotconf /\s+{NUMBER} req/s",  # the console page
         rf"^\s+/console/versions\s+{NUMBER} \(median; min {NUMBER}\)",
         rf"^\s+min {NUMBER}\s+p50 {NUMBER}\s+p90 {NUMBER}\s+p99 {NUMBER}\s+max {NUMBER}",
@@ -68,6 +74,7 @@ FIGURES: dict[str, list[str]] = {
         rf"^model held on an object\s+{NUMBER}\s+\S+\s+{RATIO}",
         rf"^\s+1000 model(\s+{NUMBER}){{8}}$",
         rf"^\s+1000 JSON Schema(\s+{NUMBER}){{8}}$",
+        rf"^\s+1000 \+1 default(\s+{NUMBER}){{8}}$",
         rf"^\s+1000 every leaf\s+{NUMBER}\s+{NUMBER}\s+{RATIO}$",
     ],
     "bench_webhooks.py": [
@@ -77,6 +84,10 @@ FIGURES: dict[str, list[str]] = {
     ],
 }
 NEEDS = {
+    "bench_reload.py": (
+        all(find_spec(m) is not None for m in ("yaml_rs", "jsonschema_rs", "orjson")),
+        "its floors need the fast extra (yaml-rs, jsonschema-rs, orjson)",
+    ),
     "bench_fleet.py": (shutil.which("etcd") is not None, "needs the etcd binary"),
     "bench_service.py": (
         find_spec("starlette") is not None and find_spec("uvicorn") is not None,

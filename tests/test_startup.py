@@ -229,8 +229,13 @@ def test_diff_and_load_stay_functions_whatever_is_imported_first(first: str) -> 
 def test_unknown_and_private_names_are_attribute_errors() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         hotconf.nope  # type: ignore[attr-defined]  # noqa: B018
-    _, found = imported_by("import hotconf\nresult = hasattr(hotconf, '_cli_service')")
-    assert found is False  # private modules are not loaded by attribute access
+    # hotconf/__main__.py is a real module with a private name: attribute access must not
+    # import it (nor any module outside the public table)
+    _, found = imported_by(
+        "import sys, hotconf\n"
+        "result = [hasattr(hotconf, '__main__'), 'hotconf.__main__' in sys.modules]"
+    )
+    assert found == [False, False]
 
 
 def test_version_is_the_installed_distributions() -> None:

@@ -1,7 +1,8 @@
 """What the ``hotconf`` commands share: exit codes, common options, schema loading.
 
-Kept apart from `hotconf.cli` so the command modules (`_cli_service`, `_cli_fleet`,
-`_cli_webhooks`) can import it without an import cycle through the ``cli`` group.
+Kept apart from the command group (`hotconf.cli.group`) so the command modules
+(`hotconf.cli.config`, ``service``, ``fleet``, ``webhooks``) can import it without an import
+cycle through the group.
 """
 
 from __future__ import annotations

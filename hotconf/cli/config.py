@@ -162,6 +162,7 @@ def explain_cmd(
     a default) and what it overrode; secret values are redacted. Exits 0 when KEY is set, 1
     when it is not or the config is invalid, 2 when it cannot run.
     """
+    from ..pipeline.evaluate import schemas_of
     from ..pipeline.impact import Classifier
     from ..pipeline.paths import split_dotted
     from ..pipeline.provenance import ABSENT
@@ -178,8 +179,7 @@ def explain_cmd(
         value = lookup(evaluation.data, path)
     except KeyError:
         value = ABSENT
-    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
-    sensitive = Classifier(schemas, secrets=evaluation.secrets).sensitive
+    sensitive = Classifier(schemas_of(schema, model), secrets=evaluation.secrets).sensitive
     explanation = evaluation.origin.explain(path, value=value, version=None, sensitive=sensitive)
     if fmt == "json":
         click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
@@ -482,10 +482,65 @@ def schema_group() -> None:
 def schema_export(schema: str, pointer: str | None) -> int:
     """Print the JSON Schema of SCHEMA: a typed model as module:Model (pydantic BaseModel,
     dataclass or TypedDict; its JSON Schema in validation mode, as hotconf uses it), or a
-    schema file (as JSON).
+    schema file (as JSON). With --pointer, the schema it points to, on its own: what its
+    references reach elsewhere in the file is copied under $defs.
 
     For CI, and for services in other languages that read the same config. Exits 0, or 2
     when the model does not import or has no JSON Schema.
     """
-    click.echo(json.dumps(dict(_schema(schema, pointer).document), indent=2, ensure_ascii=False))
+    found = _schema(schema, pointer)
+    click.echo(json.dumps(_standalone(found), indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+def _standalone(schema: Schema) -> dict[str, Any]:
+    """The document, or with a pointer the subschema it names as a document of its own: each
+    local ``$ref`` to a place outside it points to a copy of that place under ``$defs``."""
+    from urllib.parse import quote, unquote
+
+    from ..pipeline.paths import from_pointer, to_pointer
+    from ..pipeline.snapshot import thaw
+
+    document: dict[str, Any] = thaw(schema.document)
+    if schema.pointer is None:
+        return document
+    top = from_pointer(schema.pointer)
+    root: dict[str, Any] = thaw(schema.root)
+    defs: dict[str, Any] = dict(root.get("$defs") or {})
+    moved: dict[tuple[str, ...], str] = {}  # a place in the document -> its $ref in the output
+
+    def node_at(path: tuple[str, ...]) -> Any:
+        node: Any = document
+        for segment in path:
+            node = node[int(segment)] if isinstance(node, list) else node[segment]
+        return node
+
+    def target(ref: str) -> str:
+        path = from_pointer(unquote(ref))
+        if path[: len(top)] == top:  # inside the subschema itself
+            return "#" + quote(to_pointer(path[len(top) :]), safe="/~$")
+        if path not in moved:
+            name = path[-1] if path else "root"
+            while name in defs:
+                name += "_"
+            moved[path] = "#" + quote(to_pointer(("$defs", name)), safe="/~$")
+            defs[name] = None  # the name is taken before its content is rewritten (cycles)
+            defs[name] = rewrite(node_at(path))
+        return moved[path]
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: target(value)
+                if key == "$ref" and isinstance(value, str) and value.startswith("#/")
+                else rewrite(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [rewrite(value) for value in node]
+        return node
+
+    out: dict[str, Any] = rewrite(root)
+    if defs:
+        out["$defs"] = {**defs, **out.get("$defs", {})}
+    return out

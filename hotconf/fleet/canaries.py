@@ -180,7 +180,7 @@ class Canaries(FleetReader):
 
         A canary started with ``checks=`` is judged by them (``prometheus`` is needed then;
         each `Round` goes to ``on_round`` with the rule's word on it); any other by the
-        instances' outcomes and `hotconf.rollout.decide`.
+        instances' outcomes and `hotconf.live.canary.decide`.
 
         Returns:
             The rollout's final record (``state`` promoted or aborted, ``reason``).

@@ -13,7 +13,8 @@ Its parts: the reload worker (`hotconf.live.worker`), subscriptions
 (`hotconf.live.subscriptions`), canary rollouts (`hotconf.live.rollouts`, which use it
 only through the narrow `Host` interface that `hotconf.live.host.RolloutHost` implements) and
 per-request pins (`hotconf.live.pins`: ``live.pin()`` and ``live.pinned``, kept off
-``current``'s read path).
+``current``'s read path) and what it carries across a restart (`hotconf.live.startup`: the
+start-up sequence and the rollback pin).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Generic, Literal
 from ..errors import (
     ClosedError,
     HotconfError,
-    NoValidConfigError,
     Problem,
     SourceError,
     StoreError,
@@ -38,11 +38,12 @@ from ..errors import (
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
-from ..pipeline.evaluate import Evaluation, Validator, evaluate, validate
+from ..pipeline.evaluate import Evaluation, Validator, evaluate
 from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
 from ..pipeline.model import Model
 from ..pipeline.paths import Path, split_dotted
+from ..pipeline.pieces import ParseCache
 from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
@@ -53,6 +54,7 @@ from .canary import Signals
 from .host import RolloutHost, commit_rows
 from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
+from .startup import PIN, REJECTED_LOG, follow_pin, start_up
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
@@ -69,10 +71,6 @@ else:
 
 log = logging.getLogger("hotconf")
 
-# Log records about a rejection carry this, so a front end that prints each rejection itself
-# (``hotconf watch``) can leave them out of its log output.
-_REJECTED = {"hotconf_event": "rejected"}
-PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out
 SECRETS = "secret_paths"  # store meta key: every path a secret file has set (JSON)
 
 
@@ -99,8 +97,8 @@ class LiveConfig(Generic[ConfigT]):
 
     __slots__ = (
         "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
-        "_model", "_on_result", "_pinned", "_pins", "_rollouts", "_schema", "_secrets",
-        "_served", "_snapshot", "_source", "_source_checksum", "_stand_in", "_store",
+        "_model", "_on_result", "_parse_cache", "_pinned", "_pins", "_rollouts", "_schema",
+        "_secrets", "_served", "_snapshot", "_source", "_source_checksum", "_stand_in", "_store",
         "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
         "name", "webhooks",
     )  # fmt: skip
@@ -147,6 +145,7 @@ class LiveConfig(Generic[ConfigT]):
         self._served: deque[tuple[Any, Snapshot]] = deque(maxlen=4)  # model: (instance, snapshot)
         self._last_digest: str | None = None
         self._source_checksum: str | None = None
+        self._parse_cache = ParseCache()
         self._pinned = store.get_meta(PIN)
         # A source that stands in for one hotconf cannot read (the offline rollback's
         # last-known-good): what it holds says nothing of the real source, so it never
@@ -160,7 +159,7 @@ class LiveConfig(Generic[ConfigT]):
         try:
             if webhooks is not None:
                 webhooks._open(store)  # subscribers known before anything commits
-            self._start_up()
+            start_up(self)  # the last-known-good, then the source (invariant 7)
             if webhooks is not None:
                 webhooks._start()  # resumes deliveries a previous run left in the outbox
         except BaseException:
@@ -176,47 +175,6 @@ class LiveConfig(Generic[ConfigT]):
             )
             self._worker.start()
         source.start(self._poke)
-
-    # -- start-up (invariant 7) ---------------------------------------------------------
-
-    def _start_up(self) -> None:
-        stored = self._store.latest()
-        lkg_problems: tuple[Problem, ...] = ()
-        if stored is not None:
-            lkg_problems, instance = validate(
-                stored.data, self._schema, self._validators, model=self._model,
-                secrets=self._secrets,
-            )  # fmt: skip
-            if lkg_problems:
-                log.error(
-                    "hotconf: last-known-good v%d of %s fails the current schema; not serving it",
-                    stored.info.version,
-                    self.name,
-                )
-            else:
-                self._swap(Snapshot(stored.data, stored.info), instance)
-        result = self._run("start")
-        if result.status != "rejected":
-            return
-        if result.snapshot is None:
-            problems = result.problems + tuple(
-                Problem(f"last-known-good v{stored.info.version}: {p.message}", p.path, p.code)
-                for p in lkg_problems
-                if stored is not None
-            )
-            where = self._store.path.parent if self._store.path else "memory"
-            raise NoValidConfigError(
-                f"{self.name}: no valid config to serve: the source is rejected and there is "
-                f"no usable last-known-good (state: {where})",
-                problems,
-            )
-        self.degraded = True
-        log.warning(
-            "hotconf: %s is rejected; serving last-known-good v%d (degraded)",
-            self.name,
-            result.snapshot.version,
-            extra=_REJECTED,
-        )
 
     def _swap(self, snap: Snapshot, instance: Any) -> None:
         # Two reference assignments: each is atomic; `current` goes last, so a reader of
@@ -322,6 +280,7 @@ class LiveConfig(Generic[ConfigT]):
             old_checksum=a.checksum if a is not None else None,
             new_checksum=b.checksum,
             old_version=old,
+            defaults=self._defaults,  # as the version's change event said it (invariant 11)
             secrets=self._secrets,
         )
         return report.with_version(new)
@@ -453,9 +412,7 @@ class LiveConfig(Generic[ConfigT]):
             return None  # identical bytes: not even a candidate
         # With nothing served (the last-known-good failed the current checks) the source's
         # content is a candidate like any other, pinned or not.
-        known: set[str] = set()
-        if prev is not None:
-            known = {c for c in (prev.checksum, self._pinned) if c is not None}
+        pins = (self._pinned,) if prev is not None and self._pinned is not None else ()
         ev = evaluate(
             docs,
             schema=self._schema,
@@ -463,10 +420,12 @@ class LiveConfig(Generic[ConfigT]):
             validators=self._validators,
             apply_defaults=self._defaults,
             previous=prev,
-            known=known,
+            known=(prev.checksum, *pins) if prev is not None else (),
+            known_written=pins,  # a pin is of the content as written (or, from before, not)
             gate=None if force else self._gate,
             report_unparsed=False,
             secrets=self._secrets,
+            cache=self._parse_cache,
         )
         timings.update(ev.timings)
         if ev.load_error is not None:
@@ -475,14 +434,14 @@ class LiveConfig(Generic[ConfigT]):
             self._last_digest = digest
             raise ev.load_error
         self._last_digest = digest
-        csum = ev.checksum
-        assert csum is not None
+        csum, wsum = ev.checksum, ev.written_checksum
+        assert csum is not None and wsum is not None
         if ev.valid:
             evaluated = getattr(self._source, "evaluated", None)
             if evaluated is not None:
                 evaluated(docs, csum)  # a fleet source maps it to the version it delivered
-        if self._pinned is not None and csum != self._pinned and not self._stand_in:
-            self._unpin()  # the source changed since the rollback: it speaks again
+        if not self._stand_in:  # a stand-in for the source says nothing of the source
+            follow_pin(self, csum, wsum)  # a rollback's pin: cleared once the source changes
         if ev.verdict == "unchanged":
             assert prev is not None
             if csum == prev.checksum and ev.origin is not None:
@@ -491,7 +450,7 @@ class LiveConfig(Generic[ConfigT]):
                 prev._origin = ev.origin
             if csum != prev.checksum:
                 log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
-            self._source_checksum = csum
+            self._source_checksum = wsum
             self.degraded = False
             return ReloadResult("noop", prev, timings=timings)
         report = ev.report
@@ -501,7 +460,7 @@ class LiveConfig(Generic[ConfigT]):
                 self._last_digest = None
                 raise Deferred
             return self._reject(ev.problems, csum, report)
-        self._source_checksum = csum
+        self._source_checksum = wsum
         if ev.verdict == "noop":  # e.g. a set reordered: nothing a consumer can see
             self.degraded = False
             return ReloadResult("noop", prev, report=report, timings=timings)
@@ -540,13 +499,6 @@ class LiveConfig(Generic[ConfigT]):
         source was never read as valid, what is served.
         """
         return self._pinned or self._source_checksum or prev.checksum
-
-    def _unpin(self) -> None:
-        try:
-            self._store.set_meta(PIN, None)
-        except StoreError:
-            log.exception("hotconf: could not clear the rollback pin; clearing it in memory")
-        self._pinned = None
 
     def _commit(
         self,
@@ -657,7 +609,7 @@ class LiveConfig(Generic[ConfigT]):
             self.name,
             f"v{prev.version}" if prev else "nothing",
             "\n".join(f"  {p}" for p in problems),
-            extra=_REJECTED,
+            extra=REJECTED_LOG,
         )
         self._subscribers.notify(rejection)
         return ReloadResult("rejected", prev, rejection=rejection, report=report)
@@ -923,8 +875,7 @@ class LiveConfig(Generic[ConfigT]):
     def schemas(self) -> tuple[Schema, ...]:
         """The schemas that say what is secret, what needs a restart and what the defaults
         are: the JSON Schema and the model's, those that are given."""
-        model = self._model.schema if self._model is not None else None
-        return tuple(s for s in (self._schema, model) if s is not None)
+        return pipeline.schemas_of(self._schema, self._model)
 
     @property
     def source(self) -> Source:

@@ -83,7 +83,7 @@ def _plain_pattern(pattern: object) -> bool:
 def eligible(document: Mapping[str, Any], dialect: str, found: Survey | None = None) -> bool:
     """Does rs agree with jsonschema on everything this document can say?
 
-    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    ``found`` is the document's `hotconf.pipeline.refs.Survey`, when the caller has one.
     """
     if dialect not in _DIALECTS:
         return False
@@ -103,10 +103,12 @@ def build(
     dialect: str,
     checker: FormatChecker,
     found: Survey | None = None,
-) -> Callable[[Any], bool] | None:
-    """An ``is_valid(data)`` that may only say True when jsonschema would; None if unavailable.
+) -> Callable[[Any, bool | None], bool] | None:
+    """An ``is_valid(data, plain)`` that may only say True when jsonschema would; None if
+    unavailable. ``plain``: whether the data is plain (`_plain_data`), when the caller knows
+    (`hotconf.pipeline.share.Facts.plain`); ``None``: look.
 
-    ``found`` is the document's `hotconf._refs.Survey`, when the caller has one.
+    ``found`` is the document's `hotconf.pipeline.refs.Survey`, when the caller has one.
     """
     if os.environ.get("HOTCONF_FAST", "1") == "0" or not eligible(document, dialect, found):
         return None
@@ -132,8 +134,8 @@ def build(
         return None
     is_valid: Callable[[Any], bool] = validator.is_valid
 
-    def fast(data: Any) -> bool:
-        return _plain_data(data) and is_valid(data)
+    def fast(data: Any, plain: bool | None = None) -> bool:
+        return (_plain_data(data) if plain is None else plain) and is_valid(data)
 
     return fast
 

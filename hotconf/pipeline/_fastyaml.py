@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 VERSION = "0.1.6"  # the only yaml-rs release the equality tests vouch for
 _FAST_CHARS = "[]{}!&*%\\|>`@<\t\r"  # flow, tags, anchors, directives, escapes, block scalars
@@ -38,7 +38,12 @@ def _suitable(text: str) -> bool:
 
 
 Check = Callable[[dict[str, Any], Any], "str | None"]
-FastLoader = Callable[[str, Any], "dict[str, Any] | None"]
+
+
+class FastLoader(Protocol):
+    def __call__(
+        self, text: str, limits: Any, check: Check | None = ...
+    ) -> dict[str, Any] | None: ...
 
 
 def loader(check: Check) -> FastLoader | None:
@@ -48,8 +53,10 @@ def loader(check: Check) -> FastLoader | None:
         check: the reference loader's check of a result against the limits (None: fine).
 
     Returns:
-        ``fast(text, limits)``: yaml-rs's result where it provably equals the reference
-        loader's, else None (then the reference path runs).
+        ``fast(text, limits, check=check)``: yaml-rs's result where it provably equals the
+        reference loader's, else None (then the reference path runs). With ``check=None``
+        the caller checks the result against the limits and the rules itself, as ``check``
+        would (`hotconf.pipeline.pieces` does, in the walk it makes anyway).
     """
     try:
         import yaml_rs
@@ -58,13 +65,15 @@ def loader(check: Check) -> FastLoader | None:
     if getattr(yaml_rs, "__version__", "") != VERSION:
         return None
 
-    def fast(text: str, limits: Any) -> dict[str, Any] | None:
+    def fast(text: str, limits: Any, check: Check | None = check) -> dict[str, Any] | None:
         if not _suitable(text):
             return None
         try:
             data = yaml_rs.loads(text, parse_datetime=False)
         except Exception:
             return None
-        return data if type(data) is dict and data and check(data, limits) is None else None
+        if type(data) is not dict or not data:
+            return None
+        return data if check is None or check(data, limits) is None else None
 
     return fast

@@ -11,8 +11,10 @@ Where a value could match several ``anyOf``/``oneOf`` branches, only a branch th
 the value (by ``type``, ``const``, ``enum``, ``required`` and constant properties such as a
 discriminator) contributes defaults: defaults never come from a branch the value is not in.
 A ``default`` that fails its own subschema is not applied (``x: int = None`` in a model gives
-``{"type": "integer", "default": null}``): the config is validated as written, and what it
-falls back to must pass too. Nothing here validates or rejects; the input is never changed.
+``{"type": "integer", "default": null}``). A property a typed model also reads under other
+keys (``x-hotconf-aliases``) gets no default where one of them is given. Nothing here
+validates or rejects (`hotconf.pipeline.evaluate.validate` checks the effective config);
+the input is never changed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .paths import Path
+from .refs import item_schema, make_registry, property_schemas, subschemas, walk
 from .schema import Schema
 from .snapshot import thaw
 
@@ -59,13 +62,28 @@ def with_defaults(
     return data, frozenset(filled)
 
 
+def default_at(data: Any, path: Path, schemas: Iterable[Schema]) -> tuple[bool, Any]:
+    """The default `with_defaults` fills in at ``path`` where ``data`` leaves it out.
+
+    Args:
+        data: a config (plain or frozen), holding every ancestor of ``path``.
+        path: a property's path (its last segment a key).
+        schemas: the schemas, in the order `with_defaults` applies them.
+
+    Returns:
+        ``(True, default)``, or ``(False, None)`` when none would be filled in there.
+    """
+    for schema in schemas:
+        found = _defaults(schema).at(data, path)
+        if found is not _NONE:
+            return True, found
+    return False, None
+
+
 class Defaults:
     """The defaults of one schema, ready to fill candidates (see `with_defaults`)."""
 
     def __init__(self, schema: Schema) -> None:
-        # referencing and jsonschema are imported when a schema's defaults are first used
-        from .refs import make_registry, walk
-
         doc = schema.document
         openapi = schema.dialect.startswith("openapi")
         self.active = any(
@@ -92,6 +110,30 @@ class Defaults:
         result: dict[str, Any] = self._fill(data, [self._root], (), filled)
         return result
 
+    def at(self, data: Any, path: Path) -> Any:
+        """The default filled in at ``path`` of ``data`` if it were left out, or ``_NONE``;
+        the schema is walked as `fill` walks it (see `default_at`)."""
+        if not self.active or not path or not isinstance(path[-1], str):
+            return _NONE
+        entries, value = [self._root], data
+        for segment in path[:-1]:
+            nodes = self._expand(entries, value, 0)
+            if isinstance(segment, str) and isinstance(value, Mapping) and segment in value:
+                entries = [c for entry in nodes for c in self._property(entry, segment)]
+            elif isinstance(segment, int) and isinstance(value, list | tuple):
+                entries = [c for entry in nodes for c in self._item(entry, segment)]
+            else:
+                return _NONE
+            value = value[segment]
+        for node, resolver in self._expand(entries, value, 0):
+            properties = node.get("properties")
+            sub = properties.get(path[-1]) if isinstance(properties, Mapping) else None
+            if isinstance(sub, Mapping) and not _given(sub, value):
+                default = self._default(sub, resolver)
+                if default is not _NONE:
+                    return default
+        return _NONE
+
     # -- walking the data and the schema together ---------------------------------------
 
     def _fill(self, value: Any, entries: list[Entry], path: Path, filled: set[Path]) -> Any:
@@ -103,7 +145,7 @@ class Defaults:
                 if not isinstance(properties, Mapping):
                     continue
                 for key, sub in properties.items():
-                    if key in out or not isinstance(sub, Mapping):
+                    if key in out or not isinstance(sub, Mapping) or _given(sub, out):
                         continue
                     default = self._default(sub, resolver)
                     if default is not _NONE:
@@ -114,10 +156,12 @@ class Defaults:
             # Only keys whose subschema has a default somewhere below are worth a visit.
             if all(_named_only(node) for node, _ in nodes):
                 keys: Iterable[str] = dict.fromkeys(
-                    key
+                    name
                     for node, resolver in nodes
                     for key, sub in node.get("properties", {}).items()
-                    if key in out and self._below(sub, resolver)
+                    if isinstance(sub, Mapping) and self._below(sub, resolver)
+                    for name in (key, *_aliases(sub))
+                    if name in out
                 )
             else:
                 keys = list(out)
@@ -226,8 +270,6 @@ class Defaults:
         self._has[id(node)] = True
         found = "default" in node
         if not found:
-            from .refs import subschemas
-
             reached = [self._enter(sub, resolver) for _, sub in subschemas(node)]
             ref = node.get("$ref")
             if isinstance(ref, str):
@@ -254,27 +296,16 @@ class Defaults:
 
     def _property(self, entry: Entry, key: str) -> list[Entry]:
         node, resolver = entry
-        found: list[Any] = []
         properties = node.get("properties")
-        if isinstance(properties, Mapping) and key in properties:
-            found.append(properties[key])
-        patterns = node.get("patternProperties")
-        if isinstance(patterns, Mapping):
-            found += [sub for pattern, sub in patterns.items() if _search(pattern, key)]
-        extra = node.get("additionalProperties")
-        if not found and isinstance(extra, Mapping):
-            found.append(extra)
+        found: list[Any] = []
+        if isinstance(properties, Mapping) and key not in properties:  # read under an alias?
+            found = [s for s in properties.values() if key in _aliases(s)]
+        found = found or property_schemas(node, key)
         return [self._enter(sub, resolver) for sub in found if isinstance(sub, Mapping)]
 
     def _item(self, entry: Entry, index: int) -> list[Entry]:
         node, resolver = entry
-        prefix, items = node.get("prefixItems"), node.get("items")
-        if isinstance(prefix, list):
-            sub = prefix[index] if index < len(prefix) else items
-        elif isinstance(items, list):  # draft-07 and older: a tuple of item schemas
-            sub = items[index] if index < len(items) else node.get("additionalItems")
-        else:
-            sub = items
+        sub = item_schema(node, index)
         return [self._enter(sub, resolver)] if isinstance(sub, Mapping) else []
 
 
@@ -305,6 +336,19 @@ def _named_only(node: Mapping[str, Any]) -> bool:
     return not isinstance(node.get("additionalProperties"), Mapping) and not node.get(
         "patternProperties"
     )
+
+
+def _aliases(sub: Any) -> list[str]:
+    """The other keys a typed model reads this property from (``x-hotconf-aliases``, which
+    `hotconf.pipeline.model` writes into its JSON Schema)."""
+    names = sub.get("x-hotconf-aliases") if isinstance(sub, Mapping) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _given(sub: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
+    """Does ``value`` give this property under another of its keys? Then its default is not
+    filled in: the model reads the value given, and the snapshot holds one spelling."""
+    return any(name in value for name in _aliases(sub))
 
 
 def _list(node: Mapping[str, Any], keyword: str) -> list[Any]:
@@ -340,13 +384,4 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _search(pattern: str, key: str) -> bool:
-    import re
-
-    try:
-        return re.search(pattern, key) is not None
-    except re.error:  # pragma: no cover (the Schema's check rejects bad patterns first)
-        return False
-
-
-__all__ = ["Defaults", "with_defaults"]
+__all__ = ["Defaults", "default_at", "with_defaults"]

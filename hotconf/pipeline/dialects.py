@@ -84,7 +84,7 @@ def dialect(name: str) -> tuple[Any, Any, FormatChecker]:
     """``(validator class, referencing specification, format checker)`` of a dialect.
 
     Args:
-        name: a `hotconf.schema.Schema` dialect, e.g. ``json-schema-2020-12`` or
+        name: a `hotconf.pipeline.schema.Schema` dialect, e.g. ``json-schema-2020-12`` or
             ``openapi-3.1``.
     """
     if name == "openapi-3.0":

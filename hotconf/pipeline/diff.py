@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from . import encode
 from .levels import Level
 from .paths import Path, to_pointer
 from .snapshot import REDACTED, canonical_json
@@ -43,7 +44,7 @@ class Change:
         new: the value after (``None`` when removed; the default it falls back to when the
             defaults stage filled it in: `hotconf.pipeline.impact`).
         sensitive: the path holds a secret; `redacted` hides both values.
-        level: how much it matters (set by `hotconf.impact`).
+        level: how much it matters (set by `hotconf.pipeline.impact`).
         reason: why it has that level, for a human.
     """
 
@@ -97,6 +98,8 @@ def changes(
         The changes; empty when the two are semantically equal.
     """
     out: list[Change] = []
+    same = strict_equal()
+    set_lists = [0]  # how many set lists were compared (DeepDiff)
 
     def emit(path: Path, kind: ChangeKind, a: Any, b: Any) -> None:
         out.append(Change(path, kind, a, b, bool(sensitive and sensitive(path))))
@@ -105,6 +108,8 @@ def changes(
         if a is b:
             return
         if isinstance(a, Mapping) and isinstance(b, Mapping):
+            if same(a, b):
+                return
             for key, x in a.items():
                 if key in b:
                     walk((*path, key), x, b[key])
@@ -114,6 +119,8 @@ def changes(
                 if key not in a:
                     emit((*path, key), "key_added", None, y)
         elif _seq(a) and _seq(b):
+            if same(a, b):
+                return
             if is_set is not None and is_set(path):
                 walk_set(path, a, b)
             else:
@@ -125,11 +132,15 @@ def changes(
 
     def walk_list(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
         mark = len(out)
+        sets = set_lists[0]
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             walk((*path, i), x, y)
         if len(out) == mark and len(a) == len(b):
             return
-        if len(a) == len(b) and _same_items(a, b):
+        # A reordering moves two items at least, so one changed index is no reordering
+        # (unless a set list inside compared equal but canonically different).
+        moved = set_lists[0] != sets or len({c.path[len(path)] for c in out[mark:]}) > 1
+        if len(a) == len(b) and moved and _same_items(a, b):
             del out[mark:]
             emit(path, "list_reordered", a, b)
             return
@@ -141,6 +152,7 @@ def changes(
     def walk_set(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
         from deepdiff import DeepDiff
 
+        set_lists[0] += 1
         found = DeepDiff(
             list(a),
             list(b),
@@ -157,6 +169,37 @@ def changes(
 
     walk((), old, new)
     return tuple(out)
+
+
+def strict_equal() -> Callable[[Any, Any], bool]:
+    """A quick test that two subtrees are equal, types included (``1``, ``1.0``, ``true``
+    and ``0.0``/``-0.0`` differ), so the walk can skip them; it may say False for equal ones.
+
+    Two C-level steps: ``==`` (which takes ``1 == 1.0 == True``), then, only where that
+    holds, orjson's bytes of both, which tell those apart. Without orjson: always False
+    (the walk decides).
+    """
+    orjson = encode._fast()
+    if orjson is None:
+        return _never
+    dumps = orjson.dumps
+    option = orjson.OPT_SORT_KEYS
+
+    def same(a: Any, b: Any) -> bool:
+        if a != b:
+            return False
+        try:
+            return bool(
+                dumps(a, option=option, default=dict) == dumps(b, option=option, default=dict)
+            )
+        except (TypeError, orjson.JSONEncodeError):  # an int beyond 64 bits...
+            return False
+
+    return same
+
+
+def _never(a: Any, b: Any) -> bool:
+    return False
 
 
 def _index(item: Any) -> list[Any]:

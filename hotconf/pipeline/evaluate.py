@@ -2,10 +2,11 @@
 
 Raw documents (or data) → one candidate (parse each, deep-merge in order, place the values
 of environment variables and secret files: `hotconf.pipeline.assemble`) → the effective
-config (the schemas' defaults filled in) → canonical checksum → problems (schema and model on
-the candidate as written, then custom validators on the effective config) located at
-file:line (or at the variable or secret file that set the value) → impact report against the
-previous config → gate. Reloads, dry-run validation,
+config (the schemas' defaults filled in) → canonical checksum → problems (the schema on the
+candidate as written and on the effective config, the model on the effective config, which
+builds its instance, then custom validators on the effective config) located at file:line
+(or at the variable or secret file that set the value) → impact report against the previous
+config → gate. Reloads, dry-run validation,
 rollouts, fleet publish and rollback, and the CLI all go through it; what each then does
 with the verdict (commit, hold, refuse, print) is theirs. Nothing here has state or threads.
 """
@@ -18,10 +19,12 @@ import time
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
+from . import encode
 from .assemble import Assembled, Key, assemble, defines
 from .assemble import merge as merge
 from .defaults import with_defaults
@@ -30,15 +33,24 @@ from .levels import Level, LevelName
 from .load import locate
 from .model import Model
 from .paths import Path, covered, from_pointer, to_pointer
+from .pieces import ParseCache
 from .provenance import Origin
 from .schema import Schema, sensitive_name
-from .snapshot import canonical_json, freeze, thaw
+from .share import settle
+from .snapshot import Snapshot, canonical_json, freeze, thaw
 
 log = logging.getLogger("hotconf")
 
 Validator = Callable[[Mapping[str, Any]], Iterable[Problem | str] | None]
 """A custom check: takes the candidate (read-only), returns problems (or strings); none means
 it passes. An exception raised by a validator rejects the candidate."""
+
+
+def schemas_of(schema: Schema | None, model: Model[Any] | None) -> tuple[Schema, ...]:
+    """The schemas that say what is secret, what needs a restart and what the defaults are:
+    the JSON Schema, then the model's (those that are given)."""
+    found = (schema, model.schema if model is not None else None)
+    return tuple(s for s in found if s is not None)
 
 
 def check(
@@ -49,13 +61,16 @@ def check(
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
     secrets: Collection[tuple[str, ...]] = (),
+    plain: bool | None = None,
 ) -> tuple[Problem, ...]:
     """Validate a candidate: the schema and the model, then the custom validators.
 
     Returns:
         The problems; empty when the candidate passes.
     """
-    return validate(data, schema, validators, frozen=frozen, model=model, secrets=secrets)[0]
+    return validate(
+        data, schema, validators, frozen=frozen, model=model, secrets=secrets, plain=plain
+    )[0]
 
 
 def validate(
@@ -66,36 +81,51 @@ def validate(
     frozen: Mapping[str, Any] | None = None,
     model: Model[Any] | None = None,
     json_text: bytes | None = None,
+    written: Mapping[str, Any] | None = None,
+    defaulted: Collection[Path] = frozenset(),
     secrets: Collection[tuple[str, ...]] = (),
+    plain: bool | None = None,
 ) -> tuple[tuple[Problem, ...], Any]:
-    """Validate a candidate and build its typed value.
+    """Validate a config and build its typed value.
 
-    The schema (on the plain data jsonschema wants) and the model (pydantic, on the same data
-    as JSON) must both pass; then the custom validators run on ``frozen`` (the effective
+    ``data`` is the effective config, what is served: it must pass the schema, and the model
+    (pydantic, reading it as JSON) builds its instance from it, so reload, start-up and
+    rollback build it from the same input. The config as written (``written``, when the
+    defaults filled something in) must pass the schema too: a key it requires must be
+    written, default or not. Then the custom validators run on ``frozen`` (the effective
     config, frozen: a validator cannot change what gets committed).
 
     Args:
-        data: the candidate as written (plain data).
+        data: the effective config (plain data).
         json_text: ``data`` as JSON, if the caller has it (the model reads JSON).
+        written: the config as written, when it differs from ``data``.
+        defaulted: the paths of ``data`` the defaults filled in (problems there say so).
         secrets: paths whose values messages must not quote, whatever the schemas say
             (values a secret file set).
+        plain: what `hotconf.pipeline.share.Facts.plain` says of ``data``, if known (then
+            the schema's fast path need not look for itself).
 
     Returns:
-        The problems (empty when the candidate passes) and the model's instance (``None``
+        The problems (empty when the config passes) and the model's instance (``None``
         without a model, or when a problem was found).
     """
     problems: list[Problem] = []
     instance: Any = None
-    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
+    schemas = schemas_of(schema, model)
     if schema is not None:
-        found = schema.validate(data, secrets=secrets)
+        if written is None:
+            found = schema._validate(data, plain, secrets)
+        else:  # valid as written (``plain`` is of ``data``), and with what the defaults made?
+            found = schema._validate(written, None, secrets)
+            if not found:
+                found = _by_defaults(schema._validate(data, plain, secrets), defaulted, every=True)
         if model is not None and found:
             found = _hide(found, model.schema, schema)
         problems.extend(found)
     if model is not None:
         text = json_text if json_text is not None else canonical_json(data)
         instance, found = model.validate(data, text, _sensitive(schemas, secrets))
-        problems.extend(found)
+        problems.extend(_by_defaults(found, defaulted, every=False))
     if problems:
         return tuple(problems), None  # custom checks may assume a valid candidate
     validators = tuple(validators)
@@ -115,6 +145,30 @@ def validate(
             log.warning("hotconf: validator %s raised %s at\n%s", name, type(exc).__name__, where)
             problems.append(Problem(f"validator {name} raised {type(exc).__name__}", code="check"))
     return tuple(problems), None if problems else instance
+
+
+def _by_defaults(
+    problems: tuple[Problem, ...], defaulted: Collection[Path], *, every: bool
+) -> tuple[Problem, ...]:
+    """Problems the defaults made say so: one at (or inside) a value a default filled in
+    names it; with ``every`` (the config as written passed), each one lists the defaults."""
+    if not problems or not defaulted:
+        return problems
+    filled = sorted(to_pointer(path) for path in defaulted)
+    listed = ", ".join(filled[:3]) + (f" and {len(filled) - 3} more" if len(filled) > 3 else "")
+    out = []
+    for p in problems:
+        at = next((f for f in filled if p.path == f or p.path.startswith(f + "/")), None)
+        if at is not None:
+            p = Problem(f"{p.message} (the default filled in at {at})", *_where(p))
+        elif every:
+            p = Problem(f"{p.message} (with the defaults filled in: {listed})", *_where(p))
+        out.append(p)
+    return tuple(out)
+
+
+def _where(p: Problem) -> tuple[str, str, str | None, int | None]:
+    return p.path, p.code, p.source, p.line
 
 
 def _sensitive(
@@ -208,7 +262,8 @@ class Evaluation:
 
     Attributes:
         verdict: ``invalid`` (it does not parse, or has problems), ``unchanged`` (its
-            checksum is one of ``known``: nothing else was looked at), ``noop`` (valid, and
+            checksum is one of ``known``, or its ``written_checksum`` one of
+            ``known_written``: nothing else was looked at), ``noop`` (valid, and
             nothing a consumer can see changes), ``held`` (valid, but its impact is above
             the gate) or ``ok`` (valid, to be applied).
         data: the effective config as plain data: the candidate with its defaults filled in
@@ -223,6 +278,9 @@ class Evaluation:
         instance: the model's instance, built once here (``None`` without a model, or when
             the candidate is not valid or ``unchanged``).
         defaulted: the paths the defaults filled in.
+        written_checksum: the checksum of the candidate as written, before the defaults
+            (``checksum`` when they filled nothing in): it stays the same when a schema's
+            defaults change, so a rollback pins the source's content by it.
         secrets: the paths whose values are secret whatever the schemas say: those secret
             files set, and the ``secrets`` it was given.
         origin: the documents it was assembled from (what ``live.explain`` replays), when
@@ -244,6 +302,7 @@ class Evaluation:
     secrets: frozenset[tuple[str, ...]] = frozenset()
     origin: Origin | None = None
     ignored: tuple[str, ...] = ()
+    written_checksum: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -273,7 +332,7 @@ def effective(
     """
     if not apply_defaults:
         return data, frozenset()
-    schemas = [s for s in (schema, model.schema if model is not None else None) if s]
+    schemas = schemas_of(schema, model)
     return with_defaults(data, schemas) if schemas else (data, frozenset())
 
 
@@ -288,9 +347,11 @@ def evaluate(
     previous_checksum: str | None = None,
     previous_version: int | None = None,
     known: Collection[str] = (),
+    known_written: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
     secrets: Collection[tuple[str, ...]] = (),
+    cache: ParseCache | None = None,
 ) -> Evaluation:
     """Check one candidate: parse, fill defaults, hash, validate, assess against
     ``previous``, gate.
@@ -309,12 +370,16 @@ def evaluate(
         previous_version: ``previous``'s version, for the report.
         known: checksums that make the candidate ``unchanged`` at once (what is served,
             what a rollback pinned out); nothing is validated then.
+        known_written: checksums of configs as written that do the same (the source's
+            content a rollback pinned out, whatever defaults the schemas have now).
         gate: the highest level applied automatically; a valid candidate above it is
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
         secrets: paths to redact whatever the schemas say (besides those the candidate's
             secret files set): a LiveConfig passes every path a secret file ever set.
+        cache: the pieces of the source's last YAML document (`ParseCache`): only the
+            top-level keys whose text changed are parsed again. The result is the same.
 
     Returns:
         The `Evaluation`. Never raises for a bad candidate.
@@ -332,7 +397,7 @@ def evaluate(
         timings[stage] = now - mark
         mark = now
 
-    schemas = tuple(s for s in (schema, model.schema if model is not None else None) if s)
+    schemas = schemas_of(schema, model)
     if previous is not None and previous_checksum is None:
         previous_checksum = getattr(previous, "checksum", None)
         if not isinstance(previous_checksum, str):
@@ -342,12 +407,21 @@ def evaluate(
         previous_version = version if isinstance(version, int) else None
     docs: tuple[RawDocument, ...] = ()
     assembled: Assembled | None = None
+    loaded = None
     if isinstance(candidate, Mapping):
         written = thaw(candidate)
     else:
         docs = tuple(candidate)
+        one = docs[0] if len(docs) == 1 else None
+        if cache is not None and one is not None and one.key is None and one.format == "yaml":
+            loaded = cache.load(one.data, previous)
         try:
-            assembled = assemble(docs, schemas)
+            # one whole document: what `assemble` makes of it, from the pieces
+            assembled = (
+                Assembled(loaded.data, (None,), (), (), frozenset())
+                if loaded is not None
+                else assemble(docs, schemas)
+            )
             written = assembled.data
         except LoadError as exc:
             problems = exc.problems or (Problem(exc.message, code="syntax"),)
@@ -371,10 +445,27 @@ def evaluate(
     data, defaulted = effective(written, schema, model, apply_defaults=apply_defaults)
     if defaulted:
         lap("defaults")
-    canonical = canonical_json(data)
+    # One walk freezes the effective config, sharing what equals the previous snapshot, and
+    # collects what the hash and the schema's fast path need; pieces from the cache (when no
+    # default was filled in) skip even that.
+    plain: bool | None = None
+    if loaded is not None and data is written:
+        frozen, canonical, plain = loaded.frozen, loaded.canonical, loaded.plain
+    else:
+        # a Snapshot's values are frozen: they can be shared (not a caller's plain data)
+        root = MappingProxyType(previous) if isinstance(previous, Snapshot) else None
+        frozen, facts = settle(data, root)
+        lap("freeze")
+        plain = facts.plain  # of the effective config, which the schema validates
+        canonical = encode.dumps(data, floats=facts.floats if facts.plain else None)
     csum = hashlib.sha256(canonical).hexdigest()
+    wsum = csum  # the checksum of the config as written: what a rollback pins
+    if data is not written:
+        wsum = hashlib.sha256(
+            loaded.canonical if loaded is not None else canonical_json(written)
+        ).hexdigest()
     lap("hash")
-    if csum in known and not refused:
+    if (csum in known or wsum in known_written) and not refused:
         return Evaluation(
             "unchanged",
             data,
@@ -384,19 +475,22 @@ def evaluate(
             secrets=hidden,
             origin=origin,
             ignored=ignored,
+            written_checksum=wsum,
         )
-    frozen = freeze(data)
-    lap("freeze")
-    # The schema and the model judge the candidate as written; defaults are not inputs.
-    # (custom checks may assume that every layer was placed)
+    # The effective config must pass the schema and builds the model's instance; the config
+    # as written must pass the schema too. (custom checks may assume that every layer was
+    # placed)
     problems, instance = validate(
-        written,
+        data,
         schema,
         () if refused else validators,
         frozen=frozen,
         model=model,
-        json_text=canonical if data is written else None,
+        json_text=canonical,
+        written=None if data is written else written,
+        defaulted=defaulted,
         secrets=hidden,
+        plain=plain,
     )
     if problems and docs:
         problems = locate_problems(problems, docs, assembled.paths if assembled else None)
@@ -411,7 +505,7 @@ def evaluate(
         old_checksum=previous_checksum,
         new_checksum=csum,
         old_version=previous_version,
-        defaulted=defaulted,
+        defaults=apply_defaults,
         secrets=hidden,
     )
     lap("diff")
@@ -426,5 +520,5 @@ def evaluate(
         verdict = "ok"
     return Evaluation(
         verdict, data, frozen, canonical, csum, problems, report, None, timings, instance,
-        defaulted, hidden, origin, ignored,
+        defaulted, hidden, origin, ignored, wsum,
     )  # fmt: skip

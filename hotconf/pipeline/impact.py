@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import Problem
+from .defaults import default_at
 from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
@@ -77,8 +78,10 @@ class Classifier:
         schema: the schema of the new config, or several (a JSON Schema and a model's: a
             path is secret if either says so, an annotation counts where either has it);
             ``None``: structure and values only.
-        defaulted: paths of the new config that its defaults filled in (`hotconf.pipeline
-            .defaults`): a change there is a key taken out that falls back to its default.
+        new: the new config, an effective config (`hotconf.pipeline.defaults`): a change
+            to a value that is now the default its schema gives there falls back to it,
+            whether the key was taken out or written as its default (the same config, so
+            the same report). ``None``: defaults are not applied.
         secrets: paths that are secret whatever the schemas say (values a secret file set).
         problems: the new config's problems, when it is invalid. A change at a path that
             has one (at it, inside its new value, or a required key it removes) is
@@ -89,7 +92,7 @@ class Classifier:
     def __init__(
         self,
         schema: Schema | Sequence[Schema] | None,
-        defaulted: Collection[Path] = frozenset(),
+        new: Mapping[str, Any] | None = None,
         secrets: Collection[tuple[str, ...]] = (),
         problems: tuple[Problem, ...] = (),
     ) -> None:
@@ -97,7 +100,8 @@ class Classifier:
             () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
         )
         self.schema = self.schemas[0] if self.schemas else None
-        self.defaulted = defaulted
+        self._new = new
+        self._defaults: dict[Path, bool] = {}
         self.secrets = secrets
         self._problems: dict[str, list[Problem]] = {}
         self._inside: set[str] = set()  # every ancestor of a problem's path
@@ -127,11 +131,16 @@ class Classifier:
         value added, removed or replaced whole (``db`` added with a ``password`` in it)."""
         if change.sensitive:
             return change.redacted()
+        old, new = change.old, change.new
+        if not isinstance(old, Mapping | list | tuple) and not isinstance(
+            new, Mapping | list | tuple
+        ):
+            return change  # scalars at a path that is not secret: nothing inside to hide
         here = self.sensitive(change.path)
         return replace(
             change,
-            old=self._scrub(change.old, change.path, here),
-            new=self._scrub(change.new, change.path, here),
+            old=self._scrub(old, change.path, here),
+            new=self._scrub(new, change.path, here),
         )
 
     def _scrub(self, value: Any, path: Path, here: bool) -> Any:
@@ -175,10 +184,23 @@ class Classifier:
                 return value, path[:n]
         return None
 
-    def _fallback(self, path: Path) -> bool:
-        return bool(self.defaulted) and any(
-            path[:n] in self.defaulted for n in range(len(path) + 1)
-        )
+    def _fallback(self, change: Change) -> Path | None:
+        """Where the change falls back to a default: the change's path or the nearest
+        ancestor whose new value is the default its schema gives there (``None``: nowhere).
+        Decided on the new config alone, so two versions get the same report however
+        their configs were written (`LiveConfig.compare` and the change event agree)."""
+        if self._new is None or change.kind in ("key_removed", "item_removed"):
+            return None
+        path = change.path
+        for n in range(len(path), 0, -1):
+            at = path[:n]
+            known = self._defaults.get(at)
+            if known is None:
+                filled, default = default_at(self._new, at, self.schemas)
+                known = self._defaults[at] = filled and not changes(_at(self._new, at), default)
+            if known:
+                return at
+        return None
 
     def classify(self, change: Change) -> Change:
         claims = bool(self.schemas)
@@ -190,10 +212,11 @@ class Classifier:
                     change, level=Level.BREAKING, reason=f"invalid: {found[0].message}{more}"
                 )
             claims = claims and self._valid_here(change)
-        level, reason = self._base(change, claims)
-        if change.path in self.defaulted and change.old is not None:
-            # taken out of the config and filled by its default: a removal, with the value
-            # consumers now get as ``new``
+        fallback = self._fallback(change)
+        level, reason = self._base(change, fallback is not None, claims)
+        if fallback == change.path and change.old is not None:
+            # taken out of the config (or set to its default): for consumers a removal,
+            # with the value they now get as ``new``
             change = replace(change, kind="key_removed")
         marked = self._marked(change.path, "x-hotconf-impact")
         if marked is not None and marked[0] in LEVELS and level < marked[0]:
@@ -203,7 +226,8 @@ class Classifier:
         if reload is not None and reload[0] == "restart" and level < Level.RESTART:
             level = Level.RESTART
             reason = f"needs restart: x-hotconf-reload: restart; {reason}"
-        return replace(change, level=level, reason=reason)
+        c = change  # not dataclasses.replace: this runs once per change, and it is slow
+        return Change(c.path, c.kind, c.old, c.new, c.sensitive, level, reason)
 
     def _found(self, change: Change) -> list[Problem]:
         """The problems at the change's path: at it, inside the value it brings, or a
@@ -232,20 +256,29 @@ class Classifier:
         path = change.path
         return not any(to_pointer(path[:n]) in self._problems for n in range(len(path)))
 
-    def _base(self, change: Change, claims: bool) -> tuple[Level, str]:
-        """The level and reason from the change itself; ``claims``: the schema accepts the
-        new value there, so the reason may say so."""
+    def _shown(self, value: Any, change: Change) -> str:
+        """A value at the change's path (its new value, or the default there) as a reason
+        shows it: every secret in it redacted, as `hide_secrets` does to the values."""
+        if change.sensitive:
+            return REDACTED
+        return _show(self._scrub(value, change.path, False))
+
+    def _base(self, change: Change, fallback: bool, claims: bool) -> tuple[Level, str]:
+        """The level and reason from the change itself; ``fallback``: the value is now its
+        default; ``claims``: the schema accepts the new value there, so the reason may say
+        so."""
         kind, old, new = change.kind, change.old, change.new
-        if kind != "key_removed" and self._fallback(change.path):
-            shown = REDACTED if change.sensitive else _show(new)
+        if fallback:
+            shown = self._shown(new, change)
             if kind in ("key_added", "item_added"):
-                return Level.SAFE, f"not set; its default applies: {shown}"
-            return Level.RISKY, f"removed; consumers fall back to default {shown}"
+                return Level.SAFE, f"the default applies: {shown}"
+            reason = f"removed (or set to its default); consumers fall back to default {shown}"
+            return Level.RISKY, reason
         if kind == "key_removed":
             default = self._annotation(change.path, "default")
             if default is _MISSING:
                 return Level.RISKY, "removed; no default: consumers see it missing"
-            shown = REDACTED if change.sensitive else _show(default)
+            shown = self._shown(default, change)
             return Level.RISKY, f"removed; consumers fall back to default {shown}"
         if kind == "key_added":
             return Level.SAFE, "optional key added" if claims else "key added"
@@ -382,6 +415,12 @@ class ImpactReport:
         return "\n".join(lines).rstrip() + "\n"
 
 
+def _at(data: Any, path: Path) -> Any:
+    for segment in path:
+        data = data[segment]
+    return data
+
+
 def _values(c: Change) -> str:
     if c.kind == "list_reordered":
         return ""
@@ -405,17 +444,17 @@ def assess(
     old_checksum: str | None = None,
     new_checksum: str | None = None,
     old_version: int | None = None,
-    defaulted: Collection[Path] = frozenset(),
+    defaults: bool = False,
     secrets: Collection[tuple[str, ...]] = (),
 ) -> ImpactReport:
     """Diff ``old`` and ``new`` and classify every change (the live pipeline's stage).
 
     ``problems`` are the candidate's validation problems: any makes the report ``breaking``.
-    ``schema`` may be several (see `Classifier`); ``defaulted`` are the paths of ``new``
-    its defaults filled in; ``secrets`` are paths redacted whatever the schemas say (values a
-    secret file set).
+    ``schema`` may be several (see `Classifier`); ``defaults``: ``new`` is an effective
+    config (the schemas' defaults filled in), and changes to a default say so; ``secrets``
+    are paths redacted whatever the schemas say (values a secret file set).
     """
-    classifier = Classifier(schema, defaulted, secrets, problems)
+    classifier = Classifier(schema, new if defaults else None, secrets, problems)
     found = changes(
         old if old is not None else {},
         new,

@@ -215,7 +215,13 @@ def parse(
         line = data.count(b"\n", 0, exc.start) + 1
         msg = f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         _fail("encoding", msg, name, line)
-    text = text.removeprefix("\ufeff")
+    return parse_text(text.removeprefix("\ufeff"), format, name, limits)
+
+
+def parse_text(
+    text: str, format: str, name: str, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """`parse` for text already decoded (no byte-order mark): the same result, the same errors."""
     if format == "json":
         return _parse_json(text, name, limits)
     if format == "toml":
@@ -229,6 +235,15 @@ def parse(
         if result is not None:
             return result
     return _parse_yaml(text, name, limits)
+
+
+def fast_unchecked(text: str) -> dict[str, Any] | None:
+    """The yaml-rs fast path without `_check`: the caller must check the result as `_check`
+    does (depth, str keys, finite floats, ints Python can print, node count), and parse
+    with `parse_text` where it does not pass. None: the fast path declines this text."""
+    if _fast is None or os.environ.get("HOTCONF_FAST") == "0":
+        return None
+    return _fast(text, DEFAULT_LIMITS, None)
 
 
 def _parse_yaml(text: str, name: str, limits: Limits) -> dict[str, Any]:

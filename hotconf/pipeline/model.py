@@ -1,10 +1,12 @@
 """Typed configs: a pydantic model, a dataclass or a TypedDict as the contract.
 
 `Model` adapts a type through pydantic's ``TypeAdapter``: pydantic decides what is valid (lax
-by default, ``strict`` where the type says so) on the candidate as written, read as JSON (so a
-``tuple`` or ``datetime`` field takes what a config file can say), and builds the instance
-once per candidate; the type's JSON Schema in validation mode (a `Schema`) gives the impact
-report its levels, what is secret (``SecretStr``, ``SecretBytes``) and the defaults. Its errors
+by default, ``strict`` where the type says so) on the effective config (the candidate with
+its defaults filled in: what is served), read as JSON (so a ``tuple`` or ``datetime`` field
+takes what a config file can say), and builds the instance once per candidate; the type's
+JSON Schema in validation mode (a `Schema`) gives the impact report its levels, what is
+secret (``SecretStr``, ``SecretBytes``) and the defaults, and says under which other keys a
+field is read (``x-hotconf-aliases``), so that no default is filled in beside one given. Its errors
 become `Problem`s at JSON Pointer paths, located at file:line like schema problems, with no
 secret value in them.
 
@@ -15,6 +17,7 @@ never when hotconf is: plain-schema users and the command line do not pay for it
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import logging
 import re
@@ -32,6 +35,7 @@ from .schema import Schema
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
+    from pydantic.json_schema import GenerateJsonSchema
     from pydantic_core import ErrorDetails
 
 log = logging.getLogger("hotconf")
@@ -139,7 +143,7 @@ class Model(Generic[ConfigT]):
         _refuse_mutable(tp, set())
         try:
             self._adapter: TypeAdapter[ConfigT] = TypeAdapter(tp)
-            document = self._adapter.json_schema(mode="validation")
+            document = self._adapter.json_schema(mode="validation", schema_generator=_generator())
         except (PydanticUserError, PydanticUndefinedAnnotation) as exc:
             raise SchemaError(f"{self.name}: {_first_paragraph(exc)}") from exc
         self.schema = Schema.from_dict(_unmask(document), source=self.name)
@@ -238,6 +242,60 @@ def _hints(tp: Any) -> dict[str, Any]:
         return typing.get_type_hints(tp)
     except Exception:  # a forward reference only pydantic can resolve: pydantic checks it
         return {}
+
+
+@functools.cache
+def _generator() -> type[GenerateJsonSchema]:
+    """pydantic's JSON Schema generator, telling hotconf's defaults stage under which keys
+    pydantic reads each field (`_read_as`)."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class Generator(GenerateJsonSchema):
+        def _named_required_fields_schema(self, named_required_fields: Any) -> Any:
+            json_schema = super()._named_required_fields_schema(named_required_fields)
+            try:
+                _read_as(json_schema, named_required_fields, self)
+            except (AttributeError, KeyError, TypeError):  # a pydantic that works otherwise
+                log.debug("hotconf: no alias information from this pydantic", exc_info=True)
+            return json_schema
+
+    return Generator
+
+
+def _read_as(json_schema: dict[str, Any], fields: Any, generator: Any) -> None:
+    """Mark the properties pydantic also reads under other keys (``validation_alias=
+    AliasChoices("poolSize", "pool_size")``, ``populate_by_name``): ``x-hotconf-aliases``
+    lists them, and the defaults stage fills no default in where the config gives one. A
+    default pydantic may take from elsewhere (an ``AliasPath`` into another key, or a
+    property name it does not read) is dropped: filling it in would change what it reads."""
+    properties = json_schema.get("properties")
+    if not isinstance(properties, dict):
+        return
+    config = generator._config
+    by_alias = getattr(config, "validate_by_alias", True) is not False
+    by_name = bool(getattr(config, "validate_by_name", False)) or bool(
+        getattr(config, "populate_by_name", False)
+    )
+    for name, _, field in fields:
+        alias = field.get("validation_alias")
+        prop = generator._get_alias_name(field, name) if generator.by_alias else name
+        sub = properties.get(prop)
+        if alias is None or not isinstance(sub, dict):
+            continue  # read under its name only
+        names: set[str] = {name} if by_name else set()
+        elsewhere = False
+        # a name, one path (AliasPath: a list of keys), or a list of them (AliasChoices)
+        if isinstance(alias, str) or not all(isinstance(p, list) for p in alias):
+            alias = [[alias] if isinstance(alias, str) else alias]
+        for path in alias if by_alias else ():
+            if len(path) == 1 and isinstance(path[0], str):
+                names.add(path[0])
+            else:
+                elsewhere = True
+        if elsewhere or prop not in names:
+            sub.pop("default", None)
+        if others := sorted(names - {prop}):
+            sub["x-hotconf-aliases"] = others
 
 
 def _first_paragraph(exc: BaseException) -> str:
@@ -361,15 +419,26 @@ def is_model_path(text: str) -> bool:
 
 
 def import_model(text: str) -> Model[Any]:
-    """The `Model` named ``module:Model`` (the current directory importable).
+    """The `Model` named ``module:Model`` (the current directory importable while it is
+    imported and built; ``sys.path`` is as it was afterwards, so a file there cannot shadow
+    a module the process imports later).
 
     Raises:
         SchemaError: the module does not import (the message carries the import error),
             has no such attribute, or it cannot be used as a model.
     """
-    module_name, _, attr = text.partition(":")
-    if "" not in sys.path and str(FilePath.cwd()) not in sys.path:
+    added = "" not in sys.path and str(FilePath.cwd()) not in sys.path
+    if added:
         sys.path.insert(0, "")
+    try:
+        return _import_model(text)
+    finally:
+        if added and "" in sys.path:
+            sys.path.remove("")
+
+
+def _import_model(text: str) -> Model[Any]:
+    module_name, _, attr = text.partition(":")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # anything the import raises: it is the user's code

@@ -111,8 +111,8 @@ closed_handlers: Mapping[str, Callable[[str], Any]] = _ClosedHandlers()
 
 @dataclass(slots=True)
 class Survey:
-    """What one pass over a schema document found: the facts `hotconf.schema` and
-    `hotconf._fastpath` check, gathered once instead of a walk per check.
+    """What one pass over a schema document found: the facts `hotconf.pipeline.schema` and
+    `hotconf.pipeline._fastpath` check, gathered once instead of a walk per check.
 
     Attributes:
         refs: the nodes `walk` yields that hold a ``$ref``, ``$dynamicRef`` or
@@ -570,18 +570,20 @@ class Annotator:
         node, resolver = entry
         found: list[Any] = []
         if isinstance(segment, str):
-            found += _properties(node, segment)
+            found += property_schemas(node, segment)
         index = segment if isinstance(segment, int) else None
         if isinstance(segment, str) and segment.isdigit():
             index = int(segment)
         if index is not None:
-            found.append(_item(node, index))
+            found.append(item_schema(node, index))
         for child in found:
             if isinstance(child, Mapping):
                 yield self.enter(child, resolver)
 
 
-def _properties(node: Mapping[str, Any], key: str) -> list[Any]:
+def property_schemas(node: Mapping[str, Any], key: str) -> list[Any]:
+    """The subschemas of ``node`` that apply to its property ``key``: the one in
+    ``properties``, those of matching ``patternProperties``, else ``additionalProperties``."""
     found: list[Any] = []
     properties = node.get("properties")
     if isinstance(properties, Mapping) and key in properties:
@@ -595,7 +597,9 @@ def _properties(node: Mapping[str, Any], key: str) -> list[Any]:
     return found
 
 
-def _item(node: Mapping[str, Any], index: int) -> Any:
+def item_schema(node: Mapping[str, Any], index: int) -> Any:
+    """The subschema of ``node`` for its list item at ``index`` (``prefixItems``, ``items``,
+    or draft-07's tuple ``items`` and ``additionalItems``), or ``None``."""
     prefix = node.get("prefixItems")
     items = node.get("items")
     if isinstance(prefix, list):

@@ -45,7 +45,7 @@ MAX_PROBLEMS = 100
 MAX_DEPTH = 128  # steps into a schema document (a file is held to 64 by the loader already)
 
 # $schema URI (without a trailing "#") -> dialect; jsonschema's classes for each are looked up
-# when a schema is built (`hotconf._jsonschema`): importing this module imports neither.
+# when a schema is built (`hotconf.pipeline.dialects`): importing this module imports neither.
 _DIALECTS: dict[str, str] = {
     "https://json-schema.org/draft/2020-12/schema": "json-schema-2020-12",
     "https://json-schema.org/draft/2019-09/schema": "json-schema-2019-09",
@@ -365,7 +365,13 @@ class Schema:
             >>> Schema.from_dict({"required": ["db"]}).validate({})[0].message
             "'db' is a required property"
         """
-        if self._fast is not None and self._fast(data):
+        return self._validate(data, None, secrets)
+
+    def _validate(
+        self, data: Any, plain: bool | None, secrets: Collection[tuple[str, ...]] = ()
+    ) -> tuple[Problem, ...]:
+        """`validate`; ``plain``: whether ``data`` is plain for the fast path, when known."""
+        if self._fast is not None and self._fast(data, plain):
             return ()
         from .dialects import best_match
 
@@ -645,7 +651,7 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
         cls.META_SCHEMA, registry=refusing_registry(), format_checker=cls.FORMAT_CHECKER
     )
     if all(meta.is_valid(stub) for stub in node_stubs(doc)):
-        return  # every node is valid, so the document is (hotconf._schemadoc)
+        return  # every node is valid, so the document is (`hotconf.pipeline.schemadoc`)
     error = best_match(meta.iter_errors(doc))
     if error is not None:
         message = cap(error.message)

@@ -1,17 +1,17 @@
-"""A schema document as `hotconf.schema.Schema` takes it in: a private copy in plain JSON types,
-and the meta-schema check done one schema node at a time.
+"""A schema document as `hotconf.pipeline.schema.Schema` takes it in: a private copy in plain
+JSON types, and the meta-schema check done one schema node at a time.
 
 The check by nodes rests on how the meta-schemas of JSON Schema draft-04 to 2020-12 are built:
-at every place where a schema holds subschemas (`hotconf._refs.ONE`, ``MANY``, ``NAMED``) the
-meta-schema either applies itself (``$ref: "#"``, ``$recursiveRef``, ``$dynamicRef: "#meta"``,
-or a choice that includes itself) and checks nothing else about those subschemas, or says
-nothing about the keyword at all; no rule of a meta-schema ties those keywords to others
-(tests/pipeline/test_schema_startup.py reads the bundled meta-schemas to hold them to that). So a
-document is valid when each of its schema nodes is valid with its subschemas left out: the
-single ones and the named ones dropped (but the names of ``patternProperties``, which must be
-regexes), the lists of them kept at their length with ``{}`` in their place. Generated schemas
-repeat the same nodes, and equal nodes are checked once. It only ever says "valid": on any
-doubt the caller checks the whole document, which also words the error.
+at every place where a schema holds subschemas (`hotconf.pipeline.refs.ONE`, ``MANY``,
+``NAMED``) the meta-schema either applies itself (``$ref: "#"``, ``$recursiveRef``,
+``$dynamicRef: "#meta"``, or a choice that includes itself) and checks nothing else about those
+subschemas, or says nothing about the keyword at all; no rule of a meta-schema ties those
+keywords to others (tests/pipeline/test_schema_startup.py reads the bundled meta-schemas to hold
+them to that). So a document is valid when each of its schema nodes is valid with its subschemas
+left out: the single ones and the named ones dropped (but the names of ``patternProperties``,
+which must be regexes), the lists of them kept at their length with ``{}`` in their place.
+Generated schemas repeat the same nodes, and equal nodes are checked once. It only ever says
+"valid": on any doubt the caller checks the whole document, which also words the error.
 """
 
 from __future__ import annotations

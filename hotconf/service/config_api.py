@@ -10,6 +10,8 @@ secret.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import secrets as secrets_module
@@ -23,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import VersionNotFoundError
+from ..pipeline.encode import key_json
 from ..pipeline.paths import Path, split_dotted
-from ..pipeline.snapshot import Snapshot, VersionInfo, redact
+from ..pipeline.snapshot import REDACTED, Snapshot, VersionInfo, redact
 from .http import (
     JSON,
     ApiError,
@@ -58,33 +61,100 @@ class Prepared(Response):
         self.raw_headers = list(raw_headers)  # a copy: middleware may add to it
 
 
+Encoded = tuple[bytes, list[tuple[bytes, bytes]]]
+"""A response body and its encoded headers."""
+
+
 class Bodies:
     """Encoded config responses per (version, with secrets or not), a few versions deep.
 
     A hot ``GET /v1/config``, and a thousand long-polls released by one change, encode each
-    version once. Snapshots never change, so an entry is never stale.
+    version once. Snapshots never change, so an entry is never stale. A new version is
+    encoded off the event loop (a large config takes a while, and readers of other things
+    must not wait for it), one top-level key at a time: a key whose frozen value is the very
+    object the previous version held (`hotconf.pipeline.share` shares what did not change)
+    reuses its bytes, so the cost follows the change. The bytes equal ``dumps`` of the
+    (redacted) snapshot, the reference.
     """
 
     def __init__(self, size: int = 8) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[int, str, bool], tuple[bytes, list[tuple[bytes, bytes]]]]
-        self._cache = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str, bool], Encoded] = OrderedDict()
+        self._pending: dict[tuple[int, str, bool], asyncio.Future[Encoded]] = {}
+        # per `secrets`: top-level key -> (the frozen value, its encoded member) of the last
+        # version encoded
+        self._parts: dict[bool, dict[str, tuple[Any, bytes]]] = {}
 
-    def response(
+    async def response(
         self, snap: Snapshot, secrets: bool, sensitive: Callable[[], Callable[[Path], bool]]
     ) -> Response:
         key = (snap.version, snap.checksum, secrets)
         found = self._cache.get(key)
         if found is None:
-            body = dumps(snap if secrets else redact(snap, sensitive()))
-            encoded = Response(body, headers=_headers(snap, secrets), media_type=JSON)
-            found = (body, encoded.raw_headers)
-            with self._lock:
-                self._cache[key] = found
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
-        return Prepared(*found)
+            pending = self._pending.get(key)
+            if pending is None:  # the first reader of this version encodes it for all
+                loop = asyncio.get_running_loop()
+                pending = loop.run_in_executor(None, self._encode, key, snap, secrets, sensitive)
+                self._pending[key] = pending
+                pending.add_done_callback(lambda _: self._pending.pop(key, None))
+            found = await asyncio.shield(pending)
+        body, headers = found
+        return Prepared(body, headers)
+
+    def _encode(
+        self,
+        key: tuple[int, str, bool],
+        snap: Snapshot,
+        secrets: bool,
+        sensitive: Callable[[], Callable[[Path], bool]],
+    ) -> Encoded:
+        body = self._body(snap, secrets, sensitive())
+        encoded = Response(body, headers=_headers(snap, secrets), media_type=JSON)
+        found = (body, encoded.raw_headers)
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return found
+
+    def _body(self, snap: Snapshot, secrets: bool, sensitive: Callable[[Path], bool]) -> bytes:
+        if not secrets and sensitive(()):
+            return dumps(REDACTED)
+        with self._lock:
+            before = self._parts.get(secrets, {})
+        parts: dict[str, tuple[Any, bytes]] = {}
+        for k, value in snap.items():
+            hit = before.get(k)
+            if hit is not None and hit[0] is value:
+                parts[k] = hit
+                continue
+            shown = value if secrets else redact(value, sensitive, (k,))
+            parts[k] = (value, key_json(k) + b":" + dumps(shown))
+        with self._lock:
+            self._parts[secrets] = parts
+        return b"{" + b",".join(part for _, part in parts.values()) + b"}"
+
+
+class Values:
+    """Encoded ``GET /v1/config/{key}`` responses per (version, secrets, key), bounded.
+
+    Keys come from callers, so at most `size` are kept (least recently used out).
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[int, str, bool, str], Encoded] = OrderedDict()
+
+    def get(self, snap: Snapshot, secrets: bool, key: str) -> Encoded | None:
+        return self._cache.get((snap.version, snap.checksum, secrets, key))
+
+    def put(self, snap: Snapshot, secrets: bool, key: str, found: Encoded) -> None:
+        with self._lock:
+            self._cache[(snap.version, snap.checksum, secrets, key)] = found
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
 
 
 # A checksum covers the secrets too: with everything else in a redacted body, a short secret
@@ -92,15 +162,22 @@ class Bodies:
 _TAG_KEY = secrets_module.token_bytes(32)
 
 
+@functools.lru_cache(maxsize=64)
 def public_checksum(checksum: str, secrets: bool) -> str:
-    """The checksum as a caller may see it: itself with secrets, else a keyed fingerprint."""
+    """The checksum as a caller may see it: itself with secrets, else a keyed fingerprint
+    (computed once per version: a few versions are kept)."""
     if secrets:
         return checksum
     return hmac.new(_TAG_KEY, checksum.encode(), hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
+def _tag(checksum: str, secrets: bool) -> str:
+    return f'"{public_checksum(checksum, secrets)}"'
+
+
 def _etag(snap: Snapshot, secrets: bool) -> str:
-    return f'"{public_checksum(snap.checksum, secrets)}"'
+    return _tag(snap.checksum, secrets)
 
 
 def _info(info: VersionInfo, secrets: bool) -> dict[str, Any]:
@@ -133,6 +210,7 @@ class ConfigApi:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.bodies = Bodies()
+        self.values = Values()
 
     def _sensitive(self) -> Callable[[Path], bool]:
         return self.service.live.is_sensitive
@@ -175,36 +253,46 @@ class ConfigApi:
         condition = request.headers.get("if-none-match")
         if condition is not None and etag_matches(condition, _etag(snap, secrets)):
             return _not_modified(snap, secrets)
-        return self.bodies.response(snap, secrets, self._sensitive)
+        return await self.bodies.response(snap, secrets, self._sensitive)
 
     async def config_key(self, request: Request) -> Response:
         """``GET /v1/config/{dotted.key}[?version=N | ?explain=1]``: one value, or where it
         came from (which layer set it, what it overrode; secret values always redacted)."""
         key: str = request.path_params["key"]
         secrets = self.service.auth.sees_secrets(request)
-        explain = request.query_params.get("explain")
-        if explain is not None:
-            if explain not in ("1", "true"):
-                raise bad_request(f"explain= takes 1 or true, not {explain!r}")
-            if "version" in request.query_params:
-                raise bad_request("explain=1 explains the version served now; not with version=")
-            live = self.service.live
-            snap = live.current
-            explanation = await run_in_threadpool(live.explain, key, snap)
-            return json_response(explanation.to_dict(), headers=_headers(snap, False))
-        snap = await self._snapshot(int_param(request.query_params, "version", minimum=1))
+        if not request.scope["query_string"]:  # the hot path: the version served now
+            snap = self.service.live.snapshot()
+        else:
+            explain = request.query_params.get("explain")
+            if explain is not None:
+                if explain not in ("1", "true"):
+                    raise bad_request(f"explain= takes 1 or true, not {explain!r}")
+                if "version" in request.query_params:
+                    raise bad_request(
+                        "explain=1 explains the version served now; not with version="
+                    )
+                live = self.service.live
+                snap = live.current
+                explanation = await run_in_threadpool(live.explain, key, snap)
+                return json_response(explanation.to_dict(), headers=_headers(snap, False))
+            snap = await self._snapshot(int_param(request.query_params, "version", minimum=1))
         if etag_matches(request.headers.get("if-none-match"), _etag(snap, secrets)):
             return _not_modified(snap, secrets)
-        try:
-            value = snap.lookup(key)
-        except KeyError:
-            raise ApiError(
-                404, "key-not-found", "No such key", f"no key {key!r} in v{snap.version}"
-            ) from None
-        if not secrets:
-            value = redact(value, self._sensitive(), split_dotted(key))
-        body = {"key": key, "version": snap.version, "value": value}
-        return json_response(body, headers=_headers(snap, secrets))
+        found = self.values.get(snap, secrets, key)
+        if found is None:
+            try:
+                value = snap.lookup(key)
+            except KeyError:
+                raise ApiError(
+                    404, "key-not-found", "No such key", f"no key {key!r} in v{snap.version}"
+                ) from None
+            if not secrets:
+                value = redact(value, self._sensitive(), split_dotted(key))
+            body = {"key": key, "version": snap.version, "value": value}
+            encoded = json_response(body, headers=_headers(snap, secrets))
+            found = (bytes(encoded.body), encoded.raw_headers)
+            self.values.put(snap, secrets, key, found)
+        return Prepared(*found)
 
     async def versions(self, request: Request) -> Response:
         """``GET /v1/versions[?limit=N]``: the history, newest first (metadata only)."""

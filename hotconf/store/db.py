@@ -206,6 +206,24 @@ class Database:
                         self._db.execute("ROLLBACK")
                 raise StoreError(f"state database {self.path}: {exc}") from exc
 
+    def insert(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        """Run one write statement as a transaction of its own (one call into SQLite: no
+        BEGIN, no COMMIT), durable when it returns.
+
+        Returns:
+            The row id of the row it inserted (the last one, for an INSERT), 0 when it
+            inserted none.
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        with self._lock:
+            try:
+                cursor = self._db.execute(sql, args)
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+            return (cursor.lastrowid or 0) if cursor.rowcount > 0 else 0
+
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """Run one read and return its rows.
 

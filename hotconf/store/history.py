@@ -102,6 +102,35 @@ class Store:
         metadata; they go into `outbox` in the same transaction (invariant 3), and so do
         the ``meta`` keys (``None`` deletes one).
         """
+        values = (
+            checksum,
+            created_at.isoformat(),
+            source,
+            status,
+            rolled_back_from,
+            restores,
+            data.decode("utf-8"),
+        )
+
+        def made(number: int) -> VersionInfo:
+            return VersionInfo(
+                version=number,
+                checksum=checksum,
+                created_at=created_at,
+                source=source,
+                status=status,
+                rolled_back_from=rolled_back_from,
+                restores=restores,
+            )
+
+        if version is None and outbox is None and not meta:
+            # One statement, its own transaction: one call into SQLite (each call gives up
+            # the GIL, and a busy application thread may keep it a whole switch interval).
+            # It inserts nothing when a served_version is kept (it must be cleared in the
+            # same transaction: below); else the number is the row id of the new row.
+            number = self._db.insert(_INSERT_VERSION, (*values, SERVED))
+            if number:
+                return made(number)
         with self._db.transaction() as db:
             last = db.execute("SELECT max(version) FROM versions").fetchone()[0] or 0
             number = last + 1 if version is None else version
@@ -113,29 +142,8 @@ class Store:
             if row is not None and row["checksum"] == checksum:
                 info = _info(row)  # served again, as it was stored
             else:
-                info = VersionInfo(
-                    version=number,
-                    checksum=checksum,
-                    created_at=created_at,
-                    source=source,
-                    status=status,
-                    rolled_back_from=rolled_back_from,
-                    restores=restores,
-                )
-                db.execute(
-                    "INSERT OR REPLACE INTO versions (version, checksum, created_at, source,"
-                    " status, rolled_back_from, restores, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        info.version,
-                        checksum,
-                        created_at.isoformat(),
-                        source,
-                        status,
-                        rolled_back_from,
-                        restores,
-                        data.decode("utf-8"),
-                    ),
-                )
+                info = made(number)
+                db.execute(_REPLACE_VERSION, (number, *values))
             _write_meta(db, SERVED, str(number) if number < last else None)
             if outbox is not None:
                 insert_rows(db, outbox(info))
@@ -187,17 +195,18 @@ class Store:
     def record_rejection(self, rejection: Rejection, outbox: Sequence[OutboxRow] = ()) -> None:
         """Keep a rejection (its problems are already redacted), and the webhook deliveries
         announcing it, in one transaction."""
+        values = (
+            rejection.at.isoformat(),
+            rejection.source,
+            rejection.checksum,
+            json.dumps([p.to_dict() for p in rejection.problems]),
+        )
+        if not outbox:
+            self._db.insert(_INSERT_REJECTION, values)  # one statement, one call
+            return
         with self._db.transaction() as db:
             insert_rows(db, outbox)
-            db.execute(
-                "INSERT INTO rejections (at, source, checksum, problems) VALUES (?, ?, ?, ?)",
-                (
-                    rejection.at.isoformat(),
-                    rejection.source,
-                    rejection.checksum,
-                    json.dumps([p.to_dict() for p in rejection.problems]),
-                ),
-            )
+            db.execute(_INSERT_REJECTION, values)
 
     def rejections(self, limit: int = 50) -> list[Rejection]:
         """Recorded rejections, newest first."""
@@ -218,8 +227,10 @@ class Store:
 
     def set_meta(self, key: str, value: str | None) -> None:
         """Set (or with ``None`` delete) one metadata key."""
-        with self._db.transaction() as db:
-            _write_meta(db, key, value)
+        if value is None:
+            self._db.insert("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self._db.insert(_UPSERT_META, (key, value))
 
     def probe(self) -> str | None:
         """Can a write begin? ``None`` when it can, else why not (for health checks)."""
@@ -230,12 +241,28 @@ class Store:
         self._db.close()
 
 
+_REPLACE_VERSION = (
+    "INSERT OR REPLACE INTO versions (version, checksum, created_at, source, status,"
+    " rolled_back_from, restores, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The next number is computed in the statement, and whether a served_version is kept is
+# checked by it, so one statement does it all, atomically, even with another process
+# writing the same database.
+_INSERT_VERSION = (
+    "INSERT INTO versions (version, checksum, created_at, source, status, rolled_back_from,"
+    " restores, data) SELECT n, ?, ?, ?, ?, ?, ?, ?"
+    " FROM (SELECT coalesce(max(version), 0) + 1 AS n FROM versions)"
+    " WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = ?)"
+)
+_INSERT_REJECTION = "INSERT INTO rejections (at, source, checksum, problems) VALUES (?, ?, ?, ?)"
+_UPSERT_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?)"
+    " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
+
+
 def _write_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
     if value is None:
         db.execute("DELETE FROM meta WHERE key = ?", (key,))
     else:
-        db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        db.execute(_UPSERT_META, (key, value))

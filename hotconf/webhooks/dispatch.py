@@ -183,6 +183,10 @@ class Dispatcher:
         self._ssl = await self._db(httpx.create_ssl_context)  # loads CA certificates once
         self._loop = loop
         self._ready.set()
+        # The first request would import httpx's transport stack (httpcore, h11, anyio:
+        # ~0.2-0.3 s): do it now, off the loop and off the store thread (on the DNS pool, the
+        # loop's default executor), not between a commit and its first delivery.
+        loop.run_in_executor(None, _warm_up)
         writer = asyncio.create_task(self._writer())
         scanner = asyncio.create_task(self._scanner())
         await self._stop_event.wait()
@@ -483,6 +487,19 @@ class Dispatcher:
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
+
+
+def _warm_up() -> None:
+    """Import what the first delivery needs (httpx imports its transport stack lazily)."""
+    try:
+        import anyio._backends._asyncio  # noqa: F401
+        import h11  # noqa: F401
+        import httpcore._async.connection_pool
+        import httpcore._backends.anyio  # noqa: F401
+
+        "localhost".encode("idna")  # the idna codec: the first host name lookup loads it
+    except Exception:  # a different httpx stack: the first delivery imports what it needs
+        log.debug("hotconf: webhook warm-up skipped", exc_info=True)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> bool:

@@ -203,6 +203,53 @@ def test_schema_export_and_schema_diff_of_models(
     assert main(["schema-diff", models("AppConfig"), models("Narrower"), "--mode", "rollback"]) == 0
 
 
+def test_importing_a_model_leaves_sys_path_as_it_was(models: Callable[[str], str]) -> None:
+    before = list(sys.path)
+    assert import_model(models("AppConfig")).type.__name__ == "AppConfig"
+    # the working directory is importable only while the model is imported: a file there
+    # (a json.py, a yaml.py) never shadows a module the process imports later
+    assert sys.path == before
+
+
+def test_schema_export_with_a_pointer_prints_that_schema_on_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        tmp_path / "openapi.yaml",
+        "openapi: 3.1.0\n"
+        "info: {title: t, version: '1'}\n"
+        "paths: {}\n"
+        "components:\n"
+        "  schemas:\n"
+        "    App:\n"
+        "      type: object\n"
+        "      properties:\n"
+        "        port: {type: integer, default: 8080}\n"
+        "        db: {$ref: '#/components/schemas/DB'}\n"
+        "        again: {$ref: '#/components/schemas/App/properties/port'}\n"
+        "    DB:\n"
+        "      type: object\n"
+        "      properties:\n"
+        "        host: {type: string}\n"
+        "        replica: {$ref: '#/components/schemas/DB'}\n",
+    )
+    pointer = "#/components/schemas/App"
+    assert main(["schema", "export", str(tmp_path / "openapi.yaml"), "--pointer", pointer]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert "openapi" not in exported and "components" not in exported
+    assert exported["properties"]["port"] == {"type": "integer", "default": 8080}
+    assert exported["properties"]["db"] == {"$ref": "#/$defs/DB"}
+    assert exported["properties"]["again"] == {"$ref": "#/properties/port"}
+    assert exported["$defs"]["DB"]["properties"]["replica"] == {"$ref": "#/$defs/DB"}
+    # a schema document of its own: its references resolve, and it validates as App does
+    standalone = hotconf.Schema.from_dict(exported)
+    bad = {"port": "x", "db": {"replica": {"host": 1}}, "again": "y"}
+    assert [p.path for p in standalone.validate(bad)] == [
+        p.path for p in hotconf.Schema.from_file(tmp_path / "openapi.yaml", pointer).validate(bad)
+    ]
+    assert len(standalone.validate(bad)) == 3
+
+
 def _run(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "hotconf", *args],

@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -247,6 +248,52 @@ def test_rollback_survives_restart_until_the_source_changes(tmp_path: Path) -> N
         assert live.current["db"]["host"] == "c" and live.version == 4
 
 
+def test_a_rollback_holds_when_a_schema_adds_a_default(tmp_path: Path) -> None:
+    # The pin is of the source's content as written: a default the schema adds later (so a
+    # new effective config, a new checksum) does not let the content it keeps out back in.
+    state = tmp_path / "state"
+    plain: dict[str, Any] = {"type": "object", "properties": {"pool": {"type": "integer"}}}
+    batch = {"type": "object", "properties": {**plain["properties"], "batch": {"default": 50}}}
+    more = {"type": "object", "properties": {**batch["properties"], "mode": {"default": "x"}}}
+    live, source = memory_live({"pool": 1}, schema=plain, state_dir=state)
+    with live:
+        source.set({"pool": 999})
+        live.rollback(to=1)
+    for schema in (batch, more):
+        with memory_live({"pool": 999}, schema=schema, state_dir=state)[0] as live:
+            assert (live.version, live.get("pool")) == (3, 1)
+    live, source = memory_live({"pool": 999}, schema=more, state_dir=state)
+    with live:
+        source.set({"pool": 2})  # the source changed: it speaks again
+        assert (live.version, live.current) == (4, {"pool": 2, "batch": 50, "mode": "x"})
+
+
+def test_a_pin_of_the_effective_config_still_holds_and_is_rewritten(tmp_path: Path) -> None:
+    # Before, a pin was the checksum of the source's effective config (an offline rollback
+    # still pins the last-known-good's). It keeps the content out as before, and becomes the
+    # checksum of the content as written at the next read, which later defaults do not move.
+    state = tmp_path / "state"
+    batch = {
+        "type": "object",
+        "properties": {"pool": {"type": "integer"}, "batch": {"default": 50}},
+    }
+    more = {"type": "object", "properties": {**batch["properties"], "mode": {"default": "x"}}}
+    live, source = memory_live({"pool": 1}, schema=batch, state_dir=state)
+    with live:
+        source.set({"pool": 999})
+        live.rollback(to=1)
+    store = Store.open(state)
+    store.set_meta("pinned_checksum", checksum({"pool": 999, "batch": 50}))  # the old kind
+    store.close()
+    with memory_live({"pool": 999}, schema=batch, state_dir=state)[0] as live:
+        assert (live.version, live.get("pool")) == (3, 1)
+    store = Store.open(state)
+    assert store.get_meta("pinned_checksum") == checksum({"pool": 999})
+    store.close()
+    with memory_live({"pool": 999}, schema=more, state_dir=state)[0] as live:
+        assert (live.version, live.get("pool")) == (3, 1)
+
+
 def test_a_pinned_source_is_served_when_the_last_known_good_fails_the_new_schema(
     tmp_path: Path,
 ) -> None:
@@ -295,6 +342,43 @@ def test_lkg_that_the_new_schema_refuses_is_not_served(tmp_path: Path) -> None:
     with pytest.raises(hotconf.NoValidConfigError) as info:
         memory_live({"db": {"host": "x"}}, schema=strict, state_dir=state)
     assert any("last-known-good v1" in p.message for p in info.value.problems)
+
+
+TLS = {
+    "type": "object",
+    "properties": {
+        "tls": {"type": "boolean", "default": True},
+        "cert": {"type": "string"},
+        "port": {"type": "integer"},
+    },
+    "if": {"properties": {"tls": {"const": True}}, "required": ["tls"]},
+    "then": {"required": ["cert"]},
+}
+
+
+def test_a_config_its_defaults_make_invalid_is_rejected(tmp_path: Path) -> None:
+    # Valid as written, but not once tls defaults to true: what would be served fails the
+    # schema, so it is not served (and a last-known-good or a rollback target always passes).
+    state = tmp_path / "state"
+    with pytest.raises(hotconf.NoValidConfigError) as caught:
+        memory_live({"port": 1}, schema=TLS, state_dir=state)
+    [problem] = caught.value.problems
+    assert (problem.message, problem.code) == (
+        "'cert' is a required property (with the defaults filled in: /tls)",
+        "required",
+    )
+    assert hotconf.diff({}, {"port": 1}, TLS).level == "breaking"
+    live, source = memory_live({"port": 1, "tls": False}, schema=TLS, state_dir=state)
+    with live:
+        source.set({"port": 2})
+        assert live.last_rejection is not None and live.version == 1
+        source.set({"port": 2, "cert": "c.pem"})
+        assert live.version == 2
+        assert live.current == {"port": 2, "cert": "c.pem", "tls": True}
+        assert live.schema is not None and not live.schema.validate(dict(live.current))
+        assert live.rollback(1).status == "applied"
+    with memory_live("port: [\n", schema=TLS, state_dir=state)[0] as live:
+        assert live.degraded and live.current == {"port": 1, "tls": False}
 
 
 def test_same_content_at_restart_makes_no_version(tmp_path: Path) -> None:

@@ -32,6 +32,35 @@ def test_secrets_inside_added_removed_or_replaced_values_are_redacted() -> None:
         assert hotconf.REDACTED in text
 
 
+def test_a_held_change_never_shows_a_secret_its_default_holds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "conn": {
+                "type": ["object", "string"],
+                "default": {"user": "u", "token": "tok-default-123"},
+            }
+        },
+    }
+    source = MemorySource({"conn": "plain"})
+    with (
+        caplog.at_level(logging.DEBUG, logger="hotconf"),
+        hotconf.watch(source, schema, state_dir=tmp_path / "s", gate="safe") as live,
+    ):
+        events: list[Any] = []
+        live.subscribe(events.append, rejections=True)
+        source.set({})  # /conn falls back to its default: risky, held at the gate
+        rejection = live.last_rejection
+        assert rejection is not None and live.version == 1
+        [problem] = rejection.problems
+        assert problem.code == "gate" and "/conn" in problem.message
+        assert '"token": "<redacted>"' in problem.message
+        shown = repr(rejection) + repr(live.rejections(5)) + repr(events) + caplog.text
+    assert "tok-default-123" not in shown
+
+
 def test_a_huge_number_is_classified_not_crashed() -> None:
     report = hotconf.diff({"n": 1}, {"n": 10**400})
     assert report.changes[0].reason == "changed by 10x or more"

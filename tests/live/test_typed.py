@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 import hotconf
 from hotconf.testing import EventRecorder, MemorySource
@@ -104,8 +104,37 @@ def test_a_key_written_as_its_default_makes_no_version_and_no_event() -> None:
         assert live.version == 3
         [change] = events.changes[-1].report.changes
         assert (change.pointer, change.kind, change.new) == ("/mode", "key_removed", "safe")
-        assert change.reason == 'removed; consumers fall back to default "safe"'
+        assert change.reason == (
+            'removed (or set to its default); consumers fall back to default "safe"'
+        )
         assert live.current.mode == "safe"
+
+
+def test_a_version_has_one_report_however_its_config_was_written() -> None:
+    # The change event, LiveConfig.compare (the HTTP diff, the console) and a dry run give
+    # one report per pair of versions; a key taken out and a key set to its default are the
+    # same config, so they get the same report too.
+    schema = {"type": "object", "properties": {"batch": {"type": "integer", "default": 50}}}
+    reports: list[dict[str, Any]] = []
+    for spelling in ({}, {"batch": 50}):
+        source = MemorySource({"batch": 20})
+        with hotconf.watch(source, schema, state_dir=None) as live:
+            events = EventRecorder()
+            live.subscribe(events)
+            dry_run = live.validate(spelling).to_dict()
+            source.set(spelling)
+            event = events.changes[-1].report.to_dict()
+            assert event == live.compare(1, 2).to_dict()
+            assert {**dry_run, "new": event["new"]} == event
+            reports.append(event)
+    assert reports[0] == reports[1]
+    [change] = reports[0]["changes"]
+    assert (change["kind"], change["level"], change["old"], change["new"]) == (
+        "key_removed",
+        "risky",
+        20,
+        50,
+    )
 
 
 def test_a_plain_schemas_defaults_are_served_too() -> None:
@@ -141,6 +170,65 @@ def test_schema_and_model_together_both_must_pass() -> None:
         source.set({"name": "fine"})
         assert live.current.name == "fine" and live.version == 2
         assert {s.source for s in live.schemas} == {None, "tests.models:AppConfig"}
+
+
+class Pool(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    pool_size: int = Field(10, alias="poolSize")
+
+
+class Aliased(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    pool_size: int = Field(10, validation_alias=AliasChoices("poolSize", "pool_size"))
+    db: Pool = Pool()
+
+
+def test_every_path_builds_the_instance_from_the_same_config(tmp_path: Path) -> None:
+    # The JSON Schema names the field poolSize; the file says pool_size. Reload, start-up
+    # (the last-known-good), rollback and a restart all give the value the file says.
+    state = tmp_path / "state"
+
+    def watch(text: str) -> tuple[hotconf.LiveConfig[Aliased], MemorySource]:
+        source = MemorySource(text)
+        return hotconf.watch(source, model=Aliased, state_dir=state), source
+
+    live, source = watch("pool_size: 20\ndb: {pool_size: 3}\n")
+    with live:
+        assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
+        # one spelling in the snapshot: no default filled in under the other name
+        assert live.snapshot() == {"pool_size": 20, "db": {"pool_size": 3}}
+        source.set("pool_size: 30\n")
+        assert (live.version, live.current.pool_size, live.current.db.pool_size) == (2, 30, 10)
+        live.rollback(1)
+        assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
+    with watch("pool_size: 30\n")[0] as live:  # a restart: the last-known-good, the source
+        assert (live.version, live.current.pool_size, live.current.db.pool_size) == (3, 20, 3)
+    with watch("pool_size: [\n")[0] as live:  # the last-known-good alone
+        assert live.degraded and live.version == 3
+        assert (live.current.pool_size, live.current.db.pool_size) == (20, 3)
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    batch_size: int = Field(10, le=1000)
+
+
+def test_with_a_schema_too_the_instance_is_the_served_config() -> None:
+    schema = {"type": "object", "properties": {"batch_size": {"type": "integer", "default": 50}}}
+    source = MemorySource({})
+    with hotconf.watch(source, schema, model=Batch, state_dir=None) as live:
+        # the schema's default comes first, and the model builds its instance from it
+        assert live.current.batch_size == live.get("batch_size") == 50
+        source.set({"batch_size": 50})
+        assert live.version == 1  # written as its default: the same config
+        source.set({"batch_size": 10})
+        assert (live.version, live.current.batch_size, live.get("batch_size")) == (2, 10, 10)
+    too_big = {"type": "object", "properties": {"batch_size": {"default": 5000}}}
+    with pytest.raises(hotconf.NoValidConfigError) as caught:
+        hotconf.watch(MemorySource({}), too_big, model=Batch, state_dir=None)
+    [problem] = caught.value.problems
+    assert problem.path == "/batch_size"
+    assert problem.message.endswith("(the default filled in at /batch_size)")
 
 
 def test_secrets_of_the_model_never_leave(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict
 
 import hotconf
 from hotconf.cli import main
@@ -267,15 +268,49 @@ def test_form_only_edits_are_none(old: bytes, new: bytes) -> None:
     assert report.idempotent and report.level == "none" and report.changes == ()
 
 
+class Server(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    host: str
+    password: str
+
+
+class Servers(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    servers: tuple[Server, ...] = (Server(host="h", password="dev-pw-default"),)  # noqa: S106
+
+
+CONN = {
+    "type": "object",
+    "properties": {
+        "conn": {"type": ["object", "string"], "default": {"user": "u", "token": "tok-default-1"}}
+    },
+}
+
+
 def test_secrets_never_appear_in_any_rendering() -> None:
     old = {"db": {"password": "old-secret-1", "dsn": "pg://u:old-secret-2@h", "pool": 2}}
     new = {"db": {"password": "new-secret-1", "dsn": "pg://u:new-secret-2@h", "pool": 3}}
     report = report_of(old, new)
     assert {c.pointer for c in report.changes if c.sensitive} == {"/db/password", "/db/dsn"}
-    text = report.to_json() + report.to_text(color=True) + report.to_markdown() + repr(report)
-    for secret in ("old-secret-1", "new-secret-1", "old-secret-2", "new-secret-2"):
-        assert secret not in text
-    assert hotconf.REDACTED in text
+    reports = [report]
+    # a default that falls back in (or that a removed key falls back to) holds a secret: the
+    # reason shows it as the values do
+    for apply_defaults in (True, False):
+        reports += [
+            hotconf.diff({"servers": []}, {}, model=Servers, apply_defaults=apply_defaults),
+            hotconf.diff({"conn": "plain"}, {}, CONN, apply_defaults=apply_defaults),
+            hotconf.diff({"conn": {"other": 1}}, {}, CONN, apply_defaults=apply_defaults),
+        ]
+    for report in reports:
+        assert report.changes
+        text = report.to_json() + report.to_text(color=True) + report.to_markdown() + repr(report)
+        for secret in ("old-secret-1", "new-secret-1", "old-secret-2", "new-secret-2"):
+            assert secret not in text
+        assert "dev-pw-default" not in text and "tok-default-1" not in text, text
+        assert hotconf.REDACTED in text
+    # the reasons still say what consumers get
+    assert '"password": "<redacted>"' in reports[1].changes[0].reason
+    assert '"token": "<redacted>"' in reports[2].changes[0].reason
 
 
 def test_renderings() -> None:

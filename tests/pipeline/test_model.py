@@ -10,7 +10,16 @@ import typing
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretBytes,
+    SecretStr,
+    field_validator,
+)
 
 import hotconf
 from hotconf.pipeline.evaluate import evaluate
@@ -219,8 +228,28 @@ def test_a_key_written_as_its_default_is_the_same_config() -> None:
     )
     assert (change.level, change.reason) == (
         "risky",
-        'removed; consumers fall back to default "safe"',
+        'removed (or set to its default); consumers fall back to default "safe"',
     )
+
+
+class ReadUnderOtherKeys(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    pool_size: int = Field(10, validation_alias=AliasChoices("poolSize", "pool_size"))
+    first: int = Field(3, validation_alias=AliasPath("hosts", 0))
+    hosts: tuple[int, ...] = ()
+
+
+def test_a_default_is_never_filled_in_where_the_model_reads_another_key() -> None:
+    properties = hotconf.Schema.from_model(ReadUnderOtherKeys).document["properties"]
+    assert properties["poolSize"]["x-hotconf-aliases"] == ["pool_size"]
+    assert "default" not in properties["first"]  # pydantic reads it from /hosts/0
+    ev = run("pool_size: 20\nhosts: [7]\n", ReadUnderOtherKeys)
+    assert ev.verdict == "ok", ev.problems
+    assert ev.data == {"pool_size": 20, "hosts": [7]}
+    assert (ev.instance.pool_size, ev.instance.first) == (20, 7)
+    ev = run("{}", ReadUnderOtherKeys)
+    assert ev.data == {"poolSize": 10, "hosts": []}
+    assert (ev.instance.pool_size, ev.instance.first) == (10, 3)
 
 
 def test_apply_defaults_false_keeps_the_config_as_written() -> None:

@@ -129,11 +129,12 @@ def file_probe(tmp_path: Path) -> Iterator[FileProbe]:
                 stop.wait(0.002)
                 continue
             try:  # the first time, give the reader a document instead of leaving it hanging
-                if not opened:
+                first = not opened
+                opened.append(True)  # before the close: the reader sees EOF only after it
+                if first:
                     os.write(fd, b'{"type": "string"}')
             finally:
                 os.close(fd)
-            opened.append(True)
 
     thread = threading.Thread(target=watch, name="test-file-probe")
     thread.start()

@@ -247,6 +247,9 @@ def test_secret_file_values_are_redacted_everywhere(
         live.reload()
         (app / "secrets" / "db__dsn").write_text("x" * 101)  # too long: rejected
         live.reload()
+        wait_for(  # subscribers are called on their own thread
+            lambda: events.changes and events.rejections, what="the change and the rejection"
+        )
         explained = live.explain("db.dsn")
         shown = [
             str(events.changes[-1].report.to_dict()),

@@ -104,3 +104,62 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(hotconf.StoreError, match="newer"):
         Store.open(tmp_path)
+
+
+def test_versions_written_in_one_statement_number_on_across_connections(tmp_path: Path) -> None:
+    import threading
+
+    stores = [Store.open(tmp_path), Store.open(tmp_path)]  # two connections, one database
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def write(store: Store, n: int) -> None:
+        for i in range(n):
+            info = store.append(
+                data=b'{"i":%d}' % i, checksum=f"c{i}", source="t", created_at=datetime.now(UTC)
+            )
+            with lock:
+                got.append(info.version)
+
+    threads = [threading.Thread(target=write, args=(s, 20)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(1, 41))  # every number once, none skipped
+    history = stores[0].history()
+    assert [v.version for v in history] == list(range(40, 0, -1))
+    latest = stores[1].latest()
+    assert latest is not None and latest.info.version == 40
+    stores[0].set_meta("k", "v")
+    assert stores[1].get_meta("k") == "v"
+    stores[1].set_meta("k", None)
+    assert stores[0].get_meta("k") is None
+    for s in stores:
+        s.close()
+
+
+def test_a_local_version_after_a_served_one_clears_it_across_connections(tmp_path: Path) -> None:
+    fleet, local = Store.open(tmp_path), Store.open(tmp_path)  # two connections, one database
+
+    def append(store: Store, data: bytes, checksum: str, version: int | None = None) -> int:
+        info = store.append(
+            data=data, checksum=checksum, source="t", created_at=datetime.now(UTC), version=version
+        )
+        return info.version
+
+    assert append(fleet, b'{"v":1}', "c1", version=1) == 1
+    assert append(fleet, b'{"v":2}', "c2", version=2) == 2
+    assert append(fleet, b'{"v":1}', "c1", version=1) == 1  # back to the stable version
+    assert local.get_meta("served_version") == "1"
+    latest = local.latest()
+    assert latest is not None and latest.info.version == 1 and latest.data == {"v": 1}
+    # The next local version is number 3, is served, and the kept number is gone.
+    assert append(local, b'{"v":3}', "c3") == 3
+    assert fleet.get_meta("served_version") is None
+    latest = fleet.latest()
+    assert latest is not None and latest.info.version == 3 and latest.data == {"v": 3}
+    assert append(local, b'{"v":4}', "c4") == 4  # and the one after, in one statement
+    assert [v.version for v in fleet.history()] == [4, 3, 2, 1]
+    for s in (fleet, local):
+        s.close()
