@@ -27,6 +27,13 @@ FIGURES: dict[str, list[str]] = {
     ],
     "bench_diff.py": [rf"^\s*200\s+{NUMBER}ms\s+{NUMBER}ms\s+{NUMBER}ms\s+{NUMBER}ms\s+{RATIO}"],
     "bench_fleet.py": [rf"^\| 2 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|"],
+    "bench_history.py": [
+        rf"^\| whole rows \(before\) \| {NUMBER} MB \| {NUMBER} MB \| {RATIO} \|  \|$",
+        rf"^\| hotconf \| {NUMBER} MB \| {NUMBER} MB \| {RATIO} \| <= 3x (met|MISSED) \|$",
+        rf"^\| 1000 \| v11 \(last-known-good\) \| {NUMBER} ms \| {NUMBER} ms \| {RATIO} \|$",
+        rf"^\| 1000 \| v\d+ \(worst: \d+ deltas\) \| {NUMBER} ms \| {NUMBER} ms \| {RATIO} \|$",
+        rf"^\| 1000 \| {NUMBER} ms \| {NUMBER} ms \| {RATIO} \|$",
+    ],
     "bench_latency.py": [
         rf"^{mode}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+[-+]{NUMBER}\s+(ok|MISSED)"
         for mode in ("inplace", "atomic", "k8s", r"inplace \+busy")

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -88,6 +88,26 @@ webhooks_option = click.option(
     metavar="FILE",
     help="Webhook subscribers (YAML/JSON, hot-reloaded); see docs/webhooks.md.",
 )
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def retention_options(command: F) -> F:
+    """``--keep-versions`` and ``--keep-days``: `hotconf.watch`'s retention, for commands that
+    run one (they pass ``keep_versions`` and ``keep_days`` on)."""
+    command = click.option(
+        "--keep-days",
+        type=click.FloatRange(min=0),
+        metavar="D",
+        help="After each commit, prune what is older than D days (see docs/retention.md).",
+    )(command)
+    return click.option(
+        "--keep-versions",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="After each commit, prune the history to the newest N versions.",
+    )(command)
+
+
 format_option = click.option(
     "--format",
     "fmt",

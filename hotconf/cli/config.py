@@ -32,6 +32,7 @@ from .common import (
     layers,
     no_state_option,
     pointer_option,
+    retention_options,
     schema_option,
     webhooks_option,
 )
@@ -370,6 +371,7 @@ def _warnings_to_stderr() -> Callable[[], None]:
     help="Where history and the last-known-good are kept [default: .hotconf next to CONFIG].",
 )
 @no_state_option
+@retention_options
 @webhooks_option
 @gate_option
 @layer_options
@@ -390,6 +392,8 @@ def watch_cmd(
     pointer: str | None,
     state_dir: str | None,
     no_state: bool,
+    keep_versions: int | None,
+    keep_days: float | None,
     webhooks: str | None,
     gate: str,
     defaults: str | None,
@@ -416,6 +420,7 @@ def watch_cmd(
         raise click.UsageError("--state-dir and --no-state exclude each other")
     schema, model = _contract(schema_path, pointer)
     kwargs: dict[str, Any] = {"gate": gate, **layers(defaults, secrets_dir, env_prefix)}
+    kwargs.update(keep_versions=keep_versions, keep_days=keep_days)
     if model is not None:
         kwargs["model"] = model.type
     if no_state:

@@ -47,6 +47,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "history_cmd",
         "List versions, newest first (* marks the one served), from a server or a state dir.",
     ),
+    "prune": (
+        "state",
+        "prune_cmd",
+        "Drop old versions, rejections and final webhook deliveries from CONFIG's state.",
+    ),
     "publish": (
         "fleet",
         "publish_cmd",

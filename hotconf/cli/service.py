@@ -41,6 +41,7 @@ from .common import (
     layers,
     no_state_option,
     pointer_option,
+    retention_options,
     schema_option,
     webhooks_option,
 )
@@ -158,6 +159,7 @@ def watch_etcd(
 )
 @click.option("--state-dir", metavar="DIR", help="History and last-known-good [.hotconf/].")
 @no_state_option
+@retention_options
 @webhooks_option
 @gate_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -188,6 +190,8 @@ def serve_cmd(
     labels: tuple[str, ...],
     state_dir: str | None,
     no_state: bool,
+    keep_versions: int | None,
+    keep_days: float | None,
     webhooks: str | None,
     gate: str,
     host: str,
@@ -231,7 +235,12 @@ def serve_cmd(
     if fleet_name is not None and layered:
         raise click.UsageError("--defaults, --secrets-dir and --env-prefix go with CONFIG")
     schema, model = _contract(schema_path, pointer)
-    kwargs: dict[str, Any] = {"poll_interval": poll or None, "gate": gate}
+    kwargs: dict[str, Any] = {
+        "poll_interval": poll or None,
+        "gate": gate,
+        "keep_versions": keep_versions,
+        "keep_days": keep_days,
+    }
     if webhooks is not None:
         kwargs["webhooks"] = webhooks
     if model is not None:
@@ -391,6 +400,7 @@ def history_cmd(
     if fleet_name is not None:
         assert etcd_url is not None
         return _fleet_history(etcd_url, fleet_name, prefix, limit, fmt)
+    pruned: list[tuple[int, int]] = []
     if url is not None:
         from . import remote  # httpx: imported when a server is asked
 
@@ -405,15 +415,22 @@ def history_cmd(
         store = Store(_state_dir(config, state_dir) / DB_NAME)
         try:
             versions = [v.to_dict() for v in store.history(limit)]
+            pruned = store.pruned()
         finally:
             store.close()
         current = versions[0]["version"] if versions else None
     if fmt == "json":
-        click.echo(json.dumps({"current": current, "versions": versions}, indent=2))
+        out: dict[str, Any] = {"current": current, "versions": versions}
+        if url is None:
+            out["pruned"] = [list(span) for span in pruned]
+        click.echo(json.dumps(out, indent=2))
     elif not versions:
         click.echo("no versions yet")
     for info in versions if fmt == "text" else ():
         click.echo(_history_line(info, current))
+    if pruned and fmt == "text":
+        gone = ", ".join(f"v{a}" if a == b else f"v{a}-v{b}" for a, b in pruned)
+        click.echo(f"pruned (no longer in the history): {gone}")
     return EXIT_OK
 
 

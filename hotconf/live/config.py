@@ -48,13 +48,13 @@ from ..pipeline.provenance import Explanation, explain, secret_paths, secret_pat
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
 from ..sources import RawDocument, Source
-from ..store.history import Store
+from ..store.history import PIN, Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
 from .host import RolloutHost, commit_rows
 from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
-from .startup import PIN, REJECTED_LOG, follow_pin, start_up
+from .startup import REJECTED_LOG, follow_pin, start_up
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
@@ -547,7 +547,7 @@ class LiveConfig(Generic[ConfigT]):
         mark = time.perf_counter()
         try:
             info = self._store.append(
-                data=ev.canonical,
+                data=ev.frozen,
                 checksum=ev.checksum,
                 source=source,
                 created_at=self._clock(),

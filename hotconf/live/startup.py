@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NoValidConfigError, Problem, StoreError
 from ..pipeline.evaluate import validate
 from ..pipeline.snapshot import Snapshot
+from ..store.history import PIN
 
 if TYPE_CHECKING:
     from .config import LiveConfig
 
 log = logging.getLogger("hotconf")
 
-PIN = "pinned_checksum"  # store meta key: the source content a rollback keeps out, as written
+# PIN (store meta key): the source content a rollback keeps out, as written; retention reads
+# it too, to keep the versions it refers to
 # Log records about a rejection carry this, so a front end that prints each rejection itself
 # (``hotconf watch``) can leave them out of its log output.
 REJECTED_LOG = {"hotconf_event": "rejected"}

@@ -17,7 +17,7 @@ from ..pipeline.snapshot import Snapshot
 from ..sources import Source
 from ..sources.files import coerce_source
 from ..sources.layers import LayeredSource
-from ..store.history import Store
+from ..store.history import Retention, Store
 from ..webhooks.manager import Subscriber, Webhooks
 from .config import LiveConfig, _utcnow
 
@@ -43,6 +43,8 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: WebhooksLike | None = None,
+    keep_versions: int | None = None,
+    keep_days: float | None = None,
     env_prefix: str | None = None,
     secrets_dir: str | os.PathLike[str] | None = None,
     defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
@@ -64,6 +66,8 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: WebhooksLike | None = None,
+    keep_versions: int | None = None,
+    keep_days: float | None = None,
     env_prefix: str | None = None,
     secrets_dir: str | os.PathLike[str] | None = None,
     defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
@@ -84,6 +88,8 @@ def watch(
     gate: Level | LevelName = Level.RESTART,
     clock: Callable[[], datetime] = _utcnow,
     webhooks: WebhooksLike | None = None,
+    keep_versions: int | None = None,
+    keep_days: float | None = None,
     env_prefix: str | None = None,
     secrets_dir: str | os.PathLike[str] | None = None,
     defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
@@ -118,6 +124,12 @@ def watch(
         webhooks: webhook subscribers: a ``subscribers.yaml`` (hot-reloaded), a list of
             `Subscriber` values, or a `Webhooks` with delivery settings; ``live.webhooks``
             lists and redelivers deliveries. See docs/webhooks.md.
+        keep_versions: after each commit, prune the history to the newest this many
+            versions (and as many rejections, and final webhook deliveries per
+            subscriber); ``None`` keeps them all. See docs/retention.md.
+        keep_days: prune what is older than this many days (with ``keep_versions`` too,
+            only what both let go). The last-known-good, the versions a rollback pin refers
+            to and undelivered webhooks are never pruned.
         env_prefix: override keys with environment variables under this prefix:
             ``APP_DB__POOL_SIZE=30`` sets ``db.pool_size`` to 30 (a YAML 1.2 scalar;
             ``__`` nests). Read at start and with every candidate. See docs/layers.md.
@@ -139,11 +151,13 @@ def watch(
             or has no JSON Schema).
         TypeError: ``model`` is not a model, a dataclass or a TypedDict.
         StoreError: the state directory cannot be used.
+        ValueError: ``keep_versions`` below 1 or ``keep_days`` below 0.
 
     Example:
         >>> live = hotconf.watch("config.yaml", model=AppConfig)  # doctest: +SKIP
         >>> live.current.db.pool_size  # doctest: +SKIP
     """
+    retention = Retention(keep_versions, keep_days)
     contract = Model.of(model) if model is not None else None
     src = (
         LayeredSource(source, defaults=defaults, secrets_dir=secrets_dir, env_prefix=env_prefix)
@@ -153,7 +167,7 @@ def watch(
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)
-    store = Store.open(directory)
+    store = Store.open(directory, retention=retention)
     live: LiveConfig[Any] = LiveConfig(
         src,
         schema=sch,

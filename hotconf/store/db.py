@@ -10,8 +10,11 @@ together (docs/architecture.md, invariant 3).
 
 Schema versions (``PRAGMA user_version``): 1 creates ``meta``, ``versions`` and
 ``rejections``; 2 adds the webhook tables (``subscribers``, ``webhook_events``, ``outbox``: one
-row per event per subscriber, ``deliveries``: one row per HTTP attempt). A database is migrated
-forward when opened; one from a newer hotconf is refused.
+row per event per subscriber, ``deliveries``: one row per HTTP attempt); 3 stores versions as
+deltas (``versions.data``, canonical JSON, becomes ``body`` with its ``encoding``, and the
+newest version's moves to ``head``; see `hotconf.store.history`): the rows already there
+are kept whole, as they were. A database is
+migrated forward when opened; one from a newer hotconf is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "hotconf.db"
 
 _HISTORY = """
@@ -104,8 +107,47 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (outbox_id, id);
 """
 
+# Versions as deltas (see `hotconf.store.history`). ``encoding`` says where a version's data is:
+# ``head``: whole, in the one-row table ``head`` (the newest version: its JSON in document order;
+# apart, so that rewriting it as a delta leaves no half-empty page behind in ``versions``);
+# ``delta+zlib``: ``body`` turns version ``base`` into this one; ``json+zlib``: ``body`` is
+# whole, compressed; ``json``: ``body`` is whole, as schema 2 kept it (canonical JSON). ``chain``
+# and ``links`` (of the newest version) measure the deltas restored through it.
+_DELTAS = """
+CREATE TABLE versions_3 (
+    version INTEGER PRIMARY KEY,
+    checksum TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    rolled_back_from INTEGER,
+    restores INTEGER,
+    encoding TEXT NOT NULL,
+    base INTEGER,
+    chain INTEGER NOT NULL DEFAULT 0,
+    links INTEGER NOT NULL DEFAULT 0,
+    body BLOB NOT NULL
+);
+INSERT INTO versions_3 (version, checksum, created_at, source, status, rolled_back_from,
+    restores, encoding, body)
+    SELECT version, checksum, created_at, source, status, rolled_back_from, restores, 'json',
+        CAST(data AS BLOB)
+    FROM versions;
+DROP TABLE versions;
+ALTER TABLE versions_3 RENAME TO versions;
+CREATE TABLE head (
+    slot INTEGER PRIMARY KEY CHECK (slot = 0),
+    version INTEGER NOT NULL UNIQUE,
+    body BLOB NOT NULL
+);
+INSERT INTO head (slot, version, body)
+    SELECT 0, version, body FROM versions ORDER BY version DESC LIMIT 1;
+UPDATE versions SET encoding = 'head', body = x'' WHERE version IN (SELECT version FROM head);
+CREATE INDEX outbox_event ON outbox (event_id);
+"""
+
 # The DDL that brings a database from the version before each key to that version.
-_MIGRATIONS = {1: _HISTORY, 2: _WEBHOOKS}
+_MIGRATIONS = {1: _HISTORY, 2: _WEBHOOKS, 3: _DELTAS}
 
 
 def state_file(state_dir: str | os.PathLike[str] | None) -> Path | None:
@@ -158,25 +200,34 @@ class Database:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             found = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if found > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: state database is from a newer hotconf "
-                    f"(schema {found}, this one knows {SCHEMA_VERSION})"
-                )
+            self._refuse_newer(found)
             if found < SCHEMA_VERSION:
-                self._migrate(found)
+                self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
 
-    def _migrate(self, found: int) -> None:
-        # One transaction per start: a crash half-way leaves the old version, and the DDL is
-        # idempotent, so two processes opening the same database at once both succeed.
-        steps = "".join(_MIGRATIONS[v] for v in range(found + 1, SCHEMA_VERSION + 1))
-        try:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
+    def _refuse_newer(self, found: int) -> None:
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: state database is from a newer hotconf "
+                f"(schema {found}, this one knows {SCHEMA_VERSION})"
             )
-        except sqlite3.Error:
+
+    def _migrate(self) -> None:
+        # One transaction: a crash half-way leaves the old version. The version is read again
+        # under the write lock, so of two processes opening the database at once, the second
+        # finds it migrated already.
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            self._refuse_newer(found)
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
@@ -233,6 +284,21 @@ class Database:
         with self._lock:
             try:
                 return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    def vacuum(self) -> None:
+        """Rewrite the database without its free pages, so the file shrinks (a prune only
+        frees pages for later writes to reuse). It holds the write lock while it runs.
+
+        Raises:
+            StoreError: SQLite failed (busy, full disk); the database is unchanged.
+        """
+        with self._lock:
+            try:
+                self._db.execute("VACUUM")
+                if self.path is not None:  # copy the rewritten pages back into the file now
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
                 raise StoreError(f"state database {self.path}: {exc}") from exc
 

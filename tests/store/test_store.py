@@ -33,9 +33,9 @@ def test_store_outbox_rows_commit_with_their_version() -> None:
             raise RuntimeError("building the rows failed")
 
         now = datetime.now(UTC)
-        store.append(data=b"{}", checksum="c1", source="s", created_at=now, outbox=rows)
+        store.append(data={}, checksum="c1", source="s", created_at=now, outbox=rows)
         with pytest.raises(RuntimeError):
-            store.append(data=b"{}", checksum="c2", source="s", created_at=now, outbox=broken)
+            store.append(data={}, checksum="c2", source="s", created_at=now, outbox=broken)
         assert [v.version for v in store.history()] == [1]  # no version without its rows
         b, a = store.outbox.deliveries()
         assert (a.version, a.status, a.webhook_id, a.subscriber) == (1, "pending", "msg_a", "a")
@@ -93,7 +93,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
         store.close()
     db = sqlite3.connect(tmp_path / "hotconf.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"subscribers", "outbox", "deliveries"} <= tables
     finally:
@@ -116,7 +116,7 @@ def test_versions_written_in_one_statement_number_on_across_connections(tmp_path
     def write(store: Store, n: int) -> None:
         for i in range(n):
             info = store.append(
-                data=b'{"i":%d}' % i, checksum=f"c{i}", source="t", created_at=datetime.now(UTC)
+                data={"i": i}, checksum=f"c{i}", source="t", created_at=datetime.now(UTC)
             )
             with lock:
                 got.append(info.version)
@@ -142,24 +142,26 @@ def test_versions_written_in_one_statement_number_on_across_connections(tmp_path
 def test_a_local_version_after_a_served_one_clears_it_across_connections(tmp_path: Path) -> None:
     fleet, local = Store.open(tmp_path), Store.open(tmp_path)  # two connections, one database
 
-    def append(store: Store, data: bytes, checksum: str, version: int | None = None) -> int:
+    def append(
+        store: Store, data: dict[str, int], checksum: str, version: int | None = None
+    ) -> int:
         info = store.append(
             data=data, checksum=checksum, source="t", created_at=datetime.now(UTC), version=version
         )
         return info.version
 
-    assert append(fleet, b'{"v":1}', "c1", version=1) == 1
-    assert append(fleet, b'{"v":2}', "c2", version=2) == 2
-    assert append(fleet, b'{"v":1}', "c1", version=1) == 1  # back to the stable version
+    assert append(fleet, {"v": 1}, "c1", version=1) == 1
+    assert append(fleet, {"v": 2}, "c2", version=2) == 2
+    assert append(fleet, {"v": 1}, "c1", version=1) == 1  # back to the stable version
     assert local.get_meta("served_version") == "1"
     latest = local.latest()
     assert latest is not None and latest.info.version == 1 and latest.data == {"v": 1}
     # The next local version is number 3, is served, and the kept number is gone.
-    assert append(local, b'{"v":3}', "c3") == 3
+    assert append(local, {"v": 3}, "c3") == 3
     assert fleet.get_meta("served_version") is None
     latest = fleet.latest()
     assert latest is not None and latest.info.version == 3 and latest.data == {"v": 3}
-    assert append(local, b'{"v":4}', "c4") == 4  # and the one after, in one statement
+    assert append(local, {"v": 4}, "c4") == 4  # and the one after
     assert [v.version for v in fleet.history()] == [4, 3, 2, 1]
     for s in (fleet, local):
         s.close()
