@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+from hotconf.pipeline.load import Limits
+
+BIG = Limits(max_bytes=1 << 30, max_nodes=100_000_000)
+"""Limits the benchmarks load with: their largest configs are above the defaults."""
+
 _WORDS = [
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
     "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",

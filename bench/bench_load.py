@@ -25,7 +25,7 @@ import yaml
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
 
-from _gen import make_config, to_json, to_yaml  # noqa: E402
+from _gen import BIG, make_config, to_json, to_yaml  # noqa: E402
 
 from hotconf.pipeline.load import parse  # noqa: E402
 
@@ -48,7 +48,7 @@ def median_ms(fn: Callable[[], Any], runs: int, budget_s: float = 10.0) -> float
 def reference(data: bytes) -> Any:
     os.environ["HOTCONF_FAST"] = "0"
     try:
-        return parse(data, "yaml")
+        return parse(data, "yaml", limits=BIG)
     finally:
         del os.environ["HOTCONF_FAST"]
 
@@ -57,7 +57,7 @@ def bench(leaves: int, runs: int) -> None:
     """Print one row per stage for a config of `leaves` leaves."""
     config = make_config(leaves)
     ydata, jdata = to_yaml(config), to_json(config)
-    assert reference(ydata) == config == parse(jdata, "json")
+    assert reference(ydata) == config == parse(jdata, "json", limits=BIG)
     stages: list[tuple[str, bytes, Callable[[], Any]]] = [
         (
             "yaml.load(CSafeLoader) [floor]",
@@ -70,10 +70,12 @@ def bench(leaves: int, runs: int) -> None:
     if FAST:
         taken = hotconf_load._fast(ydata.decode(), hotconf_load.DEFAULT_LIMITS)
         assert taken == config, "the fast path should take generated configs"
-        stages.append(("hotconf parse yaml, fast path", ydata, lambda: parse(ydata, "yaml")))
+        stages.append(
+            ("hotconf parse yaml, fast path", ydata, lambda: parse(ydata, "yaml", limits=BIG))
+        )
     stages += [
         ("json.loads [floor]", jdata, lambda: json.loads(jdata)),
-        ("hotconf parse json", jdata, lambda: parse(jdata, "json")),
+        ("hotconf parse json", jdata, lambda: parse(jdata, "json", limits=BIG)),
     ]
     floor = 0.0
     for label, data, fn in stages:

@@ -36,7 +36,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-from _gen import make_config, schema_for, to_yaml
+from _gen import BIG, make_config, schema_for, to_yaml
 
 import hotconf
 from hotconf.testing import MemorySource
@@ -96,7 +96,7 @@ def bench_size(leaves: int, repeats: int) -> dict[str, float]:
         refs["jsonschema_rs is_valid"] = lambda _, data: rs_is_valid(data)
 
     source = MemorySource(texts[0], format="yaml")
-    live = hotconf.watch(source, schema=schema, state_dir=None)
+    live = hotconf.watch(source, schema=schema, state_dir=None, limits=BIG)
     source.stop()  # `set` below only swaps the bytes; `live.reload()` runs the pipeline
 
     stages: dict[str, list[float]] = {}
@@ -143,7 +143,9 @@ def bench_size(leaves: int, repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.yaml"
         path.write_bytes(raw)
-        file_live = hotconf.watch(path, schema=schema, state_dir=None, poll_interval=None)
+        file_live = hotconf.watch(
+            path, schema=schema, state_dir=None, poll_interval=None, limits=BIG
+        )
 
         def read_and_hash() -> None:
             with open(path, "rb") as f:

@@ -38,6 +38,10 @@ FIGURES: dict[str, list[str]] = {
         rf"^{mode}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+[-+]{NUMBER}\s+(ok|MISSED)"
         for mode in ("inplace", "atomic", "k8s", r"inplace \+busy")
     ],
+    "bench_limits.py": [
+        rf"^flat, 999 keys\s+{fmt}\s+\d+\s+{NUMBER}s\s+{NUMBER}s\s+{RATIO}$"
+        for fmt in ("yaml", "json")
+    ],
     "bench_load.py": [
         rf"^\s*100\s+.*CSafeLoader\) \[floor\]\s+{NUMBER}\s+{RATIO}$",
         rf"^\s*100\s+.*hotconf parse yaml, reference\s+{NUMBER}\s+{RATIO}$",

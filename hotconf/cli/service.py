@@ -179,6 +179,20 @@ def watch_etcd(
 )
 @layer_options
 @click.option("--poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds.")
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection has to send a request's headers (408 after).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Open connections beyond this are answered 503 (mind ulimit -n).",
+)
 def serve_cmd(
     config: tuple[str, ...],
     schema_path: str | None,
@@ -203,6 +217,8 @@ def serve_cmd(
     secrets_dir: str | None,
     env_prefix: str | None,
     poll: float,
+    header_timeout: float,
+    max_connections: int,
 ) -> int:
     """Serve CONFIG over HTTP: the config, its history, reload, rollback, probes, metrics.
 
@@ -276,7 +292,14 @@ def serve_cmd(
         read_token=_token(read_token_file, READ_TOKEN_ENV),
         shutdown_timeout=shutdown_timeout,
     )
-    serve(service, host=host, port=port, announce=_echo)
+    serve(
+        service,
+        host=host,
+        port=port,
+        announce=_echo,
+        header_timeout=header_timeout,
+        max_connections=max_connections,
+    )
     _echo("stopped")
     return EXIT_OK
 
@@ -485,7 +508,7 @@ def rollback_offline(
     from ..store.db import DB_NAME
     from ..store.history import Store
 
-    store = Store(directory / DB_NAME)
+    store = Store(directory / DB_NAME, exclusive=True)  # refused while a service runs
     try:
         latest = store.latest()
         if latest is None:

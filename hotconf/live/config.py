@@ -19,6 +19,7 @@ start-up sequence and the rollback pin).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -41,13 +42,14 @@ from ..pipeline import evaluate as pipeline
 from ..pipeline.evaluate import Evaluation, Validator, evaluate
 from ..pipeline.impact import Classifier, ImpactReport, assess
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.load import DEFAULT_LIMITS, Limits
 from ..pipeline.model import Model
 from ..pipeline.paths import Path, split_dotted
 from ..pipeline.pieces import ParseCache
 from ..pipeline.provenance import Explanation, explain, secret_paths, secret_paths_json
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import ABSENT, Snapshot, VersionInfo
-from ..sources import RawDocument, Source
+from ..sources import WRITE_TIMEOUT, RawDocument, Source
 from ..store.history import PIN, Store
 from ..webhooks.manager import Webhooks
 from .canary import Signals
@@ -92,15 +94,17 @@ class LiveConfig(Generic[ConfigT]):
         last_rejection: the last `Rejection`, or ``None``.
         name: the config's name (events, history, logs).
         degraded: serving the last-known-good because the source is rejected.
+        store_problem: why the last commit failed (full disk); ``store_failures`` counts them.
         webhooks: the webhook deliveries (``watch(webhooks=...)``), or ``None``.
     """
 
     __slots__ = (
-        "__weakref__", "_clock", "_closed", "_defaults", "_gate", "_last_digest", "_lock",
-        "_model", "_on_result", "_parse_cache", "_pinned", "_pins", "_rollouts", "_schema",
-        "_secrets", "_served", "_snapshot", "_source", "_source_checksum", "_stand_in", "_store",
-        "_subscribers", "_validators", "_worker", "current", "degraded", "last_rejection",
-        "name", "webhooks",
+        "__weakref__", "_candidate_digest", "_clock", "_closed", "_defaults", "_gate",
+        "_last_digest", "_limits", "_lock", "_model", "_on_result", "_parse_cache", "_pinned",
+        "_pins", "_rollouts", "_schema", "_secrets", "_served", "_snapshot", "_source",
+        "_source_checksum", "_stand_in", "_store", "_subscribers", "_validators", "_worker",
+        "current", "degraded", "last_rejection", "name", "store_failures", "store_problem",
+        "webhooks",
     )  # fmt: skip
 
     _snapshot: Snapshot
@@ -122,6 +126,7 @@ class LiveConfig(Generic[ConfigT]):
         gate: Level | LevelName = Level.RESTART,
         worker: ReloadWorker | None = None,
         webhooks: Webhooks | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         try:
             self._gate = Level.of(gate)
@@ -129,6 +134,7 @@ class LiveConfig(Generic[ConfigT]):
             names = ", ".join(level.value for level in Level)
             raise ValueError(f"gate must be one of {names}, not {gate!r}") from None
         self._source = source
+        self._limits = limits
         self._schema = schema
         self._model = model
         self._defaults = apply_defaults
@@ -144,8 +150,9 @@ class LiveConfig(Generic[ConfigT]):
         self._rollouts = Rollouts(RolloutHost(self))
         self._served: deque[tuple[Any, Snapshot]] = deque(maxlen=4)  # model: (instance, snapshot)
         self._last_digest: str | None = None
+        self._candidate_digest: str | None = None  # the bytes of the run in progress
         self._source_checksum: str | None = None
-        self._parse_cache = ParseCache()
+        self._parse_cache = ParseCache(limits)
         self._pinned = store.get_meta(PIN)
         # A source that stands in for one hotconf cannot read (the offline rollback's
         # last-known-good): what it holds says nothing of the real source, so it never
@@ -154,6 +161,8 @@ class LiveConfig(Generic[ConfigT]):
         self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
         self.degraded = False
+        self.store_problem: str | None = None
+        self.store_failures = 0
         self._worker: ReloadWorker | None = None
         self.webhooks = webhooks
         try:
@@ -172,6 +181,8 @@ class LiveConfig(Generic[ConfigT]):
                 lambda defer: self._run("watch", defer=defer),
                 source.check,
                 poll_interval=poll_interval,
+                write_timeout=getattr(source, "write_timeout", WRITE_TIMEOUT),
+                activity=getattr(source, "activity", None),
             )
             self._worker.start()
         source.start(self._poke)
@@ -321,6 +332,7 @@ class LiveConfig(Generic[ConfigT]):
             apply_defaults=self._defaults,
             previous=self._snapshot,
             gate=gate,
+            limits=self._limits,
             secrets=self._secrets,
         )
 
@@ -339,6 +351,7 @@ class LiveConfig(Generic[ConfigT]):
 
         Raises:
             ClosedError: the LiveConfig is closed.
+            StoreError: the candidate could not be committed (a full disk): not rejected.
         """
         self._ensure_open()
         return self._run("manual", force=force)
@@ -347,7 +360,8 @@ class LiveConfig(Generic[ConfigT]):
         if self._worker is not None:
             self._worker.poke(writing)
         elif not self._closed:  # a synchronous source: run now, in the caller's thread
-            self._run("manual")
+            with contextlib.suppress(StoreError):  # told in store_problem; the next run retries
+                self._run("manual")
 
     def _run(
         self,
@@ -357,6 +371,7 @@ class LiveConfig(Generic[ConfigT]):
         force: bool = False,
     ) -> ReloadResult:
         failed: Exception | None = None
+        result: ReloadResult | None = None
         with self._lock:
             if self._closed and trigger != "start":
                 return self._noop()
@@ -365,16 +380,28 @@ class LiveConfig(Generic[ConfigT]):
                 result = self._reload(trigger, defer, force)
             except Deferred:
                 raise
+            except StoreError as exc:
+                # Not a rejection (a full disk, say): told, never announced; the worker
+                # retries a watched change, backing off, and reload() raises it.
+                self.store_failures += 1
+                self.store_problem = exc.message
+                log.error("hotconf: %s: the store failed; will retry: %s", self.name, exc.message)
+                if trigger != "watch":
+                    raise
+                result, failed = None, exc
             except HotconfError as exc:
-                code = "store" if isinstance(exc, StoreError) else "source"
-                problems = exc.problems or (Problem(exc.message, code=code),)
+                problems = exc.problems or (Problem(exc.message, code="source"),)
                 result = self._reject(problems, None)
-            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, retry later
+            except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, once
                 log.exception("hotconf: internal error while reloading %s", self.name)
-                self._last_digest = None
+                # Recorded once, like any rejection: the same bytes are not tried again. A
+                # source that failed before any bytes is retried (backing off), unrecorded.
+                key = self._candidate_digest or f"internal: {type(exc).__name__}"
                 problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
-                result = self._reject((problem,), None)
-                if trigger == "watch":
+                if trigger != "watch" or key != self._last_digest:
+                    result = self._reject((problem,), None)
+                self._last_digest = key
+                if trigger == "watch" and self._candidate_digest is None:
                     failed = exc
             log.debug(
                 "hotconf: %s run took %.1f ms", trigger, (time.perf_counter() - started) * 1e3
@@ -396,6 +423,7 @@ class LiveConfig(Generic[ConfigT]):
         """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
         prev: Snapshot | None = getattr(self, "_snapshot", None)
         mark = time.perf_counter()
+        self._candidate_digest = None
         try:
             docs = self._source.read()
         except HotconfError as exc:  # missing, unreadable, over the size limit
@@ -406,7 +434,7 @@ class LiveConfig(Generic[ConfigT]):
                 raise Deferred from None
             self._last_digest = failure
             raise
-        digest = pipeline.digest(docs)
+        digest = self._candidate_digest = pipeline.digest(docs)
         timings = {"read": time.perf_counter() - mark}
         if trigger == "watch" and digest == self._last_digest:
             return None  # identical bytes: not even a candidate
@@ -424,6 +452,7 @@ class LiveConfig(Generic[ConfigT]):
             known_written=pins,  # a pin is of the content as written (or, from before, not)
             gate=None if force else self._gate,
             report_unparsed=False,
+            limits=self._limits,
             secrets=self._secrets,
             cache=self._parse_cache,
         )
@@ -565,6 +594,7 @@ class LiveConfig(Generic[ConfigT]):
             raise
         if pin is not None:
             self._pinned = pin
+        self.store_problem = None
         self._secrets = secrets
         timings["commit"] = time.perf_counter() - mark
         snap = Snapshot._from_frozen(ev.frozen, info, ev.origin)
@@ -865,6 +895,11 @@ class LiveConfig(Generic[ConfigT]):
     def schema(self) -> Schema | None:
         """The JSON Schema candidates are validated against (``None``: none)."""
         return self._schema
+
+    @property
+    def limits(self) -> Limits:
+        """The loader's guards candidates are read with."""
+        return self._limits
 
     @property
     def model(self) -> type[ConfigT] | None:

@@ -11,10 +11,11 @@ from typing import Any, TypeVar, overload
 from ..events import ReloadResult
 from ..pipeline.evaluate import Validator
 from ..pipeline.levels import Level, LevelName
+from ..pipeline.load import DEFAULT_LIMITS, Limits
 from ..pipeline.model import Model
 from ..pipeline.schema import Schema
 from ..pipeline.snapshot import Snapshot
-from ..sources import Source
+from ..sources import WRITE_TIMEOUT, Source
 from ..sources.files import coerce_source
 from ..sources.layers import LayeredSource
 from ..store.history import Retention, Store
@@ -48,6 +49,8 @@ def watch(
     env_prefix: str | None = None,
     secrets_dir: str | os.PathLike[str] | None = None,
     defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    write_timeout: float = WRITE_TIMEOUT,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LiveConfig[Snapshot]: ...
 
 
@@ -71,6 +74,8 @@ def watch(
     env_prefix: str | None = None,
     secrets_dir: str | os.PathLike[str] | None = None,
     defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    write_timeout: float = WRITE_TIMEOUT,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LiveConfig[M]: ...
 
 
@@ -93,6 +98,8 @@ def watch(
     env_prefix: str | None = None,
     secrets_dir: str | os.PathLike[str] | None = None,
     defaults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    write_timeout: float = WRITE_TIMEOUT,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LiveConfig[Any]:
     """Load a config, validate it, and keep it current as its source changes.
 
@@ -137,6 +144,10 @@ def watch(
             Kubernetes Secret volumes and Docker secrets lay them out; watched, and its
             values redacted wherever hotconf shows values.
         defaults: the lowest layer: a mapping, or a config file (watched).
+        write_timeout: a config file still open for writing is not read until its writer
+            closes it, as long as the writer pauses no longer than this (seconds).
+        limits: the loader's guards: size, depth and node count (`Limits`; the defaults
+            keep a reload near a second: docs/loading.md).
 
         Precedence, lowest first: ``defaults`` < ``source`` < ``secrets_dir`` <
         ``env_prefix`` (the environment wins, as in pydantic-settings); ``live.explain(key)``
@@ -150,7 +161,8 @@ def watch(
         SchemaError: the schema or the model cannot be used (a model that is not frozen,
             or has no JSON Schema).
         TypeError: ``model`` is not a model, a dataclass or a TypedDict.
-        StoreError: the state directory cannot be used.
+        StoreError: the state directory cannot be used, or another process writes to it
+            (its lock names that process).
         ValueError: ``keep_versions`` below 1 or ``keep_days`` below 0.
 
     Example:
@@ -159,15 +171,13 @@ def watch(
     """
     retention = Retention(keep_versions, keep_days)
     contract = Model.of(model) if model is not None else None
-    src = (
-        LayeredSource(source, defaults=defaults, secrets_dir=secrets_dir, env_prefix=env_prefix)
-        if env_prefix is not None or secrets_dir is not None or defaults is not None
-        else coerce_source(source)
-    )
+    src = coerce_source(source, write_timeout=write_timeout, max_bytes=limits.max_bytes)
+    if env_prefix is not None or secrets_dir is not None or defaults is not None:
+        src = LayeredSource(src, defaults=defaults, secrets_dir=secrets_dir, env_prefix=env_prefix)
     sch = Schema.coerce(schema) if schema is not None else None
     directory = src.state_dir if state_dir is AUTO else state_dir
     hooks = Webhooks.coerce(webhooks)
-    store = Store.open(directory, retention=retention)
+    store = Store.open(directory, retention=retention, exclusive=True)  # one writer per dir
     live: LiveConfig[Any] = LiveConfig(
         src,
         schema=sch,
@@ -181,6 +191,7 @@ def watch(
         gate=gate,
         clock=clock,
         webhooks=hooks,
+        limits=limits,
     )
     bind = getattr(src, "bind", None)
     if bind is not None:

@@ -122,6 +122,8 @@ def build(
         "validate_formats": True,
         "ignore_unknown_formats": True,
         "retriever": refuse,
+        # the linear-time regex engine, as hotconf.pipeline.patterns (not fancy-regex)
+        "pattern_options": jsonschema_rs.RegexOptions(),
     }
     try:
         if pointer is None:

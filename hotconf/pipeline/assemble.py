@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import LoadError, Problem
 from ..sources import RawDocument
-from .load import parse
+from .load import DEFAULT_LIMITS, Limits, parse
 from .paths import to_dotted, to_pointer
 from .schema import Schema
 
@@ -78,11 +78,13 @@ def value_of(doc: RawDocument) -> Any:
 
 
 def assemble(
-    docs: Sequence[RawDocument], schema: Schema | Sequence[Schema] | None = None
+    docs: Sequence[RawDocument],
+    schema: Schema | Sequence[Schema] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Assembled:
     """Parse and merge the documents of a candidate, lowest precedence first. ``schema``
     may be several (a JSON Schema and a model's): a key is known if any describes it,
-    refused if any is closed there.
+    refused if any is closed there. ``limits`` are the loader's guards for each document.
 
     Raises:
         LoadError: a document does not parse.
@@ -95,7 +97,7 @@ def assemble(
     schemas = () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
     for i, doc in enumerate(docs):
         if doc.key is None:
-            part = parse(doc.data, doc.format, name=doc.name)
+            part = parse(doc.data, doc.format, name=doc.name, limits=limits)
             data = part if i == 0 else merge(data, part)
             paths.append(None)
             continue

@@ -18,7 +18,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -30,11 +30,12 @@ from .assemble import merge as merge
 from .defaults import with_defaults
 from .impact import ImpactReport, assess
 from .levels import Level, LevelName
-from .load import locate
+from .load import DEFAULT_LIMITS, Limits, locate
 from .model import Model
 from .paths import Path, covered, from_pointer, to_pointer
 from .pieces import ParseCache
 from .provenance import Origin
+from .redaction import scrub_text
 from .schema import Schema, sensitive_name
 from .share import settle
 from .snapshot import Snapshot, canonical_json, freeze, thaw
@@ -135,7 +136,10 @@ def validate(
         try:
             result = validator(frozen or {}) or ()
             problems.extend(
-                p if isinstance(p, Problem) else Problem(str(p), code="check") for p in result
+                replace(p, message=scrub_text(p.message))
+                if isinstance(p, Problem)
+                else Problem(scrub_text(str(p)), code="check")
+                for p in result
             )
         except Exception as exc:
             name = getattr(validator, "__qualname__", repr(validator))
@@ -204,9 +208,9 @@ def digest(docs: Iterable[RawDocument]) -> str:
     return h.hexdigest()
 
 
-def parse_all(docs: Iterable[RawDocument]) -> dict[str, Any]:
+def parse_all(docs: Iterable[RawDocument], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The documents of a candidate, parsed and merged (`assemble` without a schema)."""
-    return assemble(tuple(docs)).data
+    return assemble(tuple(docs), limits=limits).data
 
 
 def locate_problems(
@@ -350,6 +354,7 @@ def evaluate(
     known_written: Collection[str] = (),
     gate: Level | LevelName | None = None,
     report_unparsed: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
     secrets: Collection[tuple[str, ...]] = (),
     cache: ParseCache | None = None,
 ) -> Evaluation:
@@ -376,6 +381,7 @@ def evaluate(
             ``held``. ``None``: no gate.
         report_unparsed: give a candidate that does not parse a report too (everything
             removed, ``breaking``), as the CLI and fleet publish show.
+        limits: the loader's guards (`hotconf.Limits`).
         secrets: paths to redact whatever the schemas say (besides those the candidate's
             secret files set): a LiveConfig passes every path a secret file ever set.
         cache: the pieces of the source's last YAML document (`ParseCache`): only the
@@ -413,14 +419,20 @@ def evaluate(
     else:
         docs = tuple(candidate)
         one = docs[0] if len(docs) == 1 else None
-        if cache is not None and one is not None and one.key is None and one.format == "yaml":
+        if (
+            cache is not None
+            and cache.limits == limits  # the pieces are parsed under the same guards
+            and one is not None
+            and one.key is None
+            and one.format == "yaml"
+        ):
             loaded = cache.load(one.data, previous)
         try:
             # one whole document: what `assemble` makes of it, from the pieces
             assembled = (
                 Assembled(loaded.data, (None,), (), (), frozenset())
                 if loaded is not None
-                else assemble(docs, schemas)
+                else assemble(docs, schemas, limits)
             )
             written = assembled.data
         except LoadError as exc:

@@ -29,13 +29,21 @@ from .diff import Change, changes
 from .levels import LEVELS, Level, max_level
 from .load import load
 from .paths import Path, covered, to_pointer
+from .redaction import scrub_text
 from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, Snapshot, checksum, thaw
 
 _MISSING: Any = object()
 # Problems whose message names the key they are about ("'host' is a required property").
 _NAMES_KEYS = frozenset({"required", "dependentRequired", "dependencies"})
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_NUMBERS = frozenset({int, float, bool, type(None)})  # scalars without text to scrub
+
+
+def _text(value: Any) -> Any:
+    """A string without the passwords inside it (redaction.py); anything else as it is."""
+    return scrub_text(value) if type(value) is str else value
+
+
 _COLORS = {"none": "2", "safe": "32", "risky": "33", "restart": "36", "breaking": "1;31"}
 _SIGNS = {
     "value_changed": "~",
@@ -135,7 +143,9 @@ class Classifier:
         if not isinstance(old, Mapping | list | tuple) and not isinstance(
             new, Mapping | list | tuple
         ):
-            return change  # scalars at a path that is not secret: nothing inside to hide
+            # scalars at a path that is not secret: only a password inside a string to hide
+            shown = (_text(old), _text(new))
+            return change if shown == (old, new) else replace(change, old=shown[0], new=shown[1])
         here = self.sensitive(change.path)
         return replace(
             change,
@@ -145,25 +155,30 @@ class Classifier:
 
     def _scrub(self, value: Any, path: Path, here: bool) -> Any:
         # ``here``: is ``path`` sensitive? Each child's answer follows from it and the child's
-        # own last step, so one walk down the value settles every path in it.
+        # own last step, so one walk down the value settles every path in it. Strings keep
+        # their text but lose the passwords inside them (URLs, DSNs: redaction.py).
         kind = type(value)
-        if kind in _SCALARS:
+        if kind in _NUMBERS:
             return value
+        if kind is str:
+            return scrub_text(value)
         sensitive = functools.partial(self.sensitive, parent=here)
         if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
             return {
                 k: REDACTED
                 if sensitive(at := (*path, k))
-                else (v if type(v) in _SCALARS else self._scrub(v, at, False))
+                else (v if type(v) in _NUMBERS else self._scrub(v, at, False))
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
             return [
                 REDACTED
                 if sensitive(at := (*path, i))
-                else (v if type(v) in _SCALARS else self._scrub(v, at, False))
+                else (v if type(v) in _NUMBERS else self._scrub(v, at, False))
                 for i, v in enumerate(value)
             ]
+        if isinstance(value, str):
+            return scrub_text(value)
         return value
 
     def is_set(self, path: Path) -> bool:

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -47,6 +48,12 @@ SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 class Limits:
     """Guards applied while loading; a candidate over any of them is refused (code ``limit``).
 
+    The defaults are what a whole reload (parse, checksum, diff, report) of a worst-case
+    config takes about a second for on a 2-core machine without the ``fast`` extra
+    (``bench/bench_limits.py``, docs/loading.md): 50,000 nodes is about 25,000 keys. Raise
+    them with ``hotconf.watch(limits=Limits(...))`` for bigger configs, knowing each reload
+    of those holds the reload worker (and a CPU) longer.
+
     Args:
         max_bytes: largest accepted file or byte string.
         max_depth: deepest nesting of mappings and sequences (the top-level mapping is 1).
@@ -54,9 +61,9 @@ class Limits:
             an alias counts as its whole subtree, so alias bombs stop here.
     """
 
-    max_bytes: int = 32 * 1024 * 1024
+    max_bytes: int = 4 * 1024 * 1024
     max_depth: int = 64
-    max_nodes: int = 5_000_000
+    max_nodes: int = 50_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -361,17 +368,32 @@ def _number(v: str) -> Any:
         try:
             return int(v)
         except ValueError:  # over sys.get_int_max_str_digits()
-            raise _Bad("number", f"integer {v[:12]}... has too many digits") from None
+            raise _Bad("limit", _too_long(v)) from None
     if _FLOAT(v):
         f = float(v)
         if math.isinf(f):
             raise _Bad("number", f"{v} is out of the float range (JSON has no infinity)")
         return f
     if _RADIX(v):
-        return int(v[2:], 8 if v[1] == "o" else 16)
+        # Python reads any number of hex or octal digits, but then cannot print the int in
+        # decimal (canonical JSON, reports) past sys.get_int_max_str_digits(): refuse it here.
+        n = int(v[2:], 8 if v[1] == "o" else 16)
+        try:
+            str(n)
+        except ValueError:
+            raise _Bad("limit", _too_long(v)) from None
+        return n
     if _INF_NAN(v):
         raise _Bad("number", f"{v} is not a JSON number; quote it to keep the string")
     return v
+
+
+def _too_long(v: str) -> str:
+    limit = sys.get_int_max_str_digits()
+    return (
+        f"integer {v[:12]}... is longer than Python's limit of {limit} decimal digits "
+        "(sys.set_int_max_str_digits); quote it to keep it as a string"
+    )
 
 
 def _tagged(tag: str, v: str) -> Any:
@@ -589,7 +611,9 @@ def _parse_json(text: str, name: str, limits: Limits) -> dict[str, Any]:
     except RecursionError:
         _fail("limit", f"nested deeper than {limits.max_depth} levels (Limits.max_depth)", name)
     except ValueError:  # an integer over sys.get_int_max_str_digits()
-        _fail("number", "an integer has too many digits for Python's int", name)
+        limit = sys.get_int_max_str_digits()
+        msg = f"an integer is longer than Python's limit of {limit} decimal digits"
+        _fail("limit", msg + " (sys.set_int_max_str_digits)", name)
     if "\\ud" in text or "\\uD" in text:  # JSON can escape half a surrogate pair; YAML cannot
         try:
             json.dumps(data, ensure_ascii=False).encode()

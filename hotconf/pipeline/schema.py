@@ -24,6 +24,8 @@ from . import _fastpath
 from ._messages import cap, message
 from .load import SUFFIXES, load
 from .paths import covered, from_pointer, to_pointer
+from .patterns import check_patterns, linear
+from .redaction import scrub_text
 from .refs import (
     Annotator,
     Survey,
@@ -37,6 +39,7 @@ from .refs import (
     walk,
 )
 from .schemadoc import NotPlain, node_stubs, plain_copy
+from .snapshot import list_index
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -199,6 +202,8 @@ class Schema:
             more = f" (and {len(bad_refs) - 1} more)" if len(bad_refs) > 1 else ""
             raise SchemaError(bad_refs[0].message + more, bad_refs if more else ())
         check_document()
+        check_patterns(walk(doc, openapi=openapi), source)
+        plain, cls = cls, linear(cls)  # patterns on RE2: no pattern can stall the process
         target = base + (self.pointer or "")
         resolved = registry.resolver(base).lookup(target)
         self.root: Mapping[str, Any] = resolved.contents
@@ -216,7 +221,7 @@ class Schema:
         loop = loop_in_place(doc, spec, registry, base, openapi=openapi) if found.refs else None
         if loop is not None:
             _check_unevaluated(found.keywords, loop, source)
-            self._registry = make_registry(_one_dialect(doc, cls, openapi, source), spec)[0]
+            self._registry = make_registry(_one_dialect(doc, plain, openapi, source), spec)[0]
             safe = loop_safe(cls)
             self._validator = safe(
                 {"$ref": target}, registry=self._registry, format_checker=checker
@@ -376,22 +381,29 @@ class Schema:
         from .dialects import best_match
 
         found: list[tuple[tuple[Any, ...], Problem]] = []
-        for error in self._validator.iter_errors(data):
-            if error.context:
-                error = best_match([error]) or error
-            path = tuple(error.absolute_path)
-            sensitive = self.is_sensitive(path) or covered(path, secrets)
-            keys = () if sensitive else _unexpected_keys(error)
-            if keys:  # one problem per key a closed object refuses, at that key's path
-                for key in keys:
-                    text = f"Additional properties are not allowed ({key!r} was unexpected)"
-                    at = (*path, key)
-                    found.append((at, Problem(cap(text), to_pointer(at), "additionalProperties")))
-                continue
-            text = message(error, sensitive)
-            if not sensitive and _yaml11_boolean(error):
-                text += " (YAML 1.2: write true or false)"
-            found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
+        try:
+            for error in self._validator.iter_errors(data):
+                if error.context:
+                    error = best_match([error]) or error
+                path = tuple(error.absolute_path)
+                sensitive = self.is_sensitive(path) or covered(path, secrets)
+                keys = () if sensitive else _unexpected_keys(error)
+                if keys:  # one problem per key a closed object refuses, at that key's path
+                    for key in keys:
+                        text = f"Additional properties are not allowed ({key!r} was unexpected)"
+                        at = (*path, key)
+                        problem = Problem(
+                            cap(scrub_text(text)), to_pointer(at), "additionalProperties"
+                        )
+                        found.append((at, problem))
+                    continue
+                text = scrub_text(message(error, sensitive))
+                if not sensitive and _yaml11_boolean(error):
+                    text += " (YAML 1.2: write true or false)"
+                found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
+        except RecursionError:  # a config nested past what the schema's recursion can follow
+            msg = "validation recursed too deep for Python: the config is nested too deeply"
+            found.append(((), Problem(msg, "", "limit")))
         found.sort(key=lambda item: (_sort_key(item[0]), item[1].code, item[1].message))
         problems = [problem for _, problem in found[:MAX_PROBLEMS]]
         if len(found) > MAX_PROBLEMS:
@@ -605,7 +617,7 @@ def _normalize_pointer(
         raise _schema_error(source, f"{pointer!r} is not a JSON Pointer") from None
     node: Any = doc
     for segment in segments:
-        if isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
+        if isinstance(node, list) and list_index(segment) is not None and int(segment) < len(node):
             node = node[int(segment)]
         elif isinstance(node, Mapping) and segment in node:
             node = node[segment]
@@ -648,7 +660,7 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
 
     meta_cls = validators.validator_for(cls.META_SCHEMA, default=cls)
     meta = meta_cls(
-        cls.META_SCHEMA, registry=refusing_registry(), format_checker=cls.FORMAT_CHECKER
+        cls.META_SCHEMA, registry=refusing_registry(), format_checker=_meta_formats(cls)
     )
     if all(meta.is_valid(stub) for stub in node_stubs(doc)):
         return  # every node is valid, so the document is (`hotconf.pipeline.schemadoc`)
@@ -656,6 +668,16 @@ def _check_schema(doc: Mapping[str, Any], cls: Any, source: str | None) -> None:
     if error is not None:
         message = cap(error.message)
         raise _schema_error(source, f"not a valid schema: {message}", tuple(error.absolute_path))
+
+
+def _meta_formats(cls: Any) -> FormatChecker:
+    # Patterns are RE2's (hotconf.pipeline.patterns, which checks them with clearer
+    # messages), not Python's: the meta-schema's `format: regex` must not judge them by `re`.
+    from .dialects import FormatChecker
+
+    checker = FormatChecker(())
+    checker.checkers = {k: v for k, v in cls.FORMAT_CHECKER.checkers.items() if k != "regex"}
+    return checker
 
 
 def _check_unevaluated(keywords: set[str], loop: tuple[str | int, ...], source: str | None) -> None:

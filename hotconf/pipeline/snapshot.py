@@ -64,13 +64,17 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})  # exact types: subcla
 
 def redact(value: Any, sensitive: Callable[[Path], bool], path: Path = ()) -> Any:
     """A plain copy of ``value`` (found at ``path``) with every value at a sensitive path
-    replaced by `REDACTED`."""
+    replaced by `REDACTED`, and the passwords inside every other string (URLs, DSNs) too."""
     if sensitive(path):
         return REDACTED
     if isinstance(value, Mapping):
         return {k: redact(v, sensitive, (*path, k)) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [redact(v, sensitive, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):  # a password inside a URL or a DSN (hotconf.pipeline.redaction)
+        from .redaction import scrub_text
+
+        return scrub_text(value)
     return value
 
 
@@ -102,17 +106,35 @@ def checksum(data: Any) -> str:
     return hashlib.sha256(canonical_json(data)).hexdigest()
 
 
+def list_index(seg: object) -> int | None:
+    """A path segment as a list index, or None when it is not one.
+
+    Only canonical, non-negative indexes count: an ``int`` from 0, or a string of ASCII
+    digits without a leading zero (``"0"``, ``"12"``). ``"-1"``, ``"00"``, ``"+1"``,
+    ``" 1"``, ``"1_0"`` and non-ASCII digits name nothing: a dotted key from outside (an HTTP path)
+    must not reach an item by the back door of Python's ``int()`` and negative indexing.
+    """
+    if isinstance(seg, int):
+        return int(seg) if seg >= 0 else None
+    if isinstance(seg, str) and seg.isascii() and seg.isdigit() and (seg == "0" or seg[0] != "0"):
+        return int(seg)
+    return None
+
+
 def lookup(data: Any, path: Iterable[str | int]) -> Any:
-    """Follow ``path`` through mappings and sequences; raise ``KeyError`` where it stops."""
+    """Follow ``path`` through mappings and sequences; raise ``KeyError`` where it stops.
+
+    A sequence is indexed by `list_index` segments only.
+    """
     node = data
     for seg in path:
         if isinstance(node, Mapping):
             node = node[seg]
         elif isinstance(node, tuple | list):
-            try:
-                node = node[int(seg)]
-            except (ValueError, IndexError):
-                raise KeyError(seg) from None
+            index = list_index(seg)
+            if index is None or index >= len(node):
+                raise KeyError(seg)
+            node = node[index]
         else:
             raise KeyError(seg)
     return node
@@ -228,7 +250,12 @@ class Snapshot(dict[str, Any]):
             value = lookup(self, path)
         except KeyError:
             value = _ABSENT
-        if len(self._memo) < _MEMO_SIZE:  # keys can come from outside (HTTP): stay bounded
+        # Keys can come from outside (HTTP): stay bounded. A tuple with a segment that is
+        # neither str nor int (1.0, True) equals its int twin as a dict key: not memoized, so
+        # it can never stand in for that twin's answer.
+        if len(self._memo) < _MEMO_SIZE and (
+            isinstance(key, str) or all(type(s) is str or type(s) is int for s in key)
+        ):
             self._memo[key] = value
         return value
 

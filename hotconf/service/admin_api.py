@@ -13,9 +13,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import ClosedError, LoadError, SourceError, ValidationError, VersionNotFoundError
+from ..errors import (
+    ClosedError,
+    LoadError,
+    SourceError,
+    StoreError,
+    ValidationError,
+    VersionNotFoundError,
+)
 from ..events import ReloadResult
-from ..pipeline.load import DEFAULT_LIMITS
+from .config_api import report_dict
 from .http import MAX_INT, ApiError, bad_request, json_body, json_response, problems_list
 
 if TYPE_CHECKING:
@@ -30,21 +37,22 @@ FORMATS = {
 }
 
 
-def result_body(result: ReloadResult) -> dict[str, Any]:
-    """A `ReloadResult` as JSON (applied or noop; the report is redacted)."""
+def result_body(result: ReloadResult, secrets: bool) -> dict[str, Any]:
+    """A `ReloadResult` as JSON (applied or noop; the report is redacted, its checksums
+    keyed fingerprints unless the caller sees secrets)."""
     previous = result.previous.version if result.previous is not None else None
     return {
         "status": result.status,
         "version": result.version,
         "previous_version": previous,
         "restores": result.snapshot.info.restores if result.snapshot is not None else None,
-        "report": result.report.to_dict() if result.report is not None else None,
+        "report": report_dict(result.report, secrets) if result.report is not None else None,
     }
 
 
-def _rejected(result: ReloadResult) -> ApiError:
+def _rejected(result: ReloadResult, secrets: bool) -> ApiError:
     problems = result.problems
-    report = result.report.to_dict() if result.report is not None else None
+    report = report_dict(result.report, secrets) if result.report is not None else None
     version = result.version
     kept = f"v{version} is still served" if version is not None else "nothing is served"
     if any(p.code == "gate" for p in problems):
@@ -64,6 +72,16 @@ def _rejected(result: ReloadResult) -> ApiError:
         f"the candidate was rejected ({len(problems)} problems); {kept}",
         problems=problems_list(problems),
         report=report,
+    )
+
+
+def _store_failed(exc: StoreError) -> ApiError:
+    return ApiError(
+        503,
+        "store-failure",
+        "The state directory failed",
+        f"{exc.message}; nothing was applied or rejected, and a watched change is retried",
+        headers={"Retry-After": "5"},
     )
 
 
@@ -87,7 +105,7 @@ class AdminApi:
                 "Unsupported media type",
                 f"send the candidate as {', '.join(FORMATS)}, not {media or 'no content type'}",
             )
-        body = await _read_capped(request, DEFAULT_LIMITS.max_bytes)
+        body = await _read_capped(request, live.limits.max_bytes)
         try:
             report = await run_in_threadpool(live.validate, body, fmt)
         except LoadError as exc:
@@ -98,6 +116,7 @@ class AdminApi:
                 exc.message,
                 problems=problems_list(exc.problems),
             ) from None
+        secrets = service.auth.sees_secrets(request)
         if report.problems:
             raise ApiError(
                 422,
@@ -105,9 +124,9 @@ class AdminApi:
                 "Invalid candidate",
                 f"the candidate is invalid ({len(report.problems)} problems)",
                 problems=problems_list(report.problems),
-                report=report.to_dict(),
+                report=report_dict(report, secrets),
             )
-        return json_response(report.to_dict())
+        return json_response(report_dict(report, secrets))
 
     async def reload(self, request: Request) -> Response:
         """``POST /v1/reload {"force": false}``: run the pipeline on the source now."""
@@ -121,9 +140,12 @@ class AdminApi:
             result = await run_in_threadpool(lambda: live.reload(force=force))
         except ClosedError:
             raise service.not_ready() from None
+        except StoreError as exc:
+            raise _store_failed(exc) from None
+        secrets = service.auth.sees_secrets(request)
         if result.status == "rejected":
-            raise _rejected(result)
-        return json_response(result_body(result))
+            raise _rejected(result, secrets)
+        return json_response(result_body(result, secrets))
 
     async def rollback(self, request: Request) -> Response:
         """``POST /v1/rollback {"to": N}``: serve version N again, as a new version."""
@@ -152,7 +174,9 @@ class AdminApi:
             raise ApiError(409, "rollback-refused", "Rollback refused", exc.message) from None
         except ClosedError:
             raise service.not_ready() from None
-        return json_response(result_body(result))
+        except StoreError as exc:
+            raise _store_failed(exc) from None
+        return json_response(result_body(result, service.auth.sees_secrets(request)))
 
 
 async def _read_capped(request: Request, cap: int) -> bytes:

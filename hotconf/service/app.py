@@ -50,7 +50,7 @@ from ..events import ChangeEvent, Event, Rejection, RolloutEvent
 from ..live.config import LiveConfig
 from ..live.subscriptions import Subscription
 from .admin_api import AdminApi
-from .config_api import ConfigApi
+from .config_api import ConfigApi, rejection_dict
 from .console import Console
 from .events_api import EventFeed, EventsApi
 from .http import ApiError, Auth, api_error_handler, http_error_handler, json_response
@@ -117,7 +117,12 @@ class Service:
         self.auth = Auth(token, read_token)
         self.max_wait = max_wait
         self.shutdown_timeout = shutdown_timeout
-        self.readiness = Readiness(lambda: self._live is not None and self._live.degraded)
+        self.readiness = Readiness(
+            lambda: (
+                self._live is not None
+                and (self._live.degraded or self._live.store_problem is not None)
+            )
+        )
         self.feed = VersionFeed(lambda: self._live.version if self._live is not None else 0)
         self.events = EventFeed()
         self.rejected_at: datetime | None = None
@@ -353,7 +358,8 @@ class Service:
         return json_response(body, 503 if failed else 200)
 
     async def _readyz(self, request: Request) -> Response:
-        """``GET /readyz``: 200 when ready (or degraded), 503 otherwise; the body says why."""
+        """``GET /readyz``: 200 when ready (or degraded), 503 otherwise; the body says why
+        (``degraded`` with ``store_problem`` when the last commit failed: a full disk)."""
         live = self._live
         ready = self.readiness.ready and live is not None
         rejection = live.last_rejection if live is not None else self._failed
@@ -362,9 +368,22 @@ class Service:
             "state": self.readiness.state,
             "version": live.version if live is not None else None,
             "degraded": live.degraded if live is not None else False,
-            "last_rejection": rejection.to_dict() if rejection is not None else None,
+            "last_rejection": (
+                rejection_dict(rejection, self._sees_secrets(request))
+                if rejection is not None
+                else None
+            ),
+            "store_problem": live.store_problem if live is not None else None,
         }
         return json_response(body, 200 if ready else 503)
+
+    def _sees_secrets(self, request: Request) -> bool:
+        """`Auth.sees_secrets`, but a probe with a token that is not valid is only anonymous:
+        readiness answers whoever asks."""
+        try:
+            return self.auth.sees_secrets(request)
+        except ApiError:
+            return False
 
     async def _metrics(self, request: Request) -> Response:
         """``GET /metrics``: Prometheus text exposition."""

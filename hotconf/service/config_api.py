@@ -17,7 +17,7 @@ import hmac
 import secrets as secrets_module
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from ..errors import VersionNotFoundError
 from ..pipeline.encode import key_json
+from ..pipeline.impact import ImpactReport
 from ..pipeline.paths import Path, split_dotted
 from ..pipeline.snapshot import REDACTED, Snapshot, VersionInfo, redact
 from .http import (
@@ -41,6 +42,7 @@ from .http import (
 from .http import MAX_INT as MAX_VERSION
 
 if TYPE_CHECKING:
+    from ..events import Rejection
     from .app import Service
 
 MAX_LIMIT = 1000
@@ -169,6 +171,40 @@ def public_checksum(checksum: str, secrets: bool) -> str:
     if secrets:
         return checksum
     return hmac.new(_TAG_KEY, checksum.encode(), hashlib.sha256).hexdigest()
+
+
+def report_dict(report: ImpactReport, secrets: bool) -> dict[str, Any]:
+    """An impact report's JSON form, its checksums as the caller may see them."""
+    body = report.to_dict()
+    for side in ("old", "new"):
+        found = body[side].get("checksum")
+        if found is not None:
+            body[side]["checksum"] = public_checksum(found, secrets)
+    return body
+
+
+def public_checksums(value: Any, secrets: bool) -> Any:
+    """Plain JSON data with every ``checksum`` as the caller may see it (`public_checksum`)."""
+    if secrets:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            k: public_checksum(v, False)
+            if k == "checksum" and isinstance(v, str)
+            else public_checksums(v, False)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [public_checksums(v, False) for v in value]
+    return value
+
+
+def rejection_dict(rejection: Rejection, secrets: bool) -> dict[str, Any]:
+    """A rejection's JSON form, its candidate's checksum as the caller may see it."""
+    body = rejection.to_dict()
+    if body["checksum"] is not None:
+        body["checksum"] = public_checksum(body["checksum"], secrets)
+    return body
 
 
 @functools.lru_cache(maxsize=64)
@@ -330,11 +366,12 @@ class ConfigApi:
             report = await run_in_threadpool(live.compare, old, new)
         except VersionNotFoundError as exc:
             raise _no_version(exc) from None
-        return json_response(report.to_dict())
+        return json_response(report_dict(report, self.service.auth.sees_secrets(request)))
 
     async def rejections(self, request: Request) -> Response:
         """``GET /v1/rejections[?limit=N]``: rejected candidates, newest first (redacted)."""
         live = self.service.live
         limit = int_param(request.query_params, "limit", minimum=1) or 50
         found = await run_in_threadpool(live.rejections, min(limit, MAX_LIMIT))
-        return json_response({"rejections": [r.to_dict() for r in found]})
+        secrets = self.service.auth.sees_secrets(request)
+        return json_response({"rejections": [rejection_dict(r, secrets) for r in found]})

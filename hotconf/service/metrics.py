@@ -132,6 +132,17 @@ class _Present:
                 "1 while serving the last-known-good because the source is rejected.",
                 value=1.0 if live.degraded else 0.0,
             )
+            yield CounterMetricFamily(
+                "hotconf_store_failures",
+                "Pipeline runs whose commit to the state directory failed (a full disk, say); "
+                "each is retried, none is a rejection.",
+                value=live.store_failures,
+            )
+            yield GaugeMetricFamily(
+                "hotconf_store_failing",
+                "1 while the last commit to the state directory failed.",
+                value=1.0 if live.store_problem is not None else 0.0,
+            )
             yield from webhook_metrics(live)
             yield from rollout_metrics(live)
             yield from etcd_metrics(live)

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from ..errors import ClosedError, HotconfError, RolloutError
 from ..live.config import LiveConfig
 from ..webhooks.subscribers import redact_url
+from .config_api import public_checksums
 from .http import ApiError, bad_request, json_body, json_response
 
 if TYPE_CHECKING:
@@ -55,13 +56,14 @@ class RolloutsApi:
         self.service = service
 
     async def rollouts(self, request: Request) -> Response:
-        """``GET /v1/rollouts``: in-process rollouts, newest first, and the fleet's canary."""
+        """``GET /v1/rollouts``: in-process rollouts, newest first, and the fleet's canary
+        (checksums as keyed fingerprints for a caller without a token)."""
         live = self.service.live
         body = {
             "rollouts": [r.status() for r in live.rollouts()],
             "fleet": await run_in_threadpool(fleet_view, live),
         }
-        return json_response(body)
+        return json_response(public_checksums(body, self.service.auth.sees_secrets(request)))
 
     async def promote(self, request: Request) -> Response:
         """``POST /v1/rollouts/promote {"id", "reason"}``: promote the running rollout."""

@@ -3,7 +3,8 @@
 
 `serve` binds first (so ``--port 0`` can be announced), refuses to listen beyond loopback while
 mutating endpoints are open, runs uvicorn with hotconf's own signal handling (readiness false
-at once; exit 0, not the signal re-raised), and raises the start-up failure, if any.
+at once; exit 0, not the signal re-raised) and connection limits (`uvicorn_config`), and
+raises the start-up failure, if any.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from ..errors import HotconfError
+from .guard import HEADER_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, guarded
 from .http import Auth
 
 if TYPE_CHECKING:
@@ -112,12 +114,38 @@ class Server(uvicorn.Server):
                 signal.signal(s, handler)
 
 
+def uvicorn_config(
+    service: Service,
+    *,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+) -> uvicorn.Config:
+    """How hotconf runs uvicorn: its lifespan and logging, and the connection limits
+    (`hotconf.service.guard`): request headers within ``header_timeout`` seconds, idle
+    keep-alive connections closed after `KEEP_ALIVE` seconds, at most ``max_connections``
+    open connections (503 beyond)."""
+    return uvicorn.Config(
+        service.app,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=math.ceil(service.shutdown_timeout),
+        http=guarded(header_timeout=header_timeout, max_connections=max_connections),
+        timeout_keep_alive=KEEP_ALIVE,
+        # uvicorn answers 503 to requests at >= this; the guard's cap is the one that counts
+        limit_concurrency=max_connections + 1,
+    )
+
+
 def serve(
     service: Service,
     *,
     host: str = "127.0.0.1",
     port: int = 8750,
     announce: Callable[[str], object] = print,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> None:
     """Run the service until SIGTERM or SIGINT (in the main thread; blocks).
 
@@ -126,6 +154,8 @@ def serve(
         host: the address to listen on; beyond loopback only with an admin token.
         port: the port; 0 picks a free one.
         announce: called once with ``"listening on http://HOST:PORT"`` (the port bound).
+        header_timeout: seconds a connection has to send a request's headers (408 after).
+        max_connections: open connections beyond this are answered 503 and closed.
 
     Raises:
         HotconfError: binding is refused (see `check_bind`), or start-up failed (the
@@ -139,14 +169,7 @@ def serve(
             "listening on loopback only"
         )
     sock = bind(host, port)
-    config = uvicorn.Config(
-        service.app,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=math.ceil(service.shutdown_timeout),
-    )
+    config = uvicorn_config(service, header_timeout=header_timeout, max_connections=max_connections)
     server = Server(config, service.begin_shutdown)
 
     def failed(exc: BaseException) -> None:

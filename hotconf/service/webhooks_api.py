@@ -30,7 +30,7 @@ from .http import MAX_INT, ApiError, bad_request, int_param, json_body, json_res
 if TYPE_CHECKING:
     from .app import Service
 
-_FIELDS = frozenset({"url", "secret", "events", "keys", "allow_private", "name"})
+_FIELDS = frozenset({"url", "secret", "events", "keys", "allow_private", "name", "raw_checksums"})
 
 
 def _webhooks(live: LiveConfig) -> Webhooks:

@@ -19,6 +19,15 @@ Poke = Callable[[bool], None]
 (a file was modified but not yet closed), so the worker waits longer before it reads."""
 
 
+Activity = Literal["writing", "changed"] | None
+"""What a source may say of itself (an optional ``activity()`` method): ``writing`` (a writer
+has a file open), ``changed`` (a file changed since it was last read, or just now), or None
+(settled). The reload worker reads nothing while ``writing``, and records a failed candidate
+only once the source is settled."""
+
+WRITE_TIMEOUT = 30.0
+"""Default seconds a writer may pause with a file open before the file is read anyway."""
+
 Layer = Literal["default", "file", "secret", "env"]
 """The layers of a candidate, lowest precedence first (`hotconf.sources.layers`)."""
 
@@ -78,4 +87,4 @@ class Source(Protocol):
         ...
 
 
-__all__ = ["Layer", "Poke", "RawDocument", "Source"]
+__all__ = ["WRITE_TIMEOUT", "Activity", "Layer", "Poke", "RawDocument", "Source"]

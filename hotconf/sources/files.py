@@ -7,9 +7,13 @@ instead of a file is what catches editors' atomic saves (write a temporary file,
 the old one) and Kubernetes ConfigMap volumes, where the visible files are symlinks through
 ``..data`` and an update is one rename of that symlink naming no config file at all.
 
-A file modified or created but not yet closed is "being written": the poke says so and the
-worker waits for the close (or a longer quiet period) before it reads, so a half-written file
-is never read as a candidate.
+A file modified or created but not yet closed is "being written" (inotify's IN_MODIFY or
+IN_CREATE without the IN_CLOSE_WRITE yet): the poke says so and the worker does not read until
+the close, for pauses of the writer up to ``write_timeout``, so a half-written file is never
+read as a candidate. `activity` also says when a file changed since it was read (its inode,
+size or modification time differ, or it was modified in the last `QUIET` seconds): a failed
+candidate read then (the empty file right after ``open(path, "w")``) is looked at again, not
+recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,11 +46,12 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from ..errors import LoadError, Problem, SourceError
 from ..pipeline.load import DEFAULT_LIMITS, SUFFIXES, format_for
-from . import Layer, Poke, RawDocument, Source
+from . import WRITE_TIMEOUT, Activity, Layer, Poke, RawDocument, Source
 
 log = logging.getLogger("hotconf")
 
 CONFIG_SUFFIXES = tuple(SUFFIXES)
+QUIET = 0.25  # seconds: a file modified more recently than this may still be changing
 K8S_DATA = "..data"
 _IGNORED = (FileOpenedEvent, FileClosedNoWriteEvent, DirModifiedEvent)
 # Asked of inotify: not opens and no-write closes, so our own reads never wake the observer.
@@ -87,6 +93,8 @@ class FileSource:
             ones; other files are left alone) are merged in name order.
         directory: treat the single path as a directory.
         max_bytes: files larger than this are refused (before being read whole).
+        write_timeout: a file still open for writing is not read until it is closed, as
+            long as its writer pauses no longer than this many seconds.
         layer: the layer its documents belong to (``"default"`` for a defaults file).
 
     Raises:
@@ -102,6 +110,7 @@ class FileSource:
         *,
         directory: bool = False,
         max_bytes: int = DEFAULT_LIMITS.max_bytes,
+        write_timeout: float = WRITE_TIMEOUT,
         layer: Layer = "file",
     ) -> None:
         items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
@@ -116,6 +125,7 @@ class FileSource:
             for p in self.paths:
                 format_for(p)  # an unknown suffix fails now, not at the first read
         self.max_bytes = max_bytes
+        self.write_timeout = write_timeout
         self.name = ", ".join(
             os.path.relpath(p) if not p.startswith("..") else p for p in self.paths
         )
@@ -133,7 +143,8 @@ class FileSource:
         )
         self._lock = threading.Lock()  # _pending and _rearm, shared with watchdog's thread
         self._arming = threading.Lock()  # _watches; never held by watchdog's thread
-        self._pending: set[str] = set()
+        self._pending: dict[str, float] = {}  # file -> when it was last written (monotonic)
+        self._seen: dict[str, tuple[int, int, int]] = {}  # file -> (inode, size, mtime) read
         self._rearm: set[str] = set()
         self._watches: dict[str, tuple[ObservedWatch, int]] = {}
         self._observer: BaseObserver | None = None
@@ -187,7 +198,9 @@ class FileSource:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                size = os.fstat(fd).st_size
+                st = os.fstat(fd)
+                size = st.st_size
+                self._seen[path] = (st.st_ino, st.st_size, st.st_mtime_ns)
                 chunks = [os.read(fd, min(size, self.max_bytes) + 1)]
                 total = len(chunks[0])
                 while total > size and total <= self.max_bytes:  # it grew while we read
@@ -206,12 +219,38 @@ class FileSource:
                              source=path)],
                 )  # fmt: skip
         except FileNotFoundError:
+            self._seen[path] = (-1, -1, -1)
             raise SourceError(f"config file {path} does not exist") from None
         except IsADirectoryError:
             raise SourceError(f"{path} is a directory; pass directory sources as such") from None
         except OSError as exc:
             raise SourceError(f"cannot read config file {path}: {exc.strerror}") from exc
         return self._document(path, data)
+
+    def activity(self) -> Activity:
+        """``writing`` while a file is open for writing (for up to ``write_timeout`` after
+        its last write), ``changed`` when a file differs from what was read or was modified
+        in the last `QUIET` seconds, None when settled."""
+        now = time.monotonic()
+        with self._lock:
+            for path, at in list(self._pending.items()):
+                if now - at > self.write_timeout:  # a writer that stalled: read anyway
+                    del self._pending[path]
+            if self._pending:
+                return "writing"
+        wall = time.time_ns()
+        for path, seen in list(self._seen.items()):
+            try:
+                st = os.stat(path)
+            except OSError:
+                if seen[0] == -1:  # missing when read, missing now
+                    continue
+                return "changed"
+            if (st.st_ino, st.st_size, st.st_mtime_ns) != seen:
+                return "changed"
+            if 0 <= wall - st.st_mtime_ns < QUIET * 1e9:
+                return "changed"
+        return None
 
     # -- watching ------------------------------------------------------------------------
 
@@ -289,9 +328,10 @@ class FileSource:
         with self._lock:
             self._rearm.update(rearm)
             if isinstance(event, FileModifiedEvent | FileCreatedEvent):
-                self._pending.add(paths[0])
+                self._pending[paths[0]] = time.monotonic()
             elif isinstance(event, FileClosedEvent | FileDeletedEvent | FileMovedEvent):
-                self._pending.difference_update(paths)
+                for p in paths:
+                    self._pending.pop(p, None)
             writing = bool(self._pending)
         self._poke(writing)
 
@@ -317,13 +357,19 @@ class FileSource:
 
 def coerce_source(
     source: Source | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    write_timeout: float = WRITE_TIMEOUT,
+    max_bytes: int = DEFAULT_LIMITS.max_bytes,
 ) -> Source:
     """A source from what ``hotconf.watch`` accepts: a `Source` as is, a file, a directory
-    or a list of files (a `FileSource`)."""
+    or a list of files (a `FileSource` with ``write_timeout`` and ``max_bytes``)."""
     if isinstance(source, str | os.PathLike):
-        return FileSource(source, directory=os.path.isdir(source))
+        directory = os.path.isdir(source)
+        return FileSource(
+            source, directory=directory, write_timeout=write_timeout, max_bytes=max_bytes
+        )
     if isinstance(source, Sequence):
-        return FileSource(list(source))
+        return FileSource(list(source), write_timeout=write_timeout, max_bytes=max_bytes)
     return source
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import SourceError
 from ..pipeline.snapshot import canonical_json, thaw
-from . import Poke, RawDocument, Source
+from . import Activity, Poke, RawDocument, Source
 from .env import EnvSource
 from .files import FileSource, coerce_source
 from .secrets import SecretsSource
@@ -120,6 +120,18 @@ class LayeredSource:
     def stop(self) -> None:
         for layer in self.layers:
             layer.stop()
+
+    def activity(self) -> Activity:
+        """What its layers say (`hotconf.sources.Activity`): ``writing`` when any file is
+        open for writing, else ``changed`` when any changed, else None."""
+        found: Activity = None
+        for layer in self.layers:
+            ask = getattr(layer, "activity", None)
+            said: Activity = ask() if ask is not None else None
+            if said == "writing":
+                return said
+            found = found or said
+        return found
 
 
 __all__ = ["DefaultsSource", "LayeredSource"]

@@ -13,14 +13,18 @@ Schema versions (``PRAGMA user_version``): 1 creates ``meta``, ``versions`` and
 row per event per subscriber, ``deliveries``: one row per HTTP attempt); 3 stores versions as
 deltas (``versions.data``, canonical JSON, becomes ``body`` with its ``encoding``, and the
 newest version's moves to ``head``; see `hotconf.store.history`): the rows already there
-are kept whole, as they were. A database is
-migrated forward when opened; one from a newer hotconf is refused.
+are kept whole, as they were; 4 adds ``subscribers.raw_checksums``. A database is migrated
+forward when opened; one from a newer hotconf is refused.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import socket
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -29,8 +33,9 @@ from typing import Any
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "hotconf.db"
+LOCK_NAME = "hotconf.lock"
 
 _HISTORY = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -146,8 +151,13 @@ UPDATE versions SET encoding = 'head', body = x'' WHERE version IN (SELECT versi
 CREATE INDEX outbox_event ON outbox (event_id);
 """
 
+# A subscriber may opt in to raw checksums in its webhook bodies (keyed fingerprints else).
+_RAW_CHECKSUMS = """
+ALTER TABLE subscribers ADD COLUMN raw_checksums INTEGER NOT NULL DEFAULT 0;
+"""
+
 # The DDL that brings a database from the version before each key to that version.
-_MIGRATIONS = {1: _HISTORY, 2: _WEBHOOKS, 3: _DELTAS}
+_MIGRATIONS = {1: _HISTORY, 2: _WEBHOOKS, 3: _DELTAS, 4: _RAW_CHECKSUMS}
 
 
 def state_file(state_dir: str | os.PathLike[str] | None) -> Path | None:
@@ -175,19 +185,84 @@ def state_file(state_dir: str | os.PathLike[str] | None) -> Path | None:
     return directory / DB_NAME
 
 
+class StateLock:
+    """An exclusive ``flock`` on ``hotconf.lock`` in a state directory, held by one writer.
+
+    Two processes writing versions into one state directory would interleave their
+    histories; the second to start is refused, with an error naming the first (the lock file
+    holds its pid, host and command). The kernel drops the lock when the process dies, so a
+    crash never leaves a stale lock behind.
+
+    Raises:
+        StoreError: another process holds the lock (or the file cannot be opened).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LOCK_NAME
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open the lock file {self.path}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            who = _read_holder(fd)
+            os.close(fd)
+            raise StoreError(
+                f"state directory {directory} is in use by another hotconf process "
+                f"({who}); two writers would interleave their versions: stop it, talk to "
+                "it (--url), or give this one another --state-dir"
+            ) from None
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": " ".join(sys.argv)[:500],
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # closing drops the flock
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {holder['pid']} on {holder['host']}: {holder['command']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its pid is not recorded yet"
+
+
 class Database:
     """One connection to the state database, safe to use from several threads.
 
     Args:
         path: the database file, or ``None`` for memory only.
+        exclusive: take the state directory's `StateLock` first (a writer that appends
+            versions: a LiveConfig); readers (history listings) do not.
 
     Raises:
-        StoreError: the database cannot be opened, is not a hotconf store, or is corrupt.
+        StoreError: the database cannot be opened, is not a hotconf store, or is corrupt;
+            or, ``exclusive``, another process holds the state directory.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, *, exclusive: bool = False) -> None:
         self.path = Path(path) if path is not None else None
         self._lock = threading.Lock()
+        self._state_lock = StateLock(self.path.parent) if exclusive and self.path else None
+        try:
+            self._open()
+        except BaseException:
+            if self._state_lock is not None:
+                self._state_lock.release()
+            raise
+
+    def _open(self) -> None:
         try:
             self._db = sqlite3.connect(
                 str(self.path) if self.path is not None else ":memory:",
@@ -246,7 +321,10 @@ class Database:
                 try:
                     yield self._db
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    # SQLite may have rolled back already (SQLITE_FULL does): a second
+                    # ROLLBACK would raise and hide the real error ("database or disk is full")
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -323,3 +401,5 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._state_lock is not None:
+                self._state_lock.release()

@@ -101,6 +101,7 @@ class Store:
     Args:
         path: the database file, or ``None`` for memory only.
         retention: what to drop after each commit (`Retention`); default: keep everything.
+        exclusive: lock its directory against other writers (`hotconf.store.db.StateLock`).
 
     Attributes:
         outbox: the webhook subscribers, outbox and delivery attempts, in the same database.
@@ -110,9 +111,13 @@ class Store:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None, *, retention: Retention | None = None
+        self,
+        path: str | os.PathLike[str] | None,
+        *,
+        retention: Retention | None = None,
+        exclusive: bool = False,
     ) -> None:
-        self._db = Database(path)
+        self._db = Database(path, exclusive=exclusive)
         self.path = self._db.path
         self.outbox = Outbox(self._db)
         self.retention = retention or Retention()
@@ -120,14 +125,24 @@ class Store:
 
     @classmethod
     def open(
-        cls, state_dir: str | os.PathLike[str] | None, *, retention: Retention | None = None
+        cls,
+        state_dir: str | os.PathLike[str] | None,
+        *,
+        retention: Retention | None = None,
+        exclusive: bool = False,
     ) -> Store:
         """Open (creating it if needed) the store in ``state_dir``; ``None`` for memory only.
 
+        Args:
+            state_dir: the state directory.
+            retention: what to drop after each commit (`Retention`).
+            exclusive: lock the directory for this writer (`hotconf.store.db.StateLock`).
+
         Raises:
-            StoreError: the directory cannot be created or written, or the database opened.
+            StoreError: the directory cannot be created or written, or the database opened;
+                or, ``exclusive``, another process holds the directory.
         """
-        return cls(state_file(state_dir), retention=retention)
+        return cls(state_file(state_dir), retention=retention, exclusive=exclusive)
 
     def append(
         self,

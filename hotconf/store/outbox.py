@@ -76,17 +76,19 @@ class Outbox:
                     json.dumps(list(sub.events)),
                     json.dumps(list(sub.keys)) if sub.keys is not None else None,
                     int(sub.allow_private),
+                    int(sub.raw_checksums),
                 )
                 if sub.id not in old:
                     db.execute(
                         "INSERT INTO subscribers (name, origin, url, secret, events, keys,"
-                        " allow_private, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " allow_private, raw_checksums, id, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (*values, sub.id, now),
                     )
                     continue
                 db.execute(
                     "UPDATE subscribers SET name = ?, origin = ?, url = ?, secret = ?,"
-                    " events = ?, keys = ?, allow_private = ? WHERE id = ?",
+                    " events = ?, keys = ?, allow_private = ?, raw_checksums = ? WHERE id = ?",
                     (*values, sub.id),
                 )
                 if old[sub.id] != sub.url:  # a new address: give it a chance
@@ -108,7 +110,8 @@ class Outbox:
             try:
                 db.execute(
                     "INSERT INTO subscribers (id, name, origin, url, secret, events, keys,"
-                    " allow_private, created_at) VALUES (?, ?, 'api', ?, ?, ?, ?, ?, ?)",
+                    " allow_private, raw_checksums, created_at)"
+                    " VALUES (?, ?, 'api', ?, ?, ?, ?, ?, ?, ?)",
                     (
                         sub.id,
                         sub.name,
@@ -117,6 +120,7 @@ class Outbox:
                         json.dumps(list(sub.events)),
                         json.dumps(list(sub.keys)) if sub.keys is not None else None,
                         int(sub.allow_private),
+                        int(sub.raw_checksums),
                         now,
                     ),
                 )
@@ -391,6 +395,7 @@ def _subscriber(row: sqlite3.Row) -> SubscriberStatus:
         keys=tuple(json.loads(keys)) if keys is not None else None,
         allow_private=bool(row["allow_private"]),
         name=row["name"],
+        raw_checksums=bool(row["raw_checksums"]),
     )
     return SubscriberStatus(
         subscriber=sub,

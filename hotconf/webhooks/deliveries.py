@@ -8,6 +8,8 @@ Re-exported by `hotconf.webhooks`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import random
 import secrets
@@ -97,7 +99,7 @@ def retry_after(value: str | None, now: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to float()
         return now + float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -235,6 +237,28 @@ class AttemptResult:
 
 def _dumps(body: Mapping[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprinted(body: str, key: bytes) -> str:
+    """``body`` with every ``checksum`` replaced by its keyed fingerprint (HMAC-SHA256 with
+    the state directory's webhook key): what a subscriber without ``raw_checksums`` gets.
+    Equal checksums give equal fingerprints, so receivers can still compare versions."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: _fingerprint(v, key) if k == "checksum" and isinstance(v, str) else walk(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return _dumps(walk(json.loads(body)))
+
+
+def _fingerprint(checksum: str, key: bytes) -> str:
+    return hmac.new(key, checksum.encode(), hashlib.sha256).hexdigest()
 
 
 def new_webhook_id() -> str:

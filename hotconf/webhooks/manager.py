@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -45,6 +46,7 @@ from .deliveries import (
     OutboxRow,
     RetryPolicy,
     change_body,
+    fingerprinted,
     new_webhook_id,
     rejection_body,
     rollout_body,
@@ -137,6 +139,7 @@ class Webhooks:
         self._lock = threading.Lock()
         self._registry: Mapping[str, SubscriberStatus] = {}
         self._outbox: Outbox | None = None
+        self._key = b""  # the state directory's key for checksum fingerprints
         self._dispatcher: Dispatcher | None = None
         self._watcher: FileSource | None = None
         self._closed = False
@@ -157,6 +160,7 @@ class Webhooks:
         if self._outbox is not None:
             raise WebhookError("this Webhooks is already in use by a LiveConfig")
         outbox = self._outbox = store.outbox
+        self._key = _fingerprint_key(store)
         if self._file is None:
             outbox.sync_subscribers("code", self._static, self._clock())
         else:
@@ -247,6 +251,20 @@ class Webhooks:
                 )
                 self._registry = {**self._registry, ident: disabled}
 
+    def _bodies(self, raw: str) -> Callable[[Subscriber], str]:
+        """The body each subscriber gets: ``raw`` with the real checksums for one that set
+        ``raw_checksums``, keyed fingerprints for the others (made once, stored once)."""
+        keyed: list[str] = []
+
+        def body(subscriber: Subscriber) -> str:
+            if subscriber.raw_checksums:
+                return raw
+            if not keyed:
+                keyed.append(fingerprinted(raw, self._key))
+            return keyed[0]
+
+        return body
+
     def _targets(self, type: EventType, report: ImpactReport | None) -> list[Subscriber]:
         paths = [c.path for c in report.changes] if report is not None else []
         return [
@@ -265,10 +283,10 @@ class Webhooks:
             return None
 
         def rows(info: VersionInfo) -> list[OutboxRow]:
-            body = change_body(name, info, previous.version, report)
+            body = self._bodies(change_body(name, info, previous.version, report))
             at = info.created_at.timestamp()
             return [
-                OutboxRow(new_webhook_id(), s.id, type, info.version, body, at) for s in targets
+                OutboxRow(new_webhook_id(), s.id, type, info.version, body(s), at) for s in targets
             ]
 
         return rows
@@ -284,11 +302,11 @@ class Webhooks:
         targets = self._targets(rejection.type, None)
         if not targets:
             return []
-        body = rejection_body(name, served, rejection, report)
+        body = self._bodies(rejection_body(name, served, rejection, report))
         version = served.version if served is not None else None
         at = rejection.at.timestamp()
         return [
-            OutboxRow(new_webhook_id(), s.id, rejection.type, version, body, at) for s in targets
+            OutboxRow(new_webhook_id(), s.id, rejection.type, version, body(s), at) for s in targets
         ]
 
     def _announce_rollout(self, name: str, event: RolloutEvent, report: ImpactReport) -> None:
@@ -316,11 +334,13 @@ class Webhooks:
         targets = self._targets(event.type, report)
         if not targets:
             return []
-        body = rollout_body(name, event, report)
+        body = self._bodies(rollout_body(name, event, report))
         stable = event.status.get("stable") or {}
         version = (event.status.get("canary") or {}).get("version") or stable.get("version")
         at = event.at.timestamp()
-        return [OutboxRow(new_webhook_id(), s.id, event.type, version, body, at) for s in targets]
+        return [
+            OutboxRow(new_webhook_id(), s.id, event.type, version, body(s), at) for s in targets
+        ]
 
     def wake(self, subscriber: str | None = None) -> None:
         """Tell the dispatcher the outbox changed (it also looks every ``poll_interval``)."""
@@ -427,6 +447,19 @@ class Webhooks:
     def __repr__(self) -> str:
         where = f"file={self._file.path!r}" if self._file else f"{len(self._static)} subscribers"
         return f"<Webhooks {where} running={self._dispatcher is not None and not self._closed}>"
+
+
+_KEY_META = "webhook_fingerprint_key"
+
+
+def _fingerprint_key(store: Store) -> bytes:
+    """The state directory's key for checksum fingerprints, made on first use: the same
+    content gets the same fingerprint across restarts, so receivers can compare them."""
+    found = store.get_meta(_KEY_META)
+    if found is None:
+        found = secrets.token_hex(32)
+        store.set_meta(_KEY_META, found)
+    return bytes.fromhex(found)
 
 
 __all__ = [

@@ -106,6 +106,10 @@ class Subscriber:
         allow_private: allow loopback, private, link-local and other non-global addresses
             (off by default: a guard against SSRF).
         name: a stable name; it is the subscriber's ``id`` (default: derived from the URL).
+        raw_checksums: put the config's real canonical checksums in its event bodies; by
+            default they carry keyed fingerprints (the checksum covers secret values, and a
+            short one could be guessed offline from it): equal for equal content, from the
+            same state directory.
 
     Raises:
         SubscriberError: an invalid URL, secret, event type or name.
@@ -121,6 +125,7 @@ class Subscriber:
     keys: Sequence[str] | None = None
     allow_private: bool = False
     name: str = ""
+    raw_checksums: bool = False
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -139,6 +144,8 @@ class Subscriber:
             raise SubscriberError("keys must be non-empty strings (dotted key patterns)")
         if not isinstance(self.allow_private, bool):
             raise SubscriberError("allow_private must be true or false")
+        if not isinstance(self.raw_checksums, bool):
+            raise SubscriberError("raw_checksums must be true or false")
         if self.name and not _NAME.fullmatch(self.name):
             raise SubscriberError(
                 f"name {self.name!r} must be 1-128 letters, digits or . _ : - (not first)"
@@ -166,6 +173,7 @@ class Subscriber:
             "events": list(self.events),
             "keys": list(self.keys) if self.keys is not None else None,
             "allow_private": self.allow_private,
+            "raw_checksums": self.raw_checksums,
         }
 
     def __repr__(self) -> str:
@@ -266,6 +274,7 @@ SUBSCRIBERS_SCHEMA: Mapping[str, Any] = {
                     },
                     "keys": {"type": "array", "items": {"type": "string"}},
                     "allow_private": {"type": "boolean"},
+                    "raw_checksums": {"type": "boolean"},
                 },
                 "oneOf": [{"required": ["secret"]}, {"required": ["secret_env"]}],
             },
@@ -318,6 +327,7 @@ def read_subscribers(path: str | os.PathLike[str]) -> tuple[Subscriber, ...]:
                         keys=entry.get("keys"),
                         allow_private=entry.get("allow_private", False),
                         name=entry.get("name", ""),
+                        raw_checksums=entry.get("raw_checksums", False),
                     )
                 )
             except SubscriberError as exc:

@@ -327,3 +327,45 @@ def test_schema_diff_exit_codes_modes_and_config(
     assert main(["schema-diff", str(old), str(narrower), "--format", "markdown"]) == 1
     assert "limit_tightened" in capsys.readouterr().out
     assert main(["schema-diff", str(old), str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_second_writer_on_one_state_dir_is_refused_naming_the_first(
+    tmp_path: Path, schema_file: Path
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=1))
+    state = str(tmp_path / "s")
+    first = _spawn_watch(str(config), "--schema", str(schema_file), "--state-dir", state)
+    try:
+        out = Lines(first)
+        out.wait("serving v1")
+        config.write_text(config_text(pool=2))
+        out.wait("applied v2")
+        second = _spawn_watch(str(config), "--schema", str(schema_file), "--state-dir", state)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2
+        assert "in use by another hotconf process" in err and f"pid {first.pid}" in err
+        assert "watch" in err  # its command
+        rollback = subprocess.run(
+            [sys.executable, "-m", "hotconf", "rollback", "--to", "1", "--state-dir", state,
+             "--schema", str(schema_file)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert rollback.returncode == 2 and f"pid {first.pid}" in rollback.stderr
+        history = subprocess.run(  # a reader is welcome
+            [sys.executable, "-m", "hotconf", "history", "--state-dir", state],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert history.returncode == 0 and "v2" in history.stdout
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    # the first one gone (even by kill -9, the kernel drops the lock), the next one starts
+    third = _spawn_watch(str(config), "--schema", str(schema_file), "--state-dir", state)
+    try:
+        Lines(third).wait("serving v2")
+    finally:
+        third.kill()
+        third.wait()

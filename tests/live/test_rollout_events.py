@@ -32,7 +32,10 @@ def test_event_types_and_defaults() -> None:
 def test_rollout_events_reach_the_subscribers_that_list_them(tmp_path: Path) -> None:
     with Receiver() as receiver:
         subs = [
-            subscriber(receiver.url("/all"), name="all", events=ALL_EVENT_TYPES),
+            # raw checksums, to compare with the rollout's (others get keyed fingerprints)
+            subscriber(
+                receiver.url("/all"), name="all", events=ALL_EVENT_TYPES, raw_checksums=True
+            ),
             subscriber(receiver.url("/config"), name="config"),  # the default: config events
             subscriber(
                 receiver.url("/features"),

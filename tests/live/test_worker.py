@@ -65,7 +65,7 @@ def test_a_burst_of_pokes_is_one_run(rec: Recorder, make: list[ReloadWorker]) ->
 def test_a_busy_writer_delays_the_run_until_it_closes(
     rec: Recorder, make: list[ReloadWorker]
 ) -> None:
-    w = started(rec, settle=0.001, write_settle=30, max_wait=60, poll_interval=None)
+    w = started(rec, settle=0.001, max_wait=0.05, poll_interval=None)
     make.append(w)
     w.poke(writing=True)
     threading.Event().wait(0.2)

@@ -454,3 +454,12 @@ def test_cli_diff_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert out["changes"][0]["reason"] == "changed by 10x or more"
     assert main(["diff", old, invalid, "--schema", schema, "--format", "markdown"]) == 1
     assert "invalid.yaml:1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", ["²", "٣", "①"])
+def test_a_key_of_unicode_digits_is_classified_not_crashed(key: str) -> None:
+    # str.isdigit() says yes to these, int() says no: the annotation lookup took them for a
+    # list index and raised ValueError, an internal error at every reload (found by tests/fuzz)
+    schema = {"type": "object", "properties": {key: {"x-hotconf-reload": "restart"}}}
+    report = hotconf.diff({"a": 1}, {"a": 1, key: 2}, schema)
+    assert [(c.pointer, c.level) for c in report.changes] == [(f"/{key}", "restart")]

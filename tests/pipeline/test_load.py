@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import hotconf
 from hotconf.errors import LoadError, SourceError
 from hotconf.pipeline.load import DEFAULT_LIMITS, FORMATS, Limits, format_for, load, locate, parse
 
@@ -119,7 +120,20 @@ def test_infinity_and_nan_are_refused(text: str) -> None:
 
 
 def test_an_integer_too_long_for_python_is_refused() -> None:
-    assert code_line(error("a:\n  b: " + "1" * 5000 + "\n")) == ("number", 2)
+    assert code_line(error("a:\n  b: " + "1" * 5000 + "\n")) == ("limit", 2)
+
+
+@pytest.mark.parametrize("digits", ["0x" + "f" * 3600, "0o" + "7" * 4800, "!!int 0x" + "f" * 3600])
+def test_a_hex_or_octal_integer_too_long_to_print_is_refused(digits: str) -> None:
+    # Python reads them, then cannot print them in decimal (4300 digits): a LoadError, not a
+    # ValueError from the canonical JSON later.
+    err = error(f"a: 1\nb: {digits}\n")
+    assert code_line(err) == ("limit", 2)
+    assert "4300" in err.problems[0].message and err.problems[0].path == "/b"
+
+
+def test_a_long_hex_integer_that_prints_is_fine() -> None:
+    assert parse(b"a: 0x" + b"f" * 3500 + b"\n", "yaml")["a"] == 16**3500 - 1
 
 
 # -- tags ------------------------------------------------------------------------------------
@@ -385,7 +399,7 @@ def test_an_alias_bomb_is_refused_quickly() -> None:
     start = time.monotonic()
     err = error(BOMB)
     assert time.monotonic() - start < 5  # a hang guard, not a speed claim
-    assert code_line(err) == ("limit", 7)  # 9**7 nodes: over 5 million at `g`
+    assert code_line(err) == ("limit", 5)  # 9**5 nodes: over the default 50,000 at `e`
 
 
 def test_aliases_count_as_their_expansion() -> None:
@@ -489,7 +503,7 @@ def test_json_refuses_half_a_surrogate_pair() -> None:
 
 
 def test_json_refuses_an_integer_too_long_for_python() -> None:
-    assert code_line(error('{"a": ' + "1" * 5000 + "}", "json"))[0] == "number"
+    assert code_line(error('{"a": ' + "1" * 5000 + "}", "json"))[0] == "limit"
 
 
 def test_json_reads_json() -> None:
@@ -725,3 +739,28 @@ def test_hotconf_fast_0_turns_the_fast_path_off(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HOTCONF_FAST", "0")
     parse(b"b: 1\n", "yaml")
     assert calls == ["a: 1\n"]
+
+
+# -- the default limits: about a second of reload at most (bench/bench_limits.py) -------------
+
+
+def _flat(keys: int) -> bytes:
+    return "".join(f"k{i}: {i}\n" for i in range(keys)).encode()
+
+
+def test_default_limits_keep_a_reload_near_a_second() -> None:
+    assert (DEFAULT_LIMITS.max_bytes, DEFAULT_LIMITS.max_nodes) == (4 * 1024 * 1024, 50_000)
+    assert len(parse(_flat(24_999), "yaml")) == 24_999  # 1 + 2 * 24,999 nodes: at the cap
+    err = error(_flat(25_000))
+    assert err.problems[0].code == "limit" and "Limits.max_nodes" in err.message
+    assert error(b"a: " + b"x" * DEFAULT_LIMITS.max_bytes).problems[0].code == "limit"
+
+
+def test_watch_takes_bigger_limits(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(_flat(30_000))
+    with pytest.raises(hotconf.NoValidConfigError, match="max_nodes"):
+        hotconf.watch(path, state_dir=None)
+    limits = hotconf.Limits(max_nodes=100_000)
+    with hotconf.watch(path, state_dir=None, limits=limits) as live:
+        assert len(live.current) == 30_000 and live.limits is limits

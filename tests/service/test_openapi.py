@@ -201,6 +201,7 @@ def test_the_checker_is_strict(
         "version": 1,
         "degraded": False,
         "last_rejection": None,
+        "store_problem": None,
     }
     problem = {
         "type": "urn:hotconf:problem:method-not-allowed",

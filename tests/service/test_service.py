@@ -44,11 +44,12 @@ SECRET = "s3cret-value!"  # noqa: S105 (the value the tests hunt for)
 class Running:
     """A `Service` served by uvicorn in a thread, on 127.0.0.1 and a free port."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, config: uvicorn.Config | None = None) -> None:
         self.service = service
         sock = bind("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(service.app, lifespan="on", log_config=None, access_log=False)
+        if config is None:
+            config = uvicorn.Config(service.app, lifespan="on", log_config=None, access_log=False)
         self.server = Server(config, service.begin_shutdown)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, name="test-uvicorn", daemon=True
@@ -296,7 +297,7 @@ def test_a_thousand_long_polls_are_released_by_one_change() -> None:
 
 
 def test_diff_and_rejections_are_redacted(files: Callable[..., Running], tmp_path: Path) -> None:
-    with files() as server, server.client(ADMIN) as http:
+    with files() as server, server.client() as http:  # no token configured: none sent
         live = server.ready()
         # a fresh server: the first version's report, every key it holds added
         first = http.get("/v1/diff")
@@ -598,6 +599,7 @@ def test_readiness_goes_starting_warming_ready_then_shutting_down(
             "version": 1,
             "degraded": False,
             "last_rejection": None,
+            "store_problem": None,
         }
         health = http.get("/healthz").json()
         assert health == {

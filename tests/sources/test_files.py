@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import hotconf
+from hotconf.sources import WRITE_TIMEOUT
 from hotconf.testing import EventRecorder
 
 from ..conftest import config_text, wait_for
@@ -110,7 +113,7 @@ def test_atomic_replace(watched: Watched) -> None:
 def test_slow_truncate_then_write_never_applies_the_first_half(watched: Watched) -> None:
     """The first half is itself a valid config: read too early, it would go live."""
     assert watched.live._worker is not None
-    watched.live._worker.write_settle = watched.live._worker.max_wait = 60  # "still writing"
+    watched.live._worker.write_timeout = watched.live._worker.max_wait = 60  # "still writing"
     path = config_path(watched)
     with open(path, "w") as f:
         f.write(config_text(pool=2))
@@ -294,3 +297,59 @@ def test_exceptions_in_handler_and_worker_never_stop_watching(
             wait_for(lambda p=pool: live.get("db.pool_size") == p, what=f"pool {pool}")
     assert source.handler_raised and source.read_raised
     assert "boom in the handler" in caplog.text and "boom in read" in caplog.text
+
+
+# -- writers that pause with the file open -----------------------------------------------------
+
+
+def _keys(n: int) -> str:
+    return "".join(f"k{i}: {i}\n" for i in range(n))
+
+
+@contextlib.contextmanager
+def armed(path: Path, **kwargs: Any) -> Iterator[hotconf.LiveConfig[Any]]:
+    """`hotconf.watch` of ``path``, once its watches are armed and the file looked at again
+    (a writer that opened the file before that would have no event to tell of it)."""
+    source = CountingSource(path, write_timeout=kwargs.pop("write_timeout", WRITE_TIMEOUT))
+    with hotconf.watch(source, **kwargs) as live:
+        wait_for(lambda: source.reads >= 2, what="the first look after arming the watches")
+        yield live
+
+
+def test_a_writer_that_pauses_with_the_file_open_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(_keys(1))
+    with armed(path, state_dir=tmp_path / "state") as live:
+        with path.open("w") as f:
+            f.write(_keys(107))  # a valid config on its own: it must not become a version
+            f.flush()
+            threading.Event().wait(1.5)  # the writer's pause (the scenario, not a wait)
+            f.write(_keys(200)[len(_keys(107)) :])
+        wait_for(lambda: live.version == 2, what="the whole file applied")
+        assert len(live.current) == 200
+        assert [v.version for v in live.history()] == [2, 1]
+        assert live.rejections() == []
+
+
+def test_an_empty_file_after_a_truncate_is_not_a_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(_keys(1))
+    with armed(path, state_dir=tmp_path / "state") as live:
+        for n in (2, 3):
+            with path.open("w") as f:  # truncates: the file is empty until the write
+                f.flush()
+                threading.Event().wait(1.2)  # the writer's pause
+                f.write(_keys(n))
+            wait_for(lambda n=n: len(live.current) == n, what=f"{n} keys applied")
+        assert live.rejections() == [] and live.version == 3
+
+
+def test_a_writer_paused_past_write_timeout_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(_keys(1))
+    with armed(path, state_dir=None, write_timeout=0.3) as live:
+        with path.open("w") as f:
+            f.write(_keys(5))
+            f.flush()
+            wait_for(lambda: live.version == 2, what="the stalled writer's file read")
+        assert len(live.current) == 5

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import hotconf
+from hotconf.store.db import SCHEMA_VERSION
 from hotconf.store.history import Store
 from hotconf.webhooks.deliveries import OutboxRow
 
@@ -93,7 +94,9 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
         store.close()
     db = sqlite3.connect(tmp_path / "hotconf.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        columns = {r[1] for r in db.execute("PRAGMA table_info(subscribers)")}
+        assert "raw_checksums" in columns
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"subscribers", "outbox", "deliveries"} <= tables
     finally:

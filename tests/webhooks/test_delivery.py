@@ -560,3 +560,44 @@ def test_one_webhooks_serves_one_live_config(tmp_path: Path, receiver: Receiver)
             watch(MemorySource(config()), tmp_path / "b", webhooks)
         first.set(config(pool=2))  # the first one still delivers
         settled(live)
+
+
+def _checksums(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [
+            found
+            for k, v in node.items()
+            for found in ([v] if k == "checksum" and isinstance(v, str) else _checksums(v))
+        ]
+    if isinstance(node, list):
+        return [found for v in node for found in _checksums(v)]
+    return []
+
+
+def test_bodies_carry_keyed_fingerprints_unless_a_subscriber_opts_in(
+    tmp_path: Path, source: MemorySource, receiver: Receiver
+) -> None:
+    subs = [
+        subscriber(receiver.url("/keyed"), name="keyed"),
+        subscriber(receiver.url("/raw"), name="raw", raw_checksums=True),
+    ]
+    with watch(source, tmp_path, hooks(subs)) as live:
+        source.set(config(pool=2))
+        source.set(config(pool=0))  # rejected
+        live.rollback()  # v3 = v1's content
+        settled(live, n=6)
+        raw = {live.snapshot(v).checksum for v in (1, 2, 3)}
+        assert live.webhooks is not None
+        listed = {s.subscriber.id: s.to_dict() for s in live.webhooks.subscribers()}
+    assert (listed["raw"]["raw_checksums"], listed["keyed"]["raw_checksums"]) == (True, False)
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for hit in receiver.snapshot():
+        by_path.setdefault(hit.path, []).append(valid_event(hit.body))
+    keyed = [c for e in by_path["/keyed"] for c in _checksums(e)]
+    plain = [c for e in by_path["/raw"] for c in _checksums(e)]
+    assert len(keyed) == len(plain) >= 6
+    assert set(plain) >= raw  # the opted-in subscriber gets the real checksums
+    assert not set(keyed) & raw  # the others never see one
+    first, *_, rolled = by_path["/keyed"]  # equal content, equal fingerprint
+    assert rolled["data"]["checksum"] == first["data"]["report"]["old"]["checksum"]
+    assert keyed != plain

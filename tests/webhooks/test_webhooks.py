@@ -350,6 +350,7 @@ def test_delay_jitter_and_retry_after() -> None:
         ("Thursday, 01-Jan-70 00:20:00 GMT", 1200.0),  # RFC 850, still allowed
         ("-5", None),
         ("soon", None),
+        ("\u00b2", None),  # a digit to str.isdigit(), not to float(): a receiver may send it
     ],
 )
 def test_retry_after_header(value: str | None, expected: float | None) -> None:
@@ -385,6 +386,16 @@ def test_retry_after_header(value: str | None, expected: float | None) -> None:
         ("::ffff:100.64.0.1", "shared address space"),
         ("64:ff9b::7f00:1", "loopback"),  # NAT64 of 127.0.0.1
         ("2002:a9fe:a9fe::1", "link-local"),  # 6to4 of 169.254.169.254
+        # IANA special-purpose blocks that Python 3.11's `ipaddress` calls global
+        ("192.0.0.8", "IETF protocol assignments"),  # IPv4 dummy address
+        ("192.0.0.9", "IETF protocol assignments"),  # PCP anycast: no webhook lives there
+        ("192.88.99.1", "deprecated 6to4 relay anycast"),
+        ("198.18.0.1", "private"),  # benchmarking
+        ("3fff::1", "documentation"),
+        ("3fff:fff:ffff::1", "documentation"),
+        ("64:ff9b:1::1", "reserved"),  # local-use translation
+        ("2002:5db8:d70e::1", "6to4"),  # 6to4 of a global address: still a relay's
+        ("2001:0:4136:e378::1", "private"),  # Teredo
     ],
 )
 def test_refused_addresses(address: str, kind: str) -> None:

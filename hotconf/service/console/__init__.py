@@ -32,6 +32,7 @@ from ...errors import VersionNotFoundError
 from ...pipeline.levels import LEVELS
 from ...pipeline.snapshot import thaw
 from ...webhooks.manager import DELIVERY_STATUSES
+from ..config_api import public_checksum
 from ..http import Access, ApiError, bad_request, int_param
 from ..openapi import document
 from ..rollouts_api import fleet_view
@@ -306,7 +307,11 @@ class Console:
         live = self.service.live
         limit = min(int_param(request.query_params, "limit", minimum=1) or 50, 1000)
         found = await run_in_threadpool(live.rejections, limit)
-        items = [(r, problem_rows(r.problems)) for r in found]
+        secrets = context["secrets"]
+        items = [
+            (r, problem_rows(r.problems), r.checksum and public_checksum(r.checksum, secrets))
+            for r in found
+        ]
         return {"page": "rejections", "title": "Rejections", "items": items, "limit": limit}
 
     async def _webhooks(self, request: Request, context: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ...errors import Problem
 from ...pipeline.impact import ImpactReport
 from ...pipeline.levels import LEVELS, Level
 from ...pipeline.paths import Path, to_dotted
+from ...pipeline.redaction import scrub_text
 from ...pipeline.snapshot import REDACTED, VersionInfo, thaw
 
 KINDS = {
@@ -77,7 +78,8 @@ class ConfigRow:
 def config_rows(
     data: Any, sensitive: Callable[[Path], bool], secrets: bool, path: Path = ()
 ) -> list[ConfigRow]:
-    """The config flattened to one row per leaf, secrets redacted unless ``secrets``."""
+    """The config flattened to one row per leaf, secrets redacted unless ``secrets`` (and,
+    unless ``secrets``, the passwords inside strings: `hotconf.pipeline.redaction`)."""
     secret = bool(path) and sensitive(path)
     if secret and not secrets:
         return [ConfigRow(to_dotted(path), REDACTED, True, True)]
@@ -91,6 +93,8 @@ def config_rows(
             for i, v in enumerate(data)
             for row in config_rows(v, sensitive, secrets, (*path, i))
         ]
+    if isinstance(data, str) and not secrets:  # a password inside a URL or a DSN
+        data = scrub_text(data)
     return [ConfigRow(to_dotted(path) or "(root)", show(data), secret, False)]
 
 
