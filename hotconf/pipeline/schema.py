@@ -24,7 +24,7 @@ from . import _fastpath
 from ._messages import cap, message
 from .load import SUFFIXES, load
 from .paths import covered, from_pointer, to_pointer
-from .patterns import check_patterns, linear
+from .patterns import PatternError, check_patterns, linear, search
 from .redaction import scrub_text
 from .refs import (
     Annotator,
@@ -749,7 +749,7 @@ def _yaml11_boolean(error: Any) -> bool:
 
 def _unexpected_keys(error: Any) -> list[str]:
     """The keys an ``additionalProperties: false`` error is about (none for other errors, or
-    when a ``patternProperties`` regex Python cannot run leaves it unclear)."""
+    when a ``patternProperties`` regex that cannot run leaves it unclear)."""
     instance, schema = error.instance, error.schema
     if error.validator != "additionalProperties" or not isinstance(instance, Mapping):
         return []
@@ -761,10 +761,10 @@ def _unexpected_keys(error: Any) -> list[str]:
     for key in instance:
         if key in named:
             continue
-        try:
-            if any(re.search(p, key) for p in patterns):
+        try:  # on RE2, as the validator matches them: no pattern can stall the process
+            if any(search(p, key) for p in patterns):
                 continue
-        except re.error:
+        except PatternError:
             return []
         keys.append(key)
     return keys
