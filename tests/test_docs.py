@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 import hotconf
 
 from .cli.test_cli import Lines
+from .conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -38,12 +41,50 @@ def run_block(code: str, name: str) -> None:
     exec(compile(code, name, "exec", dont_inherit=True), {"__name__": "__main__"})
 
 
-PAGES = ("layers.md", "pins.md")  # the docs pages whose python blocks run as tests
+# Every docs page's python blocks run as tests, in a directory holding the files they name
+# (`example_files`). Pages with tests of their own: typed.md (below), compat.md
+# (tests/compat/test_compat.py), service.md's server (below, in a subprocess). Blocks that
+# need what a test cannot give them are listed with the reason.
+OWN_TESTS = {"typed.md", "compat.md"}
+CANNOT_RUN = {
+    ("fleet.md", 0): "connects to an etcd cluster by its host name (tests/fleet run one)",
+    ("service.md", 0): "runs a server until stopped: test_service_md_server_example_serves",
+}
 PAGE_BLOCKS = [
-    (page, i)
-    for page in PAGES
-    for i in range(len(python_blocks((ROOT / "docs" / page).read_text())))
+    (page.name, i)
+    for page in sorted((ROOT / "docs").glob("*.md"))
+    if page.name not in OWN_TESTS
+    for i in range(len(python_blocks(page.read_text())))
+    if (page.name, i) not in CANNOT_RUN
 ]
+OPENAPI = """\
+openapi: 3.1.0
+info: {title: app, version: "1"}
+paths: {}
+components:
+  schemas:
+    AppConfig: {$ref: "config.schema.json"}
+"""
+
+
+def example_files(where: Path) -> None:
+    """The files the docs' examples read: the example service's config and schema, an
+    edited config, the same config as TOML and under another suffix, an OpenAPI document
+    and a subscribers file whose one subscriber listens nowhere (on loopback)."""
+    example = ROOT / "examples" / "service"
+    for name in ("config.yaml", "config.schema.json"):
+        shutil.copy(example / name, where / name)
+    text = (example / "config.yaml").read_text()
+    (where / "config.new.yaml").write_text(text.replace("pool_size: 10", "pool_size: 20"))
+    (where / "app.conf").write_text(text)
+    (where / "config.toml").write_text('[db]\nhost = "db.internal"\npool_size = 10\n')
+    schema = json.loads((example / "config.schema.json").read_text())
+    openapi = OPENAPI.replace('{$ref: "config.schema.json"}', json.dumps(schema))
+    (where / "openapi.yaml").write_text(openapi)
+    (where / "subscribers.yaml").write_text(
+        "subscribers:\n  - name: nowhere\n    url: http://127.0.0.1:9/hooks\n"
+        "    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n    allow_private: true\n"
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -51,14 +92,65 @@ PAGE_BLOCKS = [
 def test_docs_pages_python_blocks_run(
     page: str, index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    example_files(tmp_path)
     monkeypatch.chdir(tmp_path)
     environ = dict(os.environ)  # an example may set variables, as a deployment would
     try:
         block = python_blocks((ROOT / "docs" / page).read_text())[index]
-        exec(compile(block, f"docs/{page} block {index}", "exec"), {})
+        run_block(block, f"docs/{page} block {index}")
     finally:
         os.environ.clear()
         os.environ.update(environ)
+
+
+def test_every_docs_page_with_python_blocks_is_run() -> None:
+    run = {page for page, _ in PAGE_BLOCKS} | OWN_TESTS | {page for page, _ in CANNOT_RUN}
+    pages = {p.name for p in (ROOT / "docs").glob("*.md") if python_blocks(p.read_text())}
+    assert pages <= run
+    assert len(PAGE_BLOCKS) >= 10  # fragments that cannot run do not hide here
+
+
+def test_service_md_server_example_serves(tmp_path: Path) -> None:
+    import httpx
+
+    (block,) = python_blocks((ROOT / "docs" / "service.md").read_text())
+    example_files(tmp_path)
+    (tmp_path / "server.py").write_text(block)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PORT": str(port), "HOTCONF_TOKEN": "t0ken-for-the-docs-test"}
+    proc = subprocess.Popen(
+        [sys.executable, "server.py"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def ready() -> bool:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(ready, what="the docs' server to be ready")
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/v1/config",
+            headers={"Authorization": "Bearer t0ken-for-the-docs-test"},
+            timeout=10,
+        )
+        assert answer.status_code == 200 and answer.json()["db"]["pool_size"] == 10
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def sh_blocks(text: str) -> list[str]:

@@ -126,6 +126,16 @@ fail_on_option = click.option(
 )
 
 
+gate_option = click.option(
+    "--gate",
+    type=click.Choice([level.value for level in LEVELS]),
+    default="restart",
+    show_default=True,
+    help="The highest impact level applied automatically; a valid candidate above it is "
+    "held back (a rejection with code gate).",
+)
+
+
 def layer_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--defaults``, ``--secrets-dir`` and ``--env-prefix``: the layers of `hotconf.watch`."""
     for option in reversed(

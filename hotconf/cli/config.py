@@ -7,10 +7,11 @@ schema never imports jsonschema, and none of them imports watchdog before it wat
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from .common import (
     _stamp,
     fail_on_option,
     format_option,
+    gate_option,
     layer_options,
     layers,
     no_state_option,
@@ -88,23 +90,33 @@ def validate(
     """Check CONFIG (files, merged in order, or a directory) against a schema or a model.
 
     With --defaults, --secrets-dir or --env-prefix, check what those layers make of it.
-    Exits 0 when valid, 1 when invalid, 2 when it cannot run.
+    Without --schema it only parses CONFIG, and says so. Exits 0 when valid (or, without a
+    schema, when it parses), 1 when invalid, 2 when it cannot run.
     """
     schema, model = _contract(schema_path, pointer)
     name, evaluation = _read(
         config, schema, model=model, layers=layers(defaults, secrets_dir, env_prefix)
     )
     problems, csum = evaluation.problems, evaluation.checksum
+    # Without a schema nothing but the syntax was checked: never let "valid" say more.
+    checked = schema is not None or model is not None
+    unchecked = "parses; not validated: no schema was given"
     if fmt == "json":
         body = {
             "valid": not problems,
             "source": name,
             "checksum": csum,
+            "schema": schema.source if schema is not None else schema_path,
+            "checked": "schema" if checked else "syntax",
             "problems": [p.to_dict() for p in problems],
         }
+        if not checked and not problems:
+            body["note"] = unchecked
         click.echo(json.dumps(body, indent=2))
     elif fmt == "markdown":
         verdict = "valid" if not problems else f"invalid ({len(problems)} problems)"
+        if not checked and not problems:
+            verdict = unchecked
         click.echo(f"**`{name}`: {verdict}**\n")
         for p in problems:
             click.echo(
@@ -116,7 +128,13 @@ def validate(
             click.echo(str(p), err=True)
     else:
         assert csum is not None
-        click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
+        if not checked:
+            click.secho(
+                f"{name}: parses (sha256 {csum[:12]}); not validated: no --schema given",
+                fg="yellow",
+            )
+        else:
+            click.secho(f"{name}: valid (sha256 {csum[:12]})", fg="green")
     return EXIT_INVALID if problems else EXIT_OK
 
 
@@ -283,16 +301,64 @@ def _result_line(result: ReloadResult) -> str:
 
     version = result.version
     if result.status == "applied":
+        report = result.report
+        level = f", {report.level}" if report is not None else ""
         paths = ", ".join(to_dotted(c.path) or "(root)" for c in result.changes[:5])
         more = f", +{len(result.changes) - 5} more" if len(result.changes) > 5 else ""
         n = len(result.changes)
         detail = f" ({n} change{'s' * (n != 1)}: {paths}{more})" if n else ""
-        return f"{_stamp()} applied v{version}{detail}"
+        return f"{_stamp()} applied v{version}{level}{detail}"
     if result.status == "noop":
         return f"{_stamp()} noop v{version} (same content)"
     kept = f"v{version} kept" if version is not None else "nothing served"
     problems = "; ".join(str(p) for p in result.problems)
     return f"{_stamp()} rejected ({kept}): {problems}"
+
+
+def _result_record(result: ReloadResult) -> dict[str, Any]:
+    """One JSON line of ``watch --format json``."""
+    from ..pipeline.paths import to_dotted
+
+    report = result.report
+    record: dict[str, Any] = {
+        "time": _stamp(),
+        "event": result.status,
+        "version": result.version,
+        "level": report.level.value if report is not None else None,
+    }
+    if result.status != "noop":
+        record["changes"] = [
+            {"key": to_dotted(c.path), "path": c.pointer, "kind": c.kind, "level": c.level.value}
+            for c in result.changes
+        ]
+    if result.status == "rejected":
+        record["problems"] = [p.to_dict() for p in result.problems]
+    return record
+
+
+class _Printer:
+    """Prints what ``watch`` sees, as text lines or JSON lines, one per candidate."""
+
+    def __init__(self, fmt: str) -> None:
+        self.json = fmt == "json"
+
+    def emit(self, text: str, record: dict[str, Any]) -> None:
+        click.echo(json.dumps(record, ensure_ascii=False) if self.json else text)
+        sys.stdout.flush()
+
+    def result(self, result: ReloadResult) -> None:
+        self.emit(_result_line(result), _result_record(result))
+
+
+def _warnings_to_stderr() -> Callable[[], None]:
+    """Send hotconf's warnings and errors to stderr, except rejections (``watch`` prints each
+    one as its own line); returns what undoes it."""
+    logger = logging.getLogger("hotconf")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(lambda record: getattr(record, "hotconf_event", None) != "rejected")
+    logger.addHandler(handler)
+    return lambda: logger.removeHandler(handler)
 
 
 @click.command("watch")
@@ -307,9 +373,18 @@ def _result_line(result: ReloadResult) -> str:
 @no_state_option
 @retention_options
 @webhooks_option
+@gate_option
 @layer_options
 @click.option(
     "--poll", "poll", type=float, default=30.0, show_default=True, help="Checksum poll, seconds."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a line per candidate; json: a JSON object per line (JSON Lines).",
 )
 def watch_cmd(
     config: tuple[str, ...],
@@ -320,24 +395,31 @@ def watch_cmd(
     keep_versions: int | None,
     keep_days: float | None,
     webhooks: str | None,
+    gate: str,
     defaults: str | None,
     secrets_dir: str | None,
     env_prefix: str | None,
     poll: float,
+    fmt: str,
 ) -> int:
     """Watch CONFIG and print one line per applied, noop or rejected candidate.
 
-    With --webhooks FILE, each version and rejection is also delivered to the subscribers
-    the file lists (signed, retried, from the outbox in the state dir). Runs until Ctrl-C or
-    SIGTERM (exit 0). Exits 1 when there is no valid config to serve at start (the source
-    is rejected and there is no last-known-good), 2 when it cannot run.
+    An applied line names the version, the report's level and the changed keys; a rejected
+    one the problems, at file:line. With --format json each line is a JSON object (JSON
+    Lines): {"event": "watching" | "applied" | "noop" | "rejected" | "stopped", ...}.
+    A valid candidate whose impact is above --gate is held back (a rejection, code gate)
+    until CONFIG changes again. With --webhooks FILE, each version and rejection is also
+    delivered to the subscribers the file lists (signed, retried, from the outbox in the
+    state dir). Runs until Ctrl-C or SIGTERM (exit 0). Exits 1 when there is no valid config
+    to serve at start (the source is rejected and there is no last-known-good), 2 when it
+    cannot run.
     """
     from ..live.watch import watch
 
     if no_state and state_dir:
         raise click.UsageError("--state-dir and --no-state exclude each other")
     schema, model = _contract(schema_path, pointer)
-    kwargs: dict[str, Any] = layers(defaults, secrets_dir, env_prefix)
+    kwargs: dict[str, Any] = {"gate": gate, **layers(defaults, secrets_dir, env_prefix)}
     kwargs.update(keep_versions=keep_versions, keep_days=keep_days)
     if model is not None:
         kwargs["model"] = model.type
@@ -347,38 +429,50 @@ def watch_cmd(
         kwargs["state_dir"] = state_dir
     if webhooks is not None:
         kwargs["webhooks"] = webhooks
-
-    def show(result: ReloadResult) -> None:
-        click.echo(_result_line(result), nl=True)
-        sys.stdout.flush()
-
+    out = _Printer(fmt)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    quiet = _warnings_to_stderr()
     try:
         source = list(config) if len(config) > 1 else config[0]
-        with watch(source, schema, on_result=show, poll_interval=poll or None, **kwargs) as live:
+        with watch(
+            source, schema, on_result=out.result, poll_interval=poll or None, **kwargs
+        ) as live:
             snap = live.snapshot()
             state = "degraded: serving last-known-good" if live.degraded else "ok"
             hooks = live.webhooks
-            extra = f", {len(hooks.subscribers())} webhook subscribers" if hooks else ""
-            click.echo(
+            count = len(hooks.subscribers()) if hooks else None
+            extra = f", {count} webhook subscribers" if count is not None else ""
+            problems = live.last_rejection.problems if live.degraded and live.last_rejection else ()
+            out.emit(
                 f"{_stamp()} watching {live.name}: serving v{snap.version} "
-                f"(sha256 {snap.checksum[:12]}, {state}{extra})"
+                f"(sha256 {snap.checksum[:12]}, {state}{extra})",
+                {
+                    "time": _stamp(),
+                    "event": "watching",
+                    "name": live.name,
+                    "version": snap.version,
+                    "checksum": snap.checksum,
+                    "degraded": live.degraded,
+                    "gate": gate,
+                    "webhook_subscribers": count,
+                    "problems": [p.to_dict() for p in problems],
+                },
             )
-            if live.degraded and live.last_rejection is not None:
-                for p in live.last_rejection.problems:
+            if not out.json:
+                for p in problems:  # why the source is rejected, once
                     click.echo(f"  {p}", err=True)
-            sys.stdout.flush()
             while not stop.wait(0.5):
                 pass
     finally:
+        quiet()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    click.echo(f"{_stamp()} stopped")
+    out.emit(f"{_stamp()} stopped", {"time": _stamp(), "event": "stopped"})
     return EXIT_OK
 
 

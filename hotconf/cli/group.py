@@ -159,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HotconfError as exc:
         click.secho(f"hotconf: {exc.message}", fg="red", err=True)
         for p in exc.problems:
-            click.echo(f"  {p}", err=True)
+            if str(p) not in exc.message:  # said once: a problem the message already quotes
+                click.echo(f"  {p}", err=True)
         return exc.exit_code
     return rv if isinstance(rv, int) else EXIT_OK
 

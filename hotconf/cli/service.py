@@ -36,6 +36,7 @@ from .common import (
     EXIT_OK,
     _color,
     _contract,
+    gate_option,
     layer_options,
     layers,
     no_state_option,
@@ -160,6 +161,7 @@ def watch_etcd(
 @no_state_option
 @retention_options
 @webhooks_option
+@gate_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8750, show_default=True, help="Port (0: any free).")
 @click.option("--token-file", metavar="FILE", help=f"Admin bearer token [default: ${TOKEN_ENV}].")
@@ -205,6 +207,7 @@ def serve_cmd(
     keep_versions: int | None,
     keep_days: float | None,
     webhooks: str | None,
+    gate: str,
     host: str,
     port: int,
     token_file: str | None,
@@ -223,7 +226,8 @@ def serve_cmd(
     (fleet mode; the state dir is the LKG cache, default .hotconf/NAME here). Prints
     "listening on http://HOST:PORT" once bound; runs until SIGTERM or Ctrl-C (exit 0).
     Without a token, reload and rollback are open to local callers and it listens on
-    loopback only. Exits 1 when there is no valid config to serve, 2 when it cannot run.
+    loopback only. A valid candidate above --gate is held back until POST /v1/reload
+    {"force": true}. Exits 1 when there is no valid config to serve, 2 when it cannot run.
     """
     from ..live.watch import watch
 
@@ -249,6 +253,7 @@ def serve_cmd(
     schema, model = _contract(schema_path, pointer)
     kwargs: dict[str, Any] = {
         "poll_interval": poll or None,
+        "gate": gate,
         "keep_versions": keep_versions,
         "keep_days": keep_days,
     }
@@ -280,6 +285,7 @@ def serve_cmd(
         logging.basicConfig(
             stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
         )
+    _http_requests_at_debug()
     service = Service(
         opener,
         token=_token(token_file, TOKEN_ENV),
@@ -296,6 +302,23 @@ def serve_cmd(
     )
     _echo("stopped")
     return EXIT_OK
+
+
+class _AtDebug(logging.Filter):
+    """Logs httpx's one line per request (etcd calls in fleet mode, webhook deliveries) at
+    DEBUG instead of INFO: they are a trace, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _http_requests_at_debug() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _AtDebug) for f in logger.filters):
+        logger.addFilter(_AtDebug())
 
 
 # -- the state directory --------------------------------------------------------------------
@@ -439,10 +462,13 @@ class _LastKnownGood:
 
     Opening a LiveConfig on it is a no-op (the source equals the LKG), so ``rollback`` then
     runs exactly as in the service: validated, pinned, a new version in an append-only
-    history.
+    history. It stands in for the service's real source (``stand_in``): a pin an earlier
+    rollback left is kept, so two offline rollbacks in a row still keep the file's content
+    out; without one, the LKG's content is pinned (what the file held when it was served).
     """
 
     synchronous = True
+    stand_in = True
     state_dir: Path | None = None
 
     def __init__(self, name: str, data: dict[str, Any]) -> None:

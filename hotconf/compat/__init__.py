@@ -3,8 +3,10 @@
 docs/compat.md is the user guide. The modules, each importing only from those below it::
 
     report.py       schema_diff and CompatReport: modes, levels, which changes concern a config
+    witness.py      witness configs for what is not proven: one schema accepts, the other not
     rules.py        compare_schemas and RULES, the rules in the order they report;
                     default and the keywords that no rule below handles
+    subsume.py      refine: inclusions proven branch by branch through allOf, anyOf, oneOf
     values.py       type, nullable, enum, const
     composition.py  allOf, anyOf, oneOf, discriminator, not, if/then/else; witness values
     arrays.py       prefixItems, items, additionalItems, contains, uniqueItems, unevaluatedItems

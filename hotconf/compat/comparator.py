@@ -77,6 +77,9 @@ def _show(value: Any) -> str:
 
 # A rule compares one family of keywords of two subschemas (see `hotconf.compat.rules.RULES`).
 Rule = Callable[["Comparator", Node, Node, Path], None]
+# A refinement revisits the findings the rules made for a pair of subschemas (see
+# `hotconf.compat.subsume.refine`).
+Refine = Callable[["Comparator", Node, Node, Path, list["Finding"]], list["Finding"]]
 
 
 class Comparator:
@@ -95,15 +98,19 @@ class Comparator:
         *,
         max_comparisons: int,
         max_depth: int,
+        refine: Refine | None = None,
     ) -> None:
         self.sensitive = sensitive
         self.rules = tuple(rules)
         self.max_comparisons = max_comparisons
         self.max_depth = max_depth
+        self.refine = refine
+        # what `refine` may spend on its proofs: a tenth of the walk, as a proof re-walks
+        self.proof_budget = max_comparisons // 10
         self.findings: list[Finding] = []
         self._stack: set[tuple[str, str]] = set()
-        self._calls = 0
-        self._truncated = False
+        self.calls = 0
+        self.truncated = False
         self._unevaluated: set[Path] = set()
 
     def emit(self, kind: str, path: Path, where: str, effect: Effect, reason: str, *values: Any,
@@ -158,10 +165,10 @@ class Comparator:
         key = (old.pointer, new.pointer)
         if key in self._stack:
             return  # a recursive schema: equal so far means equal (coinduction)
-        self._calls += 1
-        if self._calls > self.max_comparisons or len(self._stack) > self.max_depth:
-            if not self._truncated:
-                self._truncated = True
+        self.calls += 1
+        if self.calls > self.max_comparisons or len(self._stack) > self.max_depth:
+            if not self.truncated:
+                self.truncated = True
                 text = "schemas too large or too deeply nested to compare fully; rest skipped"
                 self.emit("comparison_truncated", path, new.pointer, "semantic", text)
             return
@@ -186,8 +193,12 @@ class Comparator:
         if mine:
             self._unevaluated.add(path)
         try:
-            for rule in self.rules:
-                rule(self, o, n, path)
+            if self.refine is None:
+                for rule in self.rules:
+                    rule(self, o, n, path)
+            else:
+                found = self.collect(lambda: [rule(self, o, n, path) for rule in self.rules])
+                self.findings.extend(self.refine(self, o, n, path, found))
         finally:
             if mine:
                 self._unevaluated.discard(path)

@@ -2,9 +2,9 @@
 
 A `Node` is a subschema with its place in the document and a resolver for the references in it.
 `view` is how every rule sees a node: ``$ref`` (and ``$dynamicRef``, ``$recursiveRef``)
-resolved, a one-branch ``allOf`` merged into its parent, and ``anyOf``/``oneOf`` of a schema
-and ``null`` folded into that schema plus ``null``. `types` and `allowed_values` read what a
-node admits; `value_key` says when two JSON values are equal.
+resolved, a one-branch ``allOf``, ``anyOf`` or ``oneOf`` merged into its parent, and
+``anyOf``/``oneOf`` of a schema and ``null`` folded into that schema plus ``null``. `types`
+and `allowed_values` read what a node admits; `value_key` says when two JSON values are equal.
 """
 
 from __future__ import annotations
@@ -163,10 +163,13 @@ class Node:
 _MAX_VIEWS = 64  # nested views: references that loop in place would nest them forever
 
 
-def view(node: Node, depth: int = 0) -> Node:
-    """``node`` with references resolved, single ``allOf``s merged, nullable forms folded."""
+def view(node: Node, depth: int = 0, within: frozenset[str] = frozenset()) -> Node:
+    """``node`` with references resolved, one-branch compositions merged, nullable forms
+    folded. ``within``: the pointers the views around this one passed through; a reference
+    back to one of them loops in place (it adds nothing) and is left as it is."""
     if depth > _MAX_VIEWS:
         return node
+    passed = set(within)
     for _ in range(32):
         schema = node.schema
         if schema is True:
@@ -174,20 +177,35 @@ def view(node: Node, depth: int = 0) -> Node:
         if not isinstance(schema, Mapping):
             return node
         keyword = next((k for k in _REFS if isinstance(node.get(k), str)), None)
-        branches = node.get("allOf")
+        # allOf, anyOf or oneOf of one branch is that branch (not beside a discriminator,
+        # which OpenAPI 3.0 reads with its branches)
+        single = next((k for k in _ONE_BRANCH if _one_branch(node.get(k))), None)
+        if single is not None and "discriminator" in node.active():
+            single = None
         if keyword is not None:
             target = node.side.lookup(node, keyword, schema[keyword])
+            if target.pointer in passed:
+                return node
+            passed.add(target.pointer)
             rest = replace(node, schema={k: v for k, v in schema.items() if k != keyword})
             node = target if node.side.legacy_ref else _conjoin(target, rest)
-        elif isinstance(branches, list) and len(branches) == 1:
-            rest = replace(node, schema={k: v for k, v in schema.items() if k != "allOf"})
-            merged = _merge(view(node.child("allOf", 0), depth + 1), rest)
+        elif single is not None:
+            rest = replace(node, schema={k: v for k, v in schema.items() if k != single})
+            passed.add(node.pointer)
+            merged = _merge(view(node.child(single, 0), depth + 1, frozenset(passed)), rest)
             if merged is None:
                 return node
             node = merged
         else:
             return _fold_null(node, depth)
     return node
+
+
+_ONE_BRANCH = ("allOf", "anyOf", "oneOf")
+
+
+def _one_branch(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 1
 
 
 def _fold_null(node: Node, depth: int) -> Node:
@@ -228,7 +246,9 @@ def _merge(a: Node, b: Node) -> Node | None:
         return None
     if {"unevaluatedProperties", "unevaluatedItems"} & (ka | kb):
         return None
-    if a.side.dialect == "openapi-3.0" and {"required", "properties"} <= ka | kb:
+    if a.side.dialect == "openapi-3.0" and (
+        ("required" in ka and "properties" in kb) or ("required" in kb and "properties" in ka)
+    ):
         return None  # OAS 3.0 required reads readOnly/writeOnly of its own properties
     origins = {k: a.origin(k) for k in a.schema} | {k: b.origin(k) for k in b.schema}
     fixed = {k: v for k, v in a.fixed.items() if k[0] in a.schema and k[0] not in b.schema}
@@ -238,6 +258,14 @@ def _merge(a: Node, b: Node) -> Node | None:
 
 def _conjoin(target: Node, rest: Node) -> Node:
     """A ``$ref`` target and the keywords beside the ``$ref`` (both apply, since 2019-09)."""
+    if not rest.active():  # only metadata beside it: the schema is what the $ref resolves to
+        if not isinstance(target.schema, Mapping) or not rest.schema:
+            return target
+        origins = {k: target.origin(k) for k in target.schema}
+        origins |= {k: rest.origin(k) for k in rest.schema}
+        fixed = {k: v for k, v in target.fixed.items() if k[0] not in rest.schema}
+        schema = {**target.schema, **rest.schema}
+        return Node(target.side, schema, target.pointer, target.resolver, origins, fixed)
     merged = _merge(target, rest)
     if merged is not None:
         return merged

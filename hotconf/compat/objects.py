@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..pipeline.paths import to_pointer
 from .comparator import WILDCARD, Comparator, Path, _moved, _reasons, summarize
 from .limits import _count
 from .navigate import _MISSING, Node, _simple_unevaluated, allows, types, value_key, view
@@ -118,10 +119,12 @@ def _dependent(cmp: Comparator, o: Node, n: Node, path: Path) -> None:
         old, new = ro.get(trigger, []), rn.get(trigger, [])
         for name in [x for x in new if x not in old]:
             text = f"{name!r} is now required when {trigger!r} is set"
-            cmp.emit("dependent_required_added", (*path, name), n.pointer, "narrow", text)
+            where = _dependency_at(n, trigger)
+            cmp.emit("dependent_required_added", (*path, name), where, "narrow", text)
         for name in [x for x in old if x not in new]:
             text = f"{name!r} is no longer required when {trigger!r} is set"
-            cmp.emit("dependent_required_removed", (*path, name), o.pointer, "widen", text)
+            where = _dependency_at(o, trigger)
+            cmp.emit("dependent_required_removed", (*path, name), where, "widen", text)
     so, sn = _dependent_schemas(o), _dependent_schemas(n)
     for trigger in [*so, *(t for t in sn if t not in so)]:
         before = so.get(trigger) or o.sub("dependentSchemas")
@@ -188,6 +191,15 @@ def _property_default(node: Node, name: str) -> Any:
 def _dependent_required(node: Node) -> dict[str, list[str]]:
     found = {**(node.get("dependencies") or {}), **(node.get("dependentRequired") or {})}
     return {k: list(v) for k, v in found.items() if isinstance(v, list)}
+
+
+def _dependency_at(node: Node, trigger: str) -> str:
+    """Where the required names of ``trigger`` are listed (``dependentRequired`` wins, as in
+    `_dependent_required`)."""
+    for keyword in ("dependentRequired", "dependencies"):
+        if trigger in (node.get(keyword) or {}):
+            return node.at(keyword) + to_pointer((trigger,))
+    return node.pointer
 
 
 def _dependent_schemas(node: Node) -> dict[str, Node]:

@@ -20,19 +20,22 @@ are listed in `hotconf.compat.rules`; docs/compat.md is the user guide.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 from ..pipeline.paths import to_pointer
 from ..pipeline.schema import Schema
+from ..pipeline.snapshot import REDACTED
 from .comparator import WILDCARD, Finding, Path
 from .comparator import Effect as Effect
 from .navigate import Side
 from .rules import compare_schemas
+from .witness import witnesses
 
 Level = Literal["none", "safe", "risky", "breaking"]
 Mode = Literal["upgrade", "rollback", "full"]
@@ -68,6 +71,10 @@ class CompatChange:
         affected: with ``config=``, whether this breaking or risky change concerns that
             config (see `schema_diff`); ``None`` without a config and for ``none``/``safe``
             changes.
+        witness: for a change whose effect is not proven (``semantic``), a config that
+            breaks in the report's mode, when one was found: one the old schema accepts and
+            the new one rejects (``upgrade``), the reverse (``rollback``), either (``full``).
+            Secret values in it are redacted. ``None`` otherwise.
 
     Example:
         >>> change = schema_diff({"type": "integer"}, {"type": "number"}).changes[0]
@@ -84,6 +91,7 @@ class CompatChange:
     old: Any = None
     new: Any = None
     affected: bool | None = None
+    witness: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (one item of ``CompatReport.to_dict()["changes"]``)."""
@@ -97,6 +105,7 @@ class CompatChange:
             "old": _thaw(self.old),
             "new": _thaw(self.new),
             "affected": self.affected,
+            "witness": _thaw(self.witness),
         }
 
 
@@ -121,8 +130,10 @@ class CompatReport:
 
     @property
     def compatible(self) -> bool:
-        """True unless some change is ``breaking`` in this mode (``risky`` ones included)."""
-        return self.level != "breaking"
+        """Proven compatible in this mode: no change is ``breaking``, and none has an effect
+        that is not proven (``semantic``). A changed ``default`` (``risky``) does not count:
+        it changes no verdict of the validator."""
+        return self.level != "breaking" and all(c.effect != "semantic" for c in self.changes)
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -279,7 +290,13 @@ def schema_diff(
     findings, old_side, new_side = compare_schemas(old_schema, new_schema, sensitive)
     blamed = _blamed(old_side, new_side, mode, config) if config is not None else None
     changes = []
+    searches = _MAX_WITNESS_SEARCHES
     for f in findings:
+        witness = None
+        if "semantic" in (f.effects or {f.effect}) and searches > 0:
+            searches -= 1
+            up, down = (_redacted(w, (), sensitive) for w in witnesses(old_side, new_side, f.path))
+            f, witness = _proven(f, up, down, mode)  # redacted first: the reason shows it too
         level = max((level_of(e, mode) for e in f.effects or {f.effect}), key=_RANK.__getitem__)
         if f.kind.startswith("default_"):
             level = "risky"
@@ -297,6 +314,7 @@ def schema_diff(
                 _freeze(f.old),
                 _freeze(f.new),
                 affected,
+                _freeze(witness),
             )
         )
     top: Level = max((c.level for c in changes), key=_RANK.__getitem__, default="none")
@@ -315,6 +333,52 @@ def _coerce(
     if isinstance(value, Mapping):
         return Schema.from_dict(value, pointer)
     raise TypeError(f"a schema is a Schema, a path or a mapping, not {type(value).__name__}")
+
+
+# --- witnesses for what is not proven -------------------------------------------------------
+
+_MAX_WITNESS_SEARCHES = 64  # per report: each one validates up to a few hundred configs
+
+
+def _proven(f: Finding, up: Any, down: Any, mode: Mode) -> tuple[Finding, Any]:
+    """``f`` with what its witnesses prove, and the witness to show in ``mode``.
+
+    ``up``: a config the old schema accepts and the new one rejects (the change narrows at
+    least there); ``down``: the reverse (it widens at least there). Both: it changes.
+    """
+    if up is None and down is None:
+        return f, None
+    shown = {"upgrade": up, "rollback": down, "full": up if up is not None else down}[mode]
+    if up is not None and down is not None:
+        effect: Effect = "change"
+        effects: frozenset[Effect] = frozenset()
+    else:
+        effect = f.effect
+        effects = (f.effects or frozenset({f.effect})) | {"narrow" if up is not None else "widen"}
+    if shown is None:  # what was found does not answer this mode's question
+        return replace(f, effect=effect, effects=effects), None
+    verb = "passed the old schema and fails the new one"
+    if shown is down:
+        verb = "passes the new schema and failed the old one"
+    reason = f"{f.reason}; e.g. the config {_show_config(shown)} {verb}"
+    return replace(f, effect=effect, effects=effects, reason=reason), shown
+
+
+def _show_config(value: Any) -> str:
+    text = json.dumps(_thaw(value), ensure_ascii=False, default=repr)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _redacted(value: Any, path: Path, sensitive: Callable[[Path], bool]) -> Any:
+    if value is None:
+        return None  # no witness
+    if sensitive(path):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: _redacted(v, (*path, k), sensitive) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v, (*path, str(i)), sensitive) for i, v in enumerate(value)]
+    return value
 
 
 # --- which changes concern a given config ----------------------------------------------------

@@ -24,6 +24,7 @@ from .composition import compare_compositions
 from .limits import compare_limits
 from .navigate import _MISSING, _REFS, Node, Side, value_key
 from .objects import compare_objects
+from .subsume import refine
 from .values import compare_values
 
 MAX_COMPARISONS = 50_000
@@ -101,11 +102,17 @@ def compare_schemas(
 ) -> tuple[list[Finding], Side, Side]:
     """Every `Finding` between two schemas, in schema order, without duplicates."""
     old_side, new_side = Side(old), Side(new)
-    cmp = Comparator(sensitive, RULES, max_comparisons=MAX_COMPARISONS, max_depth=MAX_DEPTH)
+    cmp = Comparator(
+        sensitive, RULES, max_comparisons=MAX_COMPARISONS, max_depth=MAX_DEPTH, refine=refine
+    )
     if old.dialect != new.dialect:
         text = f"dialect changed from {old.dialect} to {new.dialect}: keywords may mean otherwise"
         cmp.emit("dialect_changed", (), "", "semantic", text, old.dialect, new.dialect)
     cmp.compare(old_side.root, new_side.root, ())
+    if cmp.truncated and not any(f.kind == "comparison_truncated" for f in cmp.findings):
+        # the limit was met inside comparisons collected aside: the walk stopped all the same
+        text = "schemas too large or too deeply nested to compare fully; rest skipped"
+        cmp.emit("comparison_truncated", (), new_side.root.pointer, "semantic", text)
     seen: set[tuple[str, Path, str, str]] = set()
     unique = []
     for f in cmp.findings:  # a subschema reached twice on the same path reports once

@@ -56,7 +56,7 @@ from .canary import Signals
 from .host import RolloutHost, commit_rows
 from .pins import Pin, pin_variable
 from .rollouts import Rollout, Rollouts
-from .startup import follow_pin, start_up
+from .startup import REJECTED_LOG, follow_pin, start_up
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
@@ -102,8 +102,9 @@ class LiveConfig(Generic[ConfigT]):
         "__weakref__", "_candidate_digest", "_clock", "_closed", "_defaults", "_gate",
         "_last_digest", "_limits", "_lock", "_model", "_on_result", "_parse_cache", "_pinned",
         "_pins", "_rollouts", "_schema", "_secrets", "_served", "_snapshot", "_source",
-        "_source_checksum", "_store", "_subscribers", "_validators", "_worker", "current",
-        "degraded", "last_rejection", "name", "store_failures", "store_problem", "webhooks",
+        "_source_checksum", "_stand_in", "_store", "_subscribers", "_validators", "_worker",
+        "current", "degraded", "last_rejection", "name", "store_failures", "store_problem",
+        "webhooks",
     )  # fmt: skip
 
     _snapshot: Snapshot
@@ -153,6 +154,10 @@ class LiveConfig(Generic[ConfigT]):
         self._source_checksum: str | None = None
         self._parse_cache = ParseCache(limits)
         self._pinned = store.get_meta(PIN)
+        # A source that stands in for one hotconf cannot read (the offline rollback's
+        # last-known-good): what it holds says nothing of the real source, so it never
+        # clears a rollback's pin.
+        self._stand_in = bool(getattr(source, "stand_in", False))
         self._secrets = secret_paths(store.get_meta(SECRETS))
         self.last_rejection: Rejection | None = None
         self.degraded = False
@@ -266,18 +271,24 @@ class LiveConfig(Generic[ConfigT]):
         stored = self._store.get(version)
         return Snapshot(stored.data, stored.info)
 
-    def compare(self, old: int, new: int) -> ImpactReport:
+    def compare(self, old: int | None, new: int) -> ImpactReport:
         """The impact report between two versions of the history.
+
+        Args:
+            old: the old version; ``None``: nothing before (the first version's report:
+                every key it holds, added).
+            new: the new version.
 
         Raises:
             VersionNotFoundError: either version does not exist.
         """
-        a, b = self.snapshot(old), self.snapshot(new)
+        b = self.snapshot(new)
+        a = self.snapshot(old) if old is not None else None
         report = assess(
             a,
             b,
             self.schemas,
-            old_checksum=a.checksum,
+            old_checksum=a.checksum if a is not None else None,
             new_checksum=b.checksum,
             old_version=old,
             defaults=self._defaults,  # as the version's change event said it (invariant 11)
@@ -458,7 +469,8 @@ class LiveConfig(Generic[ConfigT]):
             evaluated = getattr(self._source, "evaluated", None)
             if evaluated is not None:
                 evaluated(docs, csum)  # a fleet source maps it to the version it delivered
-        follow_pin(self, csum, wsum)  # a rollback's pin: cleared once the source changes
+        if not self._stand_in:  # a stand-in for the source says nothing of the source
+            follow_pin(self, csum, wsum)  # a rollback's pin: cleared once the source changes
         if ev.verdict == "unchanged":
             assert prev is not None
             if csum == prev.checksum and ev.origin is not None:
@@ -506,6 +518,16 @@ class LiveConfig(Generic[ConfigT]):
                 restores=number,
             )
         return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
+
+    def _pin_for(self, prev: Snapshot) -> str:
+        """What a rollback (or a promoted canary) keeps out: the source's content.
+
+        A pin already set is kept, however many rollbacks follow: the source has not changed
+        since (a change clears it), so it still holds the pinned content, whatever version is
+        served now (invariant 4). Else the source's content as last read; else, when the
+        source was never read as valid, what is served.
+        """
+        return self._pinned or self._source_checksum or prev.checksum
 
     def _commit(
         self,
@@ -617,6 +639,7 @@ class LiveConfig(Generic[ConfigT]):
             self.name,
             f"v{prev.version}" if prev else "nothing",
             "\n".join(f"  {p}" for p in problems),
+            extra=REJECTED_LOG,
         )
         self._subscribers.notify(rejection)
         return ReloadResult("rejected", prev, rejection=rejection, report=report)
@@ -671,7 +694,7 @@ class LiveConfig(Generic[ConfigT]):
                 source=f"rollback to v{target.info.version}",
                 rolled_back_from=prev.version,
                 restores=target.info.version,
-                pin=self._source_checksum or prev.checksum,
+                pin=self._pin_for(prev),
             )
 
     # -- subscribers --------------------------------------------------------------------

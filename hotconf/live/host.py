@@ -119,7 +119,7 @@ class RolloutHost:
                     evaluation,
                     prev,
                     source=source,
-                    pin=live._source_checksum or prev.checksum,
+                    pin=live._pin_for(prev),
                     announce=announce,
                 )
         assert result.snapshot is not None

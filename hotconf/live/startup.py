@@ -26,6 +26,9 @@ log = logging.getLogger("hotconf")
 
 # PIN (store meta key): the source content a rollback keeps out, as written; retention reads
 # it too, to keep the versions it refers to
+# Log records about a rejection carry this, so a front end that prints each rejection itself
+# (``hotconf watch``) can leave them out of its log output.
+REJECTED_LOG = {"hotconf_event": "rejected"}
 
 
 def start_up(live: LiveConfig[Any]) -> None:
@@ -69,6 +72,7 @@ def start_up(live: LiveConfig[Any]) -> None:
         "hotconf: %s is rejected; serving last-known-good v%d (degraded)",
         live.name,
         result.snapshot.version,
+        extra=REJECTED_LOG,
     )
 
 

@@ -219,7 +219,8 @@ def locate_problems(
     placed: Sequence[Key | None] | None = None,
 ) -> tuple[Problem, ...]:
     """Give problems a file and line: the last document that defines the path wins. A
-    one-value document (placed at ``placed[i]``) gives its name and no line."""
+    one-value document (placed at ``placed[i]``) gives its name and no line. Then sort them
+    by file and line."""
     wanted = {p.path for p in problems if p.line is None and p.source is None}
     if not wanted:
         return problems
@@ -248,6 +249,11 @@ def locate_problems(
         elif len(docs) == 1 and p.source is None:
             p = Problem(p.message, p.path, p.code, docs[0].name, None)
         out.append(p)
+    # In the order a reader meets them: document by document, line by line (problems
+    # without a line, such as the count of those left out, last); path order breaks ties.
+    order = {doc.name: n for n, doc in enumerate(docs)}
+    last = len(docs)
+    out.sort(key=lambda p: (order.get(p.source or "", last), p.line is None, p.line or 0))
     return tuple(out)
 
 

@@ -32,6 +32,8 @@ from .schema import Schema, sensitive_name
 from .snapshot import REDACTED, thaw
 
 _MISSING: Any = object()
+# Problems whose message names the key they are about ("'host' is a required property").
+_NAMES_KEYS = frozenset({"required", "dependentRequired", "dependencies"})
 _NUMBERS = frozenset({int, float, bool, type(None)})  # scalars without text to scrub
 
 
@@ -87,6 +89,10 @@ class Classifier:
             whether the key was taken out or written as its default (the same config, so
             the same report). ``None``: defaults are not applied.
         secrets: paths that are secret whatever the schemas say (values a secret file set).
+        problems: the new config's problems, when it is invalid. A change at a path that
+            has one (at it, inside its new value, or a required key it removes) is
+            ``breaking`` with the problem as its reason; a change near a problem (under an
+            invalid value) claims nothing about the schema.
     """
 
     def __init__(
@@ -94,6 +100,7 @@ class Classifier:
         schema: Schema | Sequence[Schema] | None,
         new: Mapping[str, Any] | None = None,
         secrets: Collection[tuple[str, ...]] = (),
+        problems: tuple[Problem, ...] = (),
     ) -> None:
         self.schemas: tuple[Schema, ...] = (
             () if schema is None else (schema,) if isinstance(schema, Schema) else tuple(schema)
@@ -102,6 +109,17 @@ class Classifier:
         self._new = new
         self._defaults: dict[Path, bool] = {}
         self.secrets = secrets
+        self._problems: dict[str, list[Problem]] = {}
+        self._inside: set[str] = set()  # every ancestor of a problem's path
+        self._unsure = any(p.code == "truncated" for p in problems)  # not every one is known
+        for p in problems:
+            if p.code == "truncated":
+                continue
+            self._problems.setdefault(p.path, []).append(p)
+            pointer = p.path
+            while pointer:
+                pointer = pointer.rpartition("/")[0]
+                self._inside.add(pointer)
 
     def sensitive(self, path: Path, *, parent: bool | None = None) -> bool:
         """Is ``path`` sensitive? ``parent``: the answer for its parent, when known."""
@@ -198,8 +216,17 @@ class Classifier:
         return None
 
     def classify(self, change: Change) -> Change:
+        claims = bool(self.schemas)
+        if self._problems or self._unsure:
+            found = self._found(change)
+            if found:
+                more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
+                return replace(
+                    change, level=Level.BREAKING, reason=f"invalid: {found[0].message}{more}"
+                )
+            claims = claims and self._valid_here(change)
         fallback = self._fallback(change)
-        level, reason = self._base(change, fallback is not None)
+        level, reason = self._base(change, fallback is not None, claims)
         if fallback == change.path and change.old is not None:
             # taken out of the config (or set to its default): for consumers a removal,
             # with the value they now get as ``new``
@@ -215,6 +242,33 @@ class Classifier:
         c = change  # not dataclasses.replace: this runs once per change, and it is slow
         return Change(c.path, c.kind, c.old, c.new, c.sensitive, level, reason)
 
+    def _found(self, change: Change) -> list[Problem]:
+        """The problems at the change's path: at it, inside the value it brings, or a
+        required key it removes."""
+        pointer = change.pointer
+        found = list(self._problems.get(pointer, ()))
+        if pointer in self._inside:  # problems inside the new value
+            below = pointer + "/"
+            found += [p for at, ps in self._problems.items() if at.startswith(below) for p in ps]
+        if change.kind == "key_removed" and change.path:
+            # the parent now lacks a key it requires: the removal is the problem
+            name = repr(change.path[-1])
+            parent = to_pointer(change.path[:-1])
+            found += [
+                p
+                for p in self._problems.get(parent, ())
+                if p.code in _NAMES_KEYS and name in p.message
+            ]
+        return found
+
+    def _valid_here(self, change: Change) -> bool:
+        """Does the value at the change's path pass the schema, as far as the problems say?
+        Not when one is at or inside it (see `_found`) or at an enclosing value."""
+        if self._unsure or change.pointer in self._inside:
+            return False
+        path = change.path
+        return not any(to_pointer(path[:n]) in self._problems for n in range(len(path)))
+
     def _shown(self, value: Any, change: Change) -> str:
         """A value at the change's path (its new value, or the default there) as a reason
         shows it: every secret in it redacted, as `hide_secrets` does to the values."""
@@ -222,7 +276,10 @@ class Classifier:
             return REDACTED
         return _show(self._scrub(value, change.path, False))
 
-    def _base(self, change: Change, fallback: bool) -> tuple[Level, str]:
+    def _base(self, change: Change, fallback: bool, claims: bool) -> tuple[Level, str]:
+        """The level and reason from the change itself; ``fallback``: the value is now its
+        default; ``claims``: the schema accepts the new value there, so the reason may say
+        so."""
         kind, old, new = change.kind, change.old, change.new
         if fallback:
             shown = self._shown(new, change)
@@ -237,7 +294,7 @@ class Classifier:
             shown = self._shown(default, change)
             return Level.RISKY, f"removed; consumers fall back to default {shown}"
         if kind == "key_added":
-            return Level.SAFE, "optional key added"
+            return Level.SAFE, "optional key added" if claims else "key added"
         if kind == "item_added":
             return Level.SAFE, "list item added"
         if kind == "item_removed":
@@ -246,7 +303,7 @@ class Classifier:
             return Level.RISKY, "list reordered: consumers that rely on order see a change"
         if kind == "type_changed":
             told = f"type changed from {_json_type(old)} to {_json_type(new)}"
-            return Level.RISKY, f"{told}; the schema allows both" if self.schema else told
+            return Level.RISKY, f"{told}; the schema allows both" if claims else told
         if _is_number(old) and _is_number(new):
             if old and new and (old < 0) != (new < 0):
                 return Level.RISKY, "sign changed"
@@ -254,7 +311,7 @@ class Classifier:
             small, big = sorted((abs(old), abs(new)))
             if small and big >= 10 * small:
                 return Level.RISKY, "changed by 10x or more"
-        return Level.SAFE, "value changed within the schema" if self.schema else "value changed"
+        return Level.SAFE, "value changed within the schema" if claims else "value changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +467,7 @@ def assess(
     config (the schemas' defaults filled in), and changes to a default say so; ``secrets``
     are paths redacted whatever the schemas say (values a secret file set).
     """
-    classifier = Classifier(schema, new if defaults else None, secrets)
+    classifier = Classifier(schema, new if defaults else None, secrets, problems)
     found = changes(
         old if old is not None else {},
         new,

@@ -235,6 +235,8 @@ def parse_text(
         table = _toml.parse_toml(text, name, limits.max_depth, _fail)
         _limit(_check(table, limits), name, limits)
         return table
+    if not text.strip(" \t\r\n"):  # blank, tabs too (YAML's scanner refuses a tab there)
+        _fail("empty", "the file is empty (no document); an empty config is an error", name, 1)
     if _fast is not None and os.environ.get("HOTCONF_FAST") != "0":
         result = _fast(text, limits)
         if result is not None:

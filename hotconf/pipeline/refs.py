@@ -126,6 +126,9 @@ class Survey:
             anywhere).
         formats: every string value of a ``format`` key, in any mapping.
         scoped: some mapping has a key of `_SCOPE_KEYS` or a string ``id``.
+        tuple_items: where a schema node's ``items`` is a list (the tuple form before
+            2020-12).
+        depth: the longest location of a node the walk enters, in steps.
     """
 
     refs: list[tuple[Where, Mapping[str, Any]]] = field(default_factory=list)
@@ -137,6 +140,8 @@ class Survey:
     keys: set[str] = field(default_factory=set)
     formats: set[str] = field(default_factory=set)
     scoped: bool = False
+    tuple_items: list[Where] = field(default_factory=list)
+    depth: int = 0
 
 
 def survey(document: Mapping[str, Any], *, openapi: bool) -> Survey:
@@ -152,6 +157,8 @@ def survey(document: Mapping[str, Any], *, openapi: bool) -> Survey:
     stack: list[tuple[Where, Any, bool]] = [((), document, not openapi)]
     while stack:
         where, node, is_schema = stack.pop()
+        if len(where) > found.depth:
+            found.depth = len(where)
         if type(node) is list:
             items = [
                 ((*where, i), v, False)
@@ -207,6 +214,8 @@ def survey(document: Mapping[str, Any], *, openapi: bool) -> Survey:
                     elif type(item) is list:
                         loose.append(item)
             elif kind is list and key in MANY:
+                if key == "items":
+                    found.tuple_items.append(where)
                 for i, item in enumerate(value):
                     if type(item) is dict or type(item) is list:
                         kids.append(((*where, key, i), item, type(item) is dict))

@@ -22,7 +22,7 @@ from . import _fastpath
 from ._messages import cap, message
 from .load import SUFFIXES, load
 from .paths import covered, from_pointer, to_pointer
-from .patterns import check_patterns, linear
+from .patterns import PatternError, check_patterns, linear, search
 from .redaction import scrub_text, sensitive_name
 from .refs import (
     Annotator,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from jsonschema import FormatChecker
 
 MAX_PROBLEMS = 100
+MAX_DEPTH = 128  # steps into a schema document (a file is held to 64 by the loader already)
 
 # $schema URI (without a trailing "#") -> dialect; jsonschema's classes for each are looked up
 # when a schema is built (`hotconf.pipeline.dialects`): importing this module imports neither.
@@ -93,9 +94,27 @@ class Schema:
     ) -> None:
         if not isinstance(document, Mapping):
             raise _schema_error(source, f"a schema is a mapping, not a {type(document).__name__}")
-        self._build(_plain(document, source), pointer, source)
+        try:
+            plain = _plain(document, source)
+        except RecursionError:
+            raise _schema_error(source, _TOO_DEEP) from None
+        self._build(plain, pointer, source)
 
     def _build(self, doc: dict[str, Any], pointer: str | None, source: str | None) -> None:
+        try:
+            self._check_and_compile(doc, pointer, source)
+        except HotconfError:
+            raise
+        except RecursionError:
+            raise _schema_error(source, _TOO_DEEP) from None
+        except Exception as exc:  # never a traceback: a schema hotconf cannot handle is an error
+            raise _schema_error(
+                source, f"cannot use this schema: {type(exc).__name__}: {cap(str(exc))}"
+            ) from exc
+
+    def _check_and_compile(
+        self, doc: dict[str, Any], pointer: str | None, source: str | None
+    ) -> None:
         # ``doc`` is plain JSON data that nothing else holds (a private copy, or fresh from
         # the JSON loader, which never shares a node).
         self.source = source
@@ -104,16 +123,33 @@ class Schema:
         openapi = self.dialect.startswith("openapi")
         self.pointer = _normalize_pointer(pointer, doc, openapi, source)
         found = survey(doc, openapi=openapi)
-        registry, base = make_registry(doc, spec, crawl=found.scoped)
-        bad_refs = check_refs(doc, spec, registry, base, openapi=openapi, found=found)
+        if found.depth > MAX_DEPTH:  # validating it would exhaust the interpreter's stack
+            raise _schema_error(source, f"nested deeper than {MAX_DEPTH} levels")
+        if found.tuple_items and self.dialect in _ITEMS_IS_ONE_SCHEMA and not found.dialects:
+            where = to_pointer(found.tuple_items[0]) or "/"
+            raise _schema_error(source, _tuple_items(where, self.dialect, "$schema" in doc))
+
+        def check_document() -> None:
+            _check_nested_dialects(found, openapi, source)
+            if openapi:
+                _check_openapi(doc, self.dialect, source)
+            elif not _fastpath.meta_valid(doc, cls):
+                _check_schema(doc, cls, source)
+
+        try:
+            registry, base = make_registry(doc, spec, crawl=found.scoped)
+            bad_refs = check_refs(doc, spec, registry, base, openapi=openapi, found=found)
+        except HotconfError:
+            raise
+        except Exception:
+            # referencing trusts the types of $id, $anchor and the applicators: a document
+            # its dialect refuses says why here; one it accepts is a bug, reported as such
+            check_document()
+            raise
         if bad_refs:
             more = f" (and {len(bad_refs) - 1} more)" if len(bad_refs) > 1 else ""
             raise SchemaError(bad_refs[0].message + more, bad_refs if more else ())
-        _check_nested_dialects(found, openapi, source)
-        if openapi:
-            _check_openapi(doc, self.dialect, source)
-        elif not _fastpath.meta_valid(doc, cls):
-            _check_schema(doc, cls, source)
+        check_document()
         check_patterns(walk(doc, openapi=openapi), source)
         plain, cls = cls, linear(cls)  # patterns on RE2: no pattern can stall the process
         target = base + (self.pointer or "")
@@ -298,7 +334,20 @@ class Schema:
                 if error.context:
                     error = best_match([error]) or error
                 path = tuple(error.absolute_path)
-                text = scrub_text(message(error, self.is_sensitive(path) or covered(path, secrets)))
+                sensitive = self.is_sensitive(path) or covered(path, secrets)
+                keys = () if sensitive else _unexpected_keys(error)
+                if keys:  # one problem per key a closed object refuses, at that key's path
+                    for key in keys:
+                        text = f"Additional properties are not allowed ({key!r} was unexpected)"
+                        at = (*path, key)
+                        problem = Problem(
+                            cap(scrub_text(text)), to_pointer(at), "additionalProperties"
+                        )
+                        found.append((at, problem))
+                    continue
+                text = scrub_text(message(error, sensitive))
+                if not sensitive and _yaml11_boolean(error):
+                    text += " (YAML 1.2: write true or false)"
                 found.append((path, Problem(text, to_pointer(path), error.validator or "false")))
         except RecursionError:  # a config nested past what the schema's recursion can follow
             msg = "validation recursed too deep for Python: the config is nested too deeply"
@@ -467,6 +516,30 @@ def _dialect(doc: Mapping[str, Any], source: str | None) -> tuple[str, Any, Any,
     return (found, *dialect(found))
 
 
+_TOO_DEEP = "cannot use this schema: it is nested too deeply"
+
+# Dialects in which ``items`` is one schema, never the list of the tuple form.
+_ITEMS_IS_ONE_SCHEMA = frozenset({"json-schema-2020-12", "openapi-3.0", "openapi-3.1"})
+
+
+def _tuple_items(where: str, dialect: str, declared: bool) -> str:
+    found = f"items at {where} is a list of schemas: the tuple form of draft-04 to 2019-09"
+    if dialect == "openapi-3.0":
+        return f"{found}, which OpenAPI 3.0 does not have (items is one schema)"
+    if dialect == "openapi-3.1":
+        return (
+            f"{found}; OpenAPI 3.1 schemas are JSON Schema 2020-12, where a tuple is "
+            "prefixItems (and items the schema of the items after them): write prefixItems"
+        )
+    read = "declares" if declared else "has no $schema, so hotconf reads it as"
+    return (
+        f"{found}; this schema {read} JSON Schema 2020-12, where a tuple is prefixItems (and "
+        "items the schema of the items after them, as additionalItems was): write "
+        'prefixItems, or declare the draft it was written for: "$schema": '
+        '"http://json-schema.org/draft-07/schema#"'
+    )
+
+
 def _unknown_dialect(uri: object) -> str:
     return (
         f"unknown $schema {uri!r}: hotconf knows JSON Schema 2020-12, 2019-09, draft-07, -06 "
@@ -607,6 +680,42 @@ def _check_openapi(doc: dict[str, Any], dialect: str, source: str | None) -> Non
         first_line = str(getattr(error, "message", error)).splitlines()[0]
         where = tuple(getattr(error, "absolute_path", ()))
         raise _schema_error(source, f"not a valid OpenAPI document: {cap(first_line)}", where)
+
+
+# What YAML 1.1 read as booleans; YAML 1.2 (hotconf's loader) reads them as strings.
+_YAML11_BOOLEANS = frozenset({"y", "yes", "n", "no", "on", "off"})
+
+
+def _yaml11_boolean(error: Any) -> bool:
+    """Is this a YAML 1.1 boolean word (``yes``, ``off``...) where a boolean is expected?"""
+    if error.validator != "type" or not isinstance(error.instance, str):
+        return False
+    expected = error.validator_value
+    wanted = expected == "boolean" or (isinstance(expected, list) and "boolean" in expected)
+    return wanted and error.instance.lower() in _YAML11_BOOLEANS
+
+
+def _unexpected_keys(error: Any) -> list[str]:
+    """The keys an ``additionalProperties: false`` error is about (none for other errors, or
+    when a ``patternProperties`` regex that cannot run leaves it unclear)."""
+    instance, schema = error.instance, error.schema
+    if error.validator != "additionalProperties" or not isinstance(instance, Mapping):
+        return []
+    if not isinstance(schema, Mapping) or schema.get("additionalProperties") is not False:
+        return []
+    named = schema.get("properties") or {}
+    patterns = list(schema.get("patternProperties") or ())
+    keys = []
+    for key in instance:
+        if key in named:
+            continue
+        try:  # on RE2, as the validator matches them: no pattern can stall the process
+            if any(search(p, key) for p in patterns):
+                continue
+        except PatternError:
+            return []
+        keys.append(key)
+    return keys
 
 
 def _sort_key(path: tuple[Any, ...]) -> tuple[tuple[int, int, str], ...]:

@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..errors import HotconfError, Problem, StoreError
 from ..events import ChangeEvent, Event, Rejection, RolloutEvent
 from ..live.config import LiveConfig
 from ..live.subscriptions import Subscription
@@ -128,6 +129,7 @@ class Service:
         """When the newest rejection was recorded (the store's, then each one as it comes)."""
         self.metrics = ServiceMetrics(lambda: self._live, self.readiness, self.feed, registry)
         self.failure: BaseException | None = None
+        self._failed: Rejection | None = None  # the failed start-up, as /readyz shows it
         self.on_failure: Callable[[BaseException], object] | None = None
         self.on_ready: Callable[[], object] | None = None
         reads, admin, hooks = ConfigApi(self), AdminApi(self), WebhooksApi(self)
@@ -243,6 +245,7 @@ class Service:
                     self.on_ready()
         except Exception as exc:
             self.failure = exc
+            self._failed = _start_up_rejection(exc)
             self.readiness.advance("failed")
             self._publish_state()
             log.error("hotconf: cannot serve: %s", exc)
@@ -359,7 +362,7 @@ class Service:
         (``degraded`` with ``store_problem`` when the last commit failed: a full disk)."""
         live = self._live
         ready = self.readiness.ready and live is not None
-        rejection = live.last_rejection if live is not None else None
+        rejection = live.last_rejection if live is not None else self._failed
         body = {
             "ready": ready,
             "state": self.readiness.state,
@@ -428,6 +431,18 @@ def create_app(
         shutdown_timeout=shutdown_timeout,
         registry=registry,
     ).app
+
+
+def _start_up_rejection(exc: BaseException) -> Rejection:
+    """Why start-up failed, as a `Rejection` (``NoValidConfigError``: the source's problems
+    and the last-known-good's)."""
+    if isinstance(exc, HotconfError):
+        code = "store" if isinstance(exc, StoreError) else "source"
+        problems = exc.problems or (Problem(exc.message, code=code),)
+    else:
+        problems = (Problem(f"internal error: {type(exc).__name__}", code="internal"),)
+    source = next((p.source for p in problems if p.source), "start-up")
+    return Rejection(datetime.now(UTC), source, problems)
 
 
 async def _in_thread(fn: Callable[[], T], name: str) -> T:

@@ -354,14 +354,13 @@ class ConfigApi:
         return json_response(body, headers=_headers(snap, secrets))
 
     async def diff(self, request: Request) -> Response:
-        """``GET /v1/diff?from=A&to=B``: the impact report (default: the last change)."""
+        """``GET /v1/diff?from=A&to=B``: the impact report (default: the last change; for
+        v1, the first version's report: every key added)."""
         live = self.service.live
         query = request.query_params
         new = int_param(query, "to", minimum=1) or live.version
         old = int_param(query, "from", minimum=1)
-        if old is None:
-            if new == 1:
-                raise bad_request("v1 is the first version: give from= to compare it")
+        if old is None and new > 1:
             old = new - 1
         try:
             report = await run_in_threadpool(live.compare, old, new)

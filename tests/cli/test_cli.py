@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import hotconf
 from hotconf.cli import main
 
 from ..conftest import config_text, wait_for
@@ -59,6 +60,55 @@ def test_validate_json_output(
     assert report["problems"][0]["line"] == 3
 
 
+def test_problems_come_in_line_order_and_a_refused_key_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = write(
+        tmp_path / "s.json",
+        json.dumps({
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "z": {}},
+        }),
+    )  # fmt: skip
+    config = write(tmp_path / "config.yaml", "z: 1\nb: x\nextra: 1\na: y\n")
+    assert main(["validate", str(config), "--schema", str(schema), "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [(p["line"], p["path"], p["code"]) for p in problems] == [
+        (2, "/b", "type"),
+        (3, "/extra", "additionalProperties"),
+        (4, "/a", "type"),
+    ]
+    assert main(["validate", str(config), "--schema", str(schema)]) == 1
+    lines = capsys.readouterr().err.splitlines()[1:]
+    assert [line.split(": ")[1] for line in lines] == ["/b", "/extra", "/a"]
+
+
+def test_validate_without_a_schema_says_it_only_parsed(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pool_size 0 breaks the schema: without --schema nothing says "valid" about it
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    assert main(["validate", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "parses" in out and "not validated: no --schema given" in out
+    assert "valid (" not in out
+    assert main(["validate", str(config), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "not validated: no schema was given" in out and ": valid**" not in out
+    assert main(["validate", str(config), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["checked"] == "syntax" and report["schema"] is None
+    assert report["note"] == "parses; not validated: no schema was given"
+    assert main(["validate", str(config), "--schema", str(schema_file), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["checked"] == "schema" and report["schema"] == str(schema_file)
+    assert "note" not in report
+    # what does not parse is invalid with or without a schema
+    write(config, "db: [\n")
+    assert main(["validate", str(config)]) == 1
+
+
 @pytest.mark.parametrize("fast", ["1", "0"], ids=["fast", "reference"])
 def test_validate_with_a_self_referencing_schema_prints_problems_not_a_traceback(
     tmp_path: Path, fast: str
@@ -99,6 +149,20 @@ def test_cannot_run_exits_2(tmp_path: Path, schema_file: Path, args: list[str]) 
     write(tmp_path / "bad-schema.json", json.dumps({"type": "no-such-type"}))
     argv = [a.format(tmp=tmp_path, schema=schema_file) for a in args]
     assert main(argv) == 2
+
+
+def test_an_unusable_schema_is_said_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text())
+    assert main(["validate", str(config), "--schema", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("missing.json") == 1 and "No such file" in err, err
+    # problems that add something to the message are still listed under it
+    bad = write(tmp_path / "bad.yaml", "a: [\n")
+    assert main(["validate", str(config), "--schema", bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hotconf: cannot read schema") and err.count("bad.yaml") == 1, err
 
 
 def _spawn_watch(*args: str) -> subprocess.Popen[str]:
@@ -153,6 +217,69 @@ def test_watch_prints_one_line_per_candidate(
             proc.kill()
             proc.wait()
     assert sum("applied" in line for line in out.lines) == 1
+
+
+def test_watch_says_each_rejection_once_and_applied_lines_have_level_and_keys(
+    tmp_path: Path, schema_file: Path
+) -> None:
+    config = write(tmp_path / "config.yaml", config_text(pool=1))
+    proc = _spawn_watch(str(config), "--schema", str(schema_file), "--no-state")
+    try:
+        out = Lines(proc)
+        out.wait("serving v1")
+        config.write_text(config_text(pool=0))
+        out.wait("rejected (v1 kept)")
+        config.write_text(config_text(pool=20))
+        assert out.wait("applied v2").endswith("applied v2, risky (1 change: db.pool_size)\n")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert "/db/pool_size" not in err and "rejected" not in err, err  # stdout said it
+
+
+def test_watch_json_lines_and_a_gate(tmp_path: Path, schema_file: Path) -> None:
+    state = tmp_path / "s"
+    config = write(tmp_path / "config.yaml", config_text(pool=0))
+    write(tmp_path / "good.yaml", config_text(pool=2))
+    with hotconf.watch(tmp_path / "good.yaml", schema_file, state_dir=state):
+        pass  # a last-known-good: v1, pool 2
+    args = [str(config), "--schema", str(schema_file), "--state-dir", str(state)]
+    proc = _spawn_watch(*args, "--format", "json", "--gate", "safe")
+    try:
+        out = Lines(proc)
+        first = json.loads(out.wait('"watching"'))
+        assert (first["version"], first["degraded"], first["gate"]) == (1, True, "safe")
+        assert [p["path"] for p in first["problems"]] == ["/db/pool_size"]
+        config.write_text(config_text(pool=3))
+        applied = json.loads(out.wait('"applied"'))
+        assert (applied["version"], applied["level"]) == (2, "safe")
+        assert applied["changes"] == [
+            {
+                "key": "db.pool_size",
+                "path": "/db/pool_size",
+                "kind": "value_changed",
+                "level": "safe",
+            }
+        ]
+        config.write_text(config_text(pool=300))  # 100x: risky, above the gate: held
+        held = json.loads(out.wait('"rejected"'))
+        assert (held["version"], held["level"]) == (2, "risky")
+        assert [p["code"] for p in held["problems"]] == ["gate"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    records = [json.loads(line) for line in out.lines]  # every line is JSON
+    assert [r["event"] for r in records] == ["watching", "applied", "rejected", "stopped"]
+    assert proc.stderr is not None
+    assert "/db/pool_size" not in proc.stderr.read()
 
 
 def test_watch_without_valid_config_exits_1(tmp_path: Path, schema_file: Path) -> None:

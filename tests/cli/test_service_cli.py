@@ -28,7 +28,7 @@ from hotconf.service.app import Service
 from ..conftest import WAIT, config_text, wait_for
 from ..service.test_openapi import API
 from ..service.test_service import ADMIN, Running
-from .test_cli import Lines
+from .test_cli import Lines, _spawn_watch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -313,3 +313,61 @@ def test_serve_with_webhooks(tmp_path: Path, schema_file: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# Rollbacks in a row: each one is (how, target version); v1/v2/v3 hold pool 1/2/3, the file
+# holds pool 3 throughout. The file's content stays pinned out until the file changes.
+ROLLBACK_RUNS = {
+    "two offline": [("offline", 2), ("offline", 1)],
+    "three offline": [("offline", 2), ("offline", 1), ("offline", 2)],
+    "two online": [("live", 2), ("live", 1)],
+    "three over HTTP": [("http", 1), ("http", 2), ("http", 1)],
+    "online then offline": [("live", 2), ("offline", 1)],
+    "offline then over HTTP then offline": [("offline", 1), ("http", 2), ("offline", 1)],
+}
+
+
+def _roll_back(how: str, to: int, config: Path, schema_file: Path) -> None:
+    state = config.parent / ".hotconf"
+    if how == "offline":
+        args = ["rollback", "--state-dir", str(state), "--schema", str(schema_file)]
+        assert main([*args, "--to", str(to)]) == 0
+        return
+    opener = functools.partial(hotconf.watch, config, schema_file, state_dir=state)
+    if how == "live":
+        with opener() as live:
+            assert live.rollback(to).status == "applied"
+        return
+    with Running(Service(opener, token=ADMIN)) as server, _client(server.url, ADMIN) as http:
+        server.ready()
+        assert http.post("/v1/rollback", json={"to": to}).json()["status"] == "applied"
+
+
+@pytest.mark.parametrize("steps", ROLLBACK_RUNS.values(), ids=ROLLBACK_RUNS.keys())
+def test_rollbacks_in_a_row_hold_until_the_file_changes(
+    three_versions: Path, schema_file: Path, steps: list[tuple[str, int]]
+) -> None:
+    state = three_versions.parent / ".hotconf"
+    for n, (how, to) in enumerate(steps, start=4):
+        _roll_back(how, to, three_versions, schema_file)
+        # a restart on the unchanged file serves the rollback, as no new version
+        with hotconf.watch(three_versions, schema_file, state_dir=state) as live:
+            assert (live.version, live.get("db.pool_size")) == (n, to), (how, to)
+            assert live.history()[0].restores == to
+    last = 3 + len(steps)
+    proc = _spawn_watch(
+        str(three_versions), "--schema", str(schema_file), "--state-dir", str(state)
+    )
+    try:
+        out = Lines(proc)
+        out.wait(f"serving v{last} ")
+        three_versions.write_text(config_text(pool=7))  # the file changes: it goes live
+        out.wait(f"applied v{last + 1}")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with hotconf.watch(three_versions, schema_file, state_dir=state) as live:
+        assert (live.version, live.get("db.pool_size")) == (last + 1, 7)

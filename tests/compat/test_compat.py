@@ -72,10 +72,10 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
         {("type_widened", "", "widen")},
     ),
     (
-        "oneOf null beside a schema that accepts null",
+        "oneOf null beside a schema that accepts null",  # null matched both: it was rejected
         {"oneOf": [{"minimum": 1}, {"type": "null"}]},
         {"minimum": 1},
-        {("composition_removed", "", "widen"), ("limit_added", "", "narrow")},
+        {("composition_rewritten", "", "widen")},
     ),
     (
         "nullable ref",
@@ -196,9 +196,15 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
     # pattern, format
     ("pattern added", STR, {**STR, "pattern": "^a"}, {("pattern_added", "", "narrow")}),
     (
-        "pattern changed",
+        "pattern changed",  # proven both ways by witnesses: "a" and "b"
         {**STR, "pattern": "^a"},
         {**STR, "pattern": "^b"},
+        {("pattern_changed", "", "change")},
+    ),
+    (
+        "pattern rewritten, no witness",  # the same strings: nothing shows a difference
+        {**STR, "pattern": "^a"},
+        {**STR, "pattern": "^(?:a)"},
         {("pattern_changed", "", "semantic")},
     ),
     ("pattern removed", {**STR, "pattern": "^a"}, STR, {("pattern_removed", "", "widen")}),
@@ -207,7 +213,7 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
         "format changed",
         {**STR, "format": "email"},
         {**STR, "format": "hostname"},
-        {("format_changed", "", "semantic")},
+        {("format_changed", "", "change")},
     ),
     ("format removed", {**STR, "format": "ipv4"}, STR, {("format_removed", "", "widen")}),
     (
@@ -290,16 +296,16 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
         {("type_widened", "", "widen")},
     ),
     (
-        "oneOf overlapping integer branch",
+        "oneOf overlapping integer branch",  # integers now match two: a proven narrowing
         {"oneOf": [NUM, STR]},
         {"oneOf": [NUM, STR, INT]},
-        {("branch_overlap", "", "change")},
+        {("branch_overlap", "", "narrow")},
     ),
     (
         "oneOf overlapping equal types",
         {"oneOf": [STR, INT]},
         {"oneOf": [STR, INT, {"type": "string", "minLength": 2}]},
-        {("branch_overlap", "", "change")},
+        {("branch_overlap", "", "narrow")},
     ),
     (
         "oneOf overlapping empty schema",
@@ -328,7 +334,7 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
                 {**obj(kind={"const": "b"}), "required": ["kind"]},
             ]
         },
-        {("branch_added", "", "widen")},
+        {("composition_rewritten", "", "widen")},  # a one-branch oneOf is its branch
     ),
     (
         "oneOf disjoint branch narrowed",
@@ -341,6 +347,73 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
         {"oneOf": [{**INT, "minimum": 0}, {**INT, "maximum": -1}]},
         {"oneOf": [{**INT, "minimum": 1}, {**INT, "maximum": -1}]},
         {("branch_changed", "", "semantic")},
+    ),
+    # compositions rewritten: proven branch by branch (docs/compat.md)
+    (
+        "type becomes an anyOf union containing it",
+        STR,
+        {"anyOf": [STR, INT]},
+        {("composition_rewritten", "", "widen")},
+    ),
+    (
+        "type becomes a oneOf union containing it",
+        obj(a=STR),
+        obj(a={"oneOf": [STR, INT]}),
+        {("composition_rewritten", "/a", "widen")},
+    ),
+    (
+        "oneOf to anyOf, same branches",  # integers from 5 on matched both: now accepted
+        {"oneOf": [INT, {"type": "number", "minimum": 5}]},
+        {"anyOf": [INT, {"type": "number", "minimum": 5}]},
+        {("composition_rewritten", "", "widen")},
+    ),
+    (
+        "allOf to anyOf, more branches",
+        {"allOf": [{"required": ["a"]}, {"required": ["b"]}]},
+        {"anyOf": [{"required": ["a"]}, {"required": ["b"]}, {"required": ["c"]}]},
+        {("composition_rewritten", "", "widen")},
+    ),
+    (
+        "anyOf to oneOf, disjoint branches",
+        {"anyOf": [STR, INT]},
+        {"oneOf": [STR, INT]},
+        {("composition_rewritten", "", "none")},
+    ),
+    (
+        "allOf branch duplicated",
+        {"allOf": [{"required": ["a"]}, {"minProperties": 2}]},
+        {"allOf": [{"required": ["a"]}, {"minProperties": 2}, {"required": ["a"]}]},
+        {("branch_added", "", "none")},
+    ),
+    (
+        "oneOf of one to allOf of one",
+        {"oneOf": [{"required": ["a"]}]},
+        {"allOf": [{"required": ["a"]}]},
+        set(),
+    ),
+    (
+        "allOf to oneOf is breaking",  # a config matching both branches is now rejected
+        {"allOf": [{"required": ["a"]}, {"required": ["b"]}]},
+        {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+        {("composition_removed", "", "widen"), ("composition_added", "", "narrow")},
+    ),
+    (
+        "nullable anyOf, a branch duplicated",  # read as a nullable string, then split by type
+        {"anyOf": [STR, {"type": "null"}]},
+        {"anyOf": [STR, {"type": "null"}, STR]},
+        {("composition_rewritten", "", "none")},
+    ),
+    (
+        "type list to anyOf of its types",
+        {"type": ["string", "integer"]},
+        {"anyOf": [STR, INT]},
+        {("composition_rewritten", "", "none")},
+    ),
+    (
+        "oneOf branch duplicated is breaking",  # every value matches two branches now
+        {"oneOf": [STR, INT]},
+        {"oneOf": [STR, INT, INT]},
+        {("branch_overlap", "", "narrow")},
     ),
     ("anyOf added", {}, {"anyOf": [INT, STR]}, {("composition_added", "", "narrow")}),
     ("oneOf removed", {"oneOf": [INT, STR]}, {}, {("composition_removed", "", "widen")}),
@@ -362,7 +435,7 @@ CASES: list[tuple[str, Any, Any, set[tuple[str, str, str]]]] = [
         "if changed",
         {"if": obj(a={"const": 1}), "then": {"required": ["b"]}},
         {"if": obj(a={"const": 2}), "then": {"required": ["b"]}},
-        {("conditional_changed", "", "semantic")},
+        {("conditional_changed", "", "change")},  # witnesses {"a": 2} and {"a": 1}
     ),
     (
         "then narrowed",
@@ -612,9 +685,65 @@ def test_counts_and_mixed_levels() -> None:
     old = obj(a=INT, b={**STR, "pattern": "^x"}, c={"default": 1})
     new = obj(a=NUM, b={**STR, "pattern": "^y"}, c={"default": 2}, d={"enum": [1]})
     report = schema_diff(old, new)
-    assert dict(report.counts) == {"none": 0, "safe": 1, "risky": 2, "breaking": 1}
+    # a widened (safe), b's pattern changed ("x" and "y" are witnesses: breaking), c's
+    # default (risky), d added to an open object (breaking)
+    assert dict(report.counts) == {"none": 0, "safe": 1, "risky": 1, "breaking": 2}
     assert report.level == "breaking" and not report.compatible
-    assert schema_diff(old, new, "rollback").counts["breaking"] == 1  # a widened, d narrowed
+    assert schema_diff(old, new, "rollback").counts["breaking"] == 2  # a widened, b changed
+    # without the pattern change, only the default is risky: compatible when a is widened
+    tame = schema_diff(obj(a=INT, c={"default": 1}), obj(a=NUM, c={"default": 2}))
+    assert tame.level == "risky" and tame.compatible
+
+
+TUPLE_OPEN = {"type": "array", "prefixItems": [STR, NUM], "items": STR, "unevaluatedItems": False}
+TUPLE_FIXED = {"type": "array", "prefixItems": [STR, NUM, NUM], "unevaluatedItems": False}
+UNPROVEN = [  # (name, old, new, a config the old schema accepts and the new one rejects)
+    ("pattern date-time to uuid", {**STR, "pattern": "date-time"}, {**STR, "pattern": "uuid"},
+     "date-time"),
+    ("tuple with extra strings to three fixed items", TUPLE_OPEN, TUPLE_FIXED, ["a", 1, "b"]),
+    ("three fixed items to tuple with extra strings", TUPLE_FIXED, TUPLE_OPEN, ["a", 1, 2]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "breaks"), [c[1:] for c in UNPROVEN],
+                         ids=[c[0] for c in UNPROVEN])  # fmt: skip
+def test_unproven_changes_are_not_compatible_and_show_a_witness(
+    old: Any, new: Any, breaks: Any, tmp_path: Path
+) -> None:
+    from hotconf.cli import main
+
+    assert valid(old, breaks) and not valid(new, breaks)  # the issue's config
+    report = schema_diff(old, new)
+    assert not report.compatible and not report.to_dict()["compatible"]
+    assert report.level == "breaking"
+    shown = [c.witness for c in report.changes if c.witness is not None]
+    assert shown, report.to_text()
+    for witness in shown:
+        witness = json.loads(json.dumps(witness))
+        assert valid(old, witness) and not valid(new, witness)
+        assert json.dumps(witness) in report.to_text()  # the reason shows it too
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert main(["schema-diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 1
+
+
+def test_an_unproven_change_without_a_witness_is_risky_and_not_compatible() -> None:
+    # the same strings, written otherwise: nothing shows a difference, nothing proves none
+    report = schema_diff({**STR, "pattern": "^a"}, {**STR, "pattern": "^(?:a)"})
+    [change] = report.changes
+    assert (change.effect, change.level, change.witness) == ("semantic", "risky", None)
+    assert report.level == "risky" and not report.compatible
+    assert report.to_dict()["compatible"] is False
+
+
+def test_witnesses_redact_secrets() -> None:
+    old = obj(api_token={**STR, "pattern": "^tok-[0-9]+$"})
+    new = obj(api_token={**STR, "pattern": "^key-[0-9]+$"})
+    report = schema_diff({**old, "required": ["api_token"]}, {**new, "required": ["api_token"]})
+    [change] = report.changes
+    assert change.level == "breaking"
+    assert change.to_dict()["witness"] == {"api_token": "<redacted>"}
+    assert "tok-0" not in json.dumps(report.to_dict()) + report.to_text()
 
 
 # --- verdicts that say breaking are breaking: find a witness --------------------------------------
@@ -627,13 +756,20 @@ CANONICAL = [c for c in CASES if c[0] in {
     "pattern added", "multipleOf narrowed", "anyOf branch removed", "allOf branch added",
     "oneOf overlapping integer branch", "oneOf overlapping equal types",
     "oneOf overlapping empty schema", "items added", "ref target changed",
-    "not widened is narrower",
+    "not widened is narrower", "allOf to oneOf is breaking", "oneOf branch duplicated is breaking",
+    "pattern changed", "if changed",
 }] + [(f"{c[0]} {c[3]}", c[1], c[2], set()) for c in LIMITS if c[4] == "narrow"]  # fmt: skip
 
 
 @pytest.mark.parametrize(("old", "new"), [c[1:3] for c in CANONICAL], ids=[c[0] for c in CANONICAL])
 def test_breaking_upgrades_have_a_witness(old: Any, new: Any) -> None:
-    assert not schema_diff(old, new).compatible
+    report = schema_diff(old, new)
+    assert not report.compatible
+    shown = [c.to_dict()["witness"] for c in report.changes if c.witness is not None]
+    for witness in shown:  # one the report found itself
+        assert valid(old, witness) and not valid(new, witness)
+    if shown:
+        return
     if "$schema" in old:  # draft-04 exclusive flags: the witness is the bound itself
         assert valid_draft4(old, old["minimum"]) and not valid_draft4(new, new["minimum"])
         return
@@ -677,8 +813,11 @@ def test_breaking_rollbacks_have_a_witness(old: Any, new: Any) -> None:
 
 
 def proven_compatible(report: CompatReport) -> bool:
-    """The report claims every config keeps passing (no breaking, nothing unprovable)."""
-    return all(c.level != "breaking" and c.effect != "semantic" for c in report.changes)
+    """The report claims every config keeps passing: what ``compatible`` says, checked to be
+    no breaking level and nothing unprovable."""
+    claimed = all(c.level != "breaking" and c.effect != "semantic" for c in report.changes)
+    assert report.compatible == claimed == report.to_dict()["compatible"]
+    return report.compatible
 
 
 @contextmanager
@@ -697,12 +836,17 @@ def _constants_kept() -> Iterator[None]:
 
 
 def check_sound(old: Any, new: Any, data: st.DataObject, draws: int = 3) -> None:
-    """Configs valid under one schema pass the other whenever the report says they must."""
-    directions = [
-        (mode, source, target)
-        for mode, source, target in (("upgrade", old, new), ("rollback", new, old))
-        if proven_compatible(schema_diff(old, new, mode))
-    ]
+    """Configs valid under one schema pass the other whenever the report says they must, and
+    every witness a report shows breaks in its mode."""
+    directions = []
+    for mode, source, target in (("upgrade", old, new), ("rollback", new, old)):
+        report = schema_diff(old, new, mode)
+        for c in report.changes:
+            if c.witness is not None:
+                witness = json.loads(json.dumps(c.to_dict()["witness"]))
+                assert valid(source, witness) and not valid(target, witness), c
+        if proven_compatible(report):
+            directions.append((mode, source, target))
     if not directions:
         return
     # One direction per example: drawing from two from_schema strategies in one example is
@@ -787,7 +931,7 @@ def _edit(draw: st.DrawFn, node: dict[str, Any]) -> None:
     op = draw(st.sampled_from([
         "type", "nullable", "limit", "multipleOf", "enum", "const", "required", "property",
         "additional", "items", "branch", "unique", "pattern", "default", "description", "not",
-        "if", "contains", "patternProperties", "propertyNames",
+        "if", "contains", "patternProperties", "propertyNames", "union", "switch", "duplicate",
     ]))  # fmt: skip
     if op == "type":
         node["type"] = draw(
@@ -834,6 +978,24 @@ def _edit(draw: st.DrawFn, node: dict[str, Any]) -> None:
                 del node[key]
         else:
             branches.append(draw(leaves()))
+    elif op == "union":  # the schema becomes a branch of a union, beside another
+        inner = dict(node)
+        node.clear()
+        node[draw(st.sampled_from(["anyOf", "oneOf"]))] = [inner, draw(leaves())]
+    elif op == "switch":  # allOf, anyOf and oneOf trade places, keeping the branches
+        found = [k for k in ("allOf", "anyOf", "oneOf") if k in node]
+        if found:
+            old_key = draw(st.sampled_from(found))
+            new_key = draw(
+                st.sampled_from([k for k in ("allOf", "anyOf", "oneOf") if k != old_key])
+            )
+            if new_key not in node:
+                node[new_key] = node.pop(old_key)
+    elif op == "duplicate":  # a branch listed twice
+        found = [k for k in ("allOf", "anyOf", "oneOf") if node.get(k)]
+        if found:
+            branches = node[draw(st.sampled_from(found))]
+            branches.append(copy.deepcopy(branches[draw(st.integers(0, len(branches) - 1))]))
     elif op == "unique":
         node["uniqueItems"] = not node.get("uniqueItems", False)
     elif op == "pattern":
@@ -946,6 +1108,53 @@ def test_openapi_31_with_pointer_and_schema_objects() -> None:
     }  # fmt: skip
     # a pointer given to schema_diff applies to both documents, Schemas included
     assert schema_diff(old.document, new, pointer=APP).level == "breaking"
+
+
+def _as_component(version: str, schema: Any) -> dict[str, Any] | None:
+    """``schema`` as the component ``Conf`` of an OpenAPI document whose ``App`` is only a
+    ``$ref`` to it; None when the document is not valid OpenAPI of that version."""
+    doc = openapi(version, {"$ref": "#/components/schemas/Conf"}, Conf=schema)
+    try:
+        Schema.from_dict(doc, APP)
+    except SchemaError:
+        return None
+    return doc
+
+
+def test_openapi_30_pointer_at_a_ref_adding_required_is_required_added() -> None:
+    conf = obj(a=STR, b=INT)
+    old = _as_component("3.0.3", conf)
+    new = _as_component("3.0.3", {**conf, "required": ["a"]})
+    report = schema_diff(old, new, pointer=APP)  # type: ignore[arg-type]
+    assert [(c.kind, c.path, c.schema_pointer) for c in report.changes] == [
+        ("required_added", "/a", "/components/schemas/Conf/required")
+    ]
+
+
+# Every edit of the tables that is valid OpenAPI of the version (a 3.0 schema has no const,
+# no type lists, no $defs...), as the Conf component an App $ref points to.
+OPENAPI_PAIRS = [
+    (f"{version} {name}", a, b)
+    for version in ("3.0.3", "3.1.0")
+    for name, old, new, _ in CASES + [(c[0], *c[1:3], set()) for c in LIMITS]
+    if "$schema" not in json.dumps([old, new])
+    for a, b in [(_as_component(version, old), _as_component(version, new))]
+    if a is not None and b is not None
+]
+
+
+@pytest.mark.parametrize(("a", "b"), [c[1:] for c in OPENAPI_PAIRS],
+                         ids=[c[0] for c in OPENAPI_PAIRS])  # fmt: skip
+def test_a_pointer_at_a_ref_compares_what_the_ref_resolves_to(a: Any, b: Any) -> None:
+    at_ref, at_target = (
+        {
+            (c.kind, c.path, c.effect, c.level, c.schema_pointer)
+            for c in schema_diff(a, b, mode, pointer=p).changes
+        }
+        for mode in ("full",)
+        for p in (APP, "#/components/schemas/Conf")
+    )
+    assert at_ref == at_target
 
 
 def test_openapi_30_discriminator_branches_are_semantic() -> None:

@@ -178,6 +178,10 @@ def test_serve_follows_etcd_reports_and_shows_the_fleet_canary(
         assert [line[:4] for line in lines] == ["~ v4", "* v3", "  v2", "  v1"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=WAIT) == 0
+        assert proc.stderr is not None
+        log = proc.stderr.read()
+        assert "app v2 applied" in log  # the log says what happened...
+        assert "HTTP Request" not in log  # ...not each call to etcd (DEBUG)
     finally:
         if proc.poll() is None:
             proc.kill()

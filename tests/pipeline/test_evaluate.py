@@ -111,9 +111,9 @@ def test_every_caller_refuses_an_invalid_candidate_alike(
         assert live.version == 1
 
     expected = found["hotconf validate"]
-    assert [(path, code, line) for path, code, _, line in expected] == [
-        ("/db/password", "minLength", 4),
+    assert [(path, code, line) for path, code, _, line in expected] == [  # in line order
         ("/db/pool_size", "minimum", 3),
+        ("/db/password", "minLength", 4),
     ]
     assert not any("pw-1" in str(message) for _, _, message, _ in expected)
     for caller, problems in found.items():

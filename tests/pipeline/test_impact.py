@@ -114,6 +114,141 @@ def test_invalid_candidate_is_breaking_with_problems() -> None:
     assert [p.path for p in report.problems] == ["/db/pool"]
 
 
+# -- an invalid candidate: its changes say what the problems say ----------------------
+
+STRICT: dict[str, Any] = {
+    "type": "object",
+    "required": ["port", "db"],
+    "additionalProperties": False,
+    "properties": {
+        "port": {"type": "integer", "maximum": 100},
+        "mode": {"enum": ["a", "b"]},
+        "ratio": {"type": "number"},
+        "n": {"type": "integer"},
+        "db": {
+            "type": "object",
+            "required": ["host"],
+            "properties": {"host": {"type": "string"}, "pool": {"type": "integer"}},
+        },
+        "backend": {"oneOf": [{"required": ["url"]}, {"required": ["path"]}]},
+    },
+}
+STRICT_OLD = {"port": 10, "mode": "a", "n": 1, "ratio": 1, "db": {"host": "h", "pool": 1}}
+CLAIMS = ("within the schema", "optional key added", "the schema allows both")
+
+
+@pytest.mark.parametrize(
+    ("new", "pointer", "reason"),
+    [
+        ({**STRICT_OLD, "port": 1000}, "/port", "invalid: 1000 is greater than the maximum"),
+        ({**STRICT_OLD, "mode": "c"}, "/mode", "invalid: 'c' is not one of ['a', 'b']"),
+        ({**STRICT_OLD, "n": "x"}, "/n", "invalid: 'x' is not of type 'integer'"),
+        ({**STRICT_OLD, "extra": 1}, "/extra", "invalid: Additional properties are not allowed"),
+        ({**STRICT_OLD, "db": {"pool": 1}}, "/db/host", "invalid: 'host' is a required property"),
+        ({**STRICT_OLD, "db": 5}, "/db", "invalid: 5 is not of type 'object'"),
+        (
+            {k: v for k, v in STRICT_OLD.items() if k != "db"},
+            "/db",
+            "invalid: 'db' is a required property",
+        ),
+        (  # a value added whole, with a problem inside it
+            {**STRICT_OLD, "backend": {"u": 1}},
+            "/backend",
+            "invalid: ",
+        ),
+    ],
+)
+def test_a_change_at_a_path_with_a_problem_is_breaking_for_that_problem(
+    new: dict[str, Any], pointer: str, reason: str
+) -> None:
+    report = hotconf.diff(STRICT_OLD, new, schema=STRICT)
+    jsonschema.validate(report.to_dict(), REPORT_SCHEMA)
+    assert report.level == "breaking" and report.problems
+    [change] = [c for c in report.changes if c.pointer == pointer]
+    assert change.level == "breaking" and change.reason.startswith(reason), change
+    assert not any(claim in c.reason for c in report.changes for claim in CLAIMS)
+
+
+def test_changes_away_from_the_problems_keep_their_own_level_and_reason() -> None:
+    new = {**STRICT_OLD, "port": 1000, "n": 2, "ratio": 1.5}
+    report = hotconf.diff(STRICT_OLD, new, schema=STRICT)
+    by_path = {c.pointer: (c.level, c.reason) for c in report.changes}
+    assert by_path["/port"][0] == "breaking"
+    assert by_path["/n"] == ("safe", "value changed within the schema")
+    assert by_path["/ratio"] == (
+        "risky",
+        "type changed from integer to number; the schema allows both",
+    )
+    # under a value that fails as a whole (oneOf here), nothing is claimed about the schema
+    old = {**STRICT_OLD, "backend": {"url": "u"}}
+    report = hotconf.diff(old, {**old, "backend": {"url": "v", "path": "p"}}, schema=STRICT)
+    [added, changed] = sorted(report.changes, key=lambda c: c.kind)
+    assert (added.pointer, added.reason) == ("/backend/path", "key added")
+    assert (changed.pointer, changed.reason) == ("/backend/url", "value changed")
+
+
+MUTATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["port", "mode", "ratio", "n", "extra", "db", "backend"]),
+        st.one_of(
+            st.none(), st.booleans(), st.integers(-5, 500), st.floats(-2, 2, allow_nan=False),
+            st.sampled_from(["a", "b", "c"]), st.just({"host": "h"}), st.just({"pool": "x"}),
+            st.just({"url": "u"}), st.just("<remove>"),
+        ),
+    ),
+    min_size=1,
+    max_size=4,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(MUTATIONS)
+def test_a_schema_claim_holds_for_the_change_alone(edits: list[tuple[str, Any]]) -> None:
+    """Whatever the candidate, a reason that says the schema accepts a change is true: the
+    old config with that one change applied passes the schema."""
+    new = dict(STRICT_OLD)
+    for key, value in edits:
+        if value == "<remove>":
+            new.pop(key, None)
+        else:
+            new[key] = value
+    schema = hotconf.Schema.from_dict(STRICT)
+    report = hotconf.diff(STRICT_OLD, new, schema=schema)
+    at_problem = {p.path for p in report.problems}
+    for change in report.changes:
+        if change.pointer in at_problem:
+            assert change.level == "breaking" and change.reason.startswith("invalid: ")
+        if any(claim in change.reason for claim in CLAIMS):
+            alone = json.loads(json.dumps(STRICT_OLD))
+            parent = alone
+            for step in change.path[:-1]:
+                parent = parent[step]
+            parent[change.path[-1]] = change.new
+            assert schema.validate(alone) == (), (change, report.problems)
+
+
+def test_the_live_pipeline_reports_an_invalid_candidate_the_same_way() -> None:
+    source = MemorySource(STRICT_OLD)
+    with hotconf.watch(source, schema=STRICT) as live:
+        dry = live.validate(
+            b"port: 1000\nmode: a\nn: 1\nratio: 1\nextra: 1\ndb: {host: h, pool: 1}\n"
+        )
+        assert {c.pointer: c.level for c in dry.changes} == {
+            "/port": "breaking",
+            "/extra": "breaking",
+        }
+        results: list[hotconf.ReloadResult] = []
+        live._on_result = results.append
+        source.set({**STRICT_OLD, "mode": "c"})
+        [result] = results
+        assert result.status == "rejected" and result.report is not None
+        [change] = result.report.changes
+        assert (change.level, change.reason) == (
+            "breaking",
+            "invalid: 'c' is not one of ['a', 'b']",
+        )
+
+
 SAME_YAML = [
     (b"a: 1\nb: 2\n", b"b: 2\na: 1\n"),
     (b"a: 1  # comment\n", b"# header\na: 1\n"),

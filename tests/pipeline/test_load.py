@@ -285,7 +285,10 @@ def test_bad_aliases_are_refused(text: str, words: str) -> None:
 # -- documents -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n", "---\n", "--- # c\n"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\n", " \t \n", "\t", "\r\n\t\r\n", "# only a comment\n", "---\n", "--- # c\n"],
+)
 def test_an_empty_file_is_an_error(text: str) -> None:
     assert code_line(error(text))[0] == "empty"
 

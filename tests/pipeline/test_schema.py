@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import hotconf
 from hotconf.errors import SchemaError
 from hotconf.pipeline import _fastpath
 from hotconf.pipeline.refs import refusing_registry
@@ -630,7 +631,7 @@ APP = {
     [
         ({"db": {"host": "h"}}, []),
         ({}, [("", "required", "'db' is a required property")]),
-        ({"db": {"host": "h"}, "x": 1}, [("", "additionalProperties", "('x' was unexpected)")]),
+        ({"db": {"host": "h"}, "x": 1}, [("/x", "additionalProperties", "('x' was unexpected)")]),
         ({"db": {"host": 5}}, [("/db/host", "type", "5 is not of type 'string'")]),
         ({"db": {"host": "h", "port": 0}}, [("/db/port", "minimum", "minimum of 1")]),
         ({"db": {"host": "h", "replicas": ["a", 2]}}, [("/db/replicas/1", "type", "'string'")]),
@@ -646,6 +647,38 @@ def test_problems_have_pointer_keyword_and_message(
     assert [(p.path, p.code) for p in problems] == [(path, code) for path, code, _ in expected]
     for problem, (_, _, text) in zip(problems, expected, strict=True):
         assert text in problem.message
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "hint"),
+    [
+        ({"type": "boolean"}, "yes", True),
+        ({"type": "boolean"}, "No", True),
+        ({"type": "boolean"}, "ON", True),
+        ({"type": "boolean"}, "off", True),
+        ({"type": "boolean"}, "y", True),
+        ({"type": ["boolean", "null"]}, "on", True),
+        ({"type": "boolean"}, "maybe", False),
+        ({"type": "integer"}, "yes", False),
+        ({"type": "boolean", "writeOnly": True}, "yes", False),  # a secret: nothing about it
+    ],
+)
+def test_a_yaml_11_boolean_word_gets_a_hint(
+    fast: bool, schema: dict[str, Any], value: str, hint: bool
+) -> None:
+    [problem] = Schema.from_dict({"properties": {"debug": schema}}).validate({"debug": value})
+    assert problem.code == "type"
+    assert problem.message.endswith(" (YAML 1.2: write true or false)") is hint, problem
+
+
+def test_the_boolean_hint_from_a_yaml_file(tmp_path: Path) -> None:
+    from hotconf.cli import main
+
+    (tmp_path / "s.json").write_text(json.dumps({"properties": {"debug": {"type": "boolean"}}}))
+    (tmp_path / "c.yaml").write_text("debug: yes\n")
+    assert main(["validate", str(tmp_path / "c.yaml"), "--schema", str(tmp_path / "s.json")]) == 1
+    [problem] = hotconf.diff({}, tmp_path / "c.yaml", schema=tmp_path / "s.json").problems
+    assert problem.message == "'yes' is not of type 'boolean' (YAML 1.2: write true or false)"
 
 
 def test_problems_are_sorted_by_path_with_numeric_indexes() -> None:
@@ -726,7 +759,7 @@ def test_secret_values_appear_in_no_problem(fast: bool) -> None:
         "/tokens",
         "/choice",
         "/nested",
-        "/limits",
+        "/limits/password",  # the key a closed object refuses (key names are not secret)
         "/extra_password",
     }
     for problem in problems:
@@ -739,8 +772,14 @@ def test_data_keys_are_left_out_under_a_sensitive_path() -> None:
     )
     [problem] = schema.validate({"vault": {SECRET: 1}})
     assert problem.message == "object has properties that are not allowed"
-    [named] = Schema.from_dict({"additionalProperties": False}).validate({"surplus": 1})
-    assert "'surplus'" in named.message
+    assert problem.path == "/vault"  # not at the refused key: its name may be the secret
+    closed = {"additionalProperties": False, "patternProperties": {"^x-": {}}}
+    named = Schema.from_dict(closed).validate({"surplus": 1, "x-ok": 2, "other": 3})
+    assert [(p.path, p.code) for p in named] == [
+        ("/other", "additionalProperties"),
+        ("/surplus", "additionalProperties"),
+    ]
+    assert "'surplus'" in named[1].message
 
 
 def test_openapi_write_only_and_password_format_are_redacted() -> None:

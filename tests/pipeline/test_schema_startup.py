@@ -369,6 +369,7 @@ def surveyed(doc: Mapping[str, Any], openapi: bool) -> dict[str, Any]:
 @example(doc={"properties": {"type": None, "format": "string"}}, openapi=False)
 @example(doc={"properties": {"type": None, "format": "string"}}, openapi=True)
 @example(doc={"$defs": {"id": "urn:x"}}, openapi=False)
+@example(doc={"properties": {"format": "string"}}, openapi=False)  # a mapping under properties
 def test_survey_finds_what_walking_finds(doc: dict[str, Any], openapi: bool) -> None:
     assert surveyed(doc, openapi) == reference_survey(doc, openapi)
 

@@ -299,6 +299,12 @@ def test_a_thousand_long_polls_are_released_by_one_change() -> None:
 def test_diff_and_rejections_are_redacted(files: Callable[..., Running], tmp_path: Path) -> None:
     with files() as server, server.client() as http:  # no token configured: none sent
         live = server.ready()
+        # a fresh server: the first version's report, every key it holds added
+        first = http.get("/v1/diff")
+        assert first.status_code == 200
+        assert (first.json()["old"]["version"], first.json()["new"]["version"]) == (None, 1)
+        assert {c["kind"] for c in first.json()["changes"]} == {"key_added"}
+        assert SECRET not in first.text
         write(tmp_path / "config.yaml", 50, OTHER)
         wait_for(lambda: live.version == 2)
         report = http.get("/v1/diff").json()
@@ -307,7 +313,7 @@ def test_diff_and_rejections_are_redacted(files: Callable[..., Running], tmp_pat
         assert changes["/db/pool_size"]["level"] == "risky"  # 10x
         assert changes["/db/password"]["new"] == hotconf.REDACTED
         assert http.get("/v1/diff", params={"from": 2, "to": 1}).json()["new"]["version"] == 1
-        assert http.get("/v1/diff", params={"to": 1}).status_code == 400
+        assert http.get("/v1/diff", params={"to": 1}).json() == first.json()
         assert http.get("/v1/diff", params={"from": 1, "to": 9}).status_code == 404
 
         write(tmp_path / "config.yaml", 0, TOO_SHORT)
@@ -349,6 +355,11 @@ def test_validate_is_a_dry_run(files: Callable[..., Running]) -> None:
         assert bad.status_code == 422
         assert "/db/pool_size" in {p["path"] for p in bad.json()["problems"]}
         assert bad.json()["report"]["level"] == "breaking"
+        # each problem at its line in the body sent, in line order
+        body = json.dumps({"db": {"host": 5, "pool_size": 0}}, indent=1)
+        bad = http.post("/v1/validate", content=body, headers={"Content-Type": "application/json"})
+        found = [(p["path"], p["source"], p["line"]) for p in bad.json()["problems"]]
+        assert found == [("/db/host", "candidate", 3), ("/db/pool_size", "candidate", 4)]
         broken = http.post(
             "/v1/validate", content="db: [\n", headers={"Content-Type": "application/yaml"}
         )
@@ -619,6 +630,15 @@ def test_a_failed_start_is_reported(tmp_path: Path, schema_file: Path) -> None:
         assert isinstance(failures[0], NoValidConfigError)
         ready = http.get("/readyz")
         assert ready.status_code == 503 and ready.json()["state"] == "failed"
+        # why: the source's problems, at file:line, as the last rejection
+        rejection = ready.json()["last_rejection"]
+        assert rejection["source"] == str(tmp_path / "config.yaml")
+        [problem] = rejection["problems"]
+        assert (problem["path"], problem["code"], problem["line"]) == (
+            "/db/pool_size",
+            "minimum",
+            3,
+        )
         health = http.get("/healthz")
         assert health.status_code == 503
         assert "no valid config" in health.json()["checks"]["watcher"]["detail"]
