@@ -277,3 +277,11 @@ def test_no_import_cycles() -> None:
         if node not in state:
             visit(node)
     assert cycles == [], "import cycles (function-level imports included)"
+
+
+def test_no_module_is_over_800_lines() -> None:
+    sizes = {
+        p.relative_to(ROOT).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+        for p in modules()
+    }
+    assert {path: n for path, n in sizes.items() if n > 800} == {}, "split these modules"

@@ -33,9 +33,7 @@ from ..errors import (
     ClosedError,
     HotconfError,
     Problem,
-    SourceError,
     StoreError,
-    ValidationError,
 )
 from ..events import ChangeEvent, Event, Rejection, ReloadResult, RolloutEvent
 from ..pipeline import evaluate as pipeline
@@ -55,8 +53,9 @@ from ..webhooks.manager import Webhooks
 from .canary import Signals
 from .host import RolloutHost, commit_rows
 from .pins import Pin, pin_variable
+from .reload import reject, roll_back, run_candidate
 from .rollouts import Rollout, Rollouts
-from .startup import REJECTED_LOG, follow_pin, start_up
+from .startup import start_up
 from .subscriptions import Subscribers, Subscription
 from .worker import Deferred, ReloadWorker
 
@@ -377,7 +376,7 @@ class LiveConfig(Generic[ConfigT]):
                 return self._noop()
             started = time.perf_counter()
             try:
-                result = self._reload(trigger, defer, force)
+                result = run_candidate(self, trigger, defer, force)
             except Deferred:
                 raise
             except StoreError as exc:
@@ -391,7 +390,7 @@ class LiveConfig(Generic[ConfigT]):
                 result, failed = None, exc
             except HotconfError as exc:
                 problems = exc.problems or (Problem(exc.message, code="source"),)
-                result = self._reject(problems, None)
+                result = reject(self, problems, None)
             except Exception as exc:  # a bug, not a bad candidate: refuse it loudly, once
                 log.exception("hotconf: internal error while reloading %s", self.name)
                 # Recorded once, like any rejection: the same bytes are not tried again. A
@@ -399,7 +398,7 @@ class LiveConfig(Generic[ConfigT]):
                 key = self._candidate_digest or f"internal: {type(exc).__name__}"
                 problem = Problem(f"internal error: {type(exc).__name__}", code="internal")
                 if trigger != "watch" or key != self._last_digest:
-                    result = self._reject((problem,), None)
+                    result = reject(self, (problem,), None)
                 self._last_digest = key
                 if trigger == "watch" and self._candidate_digest is None:
                     failed = exc
@@ -418,116 +417,6 @@ class LiveConfig(Generic[ConfigT]):
 
     def _noop(self) -> ReloadResult:
         return ReloadResult("noop", getattr(self, "_snapshot", None))
-
-    def _reload(self, trigger: str, defer: bool, force: bool) -> ReloadResult | None:
-        """One run under the writer lock: read → evaluate → reject, hold, skip or commit."""
-        prev: Snapshot | None = getattr(self, "_snapshot", None)
-        mark = time.perf_counter()
-        self._candidate_digest = None
-        try:
-            docs = self._source.read()
-        except HotconfError as exc:  # missing, unreadable, over the size limit
-            failure = f"failed: {exc.message}"
-            if trigger == "watch" and failure == self._last_digest:
-                return None  # the same failure, already recorded
-            if defer:
-                raise Deferred from None
-            self._last_digest = failure
-            raise
-        digest = self._candidate_digest = pipeline.digest(docs)
-        timings = {"read": time.perf_counter() - mark}
-        if trigger == "watch" and digest == self._last_digest:
-            return None  # identical bytes: not even a candidate
-        # With nothing served (the last-known-good failed the current checks) the source's
-        # content is a candidate like any other, pinned or not.
-        pins = (self._pinned,) if prev is not None and self._pinned is not None else ()
-        ev = evaluate(
-            docs,
-            schema=self._schema,
-            model=self._model,
-            validators=self._validators,
-            apply_defaults=self._defaults,
-            previous=prev,
-            known=(prev.checksum, *pins) if prev is not None else (),
-            known_written=pins,  # a pin is of the content as written (or, from before, not)
-            gate=None if force else self._gate,
-            report_unparsed=False,
-            limits=self._limits,
-            secrets=self._secrets,
-            cache=self._parse_cache,
-        )
-        timings.update(ev.timings)
-        if ev.load_error is not None:
-            if defer:
-                raise Deferred from None
-            self._last_digest = digest
-            raise ev.load_error
-        self._last_digest = digest
-        csum, wsum = ev.checksum, ev.written_checksum
-        assert csum is not None and wsum is not None
-        if ev.valid:
-            evaluated = getattr(self._source, "evaluated", None)
-            if evaluated is not None:
-                evaluated(docs, csum)  # a fleet source maps it to the version it delivered
-        if not self._stand_in:  # a stand-in for the source says nothing of the source
-            follow_pin(self, csum, wsum)  # a rollback's pin: cleared once the source changes
-        if ev.verdict == "unchanged":
-            assert prev is not None
-            if csum == prev.checksum and ev.origin is not None:
-                # The same content, read from the layers again (a restart over the
-                # last-known-good, an edit that changed nothing): they explain it now.
-                prev._origin = ev.origin
-            if csum != prev.checksum:
-                log.info("hotconf: %s unchanged since the rollback to v%d", self.name, prev.version)
-            self._source_checksum = wsum
-            self.degraded = False
-            return ReloadResult("noop", prev, timings=timings)
-        report = ev.report
-        assert report is not None
-        if ev.verdict == "invalid":
-            if defer:
-                self._last_digest = None
-                raise Deferred
-            return self._reject(ev.problems, csum, report)
-        self._source_checksum = wsum
-        if ev.verdict == "noop":  # e.g. a set reordered: nothing a consumer can see
-            self.degraded = False
-            return ReloadResult("noop", prev, report=report, timings=timings)
-        if ev.verdict == "held":
-            why = "; ".join(
-                f"{c.pointer}: {c.reason}" for c in report.changes if c.level == report.level
-            )
-            gate = Problem(
-                f"impact {report.level} is above the gate ({self._gate}): {why}; "
-                "apply it with reload(force=True)",
-                code="gate",
-            )
-            # Held once: polls don't record it again; reload(force=True) or a new edit moves on.
-            return self._reject((gate,), csum, report)
-        numbered = getattr(self._source, "version_of", None)
-        number: int | None = numbered(docs) if numbered is not None else None
-        if number is not None and prev is not None and number <= prev.version:
-            # a fleet's canary instance going back to the stable version: a rollback to it
-            return self._commit(
-                ev,
-                prev,
-                source=self._source.name,
-                timings=timings,
-                version=number,
-                rolled_back_from=prev.version,
-                restores=number,
-            )
-        return self._commit(ev, prev, source=self._source.name, timings=timings, version=number)
-
-    def _pin_for(self, prev: Snapshot) -> str:
-        """What a rollback (or a promoted canary) keeps out: the source's content.
-
-        A pin already set is kept, however many rollbacks follow: the source has not changed
-        since (a change clears it), so it still holds the pinned content, whatever version is
-        served now (invariant 4). Else the source's content as last read; else, when the
-        source was never read as valid, what is served.
-        """
-        return self._pinned or self._source_checksum or prev.checksum
 
     def _commit(
         self,
@@ -611,39 +500,6 @@ class LiveConfig(Generic[ConfigT]):
             ending._finish("aborted", str(event.reason), event)
         return ReloadResult("applied", snap, report=report, previous=prev, timings=timings)
 
-    def _reject(
-        self,
-        problems: tuple[Problem, ...],
-        csum: str | None,
-        report: ImpactReport | None = None,
-    ) -> ReloadResult:
-        rejection = Rejection(self._clock(), self._source.name, problems, csum)
-        prev: Snapshot | None = getattr(self, "_snapshot", None)
-        outbox = (
-            self.webhooks._announce_rejection(self.name, prev, rejection, report)
-            if self.webhooks is not None
-            else []
-        )
-        try:
-            self._store.record_rejection(rejection, outbox)
-        except HotconfError:
-            log.exception("hotconf: could not record a rejection")
-        else:
-            if outbox and self.webhooks is not None:
-                self.webhooks.wake()
-        object.__setattr__(self, "last_rejection", rejection)
-        if prev is not None:
-            self.degraded = True
-        log.warning(
-            "hotconf: %s candidate rejected; still serving %s:\n%s",
-            self.name,
-            f"v{prev.version}" if prev else "nothing",
-            "\n".join(f"  {p}" for p in problems),
-            extra=REJECTED_LOG,
-        )
-        self._subscribers.notify(rejection)
-        return ReloadResult("rejected", prev, rejection=rejection, report=report)
-
     # -- rollback (invariant 4) ---------------------------------------------------------
 
     def rollback(self, to: int | None = None) -> ReloadResult:
@@ -663,39 +519,7 @@ class LiveConfig(Generic[ConfigT]):
             SourceError: the source numbers the versions (an `EtcdSource`): roll the fleet
                 back instead, or this instance would serve a version the fleet has not.
         """
-        self._ensure_open()
-        if getattr(self._source, "version_of", None) is not None:
-            raise SourceError(
-                f"{self.name} follows a fleet: roll the fleet back (hotconf rollback --etcd URL "
-                f"--name {self.name}, or hotconf.fleet.rollback), not one instance"
-            )
-        with self._lock:
-            prev = self._snapshot
-            target = self._store.get(to if to is not None else prev.version - 1)
-            ev = evaluate(
-                target.data,
-                schema=self._schema,
-                model=self._model,
-                validators=self._validators,
-                apply_defaults=self._defaults,
-                previous=prev,
-                secrets=self._secrets,
-            )
-            if ev.problems:
-                raise ValidationError(
-                    f"cannot roll back to v{target.info.version}: it fails the current checks",
-                    ev.problems,
-                )
-            if ev.checksum == prev.checksum:
-                return ReloadResult("noop", prev)
-            return self._commit(
-                ev,
-                prev,
-                source=f"rollback to v{target.info.version}",
-                rolled_back_from=prev.version,
-                restores=target.info.version,
-                pin=self._pin_for(prev),
-            )
+        return roll_back(self, to)
 
     # -- subscribers --------------------------------------------------------------------
 

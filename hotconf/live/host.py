@@ -14,6 +14,7 @@ from ..pipeline.evaluate import Evaluation
 from ..pipeline.impact import ImpactReport
 from ..pipeline.snapshot import Snapshot, VersionInfo
 from ..sources import RawDocument
+from .reload import pin_for
 from .subscriptions import Subscribers
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class RolloutHost:
                     evaluation,
                     prev,
                     source=source,
-                    pin=live._pin_for(prev),
+                    pin=pin_for(live, prev),
                     announce=announce,
                 )
         assert result.snapshot is not None
