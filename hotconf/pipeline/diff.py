@@ -2,7 +2,8 @@
 
 A direct, single-pass walk does the work: mappings key by key, lists index by index (a list
 holding the same items in another order is one ``list_reordered``), types compared strictly
-(``1``, ``1.0`` and ``true`` differ, as they do in the canonical checksum). Unchanged
+(``1``, ``1.0`` and ``true`` differ, as they do in the canonical checksum, and so do ``0.0``
+and ``-0.0``, which ``==`` takes for equal). Unchanged
 subtrees cost one identity check or one strict comparison and are never reported.
 
 Lists the schema marks as sets (``x-hotconf-set: true``) are compared without order by
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from math import copysign
 from typing import Any, Literal
 
 from . import encode
@@ -127,8 +129,8 @@ def changes(
                 walk_list(path, a, b)
         elif type(a) is not type(b):
             emit(path, "type_changed", a, b)
-        elif a != b:
-            emit(path, "value_changed", a, b)
+        elif a != b or (type(a) is float and a == 0.0 and copysign(1.0, a) != copysign(1.0, b)):
+            emit(path, "value_changed", a, b)  # 0.0 to -0.0 too: the canonical form differs
 
     def walk_list(path: Path, a: Sequence[Any], b: Sequence[Any]) -> None:
         mark = len(out)
@@ -162,10 +164,26 @@ def changes(
             threshold_to_diff_deeper=0,
             view="tree",
         )
-        for item in sorted(found.get("iterable_item_removed", ()), key=_index):
-            emit((*path, *item.path(output_format="list")), "item_removed", item.t1, None)
-        for item in sorted(found.get("iterable_item_added", ()), key=_index):
-            emit((*path, *item.path(output_format="list")), "item_added", None, item.t2)
+        removed = {
+            tuple(item.path(output_format="list")): item.t1
+            for item in found.get("iterable_item_removed", ())
+        }
+        added = {
+            tuple(item.path(output_format="list")): item.t2
+            for item in found.get("iterable_item_added", ())
+        }
+        # DeepDiff hashes 0.0 and -0.0 alike; the canonical form does not: a member it
+        # matched by that hash alone is still removed and added
+        ka, kb = list(map(canonical_json, a)), list(map(canonical_json, b))
+        sa, sb = set(ka), set(kb)
+        removed.update(
+            {(i,): x for i, x in enumerate(a) if ka[i] not in sb and (i,) not in removed}
+        )
+        added.update({(i,): y for i, y in enumerate(b) if kb[i] not in sa and (i,) not in added})
+        for at in sorted(removed):
+            emit((*path, *at), "item_removed", removed[at], None)
+        for at in sorted(added):
+            emit((*path, *at), "item_added", None, added[at])
 
     walk((), old, new)
     return tuple(out)
@@ -200,10 +218,6 @@ def strict_equal() -> Callable[[Any, Any], bool]:
 
 def _never(a: Any, b: Any) -> bool:
     return False
-
-
-def _index(item: Any) -> list[Any]:
-    return list(item.path(output_format="list"))
 
 
 def _same_items(a: Sequence[Any], b: Sequence[Any]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
@@ -371,6 +371,9 @@ def apply(old: Any, found: tuple[hotconf.Change, ...]) -> Any:
 
 @settings(max_examples=300, deadline=None)
 @given(trees, trees)
+@example({"x": 0.0}, {"x": -0.0})  # equal by ==, not in the canonical form
+@example([-0.0], [0.0])
+@example(0.0, -0.0)
 def test_changes_are_exact(old: Any, new: Any) -> None:
     found = changes(old, new)
     assert (not found) == (canonical_json(old) == canonical_json(new))
@@ -401,6 +404,33 @@ def test_events_and_results_carry_the_report() -> None:
         assert event.report.old_version == 1
         result = live.reload()
         assert result.status == "noop"
+
+
+def test_the_sign_of_a_zero_is_a_change() -> None:
+    # 0.0 == -0.0 in Python, but the canonical form (and the checksum) tells them apart,
+    # and so does a consumer dividing by the value
+    report = hotconf.diff({"a": 0.0}, {"a": -0.0})
+    assert [(c.pointer, c.kind, str(c.old), str(c.new)) for c in report.changes] == [
+        ("/a", "value_changed", "0.0", "-0.0")
+    ]
+    assert report.old_checksum != report.new_checksum
+    in_set = report_of({"tags": [1, 0.0]}, {"tags": [1, -0.0]})  # DeepDiff's hash: equal
+    assert [(c.pointer, c.kind, str(c.old), str(c.new)) for c in in_set.changes] == [
+        ("/tags/1", "item_removed", "0.0", "None"),
+        ("/tags/1", "item_added", "None", "-0.0"),
+    ]
+    source = MemorySource({"a": 0.0})
+    with hotconf.watch(source) as live:
+        events = EventRecorder()
+        live.subscribe(events)
+        source.set({"a": -0.0})
+        [event] = events.changes
+        assert event.report.new_version == 2 and live.version == 2
+        assert [c.pointer for c in event.report.changes] == ["/a"]
+        assert str(live.get("a")) == "-0.0"
+        source.set({"a": 0.0})
+        assert live.version == 3 and str(live.get("a")) == "0.0"
+        assert live.reload().status == "noop"
 
 
 def test_gate_holds_a_risky_change_until_forced() -> None:
