@@ -14,18 +14,21 @@ request's task and in the threads Starlette and FastAPI run sync code in (docs/p
     async def index(cfg=Depends(pinned_config(live))): ...
 
 Canaries need nothing more. While a canary rollout runs (``live.rollout(...)``), each request
-is pinned to the canary or the stable config (`LiveConfig.config_for`): a request carrying an
-``x-hotconf-canary`` header always gets the canary, the others by their routing key, and its
-outcome (a 5xx or an exception is a failure) is recorded against the config that served it
-(`LiveConfig.record`), which is what promotes or aborts the rollout. On an `EtcdSource` each
-outcome also counts for the fleet version that served it, which fleet canaries weigh. The
-routing key is random per request by default: pass ``routing_key=`` (a user id, a session
-cookie) so that one user keeps one arm.
+is pinned to the canary or the stable config by its routing key (`LiveConfig.config_for`), and
+its outcome (a 5xx or an exception is a failure) is recorded against the config that served it
+(`LiveConfig.record`, run off the event loop: the record that decides the rollout commits it),
+which is what promotes or aborts the rollout. On an `EtcdSource` each outcome also counts for
+the fleet version that served it, which fleet canaries weigh. The routing key is random per
+request by default: pass ``routing_key=`` (a user id, a session cookie) so that one user keeps
+one arm. ``canary_header=True`` also sends every request carrying an ``x-hotconf-canary``
+header to the canary (traffic dyeing): only behind a hop that strips it from outside
+requests, since a dyed request is served an unreleased config and counts for the canary.
 
 Hooks, the same in both kinds of middleware:
 
 - ``routing_key(scope_or_environ) -> str | bytes | int``: the key that picks the arm during
   a canary (default: a new random key per request).
+- ``canary_header=True``: a request with the ``x-hotconf-canary`` header gets the canary.
 - ``select(scope_or_environ) -> config``: what to pin, replacing the choice above.
 - ``on_response(config, ok)``: called once the request is over with the config it was
   served with, and ``ok`` False when the response was a 5xx or the app raised. An exception
@@ -37,6 +40,7 @@ Nothing here imports a web framework: each class is a plain ASGI or WSGI callabl
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import random
@@ -97,32 +101,52 @@ class _Hooks:
         routing_key: Callable[[Any], RoutingKey] | None,
         on_response: OnResponse | None,
         record: bool,
+        dyed: Callable[[Any], bool] | None,
     ) -> None:
         self.live = live
         self.select = select
         self.routing_key = routing_key or _random_key
         self.on_response = on_response
-        self.record = record
+        # a LiveConfig records; an object with only the older protocol (current, pin) does not
+        self.record = record and callable(getattr(live, "record", None))
+        self.dyed = dyed
 
-    def choose(self, request: Any, dyed: Callable[[Any], bool]) -> Any:
+    def rolling_out(self) -> bool:
+        return getattr(self.live, "active_rollout", None) is not None
+
+    def choose(self, request: Any) -> Any:
         if self.select is not None:
             return self.select(request)
         live = self.live
-        if live.active_rollout is None:
+        if not self.rolling_out():
             return live.current
-        return live.config_for(self.routing_key(request), dyed(request))
+        dyed = self.dyed is not None and self.dyed(request)
+        return live.config_for(self.routing_key(request), dyed)
 
     def done(self, config: Any, ok: bool) -> None:
+        self.count(config, ok)
+        self.report(config, ok)
+
+    def count(self, config: Any, ok: bool) -> None:
         if self.record:
             try:
                 self.live.record(config, ok)
             except Exception:
                 log.exception("hotconf: recording a request's outcome failed")
+
+    def report(self, config: Any, ok: bool) -> None:
         if self.on_response is not None:
             try:
                 self.on_response(config, ok)
             except Exception:
                 log.exception("hotconf: on_response raised; the response is not affected")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio (trio): recorded in place
+        return None
 
 
 def _asgi_dyed(scope: Scope) -> bool:
@@ -143,6 +167,8 @@ class PinMiddleware:
             during a canary ``live.config_for(routing_key(scope), dyed)``).
         routing_key: ``routing_key(scope)`` picks the arm during a canary (default: random
             per request).
+        canary_header: a request carrying ``x-hotconf-canary`` gets the canary (only where
+            a trusted hop sets it).
         on_response: ``on_response(config, ok)`` once the request is over (see the module
             docstring).
         record: record each outcome with ``live.record(config, ok)`` (default ``True``).
@@ -155,19 +181,21 @@ class PinMiddleware:
         *,
         select: Callable[[Scope], Any] | None = None,
         routing_key: Callable[[Scope], RoutingKey] | None = None,
+        canary_header: bool = False,
         on_response: OnResponse | None = None,
         record: bool = True,
     ) -> None:
         self.app = app
         self.live = live
-        self._hooks = _Hooks(live, select, routing_key, on_response, record)
+        dyed = _asgi_dyed if canary_header else None
+        self._hooks = _Hooks(live, select, routing_key, on_response, record, dyed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
         hooks = self._hooks
-        config = hooks.choose(scope, _asgi_dyed)
+        config = hooks.choose(scope)
         status = 0
 
         async def send_status(message: Message) -> None:
@@ -182,7 +210,12 @@ class PinMiddleware:
                 await self.app(scope, receive, send_status)
             ok = status < 500
         finally:
-            hooks.done(config, ok)
+            loop = _running_loop() if hooks.record and hooks.rolling_out() else None
+            if loop is not None:  # the record that decides a rollout commits it: off the loop
+                await loop.run_in_executor(None, hooks.count, config, ok)
+            else:
+                hooks.count(config, ok)
+            hooks.report(config, ok)
 
 
 class PinWSGIMiddleware:
@@ -199,6 +232,8 @@ class PinWSGIMiddleware:
             during a canary ``live.config_for(routing_key(environ), dyed)``).
         routing_key: ``routing_key(environ)`` picks the arm during a canary (default:
             random per request).
+        canary_header: a request carrying ``x-hotconf-canary`` gets the canary (only where
+            a trusted hop sets it).
         on_response: ``on_response(config, ok)`` once the body is closed (see the module
             docstring).
         record: record each outcome with ``live.record(config, ok)`` (default ``True``).
@@ -211,16 +246,18 @@ class PinWSGIMiddleware:
         *,
         select: Callable[[dict[str, Any]], Any] | None = None,
         routing_key: Callable[[dict[str, Any]], RoutingKey] | None = None,
+        canary_header: bool = False,
         on_response: OnResponse | None = None,
         record: bool = True,
     ) -> None:
         self.app = app
         self.live = live
-        self._hooks = _Hooks(live, select, routing_key, on_response, record)
+        dyed = _wsgi_dyed if canary_header else None
+        self._hooks = _Hooks(live, select, routing_key, on_response, record, dyed)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         hooks = self._hooks
-        config = hooks.choose(environ, _wsgi_dyed)
+        config = hooks.choose(environ)
         context = contextvars.copy_context()
         context.run(self.live.pin(config).__enter__)  # left set: the copy is dropped after
         status = [0]

@@ -5,6 +5,7 @@ requests, a bounded number, until the rollout is decided."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,7 +96,7 @@ def test_dyed_requests_get_the_canary_and_a_routing_key_keeps_its_arm(
     def user_of(scope: Any) -> str:
         return dict(scope["headers"]).get(b"x-user", b"").decode()
 
-    app = PinMiddleware(starlette_app(live), live, routing_key=user_of)
+    app = PinMiddleware(starlette_app(live), live, routing_key=user_of, canary_header=True)
     with Uvicorn(app) as server, httpx.Client() as http:
 
         def get(**headers: str) -> str:
@@ -110,6 +111,101 @@ def test_dyed_requests_get_the_canary_and_a_routing_key_keeps_its_arm(
         assert list(arms.values()) == expected
     canary, stable = rollout.outcomes()
     assert canary.ok == 5 + 2 * expected.count("hi") and stable.ok == 2 * expected.count("hello")
+
+
+def test_the_canary_header_is_trusted_only_when_asked(live: hotconf.LiveConfig) -> None:
+    rollout = live.rollout({**STABLE, "greeting": "hi"}, fraction=0.0, min_samples=10_000)
+    dyed = {CANARY_HEADER: "1"}
+    with Uvicorn(PinMiddleware(starlette_app(live), live)) as server, httpx.Client() as http:
+        assert http.get(server.url, headers=dyed, timeout=WAIT).text == "hello"
+    with Wsgiref(PinWSGIMiddleware(wsgi_app(live), live)) as server, httpx.Client() as http:
+        assert http.get(server.url, headers=dyed, timeout=WAIT).text == "hello"
+    with Wsgiref(PinWSGIMiddleware(wsgi_app(live), live, canary_header=True)) as server:
+        assert httpx.get(server.url, headers=dyed, timeout=WAIT).text == "hi"
+    canary, stable = rollout.outcomes()
+    assert (canary.ok, stable.ok) == (1, 2)
+
+
+class Spy:
+    """A LiveConfig whose ``record`` notes whether it ran on an event loop."""
+
+    def __init__(self, live: hotconf.LiveConfig) -> None:
+        self._live = live
+        self.on_loop: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._live, name)
+
+    def record(self, config: Any, ok: bool) -> None:
+        try:
+            asyncio.get_running_loop()
+            self.on_loop.append(True)
+        except RuntimeError:
+            self.on_loop.append(False)
+        self._live.record(config, ok)
+
+
+def test_during_a_rollout_outcomes_are_recorded_off_the_event_loop(
+    live: hotconf.LiveConfig,
+) -> None:
+    spy = Spy(live)
+    with Uvicorn(PinMiddleware(starlette_app(live), spy)) as server, httpx.Client() as http:
+        http.get(server.url, timeout=WAIT)  # no rollout: recorded in place (a counter at most)
+        rollout = live.rollout({**STABLE, "greeting": "hi"}, fraction=0.5, min_samples=5)
+        until_decided(rollout, lambda: http.get(server.url, timeout=WAIT))
+    assert rollout.state == "promoted"
+    assert spy.on_loop[0] is True and not any(spy.on_loop[1:]) and len(spy.on_loop) > 5
+
+
+def test_records_racing_reloads_of_a_typed_config_never_fail() -> None:
+    source = MemorySource(STABLE)
+    errors: list[BaseException] = []
+    with hotconf.watch(source, model=Typed, state_dir=None) as live:
+        done = threading.Event()
+
+        def read() -> None:
+            while not done.is_set():
+                try:
+                    live.record(live.current, True)
+                except BaseException as exc:
+                    errors.append(exc)
+                    return
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for t in readers:
+            t.start()
+        try:
+            for i in range(1500):
+                source.set({**STABLE, "greeting": f"g{i}"})
+        finally:
+            done.set()
+            for t in readers:
+                t.join(WAIT)
+    assert errors == []
+
+
+class RecordingSource(MemorySource):
+    """A source that takes outcomes per served version, as an `EtcdSource` does."""
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(data)
+        self.outcomes: list[tuple[int, bool]] = []
+
+    def record(self, ok: bool, served: Any = None) -> None:
+        self.outcomes.append((served.version, ok))
+
+
+def test_a_candidates_outcome_never_counts_for_a_version_of_the_source() -> None:
+    source = RecordingSource(STABLE)
+    with hotconf.watch(source, state_dir=None) as live:
+        rollout = live.rollout({**STABLE, "greeting": "hi"}, fraction=1.0, min_samples=100)
+        canary = live.config_for("key")
+        live.record(canary, False)  # during the rollout: its canary arm
+        rollout.abort("testing")
+        live.record(canary, False)  # a request served by it that ends after the abort
+        live.record(live.current, True)
+    assert source.outcomes == [(1, True)]
+    assert rollout.outcomes()[0].failed == 1
 
 
 def test_without_a_rollout_or_with_record_off_nothing_is_counted(
@@ -155,11 +251,12 @@ def test_a_typed_config_pins_the_canarys_instance_and_records_its_arm() -> None:
             seen.append(cfg)
             return PlainTextResponse(cfg.greeting, status_code=500 if cfg.broken else 200)
 
-        app = PinMiddleware(Starlette(routes=[Route("/", index)]), live)
+        app = PinMiddleware(Starlette(routes=[Route("/", index)]), live, canary_header=True)
         rollout = live.rollout({**STABLE, "broken": True}, fraction=0.0, min_samples=3)
         with Uvicorn(app) as server, httpx.Client() as http:
             assert http.get(server.url, timeout=WAIT).status_code == 200  # stable arm
-            assert rollout.outcomes() == (Outcomes(), Outcomes(1, 0))
+            # recorded off the event loop, once the response is out
+            wait_for(lambda: rollout.outcomes() == (Outcomes(), Outcomes(1, 0)), what="one")
             dyed = {CANARY_HEADER: "1"}
             assert http.get(server.url, headers=dyed, timeout=WAIT).status_code == 500
         assert all(isinstance(cfg, Typed) for cfg in seen)

@@ -23,7 +23,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -147,7 +146,7 @@ class LiveConfig(Generic[ConfigT]):
         self._closed = False
         self._subscribers = Subscribers(threaded=not source.synchronous, name=self.name)
         self._rollouts = Rollouts(RolloutHost(self))
-        self._served: deque[tuple[Any, Snapshot]] = deque(maxlen=4)  # model: (instance, snapshot)
+        self._served: tuple[tuple[Any, Snapshot], ...] = ()  # model: the last (instance, snap)s
         self._last_digest: str | None = None
         self._candidate_digest: str | None = None  # the bytes of the run in progress
         self._source_checksum: str | None = None
@@ -191,7 +190,7 @@ class LiveConfig(Generic[ConfigT]):
         # `current` never sees a version whose snapshot is not yet served.
         object.__setattr__(self, "_snapshot", snap)
         if self._model is not None:
-            self._served.append((instance, snap))  # which version a request's instance is
+            self._served = (*self._served[-3:], (instance, snap))  # replaced whole: readers
         object.__setattr__(self, "current", snap if self._model is None else instance)
 
     # -- reading ------------------------------------------------------------------------
@@ -685,17 +684,9 @@ class LiveConfig(Generic[ConfigT]):
         """
         snap = config if isinstance(config, Snapshot) else None
         if snap is None and self._model is not None:
-            for instance, served in reversed(self._served):
-                if instance is config:
-                    snap = served
-                    break
-        active = self._rollouts.active
-        if active is not None and active.state == "running" and active.mode == "canary":
-            if config is active.candidate or config is active.candidate_config:
-                active.record(ok, canary=True)
-                return  # not a fleet version: the fleet never served it
-            if snap is active.stable:
-                active.record(ok, canary=False)
+            snap = next((s for i, s in reversed(self._served) if i is config), None)
+        if self._rollouts.record_served(config, snap, ok):
+            return  # a rollout's candidate: never a version of the fleet
         fleet = getattr(self._source, "record", None)
         if fleet is not None and snap is not None:
             fleet(ok, served=snap)

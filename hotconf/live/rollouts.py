@@ -641,6 +641,24 @@ class Rollouts:
             return self._host.current
         return active.snapshot_for(routing_key, dyed)
 
+    def record_served(self, config: Any, snap: Snapshot | None, ok: bool) -> bool:
+        """Count one request's outcome for the arm of the running canary that served it
+        (`LiveConfig.record`): ``config`` is what it was served, ``snap`` its snapshot
+        (``None`` for a model's instance of no recent version).
+
+        Returns:
+            ``config`` is a rollout's candidate, running or not: never a fleet's version.
+        """
+        active = self.active
+        counting = active is not None and active.state == "running" and active.mode == "canary"
+        if active is not None and (config is active.candidate or config is active.candidate_config):
+            if counting:
+                active.record(ok, canary=True)
+            return True
+        if counting and snap is not None and active is not None and snap is active.stable:
+            active.record(ok, canary=False)
+        return snap is not None and snap.info.status == "canary"
+
     def history(self) -> list[Rollout]:
         with self._lock:
             return list(self._history)
